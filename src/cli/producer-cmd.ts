@@ -1,0 +1,52 @@
+// `segrec producer`: runs the producer in the foreground until SIGINT/SIGTERM, which seal the open
+// segment and exit cleanly.
+import { OptionsError, parseProducerArgs, PRODUCER_FLAGS } from '../producer/options.js';
+import { startProducer } from '../producer/producer.js';
+
+export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env SEGREC_<FLAG>, e.g. SEGREC_DATA_DIR)
+  --source testsrc|FILE|URL     what to record (default testsrc: a synthetic camera with motion)
+  --data-dir DIR                segments, index and clips (default ./data)
+  --host ADDR --port N          HTTP address (default 127.0.0.1:8765; non-loopback needs --auth-token)
+  --segment-seconds N           rotate segments after N seconds (default 10)
+  --retention-max-age 24h       --retention-max-bytes 20GB   --min-free-bytes 5GB
+  --clip-root DIR               where clips may be written (repeatable; default DATA/clips)
+  --auth-token TOKEN            bearer token required on every route but /health
+  --ffmpeg PATH                 ffmpeg binary (default: ffmpeg on PATH)
+  --transcode auto|always|never --loop true|false --clip-workers N --log-level debug|info|warn|error
+  --testsrc-size 1280x720 --testsrc-fps 15
+flags: ${PRODUCER_FLAGS.map((f) => '--' + f).join(' ')}`;
+
+export async function producerCommand(argv: string[]): Promise<number> {
+  let input;
+  try {
+    input = parseProducerArgs(argv);
+  } catch (e) {
+    if (e instanceof OptionsError || e instanceof Error) {
+      process.stderr.write(`segrec producer: ${e.message}\n\n${PRODUCER_HELP}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  let handle;
+  try {
+    handle = await startProducer(input);
+  } catch (e) {
+    process.stderr.write(`segrec producer: ${(e as Error).message}\n`);
+    return 1;
+  }
+  process.stderr.write(`producer running at ${handle.url} (Ctrl-C to stop)\n`);
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`\n${sig}: sealing the open segment and stopping…\n`);
+      handle.close().then(() => resolve(0), (e: Error) => {
+        process.stderr.write(`segrec producer: error while stopping: ${e.message}\n`);
+        resolve(1);
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

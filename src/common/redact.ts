@@ -1,0 +1,32 @@
+// Keeps secrets out of logs, /health and error messages: credentials in source URLs
+// (rtsp://user:pass@host/…) and secret-looking query parameters.
+const SECRET_QUERY_KEYS = /^(pass(word)?|pwd|token|auth|key|secret|signature|sig)$/i;
+
+/** Replaces user:password in any URL-looking substring, and secret query values, with `***`. */
+export function redactUrl(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s]+)@/gi, '$1***@')
+    .replace(/([?&])([^=&\s]+)=([^&\s]*)/g, (m, sep: string, key: string) =>
+      SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=***` : m);
+}
+
+/** Redacts every occurrence of the given secret strings (e.g. the raw source URL's password). */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = redactUrl(text);
+  for (const s of secrets) {
+    if (s.length >= 3) out = out.split(s).join('***');
+  }
+  return out;
+}
+
+/** The password (and user) parts of a URL, so they can be scrubbed even where they appear alone. */
+export function urlSecrets(url: string): string[] {
+  try {
+    const u = new URL(url);
+    const out: string[] = [];
+    if (u.password) out.push(u.password, decodeURIComponent(u.password));
+    return out;
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,56 @@
+// Builds the /health payload exactly as DESIGN §4 gives it (pure: the producer passes in its state).
+import type { IngestState } from './ingest/supervisor.js';
+
+export interface HealthInput {
+  nowEpochMs: number;
+  anchorEpochMs: number;
+  anchorPtsNs: number;
+  ingest: {
+    state: IngestState; source: string; codec: string | null; width: number | null; height: number | null; fps: number | null;
+    restarts: number; lastFragmentEpochMs: number | null; newestStopEpochMs: number | null; lastError: string | null; driftMs: number;
+    runs: number;
+  };
+  segments: { count: number; bytes: number; oldestStartPtsNs: number | null; newestStopPtsNs: number | null; gaps: number };
+  clips: { queued: number; running: number };
+}
+
+export interface HealthPayload {
+  ok: true;
+  ts_ms: number;
+  pts_ns: number;
+  timebase: { pts_units: 'ns'; pts_per_ms: number; base_epoch_ms: number; base_pts_ns: number };
+  ingest: {
+    state: IngestState; source: string; codec: string | null; width: number | null; height: number | null; fps: number | null;
+    restarts: number; last_frame_age_ms: number | null; last_error: string | null; drift_ms: number;
+  };
+  segments: { count: number; bytes: number; oldest_start_pts_ns: number | null; newest_stop_pts_ns: number | null; gaps: number };
+  clips: { queued: number; running: number };
+}
+
+export function buildHealth(h: HealthInput): HealthPayload {
+  const ptsNow = Math.round(h.anchorPtsNs + (h.nowEpochMs - h.anchorEpochMs) * 1e6);
+  const newest = h.ingest.newestStopEpochMs;
+  return {
+    ok: true,
+    ts_ms: h.nowEpochMs,
+    pts_ns: ptsNow,
+    timebase: { pts_units: 'ns', pts_per_ms: 1_000_000, base_epoch_ms: h.anchorEpochMs, base_pts_ns: h.anchorPtsNs },
+    ingest: {
+      state: h.ingest.state,
+      source: h.ingest.source,
+      codec: h.ingest.codec,
+      width: h.ingest.width,
+      height: h.ingest.height,
+      fps: h.ingest.fps,
+      restarts: h.ingest.restarts,
+      last_frame_age_ms: newest === null ? null : Math.max(0, Math.round(h.nowEpochMs - newest)),
+      last_error: h.ingest.lastError,
+      drift_ms: Math.round(h.ingest.driftMs * 1000) / 1000,
+    },
+    segments: {
+      count: h.segments.count, bytes: h.segments.bytes, oldest_start_pts_ns: h.segments.oldestStartPtsNs,
+      newest_stop_pts_ns: h.segments.newestStopPtsNs, gaps: h.segments.gaps,
+    },
+    clips: h.clips,
+  };
+}

@@ -1,0 +1,81 @@
+// The producer's HTTP server: dispatch through the router, the optional bearer token (every route but
+// /health, compared in constant time), and turning every failure into {"ok": false, "message"} with a
+// fitting status, never a stack trace and never a crash.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '../../common/log.js';
+import { HttpError, readJsonBody, sendJson, type Ctx, type Router } from './router.js';
+
+export interface HttpServerOptions {
+  router: Router;
+  authToken: string | null;
+  log: Logger;
+  /** Routes (exact pathnames) reachable without the token. */
+  publicPaths?: string[];
+  onRequestDone?: (info: { method: string; route: string; status: number; ms: number }) => void;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  // Hash both sides so the comparison is constant-time whatever the lengths.
+  const a = createHash('sha256').update(m[1].trim()).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function createHttpServer(o: HttpServerOptions): Server {
+  const publicPaths = new Set(o.publicPaths ?? ['/health']);
+  const server = createServer((req, res) => {
+    void handle(o, publicPaths, req, res);
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 0; // long-polls and streams are legitimate; idle sockets are capped below
+  server.keepAliveTimeout = 5_000;
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"ok":false,"message":"malformed HTTP request"}');
+    else socket.destroy();
+  });
+  return server;
+}
+
+async function handle(o: HttpServerOptions, publicPaths: Set<string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    sendJson(res, 400, { ok: false, message: 'url: malformed request target' });
+    return;
+  }
+  const ac = new AbortController();
+  res.on('close', () => ac.abort());
+  let route = 'unmatched';
+  try {
+    if (o.authToken && !publicPaths.has(url.pathname) && !tokenMatches(req.headers.authorization, o.authToken)) {
+      throw new HttpError(401, 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
+    }
+    const { handler, params } = o.router.match(method, url.pathname);
+    route = url.pathname.replace(/\/clip\/[^/]+/, '/clip/:id');
+    let bodyPromise: Promise<unknown> | null = null;
+    const ctx: Ctx = {
+      req, res, url, params, signal: ac.signal,
+      body: () => (bodyPromise ??= readJsonBody(req)),
+      json: (status, payload, headers) => sendJson(res, status, payload, headers),
+    };
+    await handler(ctx);
+    if (!res.headersSent && !res.writableEnded) sendJson(res, 204, {});
+  } catch (e) {
+    if (e instanceof HttpError) {
+      sendJson(res, e.status, { ok: false, message: e.message }, e.headers);
+    } else {
+      o.log.error('request failed', { method, path: url.pathname, error: (e as Error).message });
+      sendJson(res, 500, { ok: false, message: `internal error: ${(e as Error).message}` });
+    }
+    // Drain an unread body so the connection stays usable.
+    if (!req.complete) req.resume();
+  } finally {
+    o.onRequestDone?.({ method, route, status: res.statusCode, ms: performance.now() - started });
+  }
+}

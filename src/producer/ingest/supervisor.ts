@@ -1,0 +1,227 @@
+// Supervises the ffmpeg child: spawns it (argument array, no shell), splits its stdout into fMP4 boxes,
+// hands the init segment and whole moof+mdat fragments to a sink, watches for stalls, and restarts it
+// with capped exponential backoff whenever it exits, stalls or sends bytes that are not MP4. Its state
+// (`starting|running|stalled|restarting|failed|stopped`) is what /health reports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Logger } from '../../common/log.js';
+import { redactSecrets } from '../../common/redact.js';
+import { TopLevelBoxSplitter } from '../../mp4/splitter.js';
+import { parseInit, type InitSegment } from '../../mp4/init.js';
+import { parseMoof } from '../../mp4/fragment.js';
+import type { IngestFragment } from '../segments/segment-writer.js';
+
+export type IngestState = 'starting' | 'running' | 'stalled' | 'restarting' | 'failed' | 'stopped';
+
+export interface IngestSink {
+  runStarted(runId: number, init: InitSegment): void;
+  fragment(runId: number, f: IngestFragment): void;
+  runEnded(runId: number, reason: string): void;
+}
+
+export interface SupervisorOptions {
+  ffmpeg: string;
+  args: string[];
+  /** Strings to scrub from anything reported (source URL passwords). */
+  secrets: string[];
+  log: Logger;
+  sink: IngestSink;
+  /** Stall timeout; default max(5 s, 3 × the longest fragment interval seen). */
+  stallTimeoutMs?: number | null;
+  /** How long a fresh ffmpeg may take to deliver its first fragment. */
+  startupTimeoutMs?: number;
+  /** First run id (continues the index's numbering). */
+  firstRunId: number;
+  backoffMs?: number[];
+}
+
+const DEFAULT_BACKOFF = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+
+export class IngestSupervisor {
+  state: IngestState = 'stopped';
+  restarts = 0;
+  lastError: string | null = null;
+  lastFragmentAtMs: number | null = null;
+  runId: number;
+  /** ffmpeg's pid while it runs (tests use it to inject faults). */
+  pid: number | null = null;
+  consecutiveFailures = 0;
+
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private spawnedAtMs = 0;
+  private maxFragmentIntervalMs = 0;
+  private runHadFragments = false;
+  private killReason: string | null = null;
+  private stderrTail = '';
+  private exitWaiters: Array<() => void> = [];
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.runId = o.firstRunId - 1;
+  }
+
+  /** The longest recent interval between fragments (about one GOP), 0 before the second fragment. */
+  get fragmentIntervalMs(): number {
+    return this.maxFragmentIntervalMs;
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.spawnChild();
+    this.watchdog = setInterval(() => this.checkStall(), 250);
+    this.watchdog.unref();
+  }
+
+  /** Stops ffmpeg gracefully (it flushes its last fragment), SIGKILL after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.restartTimer = null;
+    this.watchdog = null;
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => this.exitWaiters.push(r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(t);
+    }
+    this.state = 'stopped';
+  }
+
+  private redact(s: string): string {
+    return redactSecrets(s, this.o.secrets);
+  }
+
+  private spawnChild(): void {
+    this.runId++;
+    const runId = this.runId;
+    // A source that keeps failing stays 'failed' until it delivers video again.
+    if (this.state !== 'failed') this.state = 'starting';
+    this.spawnedAtMs = Date.now();
+    this.runHadFragments = false;
+    this.killReason = null;
+    this.stderrTail = '';
+    let child: ChildProcess;
+    try {
+      // Own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg with one SIGTERM
+      // (a second signal makes it exit without flushing its last fragment). If we die, its stdout
+      // pipe breaks and it exits on its next write.
+      child = spawn(this.o.ffmpeg, this.o.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    } catch (e) {
+      this.onExit(runId, null, null, (e as Error).message);
+      return;
+    }
+    this.child = child;
+    this.pid = child.pid ?? null;
+    const splitter = new TopLevelBoxSplitter({ maxBoxBytes: 256 * 1024 * 1024 });
+    let init: InitSegment | null = null;
+    let ftyp: Buffer | null = null;
+    let pendingMoof: Buffer | null = null;
+    let broken = false;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (broken) return;
+      try {
+        for (const box of splitter.push(chunk)) {
+          if (box.type === 'ftyp') {
+            ftyp = box.data;
+          } else if (box.type === 'moov') {
+            init = parseInit(ftyp ? Buffer.concat([ftyp, box.data]) : box.data);
+            this.o.sink.runStarted(runId, init);
+          } else if (box.type === 'moof') {
+            pendingMoof = box.data;
+          } else if (box.type === 'mdat') {
+            if (!init || !pendingMoof) continue;
+            const moofBuf: Buffer = pendingMoof;
+            pendingMoof = null;
+            const moof = parseMoof(moofBuf, 0, init);
+            const arrival = nowEpochMs();
+            this.noteFragment(arrival);
+            this.o.sink.fragment(runId, {
+              bytes: Buffer.concat([moofBuf, box.data]), moofSize: moofBuf.length, moof, arrivalEpochMs: arrival,
+            });
+          }
+          // styp, sidx, mfra, free: nothing to keep.
+        }
+      } catch (e) {
+        broken = true;
+        this.kill(`unusable output from ffmpeg: ${(e as Error).message}`);
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderrTail = (this.stderrTail + d).slice(-4000);
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      const msg = e.code === 'ENOENT'
+        ? `ffmpeg not found at "${this.o.ffmpeg}" (install it: apt-get install -y ffmpeg, or pass --ffmpeg PATH)`
+        : e.message;
+      this.killReason = msg;
+    });
+    child.on('close', (code, signal) => this.onExit(runId, code, signal, null));
+  }
+
+  private noteFragment(arrival: number): void {
+    if (this.lastFragmentAtMs !== null && this.runHadFragments) {
+      this.maxFragmentIntervalMs = Math.max(this.maxFragmentIntervalMs * 0.98, arrival - this.lastFragmentAtMs);
+    }
+    this.lastFragmentAtMs = arrival;
+    this.runHadFragments = true;
+    if (this.state !== 'running') {
+      this.o.log.info('ingest running', { run: this.runId });
+    }
+    this.state = 'running';
+    this.consecutiveFailures = 0;
+  }
+
+  private kill(reason: string): void {
+    this.killReason = reason;
+    this.o.log.warn('stopping ffmpeg', { reason: this.redact(reason) });
+    this.child?.kill('SIGKILL');
+  }
+
+  private checkStall(): void {
+    if (!this.child || this.stopping) return;
+    const now = Date.now();
+    if (!this.runHadFragments) {
+      const limit = this.o.startupTimeoutMs ?? 20_000;
+      if (now - this.spawnedAtMs > limit) this.kill(`no video from the source within ${limit} ms`);
+      return;
+    }
+    const limit = this.o.stallTimeoutMs ?? Math.max(5000, 3 * this.maxFragmentIntervalMs);
+    const age = now - (this.lastFragmentAtMs ?? now);
+    if (age > limit && this.state === 'running') {
+      this.state = 'stalled';
+      this.kill(`stalled: no fragment for ${age} ms`);
+    }
+  }
+
+  private onExit(runId: number, code: number | null, signal: NodeJS.Signals | null, spawnError: string | null): void {
+    this.child = null;
+    this.pid = null;
+    const waiters = this.exitWaiters;
+    this.exitWaiters = [];
+    const tail = this.redact(this.stderrTail.trim().split('\n').slice(-3).join(' | '));
+    const reason = spawnError ?? this.killReason ?? `ffmpeg exited (${signal ? `signal ${signal}` : `code ${code}`})${tail ? ': ' + tail : ''}`;
+    this.o.sink.runEnded(runId, this.redact(reason));
+    for (const w of waiters) w();
+    if (this.stopping) return;
+    this.lastError = this.redact(reason);
+    if (!this.runHadFragments) this.consecutiveFailures++;
+    const backoff = this.o.backoffMs ?? DEFAULT_BACKOFF;
+    const delay = backoff[Math.min(this.consecutiveFailures, backoff.length - 1)];
+    this.state = this.consecutiveFailures >= 5 ? 'failed' : 'restarting';
+    this.restarts++;
+    this.o.log.warn('ingest lost; restarting ffmpeg', { reason: this.lastError, in_ms: delay, restarts: this.restarts });
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.stopping) this.spawnChild();
+    }, delay);
+  }
+}
+
+/** Wall clock in epoch ms (one place, so tests and the clock agree on what "now" is). */
+export function nowEpochMs(): number {
+  return Date.now();
+}

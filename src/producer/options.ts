@@ -1,0 +1,182 @@
+// The producer's options: defaults, validation, and parsing from command-line flags and SEGREC_* env vars.
+import { resolve } from 'node:path';
+import { parseBytes, parseDurationMs } from '../common/units.js';
+import { DEFAULT_TESTSRC, type TestsrcOptions } from './ingest/testsrc.js';
+import type { Logger } from '../common/log.js';
+
+export type TranscodeMode = 'auto' | 'always' | 'never';
+
+export interface ProducerOptions {
+  /** "testsrc", a file path, or an ffmpeg input URL (rtsp://, http(s)://, …). */
+  source: string;
+  dataDir: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  segmentSeconds: number;
+  retentionMaxAgeMs: number | null;
+  retentionMaxBytes: number | null;
+  minFreeBytes: number | null;
+  ffmpeg: string;
+  /** Directories clips may be written into; the first is the default (DATA/clips when none given). */
+  clipRoots: string[];
+  authToken: string | null;
+  /** auto: encode testsrc, stream-copy everything else. */
+  transcode: TranscodeMode;
+  /** Loop file sources forever, in real time. */
+  loop: boolean;
+  testsrc: TestsrcOptions;
+  /** Parallel clip jobs. */
+  clipWorkers: number;
+  logger?: Logger;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Extra arguments put before -i (advanced; argument array, never a shell). */
+  inputArgs: string[];
+  /** How long a fragment may be late before ingest counts as stalled (default: derived from the GOP). */
+  stallTimeoutMs: number | null;
+}
+
+export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
+  source: 'testsrc',
+  dataDir: './data',
+  host: '127.0.0.1',
+  port: 8765,
+  segmentSeconds: 10,
+  retentionMaxAgeMs: null,
+  retentionMaxBytes: null,
+  minFreeBytes: null,
+  ffmpeg: 'ffmpeg',
+  authToken: null,
+  transcode: 'auto',
+  loop: true,
+  testsrc: DEFAULT_TESTSRC,
+  clipWorkers: 2,
+  logLevel: 'info',
+  inputArgs: [],
+  stallTimeoutMs: null,
+};
+
+export type ProducerOptionsInput = Partial<Omit<ProducerOptions, 'testsrc'>> & { testsrc?: Partial<TestsrcOptions> };
+
+export class OptionsError extends Error {
+  override name = 'OptionsError';
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.test(host.replace(/^\[|\]$/g, ''));
+}
+
+/** Fills defaults and validates; paths become absolute. */
+export function resolveProducerOptions(input: ProducerOptionsInput = {}): ProducerOptions {
+  const o: ProducerOptions = {
+    ...DEFAULT_OPTIONS,
+    ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
+    testsrc: { ...DEFAULT_TESTSRC, ...(input.testsrc ?? {}) },
+    clipRoots: [],
+  } as ProducerOptions;
+  o.dataDir = resolve(o.dataDir);
+  o.clipRoots = (input.clipRoots && input.clipRoots.length > 0 ? input.clipRoots : [resolve(o.dataDir, 'clips')])
+    .map((p) => resolve(p));
+  if (!o.source || typeof o.source !== 'string') throw new OptionsError('source must be a non-empty string');
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new OptionsError(`port must be 0..65535, got ${o.port}`);
+  if (!(o.segmentSeconds > 0 && o.segmentSeconds <= 3600)) throw new OptionsError(`segment-seconds must be in (0, 3600], got ${o.segmentSeconds}`);
+  if (!Number.isInteger(o.clipWorkers) || o.clipWorkers < 1 || o.clipWorkers > 64) throw new OptionsError('clip-workers must be 1..64');
+  if (!['auto', 'always', 'never'].includes(o.transcode)) throw new OptionsError('transcode must be auto, always or never');
+  for (const [k, v] of [['retention-max-age', o.retentionMaxAgeMs], ['retention-max-bytes', o.retentionMaxBytes], ['min-free-bytes', o.minFreeBytes]] as const) {
+    if (v !== null && !(Number.isFinite(v) && v > 0)) throw new OptionsError(`${k} must be positive`);
+  }
+  if (o.authToken !== null && o.authToken.length < 8) throw new OptionsError('auth-token must be at least 8 characters');
+  if (!isLoopbackHost(o.host) && !o.authToken) {
+    throw new OptionsError(`refusing to bind non-loopback host ${o.host} without --auth-token (set SEGREC_AUTH_TOKEN)`);
+  }
+  const t = o.testsrc;
+  if (!(t.width >= 16 && t.height >= 16 && t.width % 2 === 0 && t.height % 2 === 0)) throw new OptionsError('testsrc size must be even and at least 16x16');
+  if (!(t.fps > 0 && t.fps <= 120)) throw new OptionsError('testsrc fps must be in (0, 120]');
+  return o;
+}
+
+interface FlagSpec {
+  key: keyof ProducerOptionsInput | 'testsrcSize' | 'testsrcFps' | 'clipRoot';
+  parse: (v: string) => unknown;
+  repeat?: boolean;
+}
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new OptionsError(`--${name}: "${v}" is not a number`);
+  return n;
+};
+const FLAGS: Record<string, FlagSpec> = {
+  source: { key: 'source', parse: String },
+  'data-dir': { key: 'dataDir', parse: String },
+  host: { key: 'host', parse: String },
+  port: { key: 'port', parse: num('port') },
+  'segment-seconds': { key: 'segmentSeconds', parse: num('segment-seconds') },
+  'retention-max-age': { key: 'retentionMaxAgeMs', parse: (v) => parseDurationMs(v, '--retention-max-age') },
+  'retention-max-bytes': { key: 'retentionMaxBytes', parse: (v) => parseBytes(v, '--retention-max-bytes') },
+  'min-free-bytes': { key: 'minFreeBytes', parse: (v) => parseBytes(v, '--min-free-bytes') },
+  ffmpeg: { key: 'ffmpeg', parse: String },
+  'clip-root': { key: 'clipRoot', parse: String, repeat: true },
+  'auth-token': { key: 'authToken', parse: String },
+  transcode: { key: 'transcode', parse: String },
+  loop: { key: 'loop', parse: (v) => !/^(0|false|no|off)$/i.test(v) },
+  'clip-workers': { key: 'clipWorkers', parse: num('clip-workers') },
+  'log-level': { key: 'logLevel', parse: String },
+  'testsrc-size': { key: 'testsrcSize', parse: String },
+  'testsrc-fps': { key: 'testsrcFps', parse: num('testsrc-fps') },
+};
+
+/** The flag names, for help text. */
+export const PRODUCER_FLAGS = Object.keys(FLAGS);
+
+/**
+ * Parses `--flag value` / `--flag=value` arguments, with SEGREC_<FLAG_NAME> environment variables as
+ * fallbacks (flags win). Unknown flags are errors.
+ */
+export function parseProducerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ProducerOptionsInput {
+  const raw = new Map<string, string[]>();
+  for (const name of Object.keys(FLAGS)) {
+    const envName = 'SEGREC_' + name.toUpperCase().replace(/-/g, '_');
+    const v = env[envName];
+    if (v !== undefined && v !== '') raw.set(name, FLAGS[name].repeat ? v.split(',').map((s) => s.trim()) : [v]);
+  }
+  const fromFlags = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new OptionsError(`unexpected argument "${a}"`);
+    let name = a.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
+    const spec = FLAGS[name];
+    if (!spec) throw new OptionsError(`unknown flag --${name} (known: ${Object.keys(FLAGS).map((f) => '--' + f).join(', ')})`);
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new OptionsError(`--${name} needs a value`);
+    }
+    const list = fromFlags.get(name) ?? [];
+    list.push(value);
+    fromFlags.set(name, list);
+  }
+  for (const [k, v] of fromFlags) raw.set(k, v);
+  const out: ProducerOptionsInput = {};
+  const testsrc: Partial<TestsrcOptions> = {};
+  const rec = out as Record<string, unknown>;
+  for (const [name, values] of raw) {
+    const spec = FLAGS[name];
+    if (spec.key === 'clipRoot') { out.clipRoots = values; continue; }
+    const value = spec.parse(values[values.length - 1]);
+    if (spec.key === 'testsrcSize') {
+      const m = /^(\d+)x(\d+)$/.exec(String(value));
+      if (!m) throw new OptionsError('--testsrc-size must look like 1280x720');
+      testsrc.width = Number(m[1]);
+      testsrc.height = Number(m[2]);
+    } else if (spec.key === 'testsrcFps') {
+      testsrc.fps = value as number;
+    } else {
+      rec[spec.key] = value;
+    }
+  }
+  if (Object.keys(testsrc).length > 0) out.testsrc = testsrc;
+  return out;
+}

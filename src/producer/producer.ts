@@ -1,0 +1,233 @@
+// The producer: wires ingest (ffmpeg supervision) → segment writer → SQLite index, retention, recovery,
+// the clip engine and the HTTP API into one object with a `close()`. `startProducer(options)` is the
+// public entry; `segrec producer` calls it.
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '../common/log.js';
+import { redactUrl, urlSecrets } from '../common/redact.js';
+import type { InitSegment } from '../mp4/init.js';
+import { resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
+import { buildFfmpegArgs } from './ingest/source-args.js';
+import { IngestSupervisor, nowEpochMs } from './ingest/supervisor.js';
+import { openDatabase, SegmentIndex, type SegmentRow } from './segments/index-db.js';
+import { PtsClock } from './segments/pts-clock.js';
+import { reconcile, type RecoveryReport } from './segments/recovery.js';
+import { PinSet, Retention } from './segments/retention.js';
+import { SegmentWriter, type IngestFragment } from './segments/segment-writer.js';
+import { segmentsDirOf } from './segments/paths.js';
+import { createHttpServer } from './http/server.js';
+import { Router } from './http/router.js';
+import { addRecordingRoutes } from './http/routes-recording.js';
+import { buildHealth, type HealthPayload } from './health.js';
+import { videoTrack } from './segments/fragment-times.js';
+
+export interface ProducerEvents {
+  'segment-sealed': [SegmentRow];
+  'segment-removed': [SegmentRow];
+  fragment: [{ segmentId: number; startNs: number; stopNs: number; bytes: number; runId: number; offsetNs: number }];
+  'run-started': [{ runId: number; init: InitSegment }];
+  'run-ended': [{ runId: number; reason: string }];
+  'live-fragment': [{ runId: number; bytes: Buffer; offsetNs: number }];
+  gap: [{ startNs: number; stopNs: number; reason: string }];
+}
+
+/** Hooks a clip engine provides to the producer (counts for /health, its routes, its lifecycle). */
+export interface ClipEngineHooks {
+  counts(): { queued: number; running: number };
+  addRoutes(router: Router): void;
+  start(): void;
+  close(): Promise<void>;
+}
+
+export class Producer {
+  readonly options: ProducerOptions;
+  readonly log: Logger;
+  readonly index: SegmentIndex;
+  readonly clock: PtsClock;
+  readonly pins = new PinSet();
+  readonly events = new EventEmitter<ProducerEvents>();
+  readonly segmentsDir: string;
+  readonly writer: SegmentWriter;
+  readonly ingest: IngestSupervisor;
+  readonly retention: Retention;
+  readonly recovery: RecoveryReport;
+  readonly startedAtMs = Date.now();
+  clipEngine: ClipEngineHooks | null = null;
+  server: Server | null = null;
+  url = '';
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly db;
+  /** The running ffmpeg's init and offset, for /live.mp4. */
+  live: { runId: number; init: InitSegment; offsetNs: number | null } | null = null;
+
+  constructor(input: ProducerOptionsInput = {}) {
+    this.options = resolveProducerOptions(input);
+    const o = this.options;
+    const secrets = urlSecrets(o.source);
+    this.log = o.logger ?? createLogger({ level: o.logLevel, secrets });
+    this.segmentsDir = segmentsDirOf(o.dataDir);
+    mkdirSync(this.segmentsDir, { recursive: true });
+    for (const root of o.clipRoots) mkdirSync(root, { recursive: true });
+    this.db = openDatabase(join(o.dataDir, 'index.sqlite'));
+    this.index = new SegmentIndex(this.db);
+    let base = Number(this.index.getMeta('clock_base_epoch_ms'));
+    if (!Number.isFinite(base) || base <= 0) {
+      base = nowEpochMs();
+      this.index.setMeta('clock_base_epoch_ms', String(base));
+    }
+    this.clock = new PtsClock(base);
+    this.recovery = reconcile(this.index, this.clock, this.segmentsDir, this.log.child('recovery'));
+    let gapReason = 'producer restart';
+    this.writer = new SegmentWriter({
+      index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, segmentSeconds: o.segmentSeconds,
+      log: this.log.child('segments'),
+      gapReason: () => gapReason,
+      events: {
+        segmentSealed: (row) => {
+          this.events.emit('segment-sealed', row);
+          this.runRetention();
+        },
+        fragment: (f) => this.events.emit('fragment', f),
+        gap: (g) => this.events.emit('gap', g),
+      },
+    });
+    this.retention = new Retention({
+      index: this.index, segmentsDir: this.segmentsDir, pins: this.pins, log: this.log.child('retention'),
+      limits: { maxAgeMs: o.retentionMaxAgeMs, maxBytes: o.retentionMaxBytes, minFreeBytes: o.minFreeBytes },
+      onRemoved: (row) => this.events.emit('segment-removed', row),
+    });
+    this.ingest = new IngestSupervisor({
+      ffmpeg: o.ffmpeg,
+      args: buildFfmpegArgs(o),
+      secrets,
+      log: this.log.child('ingest'),
+      stallTimeoutMs: o.stallTimeoutMs,
+      firstRunId: this.index.maxRunId() + 1,
+      sink: {
+        runStarted: (runId, init) => {
+          if (!videoTrack(init)) {
+            throw new Error('the source has no video track');
+          }
+          this.writer.startRun(runId, init);
+          this.live = { runId, init, offsetNs: null };
+          this.events.emit('run-started', { runId, init });
+        },
+        fragment: (runId, f: IngestFragment) => {
+          this.writer.appendFragment(f);
+          const run = this.writer.currentRun;
+          if (this.live && this.live.runId === runId && run && run.offsetNs !== null) {
+            this.live.offsetNs = run.offsetNs;
+            this.events.emit('live-fragment', { runId, bytes: f.bytes, offsetNs: run.offsetNs });
+          }
+        },
+        runEnded: (runId, reason) => {
+          gapReason = `ingest restart (${reason.slice(0, 200)})`;
+          this.writer.endRun(reason);
+          if (this.live?.runId === runId) this.live = null;
+          this.events.emit('run-ended', { runId, reason });
+        },
+      },
+    });
+  }
+
+  /** Starts ingest, retention and the HTTP server. */
+  async start(): Promise<void> {
+    const o = this.options;
+    const router = new Router();
+    addRecordingRoutes(router, this);
+    this.clipEngine?.addRoutes(router);
+    this.server = createHttpServer({ router, authToken: o.authToken, log: this.log.child('http') });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(o.port, o.host, () => resolve());
+    });
+    const addr = this.server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.url = `http://${host}:${addr.port}`;
+    this.ingest.start();
+    this.clipEngine?.start();
+    this.runRetention();
+    this.retentionTimer = setInterval(() => this.runRetention(), 5000);
+    this.retentionTimer.unref();
+    this.log.info('producer listening', {
+      url: this.url, source: redactUrl(o.source), data_dir: o.dataDir, segment_seconds: o.segmentSeconds,
+      recovered_open: this.recovery.recoveredOpen, adopted: this.recovery.adopted,
+    });
+  }
+
+  runRetention(): void {
+    try {
+      this.retention.run();
+    } catch (e) {
+      this.log.error('retention failed', { error: (e as Error).message });
+    }
+  }
+
+  health(): HealthPayload {
+    const stats = this.index.stats();
+    const open = this.writer.openSegment;
+    const last = open ?? this.index.lastSegment() ?? null;
+    const run = this.writer.currentRun;
+    const video = run ? videoTrack(run.init) : undefined;
+    const now = nowEpochMs();
+    // The anchor is the clock's latest estimate, expressed at the newest footage; with no run yet, the
+    // newest segment's own anchor; with nothing recorded, the wall clock.
+    const anchorPts = last ? last.stop_pts_ns : this.clock.wallPtsNs(now);
+    const anchorEpoch = run?.offsetNs != null || !last
+      ? this.clock.epochMsOf(anchorPts)
+      : last.anchor_epoch_ms + (anchorPts - last.anchor_pts_ns) / 1e6;
+    return buildHealth({
+      nowEpochMs: now,
+      anchorEpochMs: anchorEpoch,
+      anchorPtsNs: anchorPts,
+      ingest: {
+        state: this.ingest.state, source: redactUrl(this.options.source), codec: video?.codec ?? last?.codec ?? null,
+        width: video?.width ?? last?.width ?? null, height: video?.height ?? last?.height ?? null,
+        fps: run && run.frameDurationNs > 0 ? Math.round(1e9 / run.frameDurationNs * 1000) / 1000 : last?.fps ?? null,
+        restarts: this.ingest.restarts, lastFragmentEpochMs: this.ingest.lastFragmentAtMs,
+        newestStopEpochMs: this.ingest.lastFragmentAtMs, lastError: this.ingest.lastError, driftMs: this.clock.driftMs(),
+        runs: this.ingest.runId,
+      },
+      segments: { ...stats, gaps: this.index.gapCount() },
+      clips: this.clipEngine?.counts() ?? { queued: 0, running: 0 },
+    });
+  }
+
+  /** Stops ingest (ffmpeg flushes its last fragment), seals the open segment, stops HTTP, closes the index. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await this.ingest.stop();
+    this.writer.close();
+    await this.clipEngine?.close();
+    if (this.server) {
+      const s = this.server;
+      await new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      });
+    }
+    this.db.close();
+    this.log.info('producer stopped');
+  }
+}
+
+export interface ProducerHandle {
+  url: string;
+  producer: Producer;
+  close(): Promise<void>;
+}
+
+/** Starts a producer (recording, clips, HTTP) and returns its URL and a close(). */
+export async function startProducer(options: ProducerOptionsInput = {}): Promise<ProducerHandle> {
+  const producer = new Producer(options);
+  const { attachClipEngine } = await import('./clips/engine-attach.js');
+  attachClipEngine(producer);
+  await producer.start();
+  return { url: producer.url, producer, close: () => producer.close() };
+}

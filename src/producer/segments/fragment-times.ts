@@ -1,0 +1,47 @@
+// Pure: the presentation bounds of one fMP4 fragment, in ns relative to tick 0 of its file, from the
+// video track's samples (pts = decode time + composition offset).
+import type { InitSegment, TrackInfo } from '../../mp4/init.js';
+import type { ParsedMoof } from '../../mp4/fragment.js';
+import { ticksToNs } from '../../mp4/time.js';
+
+export interface FragmentTimes {
+  startRelNs: number;
+  stopRelNs: number;
+  /** Video samples in the fragment. */
+  frames: number;
+  /** Every sample of every track. */
+  samples: number;
+  keyframe: boolean;
+  /** Median video sample duration in ns (frame interval), or 0. */
+  frameDurationNs: number;
+}
+
+export function videoTrack(init: InitSegment): TrackInfo | undefined {
+  return init.tracks.find((t) => t.kind === 'video');
+}
+
+export function fragmentTimes(init: InitSegment, moof: ParsedMoof): FragmentTimes | null {
+  const video = videoTrack(init);
+  if (!video) return null;
+  const run = moof.trackRuns.find((r) => r.trackId === video.trackId);
+  const samples = moof.trackRuns.reduce((n, r) => n + r.samples.length, 0);
+  if (!run || run.samples.length === 0) return null;
+  let minPts = Infinity;
+  let maxEnd = -Infinity;
+  const durations: number[] = [];
+  for (const s of run.samples) {
+    const pts = s.decodeTime + s.ctsOffset;
+    if (pts < minPts) minPts = pts;
+    if (pts + s.duration > maxEnd) maxEnd = pts + s.duration;
+    durations.push(s.duration);
+  }
+  durations.sort((a, b) => a - b);
+  return {
+    startRelNs: ticksToNs(minPts, video.timescale),
+    stopRelNs: ticksToNs(maxEnd, video.timescale),
+    frames: run.samples.length,
+    samples,
+    keyframe: run.samples[0].isSync,
+    frameDurationNs: ticksToNs(durations[durations.length >> 1], video.timescale),
+  };
+}

@@ -1,0 +1,267 @@
+// The SQLite index (better-sqlite3, WAL): schema, and every query over segments, fragments, gaps and
+// clock metadata. The segment files stay the truth; this is a fast, crash-safe catalogue of them
+// (reconciled with the files at start by recovery.ts). Clip jobs keep their own table (clips/job-store.ts).
+import Database from 'better-sqlite3';
+
+export interface SegmentRow {
+  id: number;
+  path: string;
+  run_id: number;
+  start_pts_ns: number;
+  stop_pts_ns: number;
+  start_epoch_ms: number;
+  stop_epoch_ms: number;
+  offset_ns: number;
+  anchor_epoch_ms: number;
+  anchor_pts_ns: number;
+  bytes: number;
+  init_size: number;
+  fragments: number;
+  frames: number;
+  codec: string;
+  codec_string: string;
+  width: number;
+  height: number;
+  fps: number;
+  has_audio: number;
+  description_key: string;
+  sealed: number;
+  created_ms: number;
+}
+
+export interface FragmentRow {
+  segment_id: number;
+  seq: number;
+  start_pts_ns: number;
+  stop_pts_ns: number;
+  offset: number;
+  size: number;
+  moof_size: number;
+  samples: number;
+  keyframe: number;
+}
+
+export interface GapRow {
+  id: number;
+  start_pts_ns: number;
+  stop_pts_ns: number;
+  reason: string;
+  created_ms: number;
+}
+
+export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'sealed' | 'bytes' | 'stop_pts_ns' | 'stop_epoch_ms'> & {
+  bytes: number;
+};
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  run_id INTEGER NOT NULL,
+  start_pts_ns INTEGER NOT NULL,
+  stop_pts_ns INTEGER NOT NULL,
+  start_epoch_ms REAL NOT NULL,
+  stop_epoch_ms REAL NOT NULL,
+  offset_ns INTEGER NOT NULL,
+  anchor_epoch_ms REAL NOT NULL,
+  anchor_pts_ns INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  init_size INTEGER NOT NULL,
+  fragments INTEGER NOT NULL DEFAULT 0,
+  frames INTEGER NOT NULL DEFAULT 0,
+  codec TEXT NOT NULL,
+  codec_string TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  fps REAL NOT NULL,
+  has_audio INTEGER NOT NULL,
+  description_key TEXT NOT NULL,
+  sealed INTEGER NOT NULL DEFAULT 0,
+  created_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_start ON segments(start_pts_ns);
+CREATE INDEX IF NOT EXISTS segments_stop ON segments(stop_pts_ns);
+CREATE INDEX IF NOT EXISTS segments_epoch ON segments(start_epoch_ms);
+CREATE TABLE IF NOT EXISTS fragments (
+  segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  start_pts_ns INTEGER NOT NULL,
+  stop_pts_ns INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  moof_size INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  keyframe INTEGER NOT NULL,
+  PRIMARY KEY (segment_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gaps (
+  id INTEGER PRIMARY KEY,
+  start_pts_ns INTEGER NOT NULL,
+  stop_pts_ns INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  created_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gaps_start ON gaps(start_pts_ns);
+`;
+
+export function openDatabase(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  return db;
+}
+
+/** Typed queries over the segment catalogue. */
+export class SegmentIndex {
+  private readonly stmts;
+
+  constructor(readonly db: Database.Database) {
+    this.stmts = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      insertSegment: db.prepare(`INSERT INTO segments (path, run_id, start_pts_ns, stop_pts_ns, start_epoch_ms, stop_epoch_ms,
+          offset_ns, anchor_epoch_ms, anchor_pts_ns, bytes, init_size, codec, codec_string, width, height, fps, has_audio,
+          description_key, created_ms)
+        VALUES (@path, @run_id, @start_pts_ns, @start_pts_ns, @start_epoch_ms, @start_epoch_ms, @offset_ns, @anchor_epoch_ms,
+          @anchor_pts_ns, @bytes, @init_size, @codec, @codec_string, @width, @height, @fps, @has_audio, @description_key, @created_ms)`),
+      insertFragment: db.prepare(`INSERT INTO fragments (segment_id, seq, start_pts_ns, stop_pts_ns, offset, size, moof_size, samples, keyframe)
+        VALUES (@segment_id, @seq, @start_pts_ns, @stop_pts_ns, @offset, @size, @moof_size, @samples, @keyframe)`),
+      extendSegment: db.prepare(`UPDATE segments SET stop_pts_ns = MAX(stop_pts_ns, @stop_pts_ns), stop_epoch_ms = MAX(stop_epoch_ms, @stop_epoch_ms),
+          start_pts_ns = CASE WHEN fragments = 0 THEN @start_pts_ns ELSE start_pts_ns END,
+          start_epoch_ms = CASE WHEN fragments = 0 THEN @start_epoch_ms ELSE start_epoch_ms END,
+          bytes = @bytes, fragments = fragments + 1, frames = @frames WHERE id = @id`),
+      seal: db.prepare('UPDATE segments SET sealed = 1 WHERE id = ?'),
+      byId: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE id = ?'),
+      all: db.prepare<[], SegmentRow>('SELECT * FROM segments ORDER BY start_pts_ns, id'),
+      overlapping: db.prepare<[number, number], SegmentRow>(
+        'SELECT * FROM segments WHERE stop_pts_ns > ? AND start_pts_ns < ? AND fragments > 0 ORDER BY start_pts_ns, id'),
+      overlappingEpoch: db.prepare<[number, number], SegmentRow>(
+        'SELECT * FROM segments WHERE stop_epoch_ms > ? AND start_epoch_ms < ? AND fragments > 0 ORDER BY start_pts_ns, id'),
+      unsealed: db.prepare<[], SegmentRow>('SELECT * FROM segments WHERE sealed = 0 ORDER BY start_pts_ns'),
+      oldestSealed: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE sealed = 1 ORDER BY start_pts_ns, id LIMIT ?'),
+      fragmentsOf: db.prepare<[number], FragmentRow>('SELECT * FROM fragments WHERE segment_id = ? ORDER BY seq'),
+      fragmentsIn: db.prepare<[number, number, number], FragmentRow>(
+        'SELECT * FROM fragments WHERE segment_id = ? AND stop_pts_ns > ? AND start_pts_ns < ? ORDER BY seq'),
+      deleteFragments: db.prepare('DELETE FROM fragments WHERE segment_id = ?'),
+      deleteSegment: db.prepare('DELETE FROM segments WHERE id = ?'),
+      stats: db.prepare<[], { count: number; bytes: number | null; oldest: number | null; newest: number | null; newest_epoch: number | null }>(
+        'SELECT COUNT(*) AS count, SUM(bytes) AS bytes, MIN(start_pts_ns) AS oldest, MAX(stop_pts_ns) AS newest, MAX(stop_epoch_ms) AS newest_epoch FROM segments WHERE fragments > 0'),
+      sealedBytes: db.prepare<[], { bytes: number | null }>('SELECT SUM(bytes) AS bytes FROM segments WHERE sealed = 1'),
+      insertGap: db.prepare('INSERT INTO gaps (start_pts_ns, stop_pts_ns, reason, created_ms) VALUES (?, ?, ?, ?)'),
+      gapsIn: db.prepare<[number, number], GapRow>('SELECT * FROM gaps WHERE stop_pts_ns > ? AND start_pts_ns < ? ORDER BY start_pts_ns'),
+      gapCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM gaps'),
+      lastSegment: db.prepare<[], SegmentRow>('SELECT * FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1'),
+      replaceBounds: db.prepare(`UPDATE segments SET start_pts_ns = @start_pts_ns, stop_pts_ns = @stop_pts_ns, start_epoch_ms = @start_epoch_ms,
+          stop_epoch_ms = @stop_epoch_ms, bytes = @bytes, fragments = @fragments, frames = @frames WHERE id = @id`),
+      maxRun: db.prepare<[], { run: number | null }>('SELECT MAX(run_id) AS run FROM segments'),
+    };
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  insertSegment(s: NewSegment): number {
+    return Number(this.stmts.insertSegment.run(s).lastInsertRowid);
+  }
+
+  /** Records one fragment written to a segment file and extends the segment's bounds, atomically.
+   *  `seg.bytes` and `seg.frames` are the segment's new totals. */
+  addFragment(f: FragmentRow, seg: { bytes: number; frames: number; startEpochMs: number; stopEpochMs: number }): void {
+    this.db.transaction(() => {
+      this.stmts.insertFragment.run(f);
+      this.stmts.extendSegment.run({
+        id: f.segment_id, start_pts_ns: f.start_pts_ns, stop_pts_ns: f.stop_pts_ns, start_epoch_ms: seg.startEpochMs,
+        stop_epoch_ms: seg.stopEpochMs, bytes: seg.bytes, frames: seg.frames,
+      });
+    })();
+  }
+
+  /** Replaces a segment's fragment list and bounds (recovery, rescans). */
+  replaceFragments(segmentId: number, frags: FragmentRow[], bounds: {
+    start_pts_ns: number; stop_pts_ns: number; start_epoch_ms: number; stop_epoch_ms: number; bytes: number; frames: number;
+  }): void {
+    this.db.transaction(() => {
+      this.stmts.deleteFragments.run(segmentId);
+      for (const f of frags) this.stmts.insertFragment.run(f);
+      this.stmts.replaceBounds.run({ id: segmentId, fragments: frags.length, ...bounds });
+    })();
+  }
+
+  seal(id: number): void {
+    this.stmts.seal.run(id);
+  }
+
+  get(id: number): SegmentRow | undefined {
+    return this.stmts.byId.get(id);
+  }
+
+  all(): SegmentRow[] {
+    return this.stmts.all.all();
+  }
+
+  overlapping(fromPtsNs: number, toPtsNs: number): SegmentRow[] {
+    return this.stmts.overlapping.all(fromPtsNs, toPtsNs);
+  }
+
+  overlappingEpoch(fromMs: number, toMs: number): SegmentRow[] {
+    return this.stmts.overlappingEpoch.all(fromMs, toMs);
+  }
+
+  unsealed(): SegmentRow[] {
+    return this.stmts.unsealed.all();
+  }
+
+  oldestSealed(limit: number): SegmentRow[] {
+    return this.stmts.oldestSealed.all(limit);
+  }
+
+  fragmentsOf(segmentId: number): FragmentRow[] {
+    return this.stmts.fragmentsOf.all(segmentId);
+  }
+
+  fragmentsIn(segmentId: number, fromPtsNs: number, toPtsNs: number): FragmentRow[] {
+    return this.stmts.fragmentsIn.all(segmentId, fromPtsNs, toPtsNs);
+  }
+
+  deleteSegment(id: number): void {
+    this.stmts.deleteSegment.run(id);
+  }
+
+  stats(): { count: number; bytes: number; oldestStartPtsNs: number | null; newestStopPtsNs: number | null; newestStopEpochMs: number | null } {
+    const r = this.stmts.stats.get()!;
+    return { count: r.count, bytes: r.bytes ?? 0, oldestStartPtsNs: r.oldest, newestStopPtsNs: r.newest, newestStopEpochMs: r.newest_epoch };
+  }
+
+  sealedBytes(): number {
+    return this.stmts.sealedBytes.get()?.bytes ?? 0;
+  }
+
+  lastSegment(): SegmentRow | undefined {
+    return this.stmts.lastSegment.get();
+  }
+
+  maxRunId(): number {
+    return this.stmts.maxRun.get()?.run ?? 0;
+  }
+
+  addGap(startPtsNs: number, stopPtsNs: number, reason: string): void {
+    this.stmts.insertGap.run(startPtsNs, stopPtsNs, reason, Date.now());
+  }
+
+  gapsIn(fromPtsNs: number, toPtsNs: number): GapRow[] {
+    return this.stmts.gapsIn.all(fromPtsNs, toPtsNs);
+  }
+
+  gapCount(): number {
+    return this.stmts.gapCount.get()?.n ?? 0;
+  }
+}

@@ -1,0 +1,73 @@
+// The producer's PTS clock: nanoseconds on one monotonic timeline per data directory, surviving ffmpeg
+// and producer restarts. Pure bookkeeping (no I/O): the caller persists `baseEpochMs` and tells it where
+// recorded footage ends.
+//
+// - At the data directory's first start, pts 0 = `baseEpochMs` (wall clock).
+// - Within one ffmpeg run, pts follow the source's own timestamps (offset + ticks): exact frame spacing.
+// - A run's offset is chosen when its first fragment arrives, so that the fragment's end maps to the wall
+//   clock at arrival, but never earlier than the end of footage already recorded: a restart or stall
+//   leaves a gap and never overlapping or reused PTS.
+// - Drift: the estimated epoch of pts 0 (arrival − pts, minimum over recent fragments, which removes
+//   pipeline jitter) is tracked per run; its change since the run started is the source clock's drift
+//   from the wall clock. Each segment stores the current estimate as its own epoch↔pts anchor.
+
+export interface RunOffset {
+  offsetNs: number;
+  /** A hole in the timeline before this run's first frame, when there was earlier footage. */
+  gap: { startNs: number; stopNs: number } | null;
+}
+
+export class PtsClock {
+  private epochOfZeroRun = 0;
+  private readonly recent: number[] = [];
+  private epochOfZeroNow: number;
+
+  constructor(readonly baseEpochMs: number) {
+    this.epochOfZeroNow = baseEpochMs;
+  }
+
+  /** The wall-clock pts of an epoch time, on this data directory's base. */
+  wallPtsNs(epochMs: number): number {
+    return Math.round((epochMs - this.baseEpochMs) * 1e6);
+  }
+
+  /**
+   * Picks the offset of a new run from its first fragment's relative bounds (ns from tick 0) and the
+   * wall time it arrived; `floorNs` is the end of footage recorded so far (0 when none).
+   */
+  startRun(firstStartRelNs: number, firstStopRelNs: number, arrivalEpochMs: number, floorNs: number, hadFootage: boolean): RunOffset {
+    let offsetNs = this.wallPtsNs(arrivalEpochMs) - firstStopRelNs;
+    const startNs = offsetNs + firstStartRelNs;
+    if (startNs < floorNs) offsetNs += floorNs - startNs;
+    offsetNs = Math.round(offsetNs);
+    const newStart = offsetNs + firstStartRelNs;
+    this.recent.length = 0;
+    this.epochOfZeroRun = arrivalEpochMs - (offsetNs + firstStopRelNs) / 1e6;
+    this.epochOfZeroNow = this.epochOfZeroRun;
+    this.recent.push(this.epochOfZeroRun);
+    const gap = hadFootage && newStart > floorNs ? { startNs: floorNs, stopNs: newStart } : null;
+    return { offsetNs, gap };
+  }
+
+  /** Feeds the arrival of a fragment ending at `stopNs` (producer pts). */
+  observe(stopNs: number, arrivalEpochMs: number): void {
+    this.recent.push(arrivalEpochMs - stopNs / 1e6);
+    if (this.recent.length > 20) this.recent.shift();
+    this.epochOfZeroNow = Math.min(...this.recent);
+  }
+
+  /** Epoch ms of a pts under the current anchor estimate. */
+  epochMsOf(ptsNs: number): number {
+    return this.epochOfZeroNow + ptsNs / 1e6;
+  }
+
+  /** Drift of the source clock from the wall clock since the current run began (ms; + = source slow). */
+  driftMs(): number {
+    return this.epochOfZeroNow - this.epochOfZeroRun;
+  }
+
+  /** The anchor (epoch ms of pts 0 under the current estimate). */
+  epochOfZero(): number {
+    return this.epochOfZeroNow;
+  }
+}

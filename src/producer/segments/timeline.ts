@@ -1,0 +1,50 @@
+// Pure: the recorded timeline as the API shows it — segments in wire form, the gaps between them
+// (with the recorded reason where the index knows one) and the merged spans of continuous footage.
+import type { GapRow, SegmentRow } from './index-db.js';
+
+export interface SegmentJson {
+  id: number; path: string; start_pts_ns: number; stop_pts_ns: number; start_epoch_ms: number; stop_epoch_ms: number;
+  duration_ms: number; bytes: number; frames: number; fragments: number; sealed: boolean; codec: string; width: number;
+  height: number; fps: number; has_audio: boolean;
+}
+
+export interface GapJson { start_pts_ns: number; stop_pts_ns: number; duration_ms: number; reason: string }
+export interface SpanJson { start_pts_ns: number; stop_pts_ns: number; start_epoch_ms: number; stop_epoch_ms: number; segments: number }
+
+export function segmentJson(s: SegmentRow): SegmentJson {
+  return {
+    id: s.id, path: s.path, start_pts_ns: s.start_pts_ns, stop_pts_ns: s.stop_pts_ns, start_epoch_ms: s.start_epoch_ms,
+    stop_epoch_ms: s.stop_epoch_ms, duration_ms: (s.stop_pts_ns - s.start_pts_ns) / 1e6, bytes: s.bytes, frames: s.frames,
+    fragments: s.fragments, sealed: s.sealed === 1, codec: s.codec, width: s.width, height: s.height, fps: s.fps,
+    has_audio: s.has_audio === 1,
+  };
+}
+
+/** Gaps smaller than this (ns) are rounding between segments of one run, not holes. */
+export const GAP_TOLERANCE_NS = 1_000_000;
+
+export function timeline(segments: SegmentRow[], gapRows: GapRow[]): { gaps: GapJson[]; spans: SpanJson[] } {
+  const gaps: GapJson[] = [];
+  const spans: SpanJson[] = [];
+  let cur: SpanJson | null = null;
+  let prev: SegmentRow | null = null;
+  for (const s of segments) {
+    if (prev && s.start_pts_ns - prev.stop_pts_ns > GAP_TOLERANCE_NS) {
+      const known = gapRows.find((g) => g.start_pts_ns < s.start_pts_ns && g.stop_pts_ns > prev!.stop_pts_ns);
+      gaps.push({
+        start_pts_ns: prev.stop_pts_ns, stop_pts_ns: s.start_pts_ns, duration_ms: (s.start_pts_ns - prev.stop_pts_ns) / 1e6,
+        reason: known ? known.reason : 'no footage',
+      });
+      cur = null;
+    }
+    if (!cur) {
+      cur = { start_pts_ns: s.start_pts_ns, stop_pts_ns: s.stop_pts_ns, start_epoch_ms: s.start_epoch_ms, stop_epoch_ms: s.stop_epoch_ms, segments: 0 };
+      spans.push(cur);
+    }
+    cur.stop_pts_ns = Math.max(cur.stop_pts_ns, s.stop_pts_ns);
+    cur.stop_epoch_ms = Math.max(cur.stop_epoch_ms, s.stop_epoch_ms);
+    cur.segments++;
+    prev = s;
+  }
+  return { gaps, spans };
+}
