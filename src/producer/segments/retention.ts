@@ -78,22 +78,28 @@ export class Retention {
   removedSegments = 0;
   removedBytes = 0;
 
+  /** The limits in force (may be changed at run time). */
+  limits: RetentionLimits;
+
   constructor(
     private readonly deps: {
       index: SegmentIndex; segmentsDir: string; limits: RetentionLimits; pins: PinSet; log: Logger;
       onRemoved?: (row: SegmentRow) => void;
     },
-  ) {}
+  ) {
+    this.limits = { ...deps.limits };
+  }
 
   get enabled(): boolean {
-    const l = this.deps.limits;
+    const l = this.limits;
     return l.maxAgeMs !== null || l.maxBytes !== null || l.minFreeBytes !== null;
   }
 
   /** One pass; returns the removed segments. */
   run(nowEpochMs = Date.now()): SegmentRow[] {
     if (!this.enabled) return [];
-    const { index, limits } = this.deps;
+    const { index } = this.deps;
+    const limits = this.limits;
     const sealed = index.oldestSealed(100_000);
     const free = limits.minFreeBytes !== null ? freeDiskBytes(this.deps.segmentsDir) : null;
     const d = chooseRemovals(sealed, limits, nowEpochMs, index.stats().bytes, free, (id) => this.deps.pins.has(id));

@@ -1,0 +1,79 @@
+// Test helpers: a real producer (in this process, or as a child process that can be kill -9'ed),
+// polling until a condition holds, and small HTTP/JSON calls.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { startProducer, type ProducerHandle } from '../../src/producer/producer.js';
+import type { ProducerOptionsInput } from '../../src/producer/options.js';
+import { createLogger } from '../../src/common/log.js';
+
+export const SMALL_TESTSRC = { width: 320, height: 180, fps: 15, gopSeconds: 1, motionPeriodS: 0, motionDurationS: 0, motionOffsetS: 0 };
+
+/** Starts a producer on 127.0.0.1 with a free port and a small, fast test source. */
+export async function startTestProducer(dataDir: string, o: ProducerOptionsInput = {}): Promise<ProducerHandle & { logs: string[] }> {
+  const logs: string[] = [];
+  const handle = await startProducer({
+    dataDir, port: 0, segmentSeconds: 2, ...o,
+    testsrc: { ...SMALL_TESTSRC, ...(o.testsrc ?? {}) },
+    logger: o.logger ?? createLogger({ level: 'debug', write: (l) => logs.push(l) }),
+  });
+  return Object.assign(handle, { logs });
+}
+
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+export async function getJson<T = Record<string, unknown>>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const r = await fetch(url, init);
+  const text = await r.text();
+  return { status: r.status, body: (text ? JSON.parse(text) : {}) as T };
+}
+
+export async function postJson<T = Record<string, unknown>>(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  return getJson<T>(url, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export interface SegmentWire {
+  id: number; path: string; start_pts_ns: number; stop_pts_ns: number; frames: number; fragments: number; sealed: boolean;
+  bytes: number; has_audio: boolean; width: number; height: number;
+}
+export interface SegmentsWire { ok: boolean; segments: SegmentWire[]; gaps: Array<{ start_pts_ns: number; stop_pts_ns: number; reason: string }> }
+
+export async function listSegments(url: string): Promise<SegmentsWire> {
+  return (await getJson<SegmentsWire>(`${url}/segments`)).body;
+}
+
+export function segmentFile(dataDir: string, s: { path: string }): string {
+  return join(dataDir, 'segments', s.path);
+}
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** Runs `segrec producer` as a child process (through tsx), resolving once it listens. */
+export async function spawnProducerProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'producer', ...args], {
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const url = await waitFor('producer process to listen', () => {
+    if (child.exitCode !== null) throw new Error(`producer exited ${child.exitCode}: ${out}`);
+    return /producer running at (http:\/\/\S+)/.exec(out)?.[1];
+  }, 30_000);
+  return { child, url, output: () => out };
+}
