@@ -115,3 +115,16 @@ export function tempDir(prefix = 'segrec-test-'): { dir: string; cleanup: () => 
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+export interface ProbedPacket { streamIndex: number; pts: number; dts: number; size: number; keyframe: boolean; pos: number }
+
+/** Every packet ffprobe demuxes (`-show_packets`), in demux order, timestamps in stream time-base units. */
+export async function probePackets(path: string): Promise<ProbedPacket[]> {
+  const out = await runOk('ffprobe', ['-v', 'error', '-show_entries', 'packet=stream_index,pts,dts,size,flags,pos',
+    '-of', 'json', path]);
+  const parsed = JSON.parse(out) as { packets?: Array<{ stream_index: number; pts?: number; dts?: number; size: string; flags?: string; pos?: string }> };
+  return (parsed.packets ?? []).map((p) => ({
+    streamIndex: p.stream_index, pts: Number(p.pts), dts: Number(p.dts), size: Number(p.size),
+    keyframe: (p.flags ?? '').startsWith('K'), pos: Number(p.pos),
+  }));
+}

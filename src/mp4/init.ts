@@ -1,0 +1,243 @@
+// Init segment parsing (ftyp + moov): per track its id, kind, timescale, codec and RFC 6381 codec
+// string, picture size or audio format, the verbatim 'stsd' box (copied into clips), a key that says
+// whether two tracks' sample descriptions are interchangeable, and the 'trex' fragment defaults.
+// Pure: Buffer in, data out (node:crypto hashing is computation, not I/O).
+import { createHash } from 'node:crypto';
+import {
+  type BoxHeader, Mp4ParseError, childBoxes, payload, printable, readBoxHeader, requireChild, u8, u16, u32,
+} from './box.js';
+
+export interface SampleDefaults { sampleDescriptionIndex: number; sampleDuration: number; sampleSize: number; sampleFlags: number }
+
+export interface TrackInfo {
+  trackId: number;
+  kind: 'video' | 'audio' | 'other';
+  /** hdlr handler_type: 'vide', 'soun', ... */
+  handler: string;
+  timescale: number;
+  /** Sample entry fourcc of the first sample description: 'avc1', 'avc3', 'hvc1', 'hev1', 'mp4a', ... */
+  codec: string;
+  /** RFC 6381 codec string for browsers, e.g. 'avc1.64001f', 'hvc1.1.6.L93.B0', 'mp4a.40.2'. */
+  codecString: string;
+  width?: number;
+  height?: number;
+  sampleRate?: number;
+  channelCount?: number;
+  /** The complete 'stsd' box, copied verbatim into clips. */
+  stsd: Buffer;
+  /** Hex SHA-1 over kind + timescale + stsd bytes: equal keys = samples may be joined in one track. */
+  descriptionKey: string;
+  /** From 'trex' (zeros and description index 1 when the moov has no mvex). */
+  defaults: SampleDefaults;
+}
+
+export interface InitSegment {
+  /** The init segment's bytes: everything from the start of the input through the end of 'moov'. */
+  bytes: Buffer;
+  tracks: TrackInfo[];
+  movieTimescale: number;
+}
+
+/**
+ * Parses an init segment: optional ftyp (and any other boxes) followed by moov. Bytes after the moov
+ * (fragments, mfra) are ignored, so a whole fragmented file may be passed.
+ */
+export function parseInit(bytes: Buffer): InitSegment {
+  let pos = 0;
+  let moov: BoxHeader | null = null;
+  while (pos < bytes.length) {
+    const h = readBoxHeader(bytes, pos);
+    if (h === null) break;
+    if (h.end > bytes.length) throw new Mp4ParseError(`truncated '${printable(h.type)}' box at ${pos}: needs ${h.size} bytes, ${bytes.length - pos} present`);
+    if (h.type === 'moov') { moov = h; break; }
+    if (h.type === 'moof' || h.type === 'mdat') break;
+    pos = h.end;
+  }
+  if (!moov) throw new Mp4ParseError('no moov box before the first fragment');
+  const kids = childBoxes(bytes, payload(moov), moov.end);
+  const mvhd = kids.find((b) => b.type === 'mvhd');
+  if (!mvhd) throw new Mp4ParseError('missing mvhd in moov');
+  const mv = payload(mvhd);
+  const movieTimescale = u32(bytes, mv + (u8(bytes, mv) === 1 ? 20 : 12));
+
+  const trex = new Map<number, SampleDefaults>();
+  const mvex = kids.find((b) => b.type === 'mvex');
+  if (mvex) {
+    for (const b of childBoxes(bytes, payload(mvex), mvex.end)) {
+      if (b.type !== 'trex') continue;
+      const p = payload(b);
+      trex.set(u32(bytes, p + 4), {
+        sampleDescriptionIndex: u32(bytes, p + 8), sampleDuration: u32(bytes, p + 12),
+        sampleSize: u32(bytes, p + 16), sampleFlags: u32(bytes, p + 20),
+      });
+    }
+  }
+  const tracks = kids.filter((b) => b.type === 'trak').map((t) => parseTrak(bytes, t, trex));
+  const ids = new Set<number>();
+  for (const t of tracks) {
+    if (ids.has(t.trackId)) throw new Mp4ParseError(`duplicate track id ${t.trackId}`);
+    ids.add(t.trackId);
+  }
+  return { bytes: Buffer.from(bytes.subarray(0, moov.end)), tracks, movieTimescale };
+}
+
+function parseTrak(buf: Buffer, trak: BoxHeader, trex: Map<number, SampleDefaults>): TrackInfo {
+  const tkhd = requireChild(buf, payload(trak), trak.end, 'tkhd', 'trak');
+  const tp = payload(tkhd);
+  const trackId = u32(buf, tp + (u8(buf, tp) === 1 ? 20 : 12));
+  const where = `track ${trackId}`;
+  const mdia = requireChild(buf, payload(trak), trak.end, 'mdia', where);
+  const mdhd = requireChild(buf, payload(mdia), mdia.end, 'mdhd', where);
+  const mp = payload(mdhd);
+  const timescale = u32(buf, mp + (u8(buf, mp) === 1 ? 20 : 12));
+  if (timescale === 0) throw new Mp4ParseError(`${where}: timescale 0`);
+  const hdlr = requireChild(buf, payload(mdia), mdia.end, 'hdlr', where);
+  const handler = String.fromCharCode(...buf.subarray(payload(hdlr) + 8, payload(hdlr) + 12));
+  const kind = handler === 'vide' ? 'video' : handler === 'soun' ? 'audio' : 'other';
+  const minf = requireChild(buf, payload(mdia), mdia.end, 'minf', where);
+  const stbl = requireChild(buf, payload(minf), minf.end, 'stbl', where);
+  const stsdBox = requireChild(buf, payload(stbl), stbl.end, 'stsd', where);
+  const stsd = Buffer.from(buf.subarray(stsdBox.start, stsdBox.end));
+  const entries = childBoxes(stsd, 16, stsd.length);
+  if (u32(stsd, 12) < 1 || entries.length < 1) throw new Mp4ParseError(`${where}: stsd has no sample entry`);
+  const entry = entries[0];
+  const codec = entry.type;
+  const info: TrackInfo = {
+    trackId, kind, handler, timescale, codec, codecString: codec, stsd,
+    descriptionKey: createHash('sha1').update(`${kind}\0${timescale}\0`).update(stsd).digest('hex'),
+    defaults: trex.get(trackId) ?? { sampleDescriptionIndex: 1, sampleDuration: 0, sampleSize: 0, sampleFlags: 0 },
+  };
+  if (kind === 'video') describeVideo(stsd, entry, info);
+  else if (kind === 'audio') describeAudio(stsd, entry, info);
+  return info;
+}
+
+/** VisualSampleEntry: 78 bytes of fields after the box header, then child boxes (avcC, hvcC, ...). */
+function describeVideo(buf: Buffer, entry: BoxHeader, info: TrackInfo): void {
+  const p = payload(entry);
+  info.width = u16(buf, p + 24);
+  info.height = u16(buf, p + 26);
+  const kids = p + 78 <= entry.end ? safeChildren(buf, p + 78, entry.end) : [];
+  const avcC = kids.find((b) => b.type === 'avcC');
+  const hvcC = kids.find((b) => b.type === 'hvcC');
+  if (avcC && avcC.size >= 12) {
+    const c = payload(avcC);
+    info.codecString = `${info.codec}.${hex2(u8(buf, c + 1))}${hex2(u8(buf, c + 2))}${hex2(u8(buf, c + 3))}`;
+  } else if (hvcC && hvcC.size >= 8 + 13) {
+    info.codecString = `${info.codec}.${hevcCodecSuffix(buf, payload(hvcC))}`;
+  }
+}
+
+/** ISO/IEC 14496-15 Annex E: profile space+idc . reversed compatibility flags . tier+level . constraint bytes. */
+function hevcCodecSuffix(buf: Buffer, c: number): string {
+  const b1 = u8(buf, c + 1);
+  const space = ['', 'A', 'B', 'C'][b1 >> 6];
+  const tier = (b1 & 0x20) !== 0 ? 'H' : 'L';
+  const profileIdc = b1 & 0x1f;
+  const compat = u32(buf, c + 2);
+  let reversed = 0;
+  for (let i = 0; i < 32; i++) if (compat & (1 << i)) reversed |= 1 << (31 - i);
+  const constraints: number[] = [];
+  for (let i = 0; i < 6; i++) constraints.push(u8(buf, c + 6 + i));
+  while (constraints.length > 0 && constraints[constraints.length - 1] === 0) constraints.pop();
+  const level = u8(buf, c + 12);
+  const parts = [`${space}${profileIdc}`, (reversed >>> 0).toString(16).toUpperCase(), `${tier}${level}`];
+  for (const x of constraints) parts.push(x.toString(16).toUpperCase());
+  return parts.join('.');
+}
+
+/** AudioSampleEntry (v0; QuickTime v1/v2 layouts are skipped over), then esds for mp4a. */
+function describeAudio(buf: Buffer, entry: BoxHeader, info: TrackInfo): void {
+  const p = payload(entry);
+  const version = u16(buf, p + 8);
+  info.channelCount = u16(buf, p + 16);
+  const rate = u32(buf, p + 24) >>> 16;
+  info.sampleRate = rate > 0 ? rate : info.timescale;
+  const childStart = p + 28 + (version === 1 ? 16 : version === 2 ? 36 : 0);
+  const kids = childStart <= entry.end ? safeChildren(buf, childStart, entry.end) : [];
+  const esds = kids.find((b) => b.type === 'esds');
+  if (info.codec === 'mp4a' && esds) {
+    const d = mp4aDescription(buf, payload(esds) + 4, esds.end);
+    if (d) {
+      info.codecString = `mp4a.${d.suffix}`;
+      // ISO-mode muxers (ffmpeg among them) write 2 channels / 16 bits in the sample entry whatever
+      // the stream is; the AudioSpecificConfig has the truth.
+      if (d.channelCount) info.channelCount = d.channelCount;
+      if (d.sampleRate) info.sampleRate = d.sampleRate;
+    }
+  }
+}
+
+const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+
+/**
+ * Walks ES_Descriptor → DecoderConfigDescriptor (→ DecoderSpecificInfo) for the codec string suffix
+ * 'oti[.aot]' and, for AAC, the channel count and sample rate of the AudioSpecificConfig.
+ */
+function mp4aDescription(buf: Buffer, start: number, end: number): { suffix: string; channelCount?: number; sampleRate?: number } | null {
+  const readDesc = (pos: number): { tag: number; body: number; end: number } | null => {
+    if (pos + 2 > end) return null;
+    const tag = buf[pos];
+    let len = 0;
+    let i = pos + 1;
+    for (let n = 0; n < 4 && i < end; n++) {
+      const b = buf[i++];
+      len = (len << 7) | (b & 0x7f);
+      if ((b & 0x80) === 0) break;
+    }
+    return { tag, body: i, end: Math.min(end, i + len) };
+  };
+  const es = readDesc(start);
+  if (!es || es.tag !== 3) return null;
+  const flags = buf[es.body + 2];
+  let pos = es.body + 3;
+  if (flags & 0x80) pos += 2;
+  if (flags & 0x40) pos += 1 + buf[pos];
+  if (flags & 0x20) pos += 2;
+  const dc = readDesc(pos);
+  if (!dc || dc.tag !== 4 || dc.body + 13 > dc.end) return null;
+  const oti = buf[dc.body];
+  const otiHex = hex2(oti);
+  if (oti !== 0x40) return { suffix: otiHex };
+  const dsi = readDesc(dc.body + 13);
+  if (!dsi || dsi.tag !== 5 || dsi.body >= dsi.end) return { suffix: otiHex };
+  // AudioSpecificConfig: audioObjectType(5, or 5+6 escape), samplingFrequencyIndex(4, or 4+24), channelConfiguration(4).
+  let bitPos = dsi.body * 8;
+  const bits = (n: number): number => {
+    let v = 0;
+    for (let k = 0; k < n; k++, bitPos++) {
+      const byte = bitPos >> 3;
+      const bit = byte < dsi.end ? (buf[byte] >> (7 - (bitPos & 7))) & 1 : 0;
+      v = v * 2 + bit;
+    }
+    return v;
+  };
+  let aot = bits(5);
+  if (aot === 31) aot = 32 + bits(6);
+  const freqIndex = bits(4);
+  const sampleRate = freqIndex === 15 ? bits(24) : AAC_RATES[freqIndex];
+  const channelConfig = bits(4);
+  const channelCount = channelConfig >= 1 && channelConfig <= 6 ? channelConfig : channelConfig === 7 ? 8 : undefined;
+  return { suffix: `${otiHex}.${aot}`, channelCount, sampleRate };
+}
+
+/** Child boxes of a sample entry; junk after the known fields (seen in the wild) yields none. */
+function safeChildren(buf: Buffer, start: number, end: number): BoxHeader[] {
+  try {
+    return childBoxes(buf, start, end);
+  } catch (e) {
+    if (e instanceof Mp4ParseError) return [];
+    throw e;
+  }
+}
+
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, '0');
+}
+
+/** Finds a track by id, or throws Mp4ParseError. */
+export function trackById(init: InitSegment, trackId: number): TrackInfo {
+  const t = init.tracks.find((x) => x.trackId === trackId);
+  if (!t) throw new Mp4ParseError(`track ${trackId} is not in the init segment`);
+  return t;
+}

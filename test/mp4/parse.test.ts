@@ -1,0 +1,228 @@
+// parseInit / parseMoof / scanFragmentedFile against ffprobe's packet list, the streaming splitter
+// against arbitrary chunkings, and the box/time primitives.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Mp4ParseError, childBoxes, readBoxHeader } from '../../src/mp4/box.js';
+import { parseMoof } from '../../src/mp4/fragment.js';
+import { parseInit } from '../../src/mp4/init.js';
+import { scanFragmentedFile } from '../../src/mp4/scan.js';
+import { TopLevelBoxSplitter } from '../../src/mp4/splitter.js';
+import { nsToTicks, ticksToNs } from '../../src/mp4/time.js';
+import { type MakeVideoOptions, makeVideo, probePackets, tempDir } from '../helpers/media.js';
+import { hasX265, rng, topLevelBoxes } from './fixtures.js';
+
+const tmp = tempDir('segrec-mp4-parse-');
+after(() => tmp.cleanup());
+
+const VIDEOS: Record<string, MakeVideoOptions> = {
+  plain: { seconds: 2, fps: 30, gop: 30 },
+  bframesAudio: { seconds: 3, fps: 30, gop: 15, bframes: 2, audio: true },
+  fps15Audio: { seconds: 2, fps: 15, gop: 15, audio: true },
+  h265: { seconds: 2, fps: 30, gop: 15, bframes: 2, codec: 'h265' },
+};
+const made = new Map<string, Promise<string | null>>();
+function video(name: string): Promise<string | null> {
+  let p = made.get(name);
+  if (!p) {
+    const o = VIDEOS[name];
+    p = (async () => {
+      if (o.codec === 'h265' && !(await hasX265())) return null;
+      const path = join(tmp.dir, `${name}.mp4`);
+      await makeVideo(path, o);
+      return path;
+    })();
+    made.set(name, p);
+  }
+  return p;
+}
+
+describe('parseInit + parseMoof agree with ffprobe -show_packets', () => {
+  for (const name of Object.keys(VIDEOS)) {
+    it(name, async (t) => {
+      const path = await video(name);
+      if (path === null) { t.skip('libx265 not available'); return; }
+      const buf = readFileSync(path);
+      const init = parseInit(buf);
+      const o = VIDEOS[name];
+      assert.equal(init.tracks.length, o.audio ? 2 : 1);
+      const v = init.tracks[0];
+      assert.equal(v.kind, 'video');
+      assert.equal(v.handler, 'vide');
+      assert.equal(v.width, 320);
+      assert.equal(v.height, 240);
+      if (o.codec === 'h265') {
+        assert.equal(v.codec, 'hvc1');
+        assert.match(v.codecString, /^hvc1\.1\.6\.L\d+(\.[0-9A-F]{1,2})*$/);
+      } else {
+        assert.equal(v.codec, 'avc1');
+        assert.match(v.codecString, /^avc1\.[0-9a-f]{6}$/);
+      }
+      if (o.audio) {
+        const a = init.tracks[1];
+        assert.equal(a.kind, 'audio');
+        assert.equal(a.codec, 'mp4a');
+        assert.equal(a.codecString, 'mp4a.40.2');
+        assert.equal(a.sampleRate, 48000);
+        assert.equal(a.channelCount, 1);
+        assert.equal(a.timescale, 48000);
+      }
+      assert.equal(init.bytes.subarray(0, 8).toString('latin1', 4), 'ftyp');
+      assert.equal(readBoxHeader(v.stsd, 0)?.type, 'stsd');
+
+      // Walk the top-level boxes and parse every moof at its file offset.
+      const ours = new Map<number, Array<{ pts: number; dts: number; size: number; keyframe: boolean; pos: number }>>();
+      let seq = 0;
+      for (const b of topLevelBoxes(buf)) {
+        if (b.type !== 'moof') continue;
+        const m = parseMoof(buf.subarray(b.start, b.end), b.start, init);
+        assert.equal(m.sequenceNumber, ++seq);
+        for (const r of m.trackRuns) {
+          const list = ours.get(r.trackId) ?? [];
+          for (const s of r.samples) {
+            list.push({ pts: s.decodeTime + s.ctsOffset, dts: s.decodeTime, size: s.size, keyframe: s.isSync, pos: s.fileOffset });
+          }
+          ours.set(r.trackId, list);
+        }
+      }
+      const packets = await probePackets(path);
+      init.tracks.forEach((track, index) => {
+        const theirs = packets.filter((p) => p.streamIndex === index)
+          .map((p) => ({ pts: p.pts, dts: p.dts, size: p.size, keyframe: p.keyframe, pos: p.pos }));
+        assert.ok(theirs.length > 10);
+        assert.deepEqual(ours.get(track.trackId), theirs, `track ${track.trackId}`);
+      });
+      if (o.bframes) assert.ok((ours.get(v.trackId) ?? []).some((s) => s.pts !== s.dts), 'B-frames give cts offsets');
+
+      // The scan finds the same fragments, and stops cleanly at ffmpeg's mfra.
+      const scan = scanFragmentedFile(buf);
+      assert.equal(scan.fragments.length, seq);
+      assert.equal(scan.trailing, null);
+      assert.equal(scan.initSize, init.bytes.length);
+      const boxes = topLevelBoxes(buf);
+      assert.equal(boxes[boxes.length - 1].type, 'mfra');
+      assert.equal(scan.validBytes, boxes[boxes.length - 1].start);
+    });
+  }
+
+  it('descriptionKey: equal for the same settings, different for another size or codec', async () => {
+    const a = parseInit(readFileSync((await video('plain'))!)).tracks[0];
+    const b = parseInit(readFileSync((await video('bframesAudio'))!)).tracks[0];
+    assert.match(a.descriptionKey, /^[0-9a-f]{40}$/);
+    assert.notEqual(a.descriptionKey, b.descriptionKey); // different encoder settings → different avcC
+    const c = parseInit(readFileSync((await video('bframesAudio'))!)).tracks[0];
+    assert.equal(b.descriptionKey, c.descriptionKey);
+    assert.deepEqual(b.defaults, { sampleDescriptionIndex: 1, sampleDuration: 0, sampleSize: 0, sampleFlags: 0 });
+  });
+});
+
+describe('TopLevelBoxSplitter', () => {
+  it('returns identical boxes whatever the chunking', async () => {
+    const buf = readFileSync((await video('bframesAudio'))!);
+    const expected = topLevelBoxes(buf).map((b) => ({ type: b.type, hex: buf.subarray(b.start, b.end).toString('base64') }));
+    const rand = rng(42);
+    for (let round = 0; round < 40; round++) {
+      const sp = new TopLevelBoxSplitter();
+      const got: Array<{ type: string; hex: string }> = [];
+      let pos = 0;
+      const maxChunk = [1, 7, 100, 5000, 70000, buf.length][round % 6];
+      while (pos < buf.length) {
+        const n = Math.max(1, Math.floor(rand() * maxChunk));
+        const chunk = buf.subarray(pos, Math.min(buf.length, pos + n));
+        pos += chunk.length;
+        for (const b of sp.push(Buffer.from(chunk))) got.push({ type: b.type, hex: b.data.toString('base64') });
+        if (round === 3) assert.ok(sp.pendingBytes >= 0);
+      }
+      assert.equal(sp.pendingBytes, 0);
+      assert.deepEqual(got, expected, `round ${round}`);
+    }
+  });
+
+  it('keeps a partial box pending and handles 64-bit sizes', () => {
+    const big = Buffer.alloc(16 + 10, 0xab);
+    big.writeUInt32BE(1, 0);
+    big.write('mdat', 4, 'latin1');
+    big.writeUInt32BE(0, 8);
+    big.writeUInt32BE(26, 12);
+    const free = Buffer.from('\0\0\0\x08free', 'latin1');
+    const stream = Buffer.concat([free, big]);
+    const sp = new TopLevelBoxSplitter();
+    assert.deepEqual(sp.push(stream.subarray(0, 12)).map((b) => b.type), ['free']);
+    assert.equal(sp.pendingBytes, 4);
+    assert.deepEqual(sp.push(stream.subarray(12, 30)), []);
+    assert.equal(sp.pendingBytes, 22);
+    const out = sp.push(stream.subarray(30));
+    assert.equal(out.length, 1);
+    assert.equal(out[0].type, 'mdat');
+    assert.ok(out[0].data.equals(big));
+    assert.equal(sp.pendingBytes, 0);
+  });
+
+  it('rejects garbage, size 0, nonsense and oversized boxes', () => {
+    assert.throws(() => new TopLevelBoxSplitter().push(Buffer.from('0000001000ff00ff0000000000000000', 'hex')), Mp4ParseError);
+    const zero = Buffer.from('00000000mdat', 'latin1');
+    zero.writeUInt32BE(0, 0);
+    assert.throws(() => new TopLevelBoxSplitter().push(zero), /size-0/);
+    const tiny = Buffer.from('....free', 'latin1');
+    tiny.writeUInt32BE(4, 0);
+    assert.throws(() => new TopLevelBoxSplitter().push(tiny), /size 4 < 8/);
+    const huge = Buffer.from('....mdat', 'latin1');
+    huge.writeUInt32BE(2_000_000, 0);
+    const sp = new TopLevelBoxSplitter({ maxBoxBytes: 1_000_000 });
+    assert.throws(() => sp.push(huge), /exceeds/);
+    assert.throws(() => sp.push(Buffer.alloc(0)), /exceeds/, 'stays failed');
+  });
+});
+
+describe('box and time primitives', () => {
+  it('readBoxHeader: null when short, sizes 0/1, nonsense throws', () => {
+    const b = Buffer.alloc(32);
+    b.writeUInt32BE(0, 0);
+    b.write('mdat', 4, 'latin1');
+    assert.deepEqual(readBoxHeader(b, 0), { type: 'mdat', start: 0, headerSize: 8, size: 32, end: 32 });
+    assert.deepEqual(readBoxHeader(b, 0, 20), { type: 'mdat', start: 0, headerSize: 8, size: 20, end: 20 });
+    assert.equal(readBoxHeader(b, 0, 7), null);
+    b.writeUInt32BE(1, 0);
+    assert.equal(readBoxHeader(b, 0, 12), null);
+    b.writeUInt32BE(1, 8);
+    b.writeUInt32BE(5, 12);
+    assert.deepEqual(readBoxHeader(b, 0), { type: 'mdat', start: 0, headerSize: 16, size: 2 ** 32 + 5, end: 2 ** 32 + 5 });
+    b.writeUInt32BE(0, 8);
+    assert.throws(() => readBoxHeader(b, 0), Mp4ParseError); // 64-bit size 5 < 16
+    b.writeUInt32BE(3, 0);
+    assert.throws(() => readBoxHeader(b, 0), Mp4ParseError);
+    b.writeUInt32BE(0xffffffff, 8);
+    b.writeUInt32BE(1, 0);
+    assert.throws(() => readBoxHeader(b, 0), /too large/);
+  });
+
+  it('childBoxes: tiles a container, rejects overruns, tolerates a zero terminator', () => {
+    const kid = (type: string, n: number) => { const k = Buffer.alloc(n); k.writeUInt32BE(n, 0); k.write(type, 4, 'latin1'); return k; };
+    const body = Buffer.concat([kid('aaaa', 8), kid('bbbb', 12), Buffer.alloc(4)]);
+    assert.deepEqual(childBoxes(body, 0, body.length).map((x) => [x.type, x.start, x.end]), [['aaaa', 0, 8], ['bbbb', 8, 20]]);
+    assert.throws(() => childBoxes(body, 0, 18), /overruns/);
+    const junk = Buffer.concat([kid('aaaa', 8), Buffer.from([1, 2, 3])]);
+    assert.throws(() => childBoxes(junk, 0, junk.length), /truncated box header/);
+  });
+
+  it('ticksToNs / nsToTicks round half up, exactly, for large values', () => {
+    assert.equal(ticksToNs(1, 15360), 65104); // 65104.1666
+    assert.equal(ticksToNs(1, 3), 333333333);
+    assert.equal(ticksToNs(2, 3), 666666667);
+    assert.equal(ticksToNs(1, 2_000_000_000), 1); // 0.5 → 1
+    assert.equal(ticksToNs(-1, 2_000_000_000), 0); // -0.5 → 0 (Math.round)
+    assert.equal(nsToTicks(65104, 15360), 1);
+    // 30 days at 90 kHz: ticks * 1e9 is far beyond 2^53.
+    const ticks = 90000 * 86400 * 30 + 1;
+    assert.equal(ticksToNs(ticks, 90000), 86400 * 30 * 1e9 + 11111);
+    assert.equal(nsToTicks(86400 * 30 * 1e9 + 11111, 90000), ticks);
+    const big = BigInt(ticks) * 1_000_000_000n;
+    assert.equal(ticksToNs(ticks, 15360), Number((2n * big + 15360n) / 30720n));
+    for (let t = 9_000_000_000; t < 9_000_000_000 + 50_000; t += 7) {
+      const ns = ticksToNs(t, 15360);
+      assert.equal(ns, Number((2n * BigInt(t) * 1_000_000_000n + 15360n) / 30720n));
+      assert.equal(nsToTicks(ns, 15360), t, 'round trip');
+    }
+  });
+});
