@@ -1,2 +1,11 @@
 // Public entry of segment-recorder: the Recorder client, the Timebase and the producer.
-export {};
+export { Timebase, timebaseFromHealthPayload } from './common/timebase.js';
+export type { TimebaseInit, PtsUnits } from './common/timebase.js';
+export {
+  Recorder, recorderConfigFromCfg, recorderConfigFromEnv,
+  ClipError, ClipRequestError, ClipHttpError, ClipTimeoutError, ClipAbortError,
+  normalizeClipWindow,
+} from './record/index.js';
+export type {
+  RecorderConfig, ClipRequest, ClipResult, ClipMode, RequestClipOptions, JsonObject, JsonValue,
+} from './record/index.js';

@@ -1,0 +1,178 @@
+// Pure window normalization and POST /clip body building, without any network.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { Timebase } from '../../src/common/timebase.js';
+import { ClipRequestError } from '../../src/record/errors.js';
+import { buildClipBody, normalizeClipWindow, prepareClip } from '../../src/record/window.js';
+import type { ClipRequest } from '../../src/record/types.js';
+
+const tb = new Timebase({ ptsPerMs: 1e6, baseEpochMs: 1_700_000_000_000, basePtsNs: 0 });
+
+function rejects(req: ClipRequest, re: RegExp, defaults = {}, timebase?: Timebase) {
+  assert.throws(
+    () => prepareClip(req, defaults, timebase),
+    (e: unknown) => e instanceof ClipRequestError && e.name === 'ClipRequestError' && re.test(e.message),
+  );
+}
+
+describe('window mode selection', () => {
+  test('PTS window → PTS mode', () => {
+    assert.deepEqual(normalizeClipWindow({ startPtsNs: 1_000, stopPtsNs: 2_000 }), { mode: 'pts', startPtsNs: 1_000, stopPtsNs: 2_000 });
+  });
+
+  test('PTS takes precedence over a complete epoch window, which is then ignored', () => {
+    const w = normalizeClipWindow({ startPtsNs: 5e9, stopPtsNs: 6e9, startMs: 1, stopMs: 2 }, {}, tb);
+    assert.deepEqual(w, { mode: 'pts', startPtsNs: 5e9, stopPtsNs: 6e9 });
+  });
+
+  test('PTS takes precedence even over an invalid epoch window', () => {
+    const w = normalizeClipWindow({ startPtsNs: 5, stopPtsNs: 6, startMs: Number.NaN, stopMs: 1 });
+    assert.equal(w.mode, 'pts');
+    assert.equal(normalizeClipWindow({ startPtsNs: 5, stopPtsNs: 6, stopMs: 1 }).mode, 'pts');
+  });
+
+  test('epoch window without Timebase stays in epoch ms', () => {
+    assert.deepEqual(normalizeClipWindow({ startMs: 1000.5, stopMs: 2000 }), { mode: 'epoch', startMs: 1000.5, stopMs: 2000 });
+  });
+
+  test('epoch window with Timebase is mapped to PTS and keeps both', () => {
+    const w = normalizeClipWindow({ startMs: 1_700_000_001_000, stopMs: 1_700_000_003_500.25 }, {}, tb);
+    assert.deepEqual(w, {
+      mode: 'epoch', startMs: 1_700_000_001_000, stopMs: 1_700_000_003_500.25,
+      startPtsNs: 1_000_000_000, stopPtsNs: 3_500_250_000,
+    });
+  });
+
+  test('null fields count as absent', () => {
+    const req = { startPtsNs: null, stopPtsNs: null, startMs: 1, stopMs: 2 } as unknown as ClipRequest;
+    assert.equal(normalizeClipWindow(req).mode, 'epoch');
+  });
+});
+
+describe('window rejections (ClipRequestError)', () => {
+  test('no window at all', () => rejects({ label: 'x' }, /needs a window/));
+  test('only startPtsNs', () => rejects({ startPtsNs: 1 }, /half-given PTS window: startPtsNs is set but stopPtsNs is not/));
+  test('only stopPtsNs', () => rejects({ stopPtsNs: 1 }, /half-given PTS window: stopPtsNs is set/));
+  test('half PTS window with a complete epoch window is still an error', () =>
+    rejects({ startPtsNs: 1, startMs: 1, stopMs: 2 }, /half-given PTS window/));
+  test('only startMs', () => rejects({ startMs: 1 }, /half-given epoch window: startMs is set but stopMs is not/));
+  test('only stopMs', () => rejects({ stopMs: 1 }, /half-given epoch window: stopMs is set/));
+  test('PTS stop == start', () => rejects({ startPtsNs: 5, stopPtsNs: 5 }, /stopPtsNs \(5\) must be greater than startPtsNs \(5\)/));
+  test('PTS stop < start', () => rejects({ startPtsNs: 6, stopPtsNs: 5 }, /must be greater/));
+  test('epoch stop == start', () => rejects({ startMs: 5, stopMs: 5 }, /stopMs \(5\) must be greater than startMs \(5\)/));
+  test('epoch stop < start', () => rejects({ startMs: 6, stopMs: 5.5 }, /must be greater/));
+  test('NaN PTS', () => rejects({ startPtsNs: Number.NaN, stopPtsNs: 5 }, /startPtsNs must be a finite number/));
+  test('infinite PTS stop', () => rejects({ startPtsNs: 0, stopPtsNs: Number.POSITIVE_INFINITY }, /stopPtsNs must be a finite number/));
+  test('NaN epoch', () => rejects({ startMs: 0, stopMs: Number.NaN }, /stopMs must be a finite number/));
+  test('infinite epoch', () => rejects({ startMs: Number.NEGATIVE_INFINITY, stopMs: 5 }, /startMs must be a finite number/));
+  test('string number', () => rejects({ startMs: '5', stopMs: 6 } as unknown as ClipRequest, /startMs must be a finite number/));
+  test('non-integer PTS', () => rejects({ startPtsNs: 1.5, stopPtsNs: 5 }, /startPtsNs must be a safe integer/));
+  test('unsafe-integer PTS', () => rejects({ startPtsNs: 0, stopPtsNs: 2 ** 53 }, /stopPtsNs must be a safe integer/));
+  test('negative PTS', () => rejects({ startPtsNs: -1, stopPtsNs: 5 }, /startPtsNs must not be negative/));
+  test('postroll pushing PTS past the safe range', () =>
+    rejects({ startPtsNs: 0, stopPtsNs: Number.MAX_SAFE_INTEGER - 10, postrollMs: 1 }, /beyond the safe integer range/));
+  test('negative epoch start', () => rejects({ startMs: -5, stopMs: 5 }, /startMs must not be negative/));
+  test('epoch window mapping to negative PTS', () =>
+    rejects({ startMs: 1_699_999_999_000, stopMs: 1_700_000_001_000 }, /maps to a negative PTS/, {}, tb));
+  test('epoch window collapsing once mapped to PTS', () =>
+    rejects({ startMs: 1000, stopMs: 1000.0000001 }, /empty once mapped to PTS/, {}, new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: 0 })));
+  test('negative preroll (request)', () => rejects({ startPtsNs: 0, stopPtsNs: 5, prerollMs: -1 }, /prerollMs must not be negative/));
+  test('negative postroll (config default)', () =>
+    rejects({ startPtsNs: 0, stopPtsNs: 5 }, /postrollMs must not be negative/, { postrollMs: -2 }));
+  test('non-finite preroll', () => rejects({ startMs: 0, stopMs: 5, prerollMs: Number.NaN }, /prerollMs must be a finite number/));
+  test('non-positive maxWaitMs', () => rejects({ startMs: 0, stopMs: 5, maxWaitMs: 0 }, /maxWaitMs must be positive/));
+  test('non-string label', () => rejects({ startMs: 0, stopMs: 5, label: 5 } as unknown as ClipRequest, /label must be a string/));
+  test('empty filename', () => rejects({ startMs: 0, stopMs: 5, filename: '' }, /filename must not be empty/));
+});
+
+describe('preroll and postroll', () => {
+  test('PTS mode without Timebase widens by ms × 1e6', () => {
+    const w = normalizeClipWindow({ startPtsNs: 10_000_000_000, stopPtsNs: 12_000_000_000, prerollMs: 1500, postrollMs: 250 });
+    assert.deepEqual(w, { mode: 'pts', startPtsNs: 8_500_000_000, stopPtsNs: 12_250_000_000 });
+  });
+
+  test('PTS mode uses the Timebase ptsPerMs, but does not map the window', () => {
+    const odd = new Timebase({ ptsPerMs: 2e6, baseEpochMs: 123, basePtsNs: 456 });
+    const w = normalizeClipWindow({ startPtsNs: 10_000_000_000, stopPtsNs: 12_000_000_000, prerollMs: 1000, postrollMs: 500 }, {}, odd);
+    assert.deepEqual(w, { mode: 'pts', startPtsNs: 8_000_000_000, stopPtsNs: 13_000_000_000 });
+  });
+
+  test('PTS preroll clamps at 0', () => {
+    const w = normalizeClipWindow({ startPtsNs: 300_000_000, stopPtsNs: 900_000_000, prerollMs: 2000 });
+    assert.deepEqual(w, { mode: 'pts', startPtsNs: 0, stopPtsNs: 900_000_000 });
+  });
+
+  test('fractional ms rolls give integer PTS', () => {
+    const w = normalizeClipWindow({ startPtsNs: 1_000_000, stopPtsNs: 2_000_000, prerollMs: 0.0000004, postrollMs: 0.0000006 });
+    assert.deepEqual(w, { mode: 'pts', startPtsNs: 1_000_000, stopPtsNs: 2_000_001 });
+  });
+
+  test('epoch mode without Timebase widens in ms, clamped at 0', () => {
+    assert.deepEqual(
+      normalizeClipWindow({ startMs: 5000, stopMs: 8000, prerollMs: 1000, postrollMs: 2000 }),
+      { mode: 'epoch', startMs: 4000, stopMs: 10000 },
+    );
+    assert.deepEqual(normalizeClipWindow({ startMs: 500, stopMs: 800, prerollMs: 1000 }), { mode: 'epoch', startMs: 0, stopMs: 800 });
+  });
+
+  test('epoch mode with Timebase widens in ms, then maps', () => {
+    const w = normalizeClipWindow({ startMs: 1_700_000_010_000, stopMs: 1_700_000_012_000, prerollMs: 3000, postrollMs: 1000 }, {}, tb);
+    assert.deepEqual(w, {
+      mode: 'epoch', startMs: 1_700_000_007_000, stopMs: 1_700_000_013_000,
+      startPtsNs: 7_000_000_000, stopPtsNs: 13_000_000_000,
+    });
+  });
+
+  test('epoch mode with Timebase: a preroll reaching before PTS 0 clamps to PTS 0 (not an error)', () => {
+    const w = normalizeClipWindow({ startMs: 1_700_000_001_000, stopMs: 1_700_000_002_000, prerollMs: 5000 }, {}, tb);
+    assert.deepEqual(w, { mode: 'epoch', startMs: 1_700_000_000_000, stopMs: 1_700_000_002_000, startPtsNs: 0, stopPtsNs: 2_000_000_000 });
+  });
+
+  test('config defaults apply; request values (even 0) override them', () => {
+    const defaults = { prerollMs: 1000, postrollMs: 2000 };
+    assert.deepEqual(normalizeClipWindow({ startMs: 5000, stopMs: 6000 }, defaults), { mode: 'epoch', startMs: 4000, stopMs: 8000 });
+    assert.deepEqual(
+      normalizeClipWindow({ startMs: 5000, stopMs: 6000, prerollMs: 0, postrollMs: 500 }, defaults),
+      { mode: 'epoch', startMs: 5000, stopMs: 6500 },
+    );
+  });
+});
+
+describe('POST /clip body', () => {
+  test('PTS body carries only the PTS keys when nothing else is given', () => {
+    const { body } = prepareClip({ startPtsNs: 1, stopPtsNs: 2 });
+    assert.deepEqual(body, { start_pts_ns: 1, stop_pts_ns: 2 });
+  });
+
+  test('epoch body without Timebase uses start_epoch_ms/stop_epoch_ms', () => {
+    const { body } = prepareClip({ startMs: 1.5, stopMs: 2.5 });
+    assert.deepEqual(body, { start_epoch_ms: 1.5, stop_epoch_ms: 2.5 });
+  });
+
+  test('epoch body with Timebase sends PTS, never epoch keys', () => {
+    const { body } = prepareClip({ startMs: 1_700_000_001_000, stopMs: 1_700_000_002_000 }, {}, tb);
+    assert.deepEqual(body, { start_pts_ns: 1_000_000_000, stop_pts_ns: 2_000_000_000 });
+  });
+
+  test('label/out_dir fall back to config defaults; filename and max_wait_ms only from the request', () => {
+    const cfg = { defaultLabel: 'motion', defaultOutDir: '/clips/default' };
+    assert.deepEqual(prepareClip({ startPtsNs: 1, stopPtsNs: 2 }, cfg).body, {
+      start_pts_ns: 1, stop_pts_ns: 2, label: 'motion', out_dir: '/clips/default',
+    });
+    assert.deepEqual(
+      prepareClip({ startPtsNs: 1, stopPtsNs: 2, label: 'door', outDir: '/clips/door', filename: 'a.mp4', maxWaitMs: 5000 }, cfg).body,
+      { start_pts_ns: 1, stop_pts_ns: 2, label: 'door', out_dir: '/clips/door', filename: 'a.mp4', max_wait_ms: 5000 },
+    );
+  });
+
+  test('undefined and null request fields are left out entirely', () => {
+    const req = { startPtsNs: 1, stopPtsNs: 2, label: undefined, outDir: null, filename: undefined, maxWaitMs: undefined } as unknown as ClipRequest;
+    const { body } = prepareClip(req, { defaultLabel: undefined });
+    assert.deepEqual(Object.keys(body), ['start_pts_ns', 'stop_pts_ns']);
+    assert.equal(JSON.stringify(body), '{"start_pts_ns":1,"stop_pts_ns":2}');
+  });
+
+  test('buildClipBody refuses a window with neither range', () => {
+    assert.throws(() => buildClipBody({}, { mode: 'pts' }), ClipRequestError);
+  });
+});
