@@ -9,3 +9,6 @@ export {
 export type {
   RecorderConfig, ClipRequest, ClipResult, ClipMode, RequestClipOptions, JsonObject, JsonValue,
 } from './record/index.js';
+export { startProducer, Producer } from './producer/producer.js';
+export type { ProducerHandle } from './producer/producer.js';
+export type { ProducerOptions, ProducerOptionsInput } from './producer/options.js';

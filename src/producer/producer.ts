@@ -23,6 +23,7 @@ import { Router } from './http/router.js';
 import { addRecordingRoutes } from './http/routes-recording.js';
 import { buildHealth, type HealthPayload } from './health.js';
 import { videoTrack } from './segments/fragment-times.js';
+import type { ClipJson } from './clips/engine.js';
 
 export interface ProducerEvents {
   'segment-sealed': [SegmentRow];
@@ -32,6 +33,7 @@ export interface ProducerEvents {
   'run-ended': [{ runId: number; reason: string }];
   'live-fragment': [{ runId: number; bytes: Buffer; offsetNs: number }];
   gap: [{ startNs: number; stopNs: number; reason: string }];
+  'clip-finished': [ClipJson];
 }
 
 /** Hooks a clip engine provides to the producer (counts for /health, its routes, its lifecycle). */
@@ -167,25 +169,38 @@ export class Producer {
     }
   }
 
+  /** The source as it may be shown (credentials redacted). */
+  get sourceForDisplay(): string {
+    return redactUrl(this.options.source);
+  }
+
+  /**
+   * The current epoch↔pts anchor: the clock's latest estimate, expressed at the newest footage; with no
+   * run yet, the newest segment's own anchor; with nothing recorded, the wall clock. `nowPtsNs` is "now".
+   */
+  currentAnchor(now = nowEpochMs()): { epochMs: number; ptsNs: number; nowPtsNs: number } {
+    const last = this.index.lastSegment() ?? null;
+    const run = this.writer.currentRun;
+    const ptsNs = last ? last.stop_pts_ns : this.clock.wallPtsNs(now);
+    const epochMs = run?.offsetNs != null || !last
+      ? this.clock.epochMsOf(ptsNs)
+      : last.anchor_epoch_ms + (ptsNs - last.anchor_pts_ns) / 1e6;
+    return { epochMs, ptsNs, nowPtsNs: Math.round(ptsNs + (now - epochMs) * 1e6) };
+  }
+
   health(): HealthPayload {
     const stats = this.index.stats();
-    const open = this.writer.openSegment;
-    const last = open ?? this.index.lastSegment() ?? null;
+    const last = this.index.lastSegment() ?? null;
     const run = this.writer.currentRun;
     const video = run ? videoTrack(run.init) : undefined;
     const now = nowEpochMs();
-    // The anchor is the clock's latest estimate, expressed at the newest footage; with no run yet, the
-    // newest segment's own anchor; with nothing recorded, the wall clock.
-    const anchorPts = last ? last.stop_pts_ns : this.clock.wallPtsNs(now);
-    const anchorEpoch = run?.offsetNs != null || !last
-      ? this.clock.epochMsOf(anchorPts)
-      : last.anchor_epoch_ms + (anchorPts - last.anchor_pts_ns) / 1e6;
+    const anchor = this.currentAnchor(now);
     return buildHealth({
       nowEpochMs: now,
-      anchorEpochMs: anchorEpoch,
-      anchorPtsNs: anchorPts,
+      anchorEpochMs: anchor.epochMs,
+      anchorPtsNs: anchor.ptsNs,
       ingest: {
-        state: this.ingest.state, source: redactUrl(this.options.source), codec: video?.codec ?? last?.codec ?? null,
+        state: this.ingest.state, source: this.sourceForDisplay, codec: video?.codec ?? last?.codec ?? null,
         width: video?.width ?? last?.width ?? null, height: video?.height ?? last?.height ?? null,
         fps: run && run.frameDurationNs > 0 ? Math.round(1e9 / run.frameDurationNs * 1000) / 1000 : last?.fps ?? null,
         restarts: this.ingest.restarts, lastFragmentEpochMs: this.ingest.lastFragmentAtMs,

@@ -1,6 +1,10 @@
-// Attaches the clip engine to a producer (filled in by the clip issue).
+// Attaches the clip engine to a producer before it starts (kept apart so the recording half has no
+// compile-time dependency on the clip half).
 import type { Producer } from '../producer.js';
+import { ClipEngine } from './engine.js';
 
-export function attachClipEngine(_p: Producer): void {
-  // no clip engine yet
+export function attachClipEngine(p: Producer): ClipEngine {
+  const engine = new ClipEngine(p);
+  p.clipEngine = engine;
+  return engine;
 }

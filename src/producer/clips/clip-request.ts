@@ -1,0 +1,71 @@
+// Pure validation of a POST /clip body into a ClipSpec. Every rejection is a 400 whose message names
+// the field. PTS wins over epoch when both windows are given (as the spec says).
+import { HttpError } from '../http/router.js';
+import { optFiniteNumber, optNonNegInt, optString, rejectUnknownKeys, requireObject } from '../http/validate.js';
+
+export const CLIP_BODY_KEYS = ['start_pts_ns', 'stop_pts_ns', 'start_epoch_ms', 'stop_epoch_ms', 'label', 'out_dir', 'filename', 'max_wait_ms'] as const;
+
+/** Longest window one clip may cover. */
+export const MAX_CLIP_NS = 3600 * 1e9;
+/** Longest a job may wait for footage that has not arrived yet. */
+export const MAX_WAIT_MS = 600_000;
+export const DEFAULT_MAX_WAIT_MS = 30_000;
+
+export interface ClipSpec {
+  mode: 'pts' | 'epoch';
+  startPtsNs?: number;
+  stopPtsNs?: number;
+  startEpochMs?: number;
+  stopEpochMs?: number;
+  label: string | null;
+  /** As given (validated against the clip roots separately). */
+  outDir: string | null;
+  filename: string | null;
+  maxWaitMs: number;
+}
+
+export function parseClipBody(body: unknown): ClipSpec {
+  const obj = requireObject(body);
+  rejectUnknownKeys(obj, CLIP_BODY_KEYS);
+  const startPts = optNonNegInt(obj, 'start_pts_ns');
+  const stopPts = optNonNegInt(obj, 'stop_pts_ns');
+  const startEpoch = optFiniteNumber(obj, 'start_epoch_ms', 0, 1e15);
+  const stopEpoch = optFiniteNumber(obj, 'stop_epoch_ms', 0, 1e15);
+  const label = optString(obj, 'label', 200) ?? null;
+  const outDir = optString(obj, 'out_dir', 4096) ?? null;
+  const filename = optString(obj, 'filename', 200) ?? null;
+  const maxWaitMs = optNonNegInt(obj, 'max_wait_ms', MAX_WAIT_MS) ?? DEFAULT_MAX_WAIT_MS;
+  if (filename !== null) validateFilename(filename);
+  const common = { label, outDir, filename, maxWaitMs };
+  const hasPts = startPts !== undefined || stopPts !== undefined;
+  const hasEpoch = startEpoch !== undefined || stopEpoch !== undefined;
+  if (hasPts) {
+    if (startPts === undefined) throw new HttpError(400, 'start_pts_ns: required with stop_pts_ns');
+    if (stopPts === undefined) throw new HttpError(400, 'stop_pts_ns: required with start_pts_ns');
+    if (stopPts <= startPts) throw new HttpError(400, 'stop_pts_ns: must be greater than start_pts_ns');
+    if (stopPts - startPts > MAX_CLIP_NS) throw new HttpError(400, `stop_pts_ns: window longer than ${MAX_CLIP_NS / 1e9} s`);
+    return { mode: 'pts', startPtsNs: startPts, stopPtsNs: stopPts, ...common };
+  }
+  if (hasEpoch) {
+    if (startEpoch === undefined) throw new HttpError(400, 'start_epoch_ms: required with stop_epoch_ms');
+    if (stopEpoch === undefined) throw new HttpError(400, 'stop_epoch_ms: required with start_epoch_ms');
+    if (stopEpoch <= startEpoch) throw new HttpError(400, 'stop_epoch_ms: must be greater than start_epoch_ms');
+    if ((stopEpoch - startEpoch) * 1e6 > MAX_CLIP_NS) throw new HttpError(400, `stop_epoch_ms: window longer than ${MAX_CLIP_NS / 1e9} s`);
+    return { mode: 'epoch', startEpochMs: startEpoch, stopEpochMs: stopEpoch, ...common };
+  }
+  throw new HttpError(400, 'start_pts_ns: a window is required (start_pts_ns + stop_pts_ns, or start_epoch_ms + stop_epoch_ms)');
+}
+
+/** A plain file name: no separators, no traversal, no hidden files, ending in .mp4. */
+export function validateFilename(name: string): void {
+  if (name.includes('/') || name.includes('\\')) throw new HttpError(400, 'filename: must be a plain name without path separators');
+  if (name === '.' || name === '..' || name.startsWith('.')) throw new HttpError(400, 'filename: must not start with a dot');
+  if (!name.toLowerCase().endsWith('.mp4') || name.length <= 4) throw new HttpError(400, 'filename: must end in .mp4');
+  if (name.includes('\0')) throw new HttpError(400, 'filename: must not contain NUL');
+}
+
+/** A label made safe to appear in a file name. */
+export function labelForFilename(label: string | null): string {
+  const s = (label ?? '').normalize('NFKD').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+|_+$/g, '').slice(0, 60);
+  return s;
+}

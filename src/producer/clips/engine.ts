@@ -1,0 +1,271 @@
+// The clip engine: accepts validated clip requests (mapping epoch windows to PTS with the anchors of the
+// footage they fall in), keeps jobs in the index, lets a job whose window reaches past the newest
+// footage wait (up to its max_wait_ms), runs jobs on a bounded worker pool with the segments they read
+// pinned against retention, and answers long-polls as jobs finish. After a restart, finished jobs still
+// answer and queued or interrupted ones run again; stale temp files are removed.
+import { readdirSync, unlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../common/log.js';
+import type { Producer, ClipEngineHooks } from '../producer.js';
+import type { Router } from '../http/router.js';
+import { HttpError } from '../http/router.js';
+import type { ClipSpec } from './clip-request.js';
+import { labelForFilename } from './clip-request.js';
+import { JobStore, type ClipOutcome, type JobRecord } from './job-store.js';
+import { resolveOutDir, TEMP_PREFIX } from './output-paths.js';
+import { epochToPts } from './epoch-map.js';
+import { assembleClip } from './assemble.js';
+import { addClipRoutes } from '../http/routes-clips.js';
+
+export const NO_OVERLAP_MESSAGE = 'no segments overlap requested window (possibly purged)';
+const MAX_PENDING = 10_000;
+
+export interface ClipJson {
+  clip_id: string;
+  status: JobRecord['status'];
+  mode: ClipSpec['mode'];
+  path: string | null;
+  label: string | null;
+  start_pts_ns: number;
+  stop_pts_ns: number;
+  start_epoch_ms: number | null;
+  stop_epoch_ms: number | null;
+  actual_start_pts_ns: number | null;
+  actual_stop_pts_ns: number | null;
+  lead_in_ms: number | null;
+  duration_ms: number | null;
+  frames: number | null;
+  bytes: number | null;
+  segments: string[];
+  gaps: Array<{ start_pts_ns: number; stop_pts_ns: number }>;
+  partial: boolean;
+  partial_reason: string | null;
+  error: string | null;
+  created_ms: number;
+  updated_ms: number;
+}
+
+export function clipJson(j: JobRecord): ClipJson {
+  const o = j.outcome;
+  return {
+    clip_id: j.clipId, status: j.status, mode: j.spec.mode, path: o?.path ?? null, label: j.spec.label,
+    start_pts_ns: j.startPtsNs, stop_pts_ns: j.stopPtsNs, start_epoch_ms: j.spec.startEpochMs ?? null,
+    stop_epoch_ms: j.spec.stopEpochMs ?? null, actual_start_pts_ns: o?.actual_start_pts_ns ?? null,
+    actual_stop_pts_ns: o?.actual_stop_pts_ns ?? null, lead_in_ms: o?.lead_in_ms ?? null, duration_ms: o?.duration_ms ?? null,
+    frames: o?.frames ?? null, bytes: o?.bytes ?? null, segments: o?.segments ?? [], gaps: o?.gaps ?? [],
+    partial: o?.partial ?? false, partial_reason: o?.partial_reason ?? null, error: j.error, created_ms: j.createdMs,
+    updated_ms: j.updatedMs,
+  };
+}
+
+export class ClipEngine implements ClipEngineHooks {
+  readonly store: JobStore;
+  private readonly pending = new Map<string, JobRecord>();
+  private readonly running = new Set<string>();
+  private readonly finishWaiters = new Map<string, Set<() => void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private closing = false;
+  private readonly log: Logger;
+  private readonly active = new Set<Promise<void>>();
+  /** Clip latencies (ms from accepted to done) for metrics. */
+  readonly latenciesMs: number[] = [];
+  finished = { done: 0, error: 0 };
+
+  constructor(private readonly p: Producer) {
+    this.store = new JobStore(p.index.db);
+    this.log = p.log.child('clips');
+  }
+
+  counts(): { queued: number; running: number } {
+    return { queued: this.pending.size, running: this.running.size };
+  }
+
+  addRoutes(router: Router): void {
+    addClipRoutes(router, this);
+  }
+
+  start(): void {
+    this.removeStaleTemps();
+    for (const j of this.store.unfinished()) {
+      this.log.info('resuming clip job after restart', { clip_id: j.clipId, was: j.status });
+      this.pending.set(j.clipId, j);
+    }
+    const onFragment = () => this.pump();
+    this.p.events.on('fragment', onFragment);
+    this.timer = setInterval(() => this.pump(), 250);
+    this.timer.unref();
+    this.pump();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.active]);
+    for (const set of this.finishWaiters.values()) for (const w of set) w();
+  }
+
+  /** Newest recorded footage (ns), or null. */
+  private footageEnd(): number | null {
+    return this.p.index.lastSegment()?.stop_pts_ns ?? null;
+  }
+
+  /** Maps an epoch window to pts with the anchors of the footage it falls in. */
+  mapEpoch(epochMs: number): number {
+    const spans = this.p.index.overlappingEpoch(epochMs, Number.MAX_SAFE_INTEGER).slice(0, 1);
+    const anchor = this.p.currentAnchor();
+    return epochToPts(epochMs, spans, (ms) => anchor.ptsNs + (ms - anchor.epochMs) * 1e6);
+  }
+
+  /** Validates placement, decides 409, and queues the job. */
+  submit(spec: ClipSpec): JobRecord {
+    if (this.closing) throw new HttpError(503, 'producer is shutting down');
+    if (this.pending.size >= MAX_PENDING) throw new HttpError(503, `too many clip jobs waiting (${MAX_PENDING}); retry later`);
+    const outDir = resolveOutDir(spec.outDir, this.p.options.clipRoots);
+    let startPtsNs: number;
+    let stopPtsNs: number;
+    if (spec.mode === 'pts') {
+      startPtsNs = spec.startPtsNs!;
+      stopPtsNs = spec.stopPtsNs!;
+    } else {
+      startPtsNs = Math.max(0, this.mapEpoch(spec.startEpochMs!));
+      stopPtsNs = this.mapEpoch(spec.stopEpochMs!);
+      if (stopPtsNs <= startPtsNs) throw new HttpError(400, 'stop_epoch_ms: window maps to nothing on the producer clock');
+    }
+    const nowPts = this.p.currentAnchor().nowPtsNs;
+    const overlapping = this.p.index.overlapping(startPtsNs, stopPtsNs);
+    if (stopPtsNs <= nowPts && overlapping.length === 0) throw new HttpError(409, NO_OVERLAP_MESSAGE);
+    const job = this.store.create(spec, { startPtsNs, stopPtsNs }, outDir, Date.now());
+    this.pending.set(job.clipId, job);
+    this.log.info('clip job queued', {
+      clip_id: job.clipId, start_pts_ns: startPtsNs, stop_pts_ns: stopPtsNs, mode: spec.mode, label: spec.label ?? undefined,
+    });
+    queueMicrotask(() => this.pump());
+    return job;
+  }
+
+  get(clipId: string): JobRecord | undefined {
+    return this.store.get(clipId);
+  }
+
+  /** Resolves when the job is terminal or `ms` pass (or the client goes away). */
+  async waitTerminal(clipId: string, ms: number, signal: AbortSignal): Promise<void> {
+    const j = this.store.get(clipId);
+    if (!j || j.status === 'done' || j.status === 'error' || ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const set = this.finishWaiters.get(clipId) ?? new Set();
+      this.finishWaiters.set(clipId, set);
+      const done = () => {
+        clearTimeout(t);
+        set.delete(done);
+        if (set.size === 0) this.finishWaiters.delete(clipId);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  private pump(): void {
+    if (this.closing) return;
+    const end = this.footageEnd();
+    const now = Date.now();
+    for (const job of this.pending.values()) {
+      if (this.running.size >= this.p.options.clipWorkers) break;
+      const ready = (end !== null && end >= job.stopPtsNs) || now >= job.deadlineMs;
+      if (!ready) continue;
+      this.pending.delete(job.clipId);
+      this.running.add(job.clipId);
+      const run = this.runJob(job).finally(() => {
+        this.running.delete(job.clipId);
+        this.active.delete(run);
+        const waiters = this.finishWaiters.get(job.clipId);
+        if (waiters) for (const w of [...waiters]) w();
+        this.pump();
+      });
+      this.active.add(run);
+    }
+  }
+
+  private async runJob(job: JobRecord): Promise<void> {
+    this.store.markRunning(job.clipId);
+    const rows = this.p.index.overlapping(job.startPtsNs, job.stopPtsNs);
+    const release = this.p.pins.pin(rows.map((r) => r.id));
+    try {
+      // Re-read after pinning: retention may have removed a segment between the query and the pin.
+      const segments = rows
+        .filter((r) => this.p.index.get(r.id))
+        .map((row) => ({ row, fragments: this.p.index.fragmentsIn(row.id, job.startPtsNs, job.stopPtsNs) }))
+        .filter((s) => s.fragments.length > 0);
+      if (segments.length === 0) throw new Error(NO_OVERLAP_MESSAGE);
+      const label = labelForFilename(job.spec.label);
+      const filename = job.spec.filename ?? `${job.clipId}${label ? '_' + label : ''}.mp4`;
+      const result = await assembleClip({
+        clipId: job.clipId, segments, segmentsDir: this.p.segmentsDir, startNs: job.startPtsNs, stopNs: job.stopPtsNs,
+        outDir: job.outDir, filename,
+        sidecarExtra: {
+          clip_id: job.clipId, label: job.spec.label, mode: job.spec.mode,
+          request: {
+            start_pts_ns: job.spec.startPtsNs ?? null, stop_pts_ns: job.spec.stopPtsNs ?? null,
+            start_epoch_ms: job.spec.startEpochMs ?? null, stop_epoch_ms: job.spec.stopEpochMs ?? null,
+            filename: job.spec.filename, out_dir: job.spec.outDir, max_wait_ms: job.spec.maxWaitMs,
+          },
+          start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs, created_ms: job.createdMs, source: this.p.sourceForDisplay,
+        },
+      });
+      const plan = result.plan;
+      const frameNs = plan.frames > 0 ? plan.durationNs / plan.frames : 0;
+      const missingEnd = plan.actualStopNs < job.stopPtsNs - frameNs * 1.5;
+      const missingStart = plan.actualStartNs > job.startPtsNs + frameNs * 1.5;
+      const partialReason = plan.partialReason
+        ?? (missingStart && missingEnd ? 'footage missing at both ends of the window'
+          : missingStart ? 'footage missing at the start of the window'
+            : missingEnd ? 'footage missing at the end of the window' : null);
+      const outcome: ClipOutcome = {
+        path: result.path, actual_start_pts_ns: plan.actualStartNs, actual_stop_pts_ns: plan.actualStopNs,
+        lead_in_ms: plan.leadInNs / 1e6, duration_ms: plan.durationNs / 1e6, frames: plan.frames,
+        bytes: result.bytes, segments: result.segmentPaths, gaps: plan.gaps.map((g) => ({ start_pts_ns: g.startNs, stop_pts_ns: g.stopNs })),
+        partial: plan.partial || missingStart || missingEnd, partial_reason: partialReason,
+        audio: plan.tracks.some((t) => t.info.kind === 'audio'),
+      };
+      this.store.finish(job.clipId, 'done', outcome, null);
+      this.finished.done++;
+      const latency = Date.now() - job.createdMs;
+      this.latenciesMs.push(latency);
+      if (this.latenciesMs.length > 10_000) this.latenciesMs.splice(0, 5_000);
+      this.log.info('clip done', {
+        clip_id: job.clipId, path: result.path, frames: plan.frames, duration_ms: outcome.duration_ms ?? 0,
+        bytes: result.bytes, partial: outcome.partial,
+      });
+      this.p.events.emit('clip-finished', clipJson(this.store.get(job.clipId)!));
+    } catch (e) {
+      const message = (e as Error).message;
+      this.store.finish(job.clipId, 'error', null, message);
+      this.finished.error++;
+      this.log.warn('clip failed', { clip_id: job.clipId, error: message });
+      this.p.events.emit('clip-finished', clipJson(this.store.get(job.clipId)!));
+    } finally {
+      release();
+    }
+  }
+
+  /** Removes temp files a crash left in the clip roots (and their subdirectories, a few levels deep). */
+  private removeStaleTemps(): void {
+    const walk = (dir: string, depth: number) => {
+      let names: string[];
+      try { names = readdirSync(dir); } catch { return; }
+      for (const n of names) {
+        const p = join(dir, n);
+        if (n.startsWith(TEMP_PREFIX) && n.endsWith('.tmp')) {
+          try { unlinkSync(p); this.log.info('removed stale clip temp file', { path: p }); } catch { /* gone */ }
+          continue;
+        }
+        if (depth > 0) {
+          try { if (statSync(p).isDirectory()) walk(p, depth - 1); } catch { /* gone */ }
+        }
+      }
+    };
+    for (const root of this.p.options.clipRoots) walk(root, 4);
+  }
+}

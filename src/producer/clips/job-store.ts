@@ -1,0 +1,134 @@
+// Clip jobs in the SQLite index, so they survive restarts (even kill -9): finished jobs keep answering,
+// queued and interrupted ones are found and run again.
+import type Database from 'better-sqlite3';
+import type { ClipSpec } from './clip-request.js';
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'error';
+
+/** What a finished job produced (wire names, as GET /clip/{id} shows them). */
+export interface ClipOutcome {
+  path: string | null;
+  actual_start_pts_ns: number | null;
+  actual_stop_pts_ns: number | null;
+  lead_in_ms: number | null;
+  duration_ms: number | null;
+  frames: number | null;
+  bytes: number | null;
+  segments: string[];
+  gaps: Array<{ start_pts_ns: number; stop_pts_ns: number }>;
+  partial: boolean;
+  partial_reason: string | null;
+  audio: boolean;
+}
+
+export interface JobRecord {
+  clipId: string;
+  seq: number;
+  status: JobStatus;
+  spec: ClipSpec;
+  /** The window in producer pts (epoch windows are mapped when the job is accepted). */
+  startPtsNs: number;
+  stopPtsNs: number;
+  outDir: string;
+  outcome: ClipOutcome | null;
+  error: string | null;
+  createdMs: number;
+  updatedMs: number;
+  /** Until when the job may wait for footage that has not arrived. */
+  deadlineMs: number;
+}
+
+interface JobRow {
+  seq: number; clip_id: string; status: string; spec: string; start_pts_ns: number; stop_pts_ns: number; out_dir: string;
+  outcome: string | null; error: string | null; created_ms: number; updated_ms: number; deadline_ms: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY,
+  clip_id TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  start_pts_ns INTEGER NOT NULL,
+  stop_pts_ns INTEGER NOT NULL,
+  out_dir TEXT NOT NULL,
+  outcome TEXT,
+  error TEXT,
+  created_ms REAL NOT NULL,
+  updated_ms REAL NOT NULL,
+  deadline_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+`;
+
+export function clipIdOf(seq: number): string {
+  return `clip-${String(seq).padStart(16, '0')}`;
+}
+
+function fromRow(r: JobRow): JobRecord {
+  return {
+    clipId: r.clip_id, seq: r.seq, status: r.status as JobStatus, spec: JSON.parse(r.spec) as ClipSpec,
+    startPtsNs: r.start_pts_ns, stopPtsNs: r.stop_pts_ns, outDir: r.out_dir,
+    outcome: r.outcome ? (JSON.parse(r.outcome) as ClipOutcome) : null, error: r.error, createdMs: r.created_ms,
+    updatedMs: r.updated_ms, deadlineMs: r.deadline_ms,
+  };
+}
+
+export class JobStore {
+  private readonly s;
+
+  constructor(private readonly db: Database.Database) {
+    db.exec(SCHEMA);
+    this.s = {
+      nextSeq: db.prepare<[], { n: number }>('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM jobs'),
+      insert: db.prepare(`INSERT INTO jobs (seq, clip_id, status, spec, start_pts_ns, stop_pts_ns, out_dir, created_ms, updated_ms, deadline_ms)
+        VALUES (@seq, @clip_id, 'queued', @spec, @start_pts_ns, @stop_pts_ns, @out_dir, @now, @now, @deadline_ms)`),
+      get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE clip_id = ?'),
+      setStatus: db.prepare('UPDATE jobs SET status = ?, updated_ms = ? WHERE clip_id = ?'),
+      finish: db.prepare('UPDATE jobs SET status = @status, outcome = @outcome, error = @error, updated_ms = @now WHERE clip_id = @clip_id'),
+      unfinished: db.prepare<[], JobRow>("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq"),
+      recent: db.prepare<[number], JobRow>('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?'),
+      recentByStatus: db.prepare<[string, number], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY seq DESC LIMIT ?'),
+      countByStatus: db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
+    };
+  }
+
+  create(spec: ClipSpec, window: { startPtsNs: number; stopPtsNs: number }, outDir: string, nowMs: number): JobRecord {
+    const seq = this.db.transaction(() => {
+      const n = this.s.nextSeq.get()!.n;
+      this.s.insert.run({
+        seq: n, clip_id: clipIdOf(n), spec: JSON.stringify(spec), start_pts_ns: window.startPtsNs, stop_pts_ns: window.stopPtsNs,
+        out_dir: outDir, now: nowMs, deadline_ms: nowMs + spec.maxWaitMs,
+      });
+      return n;
+    })();
+    return this.get(clipIdOf(seq))!;
+  }
+
+  get(clipId: string): JobRecord | undefined {
+    const r = this.s.get.get(clipId);
+    return r ? fromRow(r) : undefined;
+  }
+
+  markRunning(clipId: string): void {
+    this.s.setStatus.run('running', Date.now(), clipId);
+  }
+
+  finish(clipId: string, status: 'done' | 'error', outcome: ClipOutcome | null, error: string | null): void {
+    this.s.finish.run({ clip_id: clipId, status, outcome: outcome ? JSON.stringify(outcome) : null, error, now: Date.now() });
+  }
+
+  unfinished(): JobRecord[] {
+    return this.s.unfinished.all().map(fromRow);
+  }
+
+  recent(limit: number, status?: JobStatus): JobRecord[] {
+    return (status ? this.s.recentByStatus.all(status, limit) : this.s.recent.all(limit)).map(fromRow);
+  }
+
+  countsByStatus(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.s.countByStatus.all()) out[r.status] = r.n;
+    return out;
+  }
+}

@@ -1,0 +1,73 @@
+// Where a clip may be written: `out_dir` must resolve — symlinks included — inside a configured clip root;
+// names never overwrite an existing file (a numeric suffix is added, claimed atomically with link()).
+import { existsSync, linkSync, mkdirSync, realpathSync, unlinkSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep, basename, extname } from 'node:path';
+import { HttpError } from '../http/router.js';
+
+function within(root: string, p: string): boolean {
+  const r = relative(root, p);
+  return r === '' || (!r.startsWith('..' + sep) && r !== '..' && !isAbsolute(r));
+}
+
+/** The real path of `p`, resolving symlinks of the deepest existing ancestor. */
+function realpathOfDeepestExisting(p: string): string {
+  let cur = p;
+  const rest: string[] = [];
+  while (!existsSync(cur)) {
+    const parent = dirname(cur);
+    if (parent === cur) break;
+    rest.unshift(basename(cur));
+    cur = parent;
+  }
+  return join(realpathSync(cur), ...rest);
+}
+
+/**
+ * Resolves `outDir` (absolute, or relative to the first clip root) and checks it lies inside one of the
+ * roots after symlinks are resolved. Creates it when missing. Throws a 400 naming `out_dir`.
+ */
+export function resolveOutDir(outDir: string | null, roots: string[]): string {
+  const realRoots = roots.map((r) => realpathSync(r));
+  if (outDir === null) return realRoots[0];
+  if (outDir.trim() === '') throw new HttpError(400, 'out_dir: must not be empty');
+  const candidate = isAbsolute(outDir) ? resolve(outDir) : resolve(realRoots[0], outDir);
+  const real = realpathOfDeepestExisting(candidate);
+  if (!realRoots.some((root) => within(root, real))) {
+    throw new HttpError(400, `out_dir: must lie inside a clip root (${roots.join(', ')})`);
+  }
+  mkdirSync(real, { recursive: true });
+  // Re-check after creation: a symlink could have been swapped in meanwhile.
+  const after = realpathSync(real);
+  if (!realRoots.some((root) => within(root, after))) throw new HttpError(400, 'out_dir: must lie inside a clip root');
+  return after;
+}
+
+/**
+ * Moves a finished temp file to `dir/name` without ever overwriting: tries name, name-1, name-2, …
+ * using link() (which fails if the target exists), then removes the temp name. Returns the final path.
+ */
+export function publishNoOverwrite(tmpPath: string, dir: string, name: string): string {
+  const ext = extname(name);
+  const stem = name.slice(0, name.length - ext.length);
+  for (let i = 0; i < 10_000; i++) {
+    const candidate = join(dir, i === 0 ? name : `${stem}-${i}${ext}`);
+    // The sidecar name must be free too.
+    if (existsSync(candidate + '.json') || existsSync(candidate.replace(/\.mp4$/i, '.json'))) continue;
+    try {
+      linkSync(tmpPath, candidate);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw e;
+    }
+    unlinkSync(tmpPath);
+    return candidate;
+  }
+  throw new Error(`no free file name for ${name} in ${dir}`);
+}
+
+/** Temp files of clip jobs are hidden dotfiles with this prefix; recovery removes stale ones. */
+export const TEMP_PREFIX = '.segrec-';
+
+export function tempPathFor(dir: string, clipId: string, kind: 'mp4' | 'json'): string {
+  return join(dir, `${TEMP_PREFIX}${clipId}.${kind}.tmp`);
+}
