@@ -2,8 +2,8 @@
 // segment files, let the pure planner (mp4/cut) choose samples and edit lists, lay out a plain MP4 and
 // copy the sample bytes into a temp file (fsync), then publish it under a name that never overwrites.
 // The JSON sidecar is written the same way, beside the clip.
-import { open, writeFile, rename, unlink } from 'node:fs/promises';
-import { openSync, fsyncSync, closeSync } from 'node:fs';
+import { writeFile, rename, unlink } from 'node:fs/promises';
+import { openSync, fsyncSync, closeSync, readSync } from 'node:fs';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
 import { parseMoof, type ParsedMoof } from '../../mp4/fragment.js';
 import { planCut, type CutPlan, type CutSource } from '../../mp4/cut.js';
@@ -11,7 +11,7 @@ import { layoutMp4 } from '../../mp4/writer.js';
 import { writeLayout } from './write-layout.js';
 import type { FragmentRow, SegmentRow } from '../segments/index-db.js';
 import { segmentAbsPath } from '../segments/paths.js';
-import { publishNoOverwrite, tempPathFor } from './output-paths.js';
+import { freeClipName, publishNoOverwrite, sidecarPathOf, tempPathFor } from './output-paths.js';
 
 export interface AssemblyInput {
   clipId: string;
@@ -33,30 +33,43 @@ export interface AssemblyResult {
   segmentPaths: string[];
 }
 
-async function readSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): Promise<{ init: InitSegment; moofs: ParsedMoof[] }> {
-  const fh = await open(abs, 'r');
+/** Parsed init segments by segment path (a segment's init never changes). */
+const initCache = new Map<string, InitSegment>();
+const INIT_CACHE_MAX = 256;
+
+/**
+ * Reads the init and the moofs of the given fragments. They are small (a few KiB), so plain positional
+ * reads on one descriptor are cheaper than a round trip through the thread pool for each.
+ */
+function readSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
+  const fd = openSync(abs, 'r');
   try {
-    const initBuf = Buffer.allocUnsafe(row.init_size);
-    await readExactly(fh, initBuf, 0);
-    const init = parseInit(initBuf);
+    let init = initCache.get(abs);
+    if (!init) {
+      const initBuf = Buffer.allocUnsafe(row.init_size);
+      readExactly(fd, initBuf, 0);
+      init = parseInit(initBuf);
+      if (initCache.size >= INIT_CACHE_MAX) initCache.delete(initCache.keys().next().value as string);
+      initCache.set(abs, init);
+    }
     const moofs: ParsedMoof[] = [];
     for (const f of fragments) {
       const buf = Buffer.allocUnsafe(f.moof_size);
-      await readExactly(fh, buf, f.offset);
+      readExactly(fd, buf, f.offset);
       moofs.push(parseMoof(buf, f.offset, init));
     }
     return { init, moofs };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
-async function readExactly(fh: import('node:fs/promises').FileHandle, buf: Buffer, position: number): Promise<void> {
+function readExactly(fd: number, buf: Buffer, position: number): void {
   let done = 0;
   while (done < buf.length) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) throw new Error(`segment file ends early (wanted ${buf.length} bytes at ${position})`);
-    done += bytesRead;
+    const n = readSync(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) throw new Error(`segment file ends early (wanted ${buf.length} bytes at ${position})`);
+    done += n;
   }
 }
 
@@ -71,36 +84,40 @@ function fsyncDir(dir: string): void {
 
 export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
   const paths = a.segments.map((s) => segmentAbsPath(a.segmentsDir, s.row.path));
-  const sources: CutSource[] = [];
-  for (let i = 0; i < a.segments.length; i++) {
-    const { row, fragments } = a.segments[i];
-    const { init, moofs } = await readSource(paths[i], row, fragments);
-    sources.push({ source: i, offsetNs: row.offset_ns, init, fragments: moofs });
-  }
+  const sources: CutSource[] = a.segments.map(({ row, fragments }, i) => {
+    const { init, moofs } = readSource(paths[i], row, fragments);
+    return { source: i, offsetNs: row.offset_ns, init, fragments: moofs };
+  });
   const plan = planCut(sources, { startNs: a.startNs, stopNs: a.stopNs });
   const layout = layoutMp4(plan.tracks);
   const tmpMp4 = tempPathFor(a.outDir, a.clipId, 'mp4');
   const tmpJson = tempPathFor(a.outDir, a.clipId, 'json');
+  const used = plan.sourcesUsed.map((i) => a.segments[i].row.path);
+  const sidecarFor = (path: string) => JSON.stringify({
+    ...a.sidecarExtra,
+    path,
+    bytes: layout.size,
+    actual_start_pts_ns: plan.actualStartNs,
+    actual_stop_pts_ns: plan.actualStopNs,
+    lead_in_ms: plan.leadInNs / 1e6,
+    duration_ms: plan.durationNs / 1e6,
+    frames: plan.frames,
+    segments: used,
+    gaps: plan.gaps.map((g) => ({ start_pts_ns: g.startNs, stop_pts_ns: g.stopNs })),
+    partial: plan.partial,
+    partial_reason: plan.partialReason,
+  }, null, 2) + '\n';
   try {
-    await writeLayout(layout, paths, tmpMp4);
+    // The clip and its sidecar are written and fsynced side by side; the sidecar names the path the clip
+    // will most likely get, and is rewritten in the rare case another writer took that name meanwhile.
+    const likely = freeClipName(a.outDir, a.filename);
+    await Promise.all([
+      writeLayout(layout, paths, tmpMp4),
+      writeFile(tmpJson, sidecarFor(likely), { flush: true }),
+    ]);
     const finalPath = publishNoOverwrite(tmpMp4, a.outDir, a.filename);
-    const sidecarPath = finalPath.replace(/\.mp4$/i, '.json');
-    const used = plan.sourcesUsed.map((i) => a.segments[i].row.path);
-    const sidecar = {
-      ...a.sidecarExtra,
-      path: finalPath,
-      bytes: layout.size,
-      actual_start_pts_ns: plan.actualStartNs,
-      actual_stop_pts_ns: plan.actualStopNs,
-      lead_in_ms: plan.leadInNs / 1e6,
-      duration_ms: plan.durationNs / 1e6,
-      frames: plan.frames,
-      segments: used,
-      gaps: plan.gaps.map((g) => ({ start_pts_ns: g.startNs, stop_pts_ns: g.stopNs })),
-      partial: plan.partial,
-      partial_reason: plan.partialReason,
-    };
-    await writeFile(tmpJson, JSON.stringify(sidecar, null, 2) + '\n', { flush: true });
+    if (finalPath !== likely) await writeFile(tmpJson, sidecarFor(finalPath), { flush: true });
+    const sidecarPath = sidecarPathOf(finalPath);
     await rename(tmpJson, sidecarPath);
     fsyncDir(a.outDir);
     return { path: finalPath, sidecarPath, bytes: layout.size, plan, segmentPaths: used };

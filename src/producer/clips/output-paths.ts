@@ -42,17 +42,35 @@ export function resolveOutDir(outDir: string | null, roots: string[]): string {
   return after;
 }
 
+/** The JSON sidecar that sits beside a clip: `name.mp4` → `name.json`. */
+export function sidecarPathOf(clipPath: string): string {
+  return clipPath.replace(/\.mp4$/i, '') + '.json';
+}
+
+/** `name`, `name-1`, `name-2`, … */
+function candidates(dir: string, name: string): Iterable<string> {
+  const ext = extname(name);
+  const stem = name.slice(0, name.length - ext.length);
+  return (function* () {
+    for (let i = 0; i < 10_000; i++) yield join(dir, i === 0 ? name : `${stem}-${i}${ext}`);
+  })();
+}
+
+/** The first candidate name whose clip and sidecar are both free right now (not reserved). */
+export function freeClipName(dir: string, name: string): string {
+  for (const c of candidates(dir, name)) {
+    if (!existsSync(c) && !existsSync(sidecarPathOf(c))) return c;
+  }
+  throw new Error(`no free file name for ${name} in ${dir}`);
+}
+
 /**
  * Moves a finished temp file to `dir/name` without ever overwriting: tries name, name-1, name-2, …
  * using link() (which fails if the target exists), then removes the temp name. Returns the final path.
  */
 export function publishNoOverwrite(tmpPath: string, dir: string, name: string): string {
-  const ext = extname(name);
-  const stem = name.slice(0, name.length - ext.length);
-  for (let i = 0; i < 10_000; i++) {
-    const candidate = join(dir, i === 0 ? name : `${stem}-${i}${ext}`);
-    // The sidecar name must be free too.
-    if (existsSync(candidate + '.json') || existsSync(candidate.replace(/\.mp4$/i, '.json'))) continue;
+  for (const candidate of candidates(dir, name)) {
+    if (existsSync(sidecarPathOf(candidate))) continue;
     try {
       linkSync(tmpPath, candidate);
     } catch (e) {
