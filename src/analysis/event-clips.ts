@@ -1,0 +1,258 @@
+// Event → clip planning (pure, no I/O): preroll/postroll in PTS units, merging of overlapping or adjacent
+// padded events into one clip window (in batch, or streaming as events arrive), the retry policy for
+// clip requests, the force-rotate decision, and the JSONL records the clip stage writes.
+import type { MotionEvent } from './motion-detector.js';
+
+/** A half-open window [startPtsNs, stopPtsNs) in producer PTS nanoseconds. */
+export interface PtsWindow { startPtsNs: number; stopPtsNs: number }
+
+export interface PaddingOptions {
+  /** Added before an event's start (ms). */
+  prerollMs: number;
+  /** Added after an event's stop (ms). */
+  postrollMs: number;
+}
+
+export interface MergeOptions {
+  /** Padded windows whose gap is at most this (ms) become one clip. 0 = only overlapping/touching ones. */
+  mergeGapMs: number;
+  /** A merge that would make a clip longer than this (ms) is not made. */
+  maxClipMs: number;
+}
+
+export type PlannerOptions = PaddingOptions & MergeOptions;
+
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { prerollMs: 2000, postrollMs: 2000, mergeGapMs: 0, maxClipMs: 900_000 };
+
+/** A clip to request: the padded (and possibly merged) window and the events it covers. */
+export interface PlannedClip<E extends PtsWindow = MotionEvent> extends PtsWindow {
+  events: E[];
+}
+
+/** Milliseconds → PTS nanoseconds (integer). */
+export function msToNs(ms: number): number {
+  return Math.round(ms * 1e6);
+}
+
+/** Applies preroll/postroll in PTS units; the start is clamped at 0 (the producer clock's origin). */
+export function padWindow(w: PtsWindow, pad: PaddingOptions): PtsWindow {
+  return {
+    startPtsNs: Math.max(0, w.startPtsNs - msToNs(pad.prerollMs)),
+    stopPtsNs: w.stopPtsNs + msToNs(pad.postrollMs),
+  };
+}
+
+function canMerge(a: PtsWindow, b: PtsWindow, o: MergeOptions): boolean {
+  const start = Math.min(a.startPtsNs, b.startPtsNs);
+  const stop = Math.max(a.stopPtsNs, b.stopPtsNs);
+  return b.startPtsNs <= a.stopPtsNs + msToNs(o.mergeGapMs) && a.startPtsNs <= b.stopPtsNs + msToNs(o.mergeGapMs)
+    && stop - start <= msToNs(o.maxClipMs);
+}
+
+function mergeInto<E extends PtsWindow>(clip: PlannedClip<E>, padded: PtsWindow, ev: E): void {
+  clip.startPtsNs = Math.min(clip.startPtsNs, padded.startPtsNs);
+  clip.stopPtsNs = Math.max(clip.stopPtsNs, padded.stopPtsNs);
+  clip.events.push(ev);
+}
+
+/** Pads every event and merges the overlapping/adjacent ones (batch form; any input order). */
+export function planClips<E extends PtsWindow>(events: readonly E[], options: Partial<PlannerOptions> = {}): PlannedClip<E>[] {
+  const o = { ...DEFAULT_PLANNER_OPTIONS, ...options };
+  const sorted = [...events].sort((a, b) => a.startPtsNs - b.startPtsNs || a.stopPtsNs - b.stopPtsNs);
+  const out: PlannedClip<E>[] = [];
+  for (const ev of sorted) {
+    const padded = padWindow(ev, o);
+    const last = out[out.length - 1];
+    if (last && canMerge(last, padded, o)) mergeInto(last, padded, ev);
+    else out.push({ ...padded, events: [ev] });
+  }
+  return out;
+}
+
+/**
+ * Streaming form of `planClips` for events that arrive in start order (as the detector emits them).
+ * A clip is held back while a later event could still merge into it, and released by `addEvent` (when
+ * an event that does not merge arrives), by `advance` (when no future event can reach it) or by `flush`.
+ */
+export class ClipPlanner<E extends PtsWindow = MotionEvent> {
+  readonly options: PlannerOptions;
+  private pending: PlannedClip<E> | null = null;
+
+  constructor(options: Partial<PlannerOptions> = {}) {
+    const o = { ...DEFAULT_PLANNER_OPTIONS, ...options };
+    if (!(o.prerollMs >= 0 && o.postrollMs >= 0 && o.mergeGapMs >= 0 && o.maxClipMs > 0)) {
+      throw new RangeError('prerollMs, postrollMs and mergeGapMs must be ≥ 0, maxClipMs > 0');
+    }
+    this.options = o;
+  }
+
+  /** The clip being held back, if any. */
+  get pendingClip(): PlannedClip<E> | null {
+    return this.pending;
+  }
+
+  /** Adds a completed event; returns the clips that can no longer grow. */
+  addEvent(ev: E): PlannedClip<E>[] {
+    const padded = padWindow(ev, this.options);
+    if (this.pending && canMerge(this.pending, padded, this.options)) {
+      mergeInto(this.pending, padded, ev);
+      return [];
+    }
+    const out = this.pending ? [this.pending] : [];
+    this.pending = { ...padded, events: [ev] };
+    return out;
+  }
+
+  /**
+   * Tells the planner that no event starting before `horizonPtsNs` will be added any more (pass the
+   * detector's open event start, or else the PTS of the frame just pushed). Returns the held clip
+   * once no such event could merge with it.
+   */
+  advance(horizonPtsNs: number): PlannedClip<E>[] {
+    const p = this.pending;
+    if (!p) return [];
+    const earliestPaddedStart = horizonPtsNs - msToNs(this.options.prerollMs);
+    if (earliestPaddedStart > p.stopPtsNs + msToNs(this.options.mergeGapMs)) {
+      this.pending = null;
+      return [p];
+    }
+    return [];
+  }
+
+  /** Releases the held clip (end of stream). */
+  flush(): PlannedClip<E>[] {
+    const p = this.pending;
+    this.pending = null;
+    return p ? [p] : [];
+  }
+}
+
+// ---- retry policy -------------------------------------------------------------------------------
+
+export interface RetryPolicy {
+  /** Attempts in total, the first included. */
+  maxAttempts: number;
+  /** Delay before the 2nd attempt; doubled for each further one ... */
+  baseDelayMs: number;
+  /** ... up to this. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 10_000 };
+
+/**
+ * Whether a failed `requestClip` is worth retrying: a network/HTTP-5xx fault (`ClipHttpError` with
+ * status null or ≥ 500) or a job that did not finish in time (`ClipTimeoutError`). Not: 4xx answers,
+ * invalid requests, jobs that ended in `error`, aborts, or anything unknown. Recognised by the error's
+ * `name` and `status`, so this module does not depend on the Recorder's classes.
+ */
+export function isTransientClipError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'ClipTimeoutError') return true;
+  if (err.name !== 'ClipHttpError') return false;
+  const status = (err as Error & { status?: unknown }).status;
+  return status === null || status === undefined || (typeof status === 'number' && status >= 500);
+}
+
+/** Delay before attempt `attempt + 1` after `attempt` failed (attempt counts from 1). */
+export function retryDelayMs(attempt: number, policy: RetryPolicy): number {
+  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+}
+
+/** Whether to retry after `attempt` attempts ended with `err`. */
+export function shouldRetry(err: unknown, attempt: number, policy: RetryPolicy): boolean {
+  return attempt < policy.maxAttempts && isTransientClipError(err);
+}
+
+/**
+ * Whether to force-rotate before requesting a clip ending at `stopPtsNs`: when the window reaches into
+ * the open segment (`stop > openSegmentStartPtsNs`), or when the open segment's start is unknown.
+ */
+export function needsForceRotate(stopPtsNs: number, openSegmentStartPtsNs: number | null | undefined): boolean {
+  return openSegmentStartPtsNs === null || openSegmentStartPtsNs === undefined || stopPtsNs > openSegmentStartPtsNs;
+}
+
+// ---- JSONL records ------------------------------------------------------------------------------
+
+/** A detected motion event. */
+export interface EventRecord {
+  type: 'event';
+  /** ISO time the record was written. */
+  ts: string;
+  startPtsNs: number;
+  stopPtsNs: number;
+  durationMs: number;
+  peakScore: number;
+  frames: number;
+  /** Wall-clock bounds when a PTS → epoch mapping is known, else null. */
+  startEpochMs: number | null;
+  stopEpochMs: number | null;
+}
+
+/** A clip the producer made. */
+export interface ClipRecord {
+  type: 'clip';
+  ts: string;
+  label: string;
+  startPtsNs: number;
+  stopPtsNs: number;
+  /** The events the clip covers. */
+  events: PtsWindow[];
+  attempts: number;
+  jobId: string;
+  path: string | null;
+  /** Whether `forceRotate` was called first, and its failure if it failed (the clip was still requested). */
+  rotated: boolean;
+  rotateError: string | null;
+}
+
+/** A clip that could not be made (after retries, if the error was transient). */
+export interface ClipErrorRecord {
+  type: 'clip_error';
+  ts: string;
+  label: string;
+  startPtsNs: number;
+  stopPtsNs: number;
+  events: PtsWindow[];
+  attempts: number;
+  rotated: boolean;
+  rotateError: string | null;
+  error: { name: string; message: string; status: number | null };
+  /** Whether the last error was transient (i.e. retries ran out rather than a permanent failure). */
+  transient: boolean;
+}
+
+export type AnalysisRecord = EventRecord | ClipRecord | ClipErrorRecord;
+
+export function eventRecord(ev: MotionEvent, now: Date, epochMsForPtsNs?: (ptsNs: number) => number): EventRecord {
+  return {
+    type: 'event',
+    ts: now.toISOString(),
+    startPtsNs: ev.startPtsNs,
+    stopPtsNs: ev.stopPtsNs,
+    durationMs: (ev.stopPtsNs - ev.startPtsNs) / 1e6,
+    peakScore: Number(ev.peakScore.toFixed(5)),
+    frames: ev.frames,
+    startEpochMs: epochMsForPtsNs ? epochMsForPtsNs(ev.startPtsNs) : null,
+    stopEpochMs: epochMsForPtsNs ? epochMsForPtsNs(ev.stopPtsNs) : null,
+  };
+}
+
+/** name / message / HTTP status of any thrown value, for a clip_error record. */
+export function describeError(err: unknown): ClipErrorRecord['error'] {
+  if (err instanceof Error) {
+    const status = (err as Error & { status?: unknown }).status;
+    return { name: err.name, message: err.message, status: typeof status === 'number' ? status : null };
+  }
+  return { name: 'Error', message: String(err), status: null };
+}
+
+/** One JSONL line (with its newline). */
+export function toJsonl(record: AnalysisRecord): string {
+  return `${JSON.stringify(record)}\n`;
+}
+
+/** Parses JSONL text back into records (blank lines skipped). */
+export function parseJsonl(text: string): AnalysisRecord[] {
+  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as AnalysisRecord);
+}

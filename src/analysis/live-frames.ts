@@ -1,0 +1,186 @@
+// Live frames from the producer: fetches `GET /live.mp4` (fragmented MP4 of the current ingest run),
+// reads the run's PTS offset from the `X-Segrec-Pts-Offset-Ns` header of that same response, and pipes
+// the response body into a FrameReader (`-i pipe:0`), so header and bytes always belong together and
+// every frame carries producer PTS. When the response ends (the producer's ingest restarted) or fails,
+// it reconnects with capped exponential backoff; each response is one numbered `connection`.
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { FrameReader, type Frame } from './frame-reader.js';
+import { redactCredentials } from './ffmpeg-log.js';
+
+export const PTS_OFFSET_HEADER = 'x-segrec-pts-offset-ns';
+
+/**
+ * ffmpeg input options for the live body, chosen for latency. The moov already describes the stream, so
+ * stream probing is cut to the minimum: with ffmpeg's defaults (5 s analyzeduration, 5 MB probesize) no
+ * frame comes out until seconds of live video have arrived, after every (re)connect. One decoder thread:
+ * frame threading holds back one frame per extra thread (up to 16), i.e. up to a whole GOP on a big host
+ * until the next fragment arrives; a single thread decodes 720p/1080p H.264 many times faster than real
+ * time. (`inputArgs: ['-threads', '0']` restores automatic threading: the last option wins.)
+ */
+export const LIVE_INPUT_ARGS: readonly string[] = ['-f', 'mov', '-probesize', '32', '-analyzeduration', '0', '-threads', '1'];
+
+/** A frame of the live stream; `connection` (from 1) changes whenever the stream was reconnected. */
+export interface LiveFrame extends Frame { connection: number }
+
+export type LiveStatus =
+  | { type: 'connected'; connection: number; ptsOffsetNs: number }
+  | { type: 'ended'; connection: number; frames: number; error: string | null }
+  | { type: 'retry'; delayMs: number; error: string | null };
+
+export interface LiveFramesOptions {
+  /** e.g. `http://127.0.0.1:8765` (a path prefix is kept). */
+  producerBaseUrl: string;
+  /** Sent as `Authorization: Bearer …`. */
+  authToken?: string;
+  /** Endpoint path. Default `/live.mp4`. */
+  path?: string;
+  ffmpegPath?: string;
+  /** Frame width (see FrameReader). Default 160. */
+  width?: number;
+  maxQueuedFrames?: number;
+  epochMsForPtsNs?: (ptsNs: number) => number;
+  /** Extra ffmpeg input options (after LIVE_INPUT_ARGS). */
+  inputArgs?: string[];
+  /** Backoff between connections: starts at `initialDelayMs`, doubles after each failed or empty response, capped at `maxDelayMs`. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Stops the iteration (it then ends without an error). */
+  signal?: AbortSignal;
+  /** Connection life cycle, for logs and metrics. Messages are credential-redacted. */
+  onStatus?: (status: LiveStatus) => void;
+}
+
+/** Authentication was refused (401/403): retrying would not help, so the iteration throws this. */
+export class LiveFramesAuthError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+    this.name = 'LiveFramesAuthError';
+  }
+}
+
+/** Parses the offset header: a (possibly negative) integer of nanoseconds that is exact as a number. */
+export function parsePtsOffsetHeader(value: string | null): number | null {
+  if (value === null || !/^\s*-?\d+\s*$/.test(value)) return null;
+  const n = Number(value.trim());
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** `base` + `path`, keeping a path prefix of the base (`http://h/x` + `/live.mp4` → `http://h/x/live.mp4`). */
+export function liveUrl(base: string, path = '/live.mp4'): string {
+  return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
+function message(e: unknown): string {
+  return redactCredentials(e instanceof Error ? e.message : String(e));
+}
+
+/** Iterates the producer's live stream forever (until `close()`, the signal, or an auth refusal). */
+export class LiveFrames implements AsyncIterable<LiveFrame> {
+  private readonly opts: LiveFramesOptions;
+  private readonly ac = new AbortController();
+  private reader: FrameReader | null = null;
+  private used = false;
+  private readonly onAbort = (): void => { void this.close(); };
+
+  constructor(options: LiveFramesOptions) {
+    this.opts = options;
+    if (options.signal?.aborted) this.ac.abort();
+    else options.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<LiveFrame> {
+    if (this.used) throw new Error('LiveFrames can be iterated once');
+    this.used = true;
+    return this.run();
+  }
+
+  /** Stops: aborts the HTTP response, stops ffmpeg, ends the iteration. */
+  async close(): Promise<void> {
+    this.ac.abort();
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    await this.reader?.close();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    const signal = this.ac.signal;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private async *run(): AsyncGenerator<LiveFrame, void, undefined> {
+    const o = this.opts;
+    const initial = o.initialDelayMs ?? 250;
+    const max = Math.max(initial, o.maxDelayMs ?? 5000);
+    const url = liveUrl(o.producerBaseUrl, o.path);
+    const headers: Record<string, string> = o.authToken ? { authorization: `Bearer ${o.authToken}` } : {};
+    const signal = this.ac.signal;
+    let delay = initial;
+    let connection = 0;
+    try {
+      while (!signal.aborted) {
+        let error: string | null = null;
+        let frames = 0;
+        try {
+          const res = await fetch(url, { headers, signal });
+          const offset = parsePtsOffsetHeader(res.headers.get(PTS_OFFSET_HEADER));
+          if (res.status === 401 || res.status === 403) {
+            await res.body?.cancel().catch(() => undefined);
+            throw new LiveFramesAuthError(`${redactCredentials(url)} refused: HTTP ${res.status}`, res.status);
+          }
+          if (!res.ok || !res.body || offset === null) {
+            await res.body?.cancel().catch(() => undefined);
+            error = !res.ok ? `HTTP ${res.status}` : !res.body ? 'empty response' : `missing or invalid ${PTS_OFFSET_HEADER} header`;
+          } else {
+            connection++;
+            o.onStatus?.({ type: 'connected', connection, ptsOffsetNs: offset });
+            const body = Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>);
+            const reader = new FrameReader({
+              input: 'pipe:0', stdin: body, inputArgs: [...LIVE_INPUT_ARGS, ...(o.inputArgs ?? [])], ptsOffsetNs: offset,
+              ffmpegPath: o.ffmpegPath, width: o.width, maxQueuedFrames: o.maxQueuedFrames, epochMsForPtsNs: o.epochMsForPtsNs,
+            });
+            this.reader = reader;
+            try {
+              for await (const f of reader) {
+                frames++;
+                yield { ...f, connection };
+              }
+            } catch (e) {
+              error = message(e);
+            } finally {
+              body.destroy();
+              await reader.close();
+              this.reader = null;
+            }
+            o.onStatus?.({ type: 'ended', connection, frames, error });
+          }
+        } catch (e) {
+          if (e instanceof LiveFramesAuthError) throw e;
+          if (signal.aborted) break;
+          error = message(e);
+        }
+        if (signal.aborted) break;
+        delay = frames > 0 ? initial : delay;
+        o.onStatus?.({ type: 'retry', delayMs: delay, error });
+        await this.sleep(delay);
+        if (frames === 0) delay = Math.min(max, delay * 2);
+      }
+    } finally {
+      this.ac.abort();
+      this.opts.signal?.removeEventListener('abort', this.onAbort);
+    }
+  }
+}
+
+/** Convenience: `new LiveFrames(options)`. */
+export function liveFrames(options: LiveFramesOptions): LiveFrames {
+  return new LiveFrames(options);
+}
