@@ -21,6 +21,8 @@ import { segmentsDirOf } from './segments/paths.js';
 import { createHttpServer } from './http/server.js';
 import { Router } from './http/router.js';
 import { addRecordingRoutes } from './http/routes-recording.js';
+import { addEventRoutes } from './http/routes-events.js';
+import { addWebRoutes } from './http/routes-web.js';
 import { buildHealth, type HealthPayload } from './health.js';
 import { videoTrack } from './segments/fragment-times.js';
 import type { ClipJson } from './clips/engine.js';
@@ -141,6 +143,8 @@ export class Producer {
     const o = this.options;
     const router = new Router();
     addRecordingRoutes(router, this);
+    addEventRoutes(router, this);
+    addWebRoutes(router);
     this.clipEngine?.addRoutes(router);
     this.server = createHttpServer({ router, authToken: o.authToken, log: this.log.child('http') });
     await new Promise<void>((resolve, reject) => {

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
 /** Runs a program with an argument array (never a shell) and collects its output. */
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env ?? {}) } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -127,4 +127,27 @@ export async function probePackets(path: string): Promise<ProbedPacket[]> {
     streamIndex: p.stream_index, pts: Number(p.pts), dts: Number(p.dts), size: Number(p.size),
     keyframe: (p.flags ?? '').startsWith('K'), pos: Number(p.pos),
   }));
+}
+
+/**
+ * Decodes the first audio stream to mono 16-bit PCM placed by its timestamps (aresample async with hard compensation fills
+ * gaps and trims overlaps, first_pts=0 pads a late start), so sample i is the audio at time i / rate.
+ */
+export function audioPcm(path: string, rate = 48000): Promise<Int16Array> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffmpeg', ['-v', 'error', '-i', path, '-map', '0:a:0', '-af', 'aresample=async=1:min_hard_comp=0:first_pts=0',
+      '-ac', '1', '-ar', String(rate), '-f', 's16le', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) { reject(new Error(`ffmpeg audio decode of ${path} exited ${code}: ${stderr.slice(-2000)}`)); return; }
+      const buf = Buffer.concat(chunks);
+      const copy = new Uint8Array(buf.length - (buf.length % 2));
+      copy.set(buf.subarray(0, copy.length));
+      resolve(new Int16Array(copy.buffer));
+    });
+  });
 }

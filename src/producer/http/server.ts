@@ -15,11 +15,21 @@ export interface HttpServerOptions {
   onRequestDone?: (info: { method: string; route: string; status: number; ms: number }) => void;
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
+/**
+ * The bearer token from the Authorization header, or — for GET requests, where a <video src> or an
+ * EventSource cannot set headers — from the `access_token` query parameter.
+ */
+function presentedToken(req: IncomingMessage, url: URL): string | null {
+  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  if (m) return m[1].trim();
+  if (req.method === 'GET' || req.method === 'HEAD') return url.searchParams.get('access_token');
+  return null;
+}
+
+function tokenMatches(presented: string | null, token: string): boolean {
+  if (presented === null) return false;
   // Hash both sides so the comparison is constant-time whatever the lengths.
-  const a = createHash('sha256').update(m[1].trim()).digest();
+  const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(token).digest();
   return timingSafeEqual(a, b);
 }
@@ -53,7 +63,7 @@ async function handle(o: HttpServerOptions, publicPaths: Set<string>, req: Incom
   res.on('close', () => ac.abort());
   let route = 'unmatched';
   try {
-    if (o.authToken && !publicPaths.has(url.pathname) && !tokenMatches(req.headers.authorization, o.authToken)) {
+    if (o.authToken && !publicPaths.has(url.pathname) && !tokenMatches(presentedToken(req, url), o.authToken)) {
       throw new HttpError(401, 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
     }
     const { handler, params } = o.router.match(method, url.pathname);

@@ -1,0 +1,42 @@
+// A small flag parser for the segrec subcommands: `--name value`, `--name=value`, boolean `--flag`,
+// `--no-flag`, and values that start with '-' (relative times like `-30s`) for flags that take values.
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface FlagDef { name: string; value: boolean; help: string }
+
+export type ParsedFlags = Map<string, string | boolean>;
+
+export function parseFlags(argv: string[], defs: FlagDef[]): ParsedFlags {
+  const out: ParsedFlags = new Map();
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
+    let name = a.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
+    if (name.startsWith('no-') && byName.get(name.slice(3))?.value === false) {
+      out.set(name.slice(3), false);
+      continue;
+    }
+    const def = byName.get(name);
+    if (!def) throw new UsageError(`unknown flag --${name} (known: ${defs.map((d) => '--' + d.name).join(', ')})`);
+    if (!def.value) {
+      out.set(name, value === undefined ? true : !/^(0|false|no|off)$/i.test(value));
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    }
+    out.set(name, value);
+  }
+  return out;
+}
+
+export function helpFor(defs: FlagDef[]): string {
+  return defs.map((d) => `  --${d.name}${d.value ? ' VALUE' : ''}`.padEnd(28) + d.help).join('\n');
+}

@@ -1,0 +1,62 @@
+// What every terminal command shares: which producer to talk to (--producer / SEGREC_PRODUCER_BASE_URL,
+// --token / SEGREC_AUTH_TOKEN, --json), a fetch wrapper that turns "connection refused" into an error
+// that says what to do, and the exit codes.
+import type { FlagDef, ParsedFlags } from './args.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+
+export const COMMON_FLAGS: FlagDef[] = [
+  { name: 'producer', value: true, help: 'producer URL (default $SEGREC_PRODUCER_BASE_URL or http://127.0.0.1:8765)' },
+  { name: 'token', value: true, help: 'bearer token (default $SEGREC_AUTH_TOKEN)' },
+  { name: 'json', value: false, help: 'machine-readable output' },
+];
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number = EXIT.failed) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export interface Conn { baseUrl: string; token: string | null; json: boolean }
+
+export function connFrom(flags: ParsedFlags, env: NodeJS.ProcessEnv = process.env): Conn {
+  const base = String(flags.get('producer') ?? env.SEGREC_PRODUCER_BASE_URL ?? 'http://127.0.0.1:8765').replace(/\/+$/, '');
+  const token = (flags.get('token') as string | undefined) ?? env.SEGREC_AUTH_TOKEN ?? null;
+  return { baseUrl: base, token, json: flags.get('json') === true };
+}
+
+export async function call<T>(c: Conn, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  let res: Response;
+  try {
+    res = await fetch(c.baseUrl + path, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(c.token ? { authorization: `Bearer ${c.token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    throw new CliError(
+      `producer not reachable at ${c.baseUrl} (${cause}). Start one with \`segrec producer\`, or pass --producer URL.`,
+      EXIT.unreachable,
+    );
+  }
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    throw new CliError(`${method} ${path}: the answer (HTTP ${res.status}) is not JSON — is ${c.baseUrl} a segrec producer?`);
+  }
+  if (res.status === 401) throw new CliError(`${c.baseUrl} wants a token: pass --token or set SEGREC_AUTH_TOKEN`);
+  if (!res.ok) {
+    const msg = (parsed as { message?: string } | null)?.message ?? `HTTP ${res.status}`;
+    throw new CliError(`${method} ${path}: ${msg} (HTTP ${res.status})`);
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+export function printJson(v: unknown): void {
+  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+}

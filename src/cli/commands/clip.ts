@@ -1,0 +1,92 @@
+// `segrec clip`: make a clip from a running producer and wait for it, with a progress line.
+//   segrec clip --last 10s | --from -30s --to -5s | --start-pts N --stop-pts N  [--label L] [--out-dir D]
+//               [--filename F.mp4] [--wait 60s | --no-wait]
+// The window goes out in PTS (mapped with the producer's /health timebase), so the cut is exact.
+import { parseFlags, UsageError, type FlagDef } from '../args.js';
+import { call, CliError, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
+import { clock, parseSpan, parseTime } from '../format.js';
+import { describeClip } from './status.js';
+import type { HealthPayload } from '../../producer/health.js';
+import type { ClipJson } from '../../producer/clips/engine.js';
+
+export const CLIP_FLAGS: FlagDef[] = [
+  ...COMMON_FLAGS,
+  { name: 'last', value: true, help: 'the last N of footage, e.g. 10s (ends now)' },
+  { name: 'from', value: true, help: 'start: -30s, now, or 2026-11-25T07:10:00' },
+  { name: 'to', value: true, help: 'stop (default now)' },
+  { name: 'start-pts', value: true, help: 'start in producer PTS ns' },
+  { name: 'stop-pts', value: true, help: 'stop in producer PTS ns' },
+  { name: 'label', value: true, help: 'label (part of the file name)' },
+  { name: 'out-dir', value: true, help: 'directory inside a clip root' },
+  { name: 'filename', value: true, help: 'file name ending .mp4' },
+  { name: 'wait', value: true, help: 'how long to wait for the clip (default 60s)' },
+  { name: 'no-wait', value: false, help: 'queue the clip and exit' },
+];
+
+function intFlag(v: string | boolean | undefined, name: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer (ns)`);
+  return n;
+}
+
+export async function clipCommand(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, CLIP_FLAGS);
+  const c = connFrom(flags);
+  const waitMs = flags.get('no-wait') === true ? 0 : parseSpan(String(flags.get('wait') ?? '60s'));
+  let startPts: number;
+  let stopPts: number;
+  if (flags.has('start-pts') || flags.has('stop-pts')) {
+    startPts = intFlag(flags.get('start-pts'), 'start-pts');
+    stopPts = intFlag(flags.get('stop-pts'), 'stop-pts');
+  } else {
+    const { body: h } = await call<HealthPayload>(c, 'GET', '/health');
+    const toPts = (ms: number) => Math.round(h.timebase.base_pts_ns + (ms - h.timebase.base_epoch_ms) * h.timebase.pts_per_ms);
+    let fromMs: number;
+    let toMs: number;
+    try {
+      if (flags.has('last')) {
+        toMs = h.ts_ms;
+        fromMs = toMs - parseSpan(String(flags.get('last')));
+      } else if (flags.has('from')) {
+        fromMs = parseTime(String(flags.get('from')), h.ts_ms);
+        toMs = flags.has('to') ? parseTime(String(flags.get('to')), h.ts_ms) : h.ts_ms;
+      } else {
+        throw new UsageError('give a window: --last 10s, --from -30s [--to -5s], or --start-pts N --stop-pts N');
+      }
+    } catch (e) {
+      throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+    }
+    startPts = Math.max(0, toPts(fromMs));
+    stopPts = toPts(toMs);
+    if (!c.json) process.stderr.write(`window ${clock(fromMs)} → ${clock(toMs)}\n`);
+  }
+  if (stopPts <= startPts) throw new UsageError('the window is empty: stop must be after start');
+  const body: Record<string, unknown> = { start_pts_ns: startPts, stop_pts_ns: stopPts, max_wait_ms: Math.min(600_000, Math.max(waitMs, 1000)) };
+  for (const [flag, key] of [['label', 'label'], ['out-dir', 'out_dir'], ['filename', 'filename']] as const) {
+    if (flags.has(flag)) body[key] = String(flags.get(flag));
+  }
+  const { body: queued } = await call<{ clip_id: string }>(c, 'POST', '/clip', body);
+  if (waitMs === 0) {
+    if (c.json) printJson(queued);
+    else process.stdout.write(`${queued.clip_id} queued\n`);
+    return EXIT.ok;
+  }
+  const t0 = Date.now();
+  const tty = process.stderr.isTTY && !c.json;
+  let clip: ClipJson | null = null;
+  while (Date.now() - t0 < waitMs + 2000) {
+    const { body: g } = await call<{ clip: ClipJson }>(c, 'GET', `/clip/${queued.clip_id}?wait_ms=1000`);
+    clip = g.clip;
+    if (clip.status === 'done' || clip.status === 'error') break;
+    const line = `${queued.clip_id} ${clip.status}… ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    if (tty) process.stderr.write(`\r${line}`);
+    else if (!c.json) process.stderr.write(line + '\n');
+  }
+  if (tty) process.stderr.write('\r\x1b[K');
+  if (!clip || (clip.status !== 'done' && clip.status !== 'error')) {
+    throw new CliError(`${queued.clip_id} is still ${clip?.status ?? 'queued'} after ${waitMs} ms; check later with \`segrec clips\``);
+  }
+  if (c.json) printJson(clip);
+  else process.stdout.write(describeClip(clip) + '\n');
+  return clip.status === 'done' ? EXIT.ok : EXIT.failed;
+}

@@ -1,0 +1,45 @@
+// Human-readable formatting for the terminal: durations, sizes, wall-clock times.
+export function secs(ns: number): string {
+  return `${(ns / 1e9).toFixed(3)} s`;
+}
+
+export function dur(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+export function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function clock(epochMs: number): string {
+  const d = new Date(epochMs);
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** Parses a relative (`-30s`, `-2m`, `now`) or absolute (ISO 8601) time into epoch ms. */
+export function parseTime(text: string, nowMs: number): number {
+  const t = text.trim();
+  if (t === 'now') return nowMs;
+  const rel = /^([+-])(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(t);
+  if (rel) {
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(rel[3] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+    return nowMs + (rel[1] === '-' ? -1 : 1) * Number(rel[2]) * unit;
+  }
+  const abs = Date.parse(t);
+  if (Number.isFinite(abs)) return abs;
+  throw new Error(`"${text}" is not a time (examples: now, -30s, -2m, 2026-11-25T07:10:00)`);
+}
+
+/** Parses a span like `10s`, `2m`, `500ms` into ms. */
+export function parseSpan(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a duration (examples: 10s, 2m, 500ms)`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+}
