@@ -43,7 +43,7 @@ export async function call<T>(c: Conn, method: string, path: string, body?: unkn
     );
   }
   const text = await res.text();
-  let parsed: unknown = null;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch {
