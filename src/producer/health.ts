@@ -10,7 +10,7 @@ export interface HealthInput {
     restarts: number; lastFragmentEpochMs: number | null; newestStopEpochMs: number | null; lastError: string | null; driftMs: number;
     runs: number;
   };
-  segments: { count: number; bytes: number; oldestStartPtsNs: number | null; newestStopPtsNs: number | null; gaps: number };
+  segments: { count: number; bytes: number; oldestStartPtsNs: number | null; newestStopPtsNs: number | null; gaps: number; openStartPtsNs: number | null };
   clips: { queued: number; running: number };
 }
 
@@ -23,7 +23,11 @@ export interface HealthPayload {
     state: IngestState; source: string; codec: string | null; width: number | null; height: number | null; fps: number | null;
     restarts: number; last_frame_age_ms: number | null; last_error: string | null; drift_ms: number;
   };
-  segments: { count: number; bytes: number; oldest_start_pts_ns: number | null; newest_stop_pts_ns: number | null; gaps: number };
+  segments: {
+    count: number; bytes: number; oldest_start_pts_ns: number | null; newest_stop_pts_ns: number | null; gaps: number;
+    /** Start of the segment being written (beyond the contract: lets analysis decide whether to force_rotate). */
+    open_start_pts_ns: number | null;
+  };
   clips: { queued: number; running: number };
 }
 
@@ -50,6 +54,7 @@ export function buildHealth(h: HealthInput): HealthPayload {
     segments: {
       count: h.segments.count, bytes: h.segments.bytes, oldest_start_pts_ns: h.segments.oldestStartPtsNs,
       newest_stop_pts_ns: h.segments.newestStopPtsNs, gaps: h.segments.gaps,
+      open_start_pts_ns: h.segments.openStartPtsNs,
     },
     clips: h.clips,
   };

@@ -211,7 +211,7 @@ export class Producer {
         newestStopEpochMs: this.ingest.lastFragmentAtMs, lastError: this.ingest.lastError, driftMs: this.clock.driftMs(),
         runs: this.ingest.runId,
       },
-      segments: { ...stats, gaps: this.index.gapCount() },
+      segments: { ...stats, gaps: this.index.gapCount(), openStartPtsNs: this.writer.openSegment?.start_pts_ns ?? null },
       clips: this.clipEngine?.counts() ?? { queued: 0, running: 0 },
     });
   }

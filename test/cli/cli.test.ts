@@ -1,0 +1,94 @@
+// The segrec command as a person or a script uses it: human output by default, --json for scripts,
+// exit codes that tell success from failure, and errors that say what to do.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeErrors, probeStreams, run, tempDir } from '../helpers/media.js';
+import { listSegments, startTestProducer, waitFor } from '../helpers/producer.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const segrec = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  run(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { timeoutMs: 60_000, env });
+
+describe('segrec against a running producer', () => {
+  const tmp = tempDir();
+  let p: Awaited<ReturnType<typeof startTestProducer>>;
+  before(async () => {
+    p = await startTestProducer(tmp.dir, { segmentSeconds: 1 });
+    await waitFor('3 s of footage', async () => (await listSegments(p.url)).segments.filter((s) => s.sealed).length >= 3);
+  });
+  after(async () => {
+    await p.close();
+    tmp.cleanup();
+  });
+
+  test('health: human summary, and --json for scripts', async () => {
+    const h = await segrec(['health', '--producer', p.url]);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, /ingest RUNNING/);
+    assert.match(h.stdout, /320x180 @ 15 fps/);
+    const j = await segrec(['health', '--producer', p.url, '--json']);
+    assert.equal(JSON.parse(j.stdout).ingest.state, 'running');
+  });
+
+  test('clip --last: waits with a progress line, prints the clip, exit 0; the file plays', async () => {
+    const r = await segrec(['clip', '--producer', p.url, '--last', '2s', '--label', 'cli test']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /clip-\d{16}\s+done/);
+    const path = /\n\s+(\/\S+\.mp4)/.exec(r.stdout)?.[1];
+    assert.ok(path && existsSync(path), r.stdout);
+    assert.equal(await decodeErrors(path), '');
+    const [v] = await probeStreams(path);
+    assert.ok(Math.abs(v.duration - 2) <= 1 / 15 + 0.01, `2 s asked, ${v.duration} s made`);
+  });
+
+  test('clip --from/--to --json and --start-pts/--stop-pts', async () => {
+    const r = await segrec(['clip', '--producer', p.url, '--from', '-3s', '--to', '-1s', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const clip = JSON.parse(r.stdout);
+    assert.equal(clip.status, 'done');
+    assert.ok(Math.abs(clip.duration_ms - 2000) <= 1000 / 15 + 1);
+    const segs = (await listSegments(p.url)).segments;
+    const s = segs[0].start_pts_ns;
+    const r2 = await segrec(['clip', '--producer', p.url, '--start-pts', String(s), '--stop-pts', String(s + 1e9), '--json', '--filename', 'exact.mp4']);
+    assert.equal(r2.code, 0, r2.stderr);
+    const c2 = JSON.parse(r2.stdout);
+    assert.equal(c2.frames, 15);
+    assert.match(c2.path, /exact\.mp4$/);
+  });
+
+  test('segments, clips and rotate', async () => {
+    const s = await segrec(['segments', '--producer', p.url, '--all']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /\d+ segments, .* continuous spans/);
+    assert.match(s.stdout, /sealed \d{4}-\d\d-\d\d\/\d+\.mp4/);
+    const c = await segrec(['clips', '--producer', p.url]);
+    assert.equal(c.code, 0);
+    assert.match(c.stdout, /clip-\d{16}\s+done/);
+    const r = await segrec(['rotate', '--producer', p.url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /sealed .*\.mp4: [\d.]+ s, \d+ frames/);
+  });
+
+  test('a producer-side refusal is exit 1 with the producer message', async () => {
+    const r = await segrec(['clip', '--producer', p.url, '--start-pts', '1', '--stop-pts', '1000']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no segments overlap requested window/);
+  });
+});
+
+test('segrec: unreachable producer is exit 3 with what to do; bad usage is exit 2', async () => {
+  const r = await segrec(['health', '--producer', 'http://127.0.0.1:9']);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /producer not reachable at http:\/\/127\.0\.0\.1:9 .*segrec producer/);
+  assert.ok(!/at .*\.ts:\d+/.test(r.stderr), 'no stack trace');
+  const u = await segrec(['clip', '--producer', 'http://127.0.0.1:9', '--bogus']);
+  assert.equal(u.code, 2);
+  assert.match(u.stderr, /unknown flag --bogus/);
+  const n = await segrec(['frobnicate']);
+  assert.equal(n.code, 2);
+  const e = await segrec(['clip', '--producer', 'http://127.0.0.1:9', '--start-pts', 'x', '--stop-pts', '5']);
+  assert.equal(e.code, 2);
+  assert.match(e.stderr, /--start-pts must be a non-negative integer/);
+});
