@@ -32,7 +32,7 @@ export async function producerCommand(argv: string[]): Promise<number> {
     handle = await startProducer(input);
   } catch (e) {
     process.stderr.write(`segrec producer: ${(e as Error).message}\n`);
-    return 1;
+    return e instanceof OptionsError ? 2 : 1;
   }
   process.stderr.write(`producer running at ${handle.url} (Ctrl-C to stop)\n`);
   return await new Promise<number>((resolve) => {

@@ -23,6 +23,8 @@ import { Router } from './http/router.js';
 import { addRecordingRoutes } from './http/routes-recording.js';
 import { addEventRoutes } from './http/routes-events.js';
 import { addWebRoutes } from './http/routes-web.js';
+import { addMetricsRoute } from './http/routes-metrics.js';
+import type { Histogram } from './metrics.js';
 import { buildHealth, type HealthPayload } from './health.js';
 import { videoTrack } from './segments/fragment-times.js';
 import type { ClipJson } from './clips/engine.js';
@@ -41,6 +43,10 @@ export interface ProducerEvents {
 /** Hooks a clip engine provides to the producer (counts for /health, its routes, its lifecycle). */
 export interface ClipEngineHooks {
   counts(): { queued: number; running: number };
+  /** Persisted jobs by status (for /metrics). */
+  jobCounts(): Record<string, number>;
+  /** Accepted → published latency, seconds. */
+  readonly latency: Histogram;
   addRoutes(router: Router): void;
   start(): void;
   close(): Promise<void>;
@@ -60,6 +66,8 @@ export class Producer {
   readonly recovery: RecoveryReport;
   readonly startedAtMs = Date.now();
   clipEngine: ClipEngineHooks | null = null;
+  /** HTTP answers by status code, for /metrics. */
+  readonly httpStatusCounts = new Map<number, number>();
   server: Server | null = null;
   url = '';
   private retentionTimer: NodeJS.Timeout | null = null;
@@ -145,8 +153,12 @@ export class Producer {
     addRecordingRoutes(router, this);
     addEventRoutes(router, this);
     addWebRoutes(router);
+    addMetricsRoute(router, this);
     this.clipEngine?.addRoutes(router);
-    this.server = createHttpServer({ router, authToken: o.authToken, log: this.log.child('http') });
+    this.server = createHttpServer({
+      router, authToken: o.authToken, log: this.log.child('http'),
+      onRequestDone: ({ status }) => this.httpStatusCounts.set(status, (this.httpStatusCounts.get(status) ?? 0) + 1),
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(o.port, o.host, () => resolve());

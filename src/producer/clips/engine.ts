@@ -16,6 +16,7 @@ import { resolveOutDir, TEMP_PREFIX } from './output-paths.js';
 import { epochToPts } from './epoch-map.js';
 import { assembleClip } from './assemble.js';
 import { addClipRoutes } from '../http/routes-clips.js';
+import { CLIP_LATENCY_BUCKETS, Histogram } from '../metrics.js';
 
 export const NO_OVERLAP_MESSAGE = 'no segments overlap requested window (possibly purged)';
 const MAX_PENDING = 10_000;
@@ -67,9 +68,8 @@ export class ClipEngine implements ClipEngineHooks {
   private closing = false;
   private readonly log: Logger;
   private readonly active = new Set<Promise<void>>();
-  /** Clip latencies (ms from accepted to done) for metrics. */
-  readonly latenciesMs: number[] = [];
-  finished = { done: 0, error: 0 };
+  /** Accepted → published latency of finished clips, seconds (for /metrics). */
+  readonly latency = new Histogram(CLIP_LATENCY_BUCKETS);
 
   constructor(private readonly p: Producer) {
     this.store = new JobStore(p.index.db);
@@ -78,6 +78,10 @@ export class ClipEngine implements ClipEngineHooks {
 
   counts(): { queued: number; running: number } {
     return { queued: this.pending.size, running: this.running.size };
+  }
+
+  jobCounts(): Record<string, number> {
+    return this.store.countsByStatus();
   }
 
   addRoutes(router: Router): void {
@@ -230,10 +234,7 @@ export class ClipEngine implements ClipEngineHooks {
         audio: plan.tracks.some((t) => t.info.kind === 'audio'),
       };
       this.store.finish(job.clipId, 'done', outcome, null);
-      this.finished.done++;
-      const latency = Date.now() - job.createdMs;
-      this.latenciesMs.push(latency);
-      if (this.latenciesMs.length > 10_000) this.latenciesMs.splice(0, 5_000);
+      this.latency.observe((Date.now() - job.createdMs) / 1000);
       this.log.info('clip done', {
         clip_id: job.clipId, path: result.path, frames: plan.frames, duration_ms: outcome.duration_ms ?? 0,
         bytes: result.bytes, partial: outcome.partial,
@@ -242,7 +243,6 @@ export class ClipEngine implements ClipEngineHooks {
     } catch (e) {
       const message = (e as Error).message;
       this.store.finish(job.clipId, 'error', null, message);
-      this.finished.error++;
       this.log.warn('clip failed', { clip_id: job.clipId, error: message });
       this.p.events.emit('clip-finished', clipJson(this.store.get(job.clipId)!));
     } finally {
