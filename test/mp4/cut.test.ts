@@ -6,13 +6,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CutError, type CutPlan, type CutSource, planCut } from '../../src/mp4/cut.js';
+import { parseInit } from '../../src/mp4/init.js';
 import { scanFragmentedFile } from '../../src/mp4/scan.js';
 import { layoutMp4 } from '../../src/mp4/writer.js';
 import { writeLayout } from '../../src/producer/clips/write-layout.js';
 import {
   type MakeVideoOptions, audioPcm, decodeErrors, makeVideo, probeFrames, probeStreams, tempDir, videoFrameMd5s,
 } from '../helpers/media.js';
-import { fragmentsOf, hasX265, writeSegments } from './fixtures.js';
+import { fragmentsOf, hasX265, makeVariant, writeSegments } from './fixtures.js';
 
 const tmp = tempDir('segrec-mp4-cut-');
 after(() => tmp.cleanup());
@@ -265,5 +266,28 @@ describe('joins, gaps and description changes', () => {
     // The window falls in the gap between two sources: nothing to return.
     const paths = writeSegments(readFileSync(src.path), tmp.dir, 'hole', [4]);
     assert.throws(() => planCut(loadSources(paths, [0, 10e9]), { startNs: 3e9, stopNs: 9e9 }), /no video frame/);
+  });
+});
+
+describe('negative composition offsets (trun v1)', () => {
+  it('a clip across two segments is frame-exact and decodes cleanly', async () => {
+    const path = join(tmp.dir, 'negcts.mp4');
+    await makeVariant(path, 'frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets',
+      ['-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '2'], 2);
+    const buf = readFileSync(path);
+    const paths = writeSegments(buf, tmp.dir, 'negcts', [2]);
+    const [probed, md5s] = await Promise.all([probeFrames(path), videoFrameMd5s(path)]);
+    // ffmpeg shows these pts shifted up by its dts_shift (the largest negative offset); undo that,
+    // measured on the earliest frame, to get the file's own presentation times.
+    const ours = scanFragmentedFile(buf).fragments.flatMap((f) => f.moof.trackRuns[0].samples);
+    const ts = parseInit(buf).tracks[0].timescale;
+    const shift = Math.min(...probed.map((x) => x.pts)) - Math.min(...ours.map((x) => x.decodeTime + x.ctsOffset));
+    const frames = probed.map((f, i) => ({ ns: Math.round(((f.pts - shift) * 1e9) / ts), md5: md5s[i], keyframe: f.keyframe }));
+    const src: Source = { path, timescale: ts, frames, frameNs: 1e9 / 30 };
+    const startNs = 0.37e9;
+    const stopNs = 1.71e9;
+    const { plan, out } = await cut(paths, [0, 0], startNs, stopNs);
+    assert.ok(plan.tracks[0].samples.some((x) => x.ctsOffset < 0), 'the clip keeps negative offsets (ctts v1)');
+    await checkClip(out, plan, expectedFrames(src, startNs, stopNs), src, false);
   });
 });

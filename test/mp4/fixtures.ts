@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBoxHeader } from '../../src/mp4/box.js';
-import { run } from '../helpers/media.js';
+import { run, runOk } from '../helpers/media.js';
 
 export interface TopBox { type: string; start: number; end: number }
 
@@ -68,4 +68,14 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * A 320x240 testsrc2 fragmented MP4 (1 s, 30 fps, GOP 15) with muxer/encoder options other than
+ * makeVideo's, for the general cases: `-movflags` and extra output arguments are given whole.
+ */
+export async function makeVariant(path: string, movflags: string, extra: string[], seconds = 1): Promise<void> {
+  await runOk('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30',
+    '-t', String(seconds), ...extra, '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
+    '-f', 'mp4', '-movflags', movflags, path]);
 }

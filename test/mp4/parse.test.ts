@@ -5,13 +5,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Mp4ParseError, childBoxes, readBoxHeader } from '../../src/mp4/box.js';
-import { parseMoof } from '../../src/mp4/fragment.js';
-import { parseInit } from '../../src/mp4/init.js';
+import { type FragmentSample, parseMoof } from '../../src/mp4/fragment.js';
+import { type InitSegment, parseInit } from '../../src/mp4/init.js';
 import { scanFragmentedFile } from '../../src/mp4/scan.js';
 import { TopLevelBoxSplitter } from '../../src/mp4/splitter.js';
 import { nsToTicks, ticksToNs } from '../../src/mp4/time.js';
 import { type MakeVideoOptions, makeVideo, probePackets, tempDir } from '../helpers/media.js';
-import { hasX265, rng, topLevelBoxes } from './fixtures.js';
+import { hasX265, makeVariant, rng, topLevelBoxes } from './fixtures.js';
 
 const tmp = tempDir('segrec-mp4-parse-');
 after(() => tmp.cleanup());
@@ -114,6 +114,111 @@ describe('parseInit + parseMoof agree with ffprobe -show_packets', () => {
     const c = parseInit(readFileSync((await video('bframesAudio'))!)).tracks[0];
     assert.equal(b.descriptionKey, c.descriptionKey);
     assert.deepEqual(b.defaults, { sampleDescriptionIndex: 1, sampleDuration: 0, sampleSize: 0, sampleFlags: 0 });
+  });
+});
+
+/** Every sample of every fragment, per track id, walking the file's top-level boxes. */
+function samplesByTrack(buf: Buffer, init: InitSegment): Map<number, FragmentSample[]> {
+  const out = new Map<number, FragmentSample[]>();
+  for (const b of topLevelBoxes(buf)) {
+    if (b.type !== 'moof') continue;
+    for (const r of parseMoof(buf.subarray(b.start, b.end), b.start, init).trackRuns) {
+      out.set(r.trackId, [...(out.get(r.trackId) ?? []), ...r.samples]);
+    }
+  }
+  return out;
+}
+
+describe('muxer variants (the general cases)', () => {
+  it('tfhd base-data-offset (no default_base_moof) and avc3', async () => {
+    const path = join(tmp.dir, 'bdo.mp4');
+    await makeVariant(path, 'frag_keyframe+empty_moov', ['-c:v', 'libx264', '-preset', 'ultrafast', '-tag:v', 'avc3']);
+    const buf = readFileSync(path);
+    const moof = topLevelBoxes(buf).find((b) => b.type === 'moof')!;
+    const tfhdAt = buf.indexOf('tfhd', moof.start, 'latin1');
+    assert.equal(buf.readUInt32BE(tfhdAt + 4) & 0x1, 1, 'ffmpeg wrote a base-data-offset');
+    const init = parseInit(buf);
+    assert.equal(init.tracks[0].codec, 'avc3');
+    assert.match(init.tracks[0].codecString, /^avc3\.[0-9a-f]{6}$/);
+    const ours = samplesByTrack(buf, init).get(1)!;
+    const theirs = await probePackets(path);
+    assert.deepEqual(ours.map((s) => [s.decodeTime + s.ctsOffset, s.decodeTime, s.size, s.isSync, s.fileOffset]),
+      theirs.map((p) => [p.pts, p.dts, p.size, p.keyframe, p.pos]));
+  });
+
+  it('trun v1 with negative composition offsets', async () => {
+    const path = join(tmp.dir, 'neg.mp4');
+    await makeVariant(path, 'frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets',
+      ['-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '2']);
+    const buf = readFileSync(path);
+    const ours = samplesByTrack(buf, parseInit(buf)).get(1)!;
+    assert.ok(ours.some((s) => s.ctsOffset < 0), 'negative offsets parsed as such');
+    const theirs = await probePackets(path);
+    // ffmpeg's demuxer shifts pts by a constant (its dts_shift) instead of letting it go negative.
+    const shift = theirs[0].pts - (ours[0].decodeTime + ours[0].ctsOffset);
+    assert.deepEqual(ours.map((s) => [s.decodeTime + s.ctsOffset + shift, s.decodeTime, s.size, s.isSync, s.fileOffset]),
+      theirs.map((p) => [p.pts, p.dts, p.size, p.keyframe, p.pos]));
+  });
+
+  it('hev1', async (t) => {
+    if (!(await hasX265())) { t.skip('libx265 not available'); return; }
+    const path = join(tmp.dir, 'hev1.mp4');
+    await makeVariant(path, 'frag_keyframe+empty_moov+default_base_moof',
+      ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hev1']);
+    const init = parseInit(readFileSync(path));
+    assert.equal(init.tracks[0].codec, 'hev1');
+    assert.match(init.tracks[0].codecString, /^hev1\.1\.6\.L\d+(\.[0-9A-F]{1,2})*$/);
+  });
+
+  // Hand-built moofs for what ffmpeg does not write: trex defaults, chained trafs/truns, explicit bases.
+  const be32 = (...v: number[]): Buffer => { const b = Buffer.alloc(4 * v.length); v.forEach((x, i) => b.writeInt32BE(x | 0, 4 * i)); return b; };
+  const box = (type: string, ...parts: Buffer[]): Buffer => {
+    const body = Buffer.concat(parts);
+    const h = Buffer.alloc(8);
+    h.writeUInt32BE(8 + body.length, 0);
+    h.write(type, 4, 'latin1');
+    return Buffer.concat([h, body]);
+  };
+  const full = (type: string, version: number, flags: number, ...parts: Buffer[]): Buffer => box(type, be32(((version << 24) | flags) >>> 0), ...parts);
+
+  it('trex defaults, first-sample flags, default-base-is-moof', async () => {
+    const src = readFileSync((await video('plain'))!);
+    const init0 = parseInit(src);
+    // Patch the init's trex: duration 512, size 100, flags non-sync.
+    const bytes = Buffer.from(init0.bytes);
+    const trex = bytes.indexOf('trex', 0, 'latin1');
+    bytes.writeUInt32BE(512, trex + 16);
+    bytes.writeUInt32BE(100, trex + 20);
+    bytes.writeUInt32BE(0x10000, trex + 24);
+    const init = parseInit(bytes);
+    assert.deepEqual(init.tracks[0].defaults, { sampleDescriptionIndex: 1, sampleDuration: 512, sampleSize: 100, sampleFlags: 0x10000 });
+    const build = (dataOffset: number) => box('moof', full('mfhd', 0, 0, be32(9)), box('traf',
+      full('tfhd', 0, 0x20000, be32(1)), full('tfdt', 1, 0, be32(0, 1000)),
+      full('trun', 0, 0x001 | 0x004, be32(3, dataOffset, 0))));
+    const size = build(0).length;
+    const m = parseMoof(build(size + 8), 4000, init);
+    assert.equal(m.sequenceNumber, 9);
+    assert.deepEqual(m.trackRuns[0].samples, [0, 1, 2].map((i) => ({
+      decodeTime: 1000 + 512 * i, duration: 512, size: 100, ctsOffset: 0, isSync: i === 0, fileOffset: 4000 + size + 8 + 100 * i,
+    })));
+  });
+
+  it('chained truns and trafs without data offsets, explicit base-data-offset, no tfdt', async () => {
+    const init = parseInit(readFileSync((await video('bframesAudio'))!));
+    const traf1 = box('traf', full('tfhd', 0, 0x08 | 0x10, be32(1, 512, 50)),
+      full('trun', 1, 0x001 | 0x800, be32(2, 300, -512, 1024)),
+      full('trun', 0, 0x200, be32(1, 70)));
+    const traf2 = box('traf', full('tfhd', 0, 0x08 | 0x10, be32(2, 1024, 20)), full('tfdt', 0, 0, be32(48000)), full('trun', 0, 0, be32(2)));
+    const m = parseMoof(box('moof', full('mfhd', 0, 0, be32(1)), traf1, traf2), 5000, init, new Map([[1, 7000]]));
+    const pick = (s: FragmentSample) => [s.decodeTime, s.duration, s.size, s.ctsOffset, s.fileOffset];
+    assert.deepEqual(m.trackRuns[0].samples.map(pick), [[7000, 512, 50, -512, 5300], [7512, 512, 50, 1024, 5350], [8024, 512, 70, 0, 5400]]);
+    assert.deepEqual(m.trackRuns[1].samples.map(pick), [[48000, 1024, 20, 0, 5470], [49024, 1024, 20, 0, 5490]]);
+    // tfhd base-data-offset: absolute in the file, whatever the moof's position.
+    const traf3 = box('traf', full('tfhd', 0, 0x01 | 0x08 | 0x10, be32(1, 0, 123456, 512, 10)), full('tfdt', 0, 0, be32(0)),
+      full('trun', 0, 0x001, be32(2, 8)));
+    const m3 = parseMoof(box('moof', full('mfhd', 0, 0, be32(2)), traf3), 999, init);
+    assert.deepEqual(m3.trackRuns[0].samples.map((s) => s.fileOffset), [123464, 123474]);
+    assert.throws(() => parseMoof(box('moof', box('traf', full('tfhd', 0, 0, be32(77)))), 0, init), /track 77/);
   });
 });
 
