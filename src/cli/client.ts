@@ -1,7 +1,7 @@
 // What every terminal command shares: which producer to talk to (--producer / SEGREC_PRODUCER_BASE_URL,
 // --token / SEGREC_AUTH_TOKEN, --json), a fetch wrapper that turns "connection refused" into an error
 // that says what to do, and the exit codes.
-import type { FlagDef, ParsedFlags } from './args.js';
+import type { FlagDef, ParsedFlags } from '../common/flags.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
 

@@ -4,7 +4,7 @@
 import { producerCommand, PRODUCER_HELP } from './producer-cmd.js';
 import { clipCommand, CLIP_FLAGS } from './commands/clip.js';
 import { clipsCommand, healthCommand, rotateCommand, segmentsCommand } from './commands/status.js';
-import { helpFor, UsageError } from './args.js';
+import { helpFor, UsageError } from '../common/flags.js';
 import { CliError, EXIT } from './client.js';
 
 const HELP = `segrec — record a video source into rolling MP4 segments and cut frame-accurate clips

@@ -1,6 +1,7 @@
 // The producer's options: defaults, validation, and parsing from command-line flags and SEGREC_* env vars.
 import { resolve } from 'node:path';
 import { parseBytes, parseDurationMs } from '../common/units.js';
+import { parseFlags, UsageError } from '../common/flags.js';
 import { DEFAULT_TESTSRC, type TestsrcOptions } from './ingest/testsrc.js';
 import type { Logger } from '../common/log.js';
 
@@ -140,25 +141,13 @@ export function parseProducerArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     const v = env[envName];
     if (v !== undefined && v !== '') raw.set(name, FLAGS[name].repeat ? v.split(',').map((s) => s.trim()) : [v]);
   }
-  const fromFlags = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new OptionsError(`unexpected argument "${a}"`);
-    let name = a.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
-    const spec = FLAGS[name];
-    if (!spec) throw new OptionsError(`unknown flag --${name} (known: ${Object.keys(FLAGS).map((f) => '--' + f).join(', ')})`);
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new OptionsError(`--${name} needs a value`);
-    }
-    const list = fromFlags.get(name) ?? [];
-    list.push(value);
-    fromFlags.set(name, list);
+  let given;
+  try {
+    given = parseFlags(argv, Object.keys(FLAGS).map((name) => ({ name, value: true, help: '' })));
+  } catch (e) {
+    throw e instanceof UsageError ? new OptionsError(e.message) : e;
   }
-  for (const [k, v] of fromFlags) raw.set(k, v);
+  for (const name of Object.keys(FLAGS)) if (given.has(name)) raw.set(name, given.all(name));
   const out: ProducerOptionsInput = {};
   const testsrc: Partial<TestsrcOptions> = {};
   const rec = out as Record<string, unknown>;

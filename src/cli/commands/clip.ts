@@ -2,7 +2,7 @@
 //   segrec clip --last 10s | --from -30s --to -5s | --start-pts N --stop-pts N  [--label L] [--out-dir D]
 //               [--filename F.mp4] [--wait 60s | --no-wait]
 // The window goes out in PTS (mapped with the producer's /health timebase), so the cut is exact.
-import { parseFlags, UsageError, type FlagDef } from '../args.js';
+import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { call, CliError, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
 import { clock, parseSpan, parseTime } from '../format.js';
 import { describeClip } from './status.js';

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseFlags, UsageError, type FlagDef } from '../args.js';
+import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { COMMON_FLAGS, connFrom, EXIT } from '../client.js';
 import { dur, parseSpan } from '../format.js';
 import { Recorder } from '../../record/index.js';

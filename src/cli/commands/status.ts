@@ -1,5 +1,5 @@
 // `segrec health`, `segrec rotate`, `segrec segments`, `segrec clips`: look at a running producer.
-import { parseFlags, type FlagDef } from '../args.js';
+import { parseFlags, type FlagDef } from '../../common/flags.js';
 import { call, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
 import { clock, dur, secs, size } from '../format.js';
 import type { HealthPayload } from '../../producer/health.js';

@@ -21,41 +21,32 @@ import { CLIP_LATENCY_BUCKETS, Histogram } from '../metrics.js';
 export const NO_OVERLAP_MESSAGE = 'no segments overlap requested window (possibly purged)';
 const MAX_PENDING = 10_000;
 
-export interface ClipJson {
+/** GET /clip/{id}'s `clip`: the job and, once done, its outcome (null/empty fields until then). */
+export type ClipJson = {
   clip_id: string;
   status: JobRecord['status'];
   mode: ClipSpec['mode'];
-  path: string | null;
   label: string | null;
   start_pts_ns: number;
   stop_pts_ns: number;
   start_epoch_ms: number | null;
   stop_epoch_ms: number | null;
-  actual_start_pts_ns: number | null;
-  actual_stop_pts_ns: number | null;
-  lead_in_ms: number | null;
-  duration_ms: number | null;
-  frames: number | null;
-  bytes: number | null;
-  segments: string[];
-  gaps: Array<{ start_pts_ns: number; stop_pts_ns: number }>;
-  partial: boolean;
-  partial_reason: string | null;
   error: string | null;
   created_ms: number;
   updated_ms: number;
-}
+} & Omit<ClipOutcome, 'audio'>;
+
+const NO_OUTCOME: Omit<ClipOutcome, 'audio'> = {
+  path: null, actual_start_pts_ns: null, actual_stop_pts_ns: null, lead_in_ms: null, duration_ms: null, frames: null,
+  bytes: null, segments: [], gaps: [], partial: false, partial_reason: null,
+};
 
 export function clipJson(j: JobRecord): ClipJson {
-  const o = j.outcome;
+  const { audio: _audio, ...outcome } = j.outcome ?? { ...NO_OUTCOME, audio: false };
   return {
-    clip_id: j.clipId, status: j.status, mode: j.spec.mode, path: o?.path ?? null, label: j.spec.label,
-    start_pts_ns: j.startPtsNs, stop_pts_ns: j.stopPtsNs, start_epoch_ms: j.spec.startEpochMs ?? null,
-    stop_epoch_ms: j.spec.stopEpochMs ?? null, actual_start_pts_ns: o?.actual_start_pts_ns ?? null,
-    actual_stop_pts_ns: o?.actual_stop_pts_ns ?? null, lead_in_ms: o?.lead_in_ms ?? null, duration_ms: o?.duration_ms ?? null,
-    frames: o?.frames ?? null, bytes: o?.bytes ?? null, segments: o?.segments ?? [], gaps: o?.gaps ?? [],
-    partial: o?.partial ?? false, partial_reason: o?.partial_reason ?? null, error: j.error, created_ms: j.createdMs,
-    updated_ms: j.updatedMs,
+    clip_id: j.clipId, status: j.status, mode: j.spec.mode, label: j.spec.label, start_pts_ns: j.startPtsNs,
+    stop_pts_ns: j.stopPtsNs, start_epoch_ms: j.spec.startEpochMs ?? null, stop_epoch_ms: j.spec.stopEpochMs ?? null,
+    ...outcome, error: j.error, created_ms: j.createdMs, updated_ms: j.updatedMs,
   };
 }
 

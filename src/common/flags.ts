@@ -1,15 +1,38 @@
-// A small flag parser for the segrec subcommands: `--name value`, `--name=value`, boolean `--flag`,
-// `--no-flag`, and values that start with '-' (relative times like `-30s`) for flags that take values.
+// The one command-line flag parser (segrec's subcommands and the producer's options): `--name value`,
+// `--name=value`, boolean `--flag` / `--no-flag`, repeated flags, and values that start with '-'
+// (relative times like `-30s`) for flags that take values.
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
 export interface FlagDef { name: string; value: boolean; help: string }
 
-export type ParsedFlags = Map<string, string | boolean>;
+/** What was given: `get` is the last value of a flag, `all` every value of a repeated one. */
+export class ParsedFlags {
+  private readonly values = new Map<string, Array<string | boolean>>();
+
+  set(name: string, v: string | boolean): void {
+    const list = this.values.get(name) ?? [];
+    list.push(v);
+    this.values.set(name, list);
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  get(name: string): string | boolean | undefined {
+    const list = this.values.get(name);
+    return list?.[list.length - 1];
+  }
+
+  all(name: string): string[] {
+    return (this.values.get(name) ?? []).map(String);
+  }
+}
 
 export function parseFlags(argv: string[], defs: FlagDef[]): ParsedFlags {
-  const out: ParsedFlags = new Map();
+  const out = new ParsedFlags();
   const byName = new Map(defs.map((d) => [d.name, d]));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
