@@ -1,6 +1,7 @@
 // Pure helpers for the analysis side's ffmpeg processes: parsing the `showinfo` filter's stderr lines
 // (per-frame pts, output size, stream time base), exact tick → nanosecond conversion, credential
 // redaction for anything that may reach a log or an error message, and a bounded stderr tail.
+import { redactUrl } from '../common/redact.js';
 
 /** A rational time base, e.g. 1/15360 (seconds per tick = num / den). */
 export interface TimeBase { num: number; den: number }
@@ -49,10 +50,8 @@ export function ticksToNs(ticks: bigint, timeBase: TimeBase, offsetNs = 0): numb
   return Number(BigInt(offsetNs) + floorDiv(2n * n + d, 2n * d));
 }
 
-/** Replaces `user:pass@` / `user@` in every URL-looking substring with `***@`. */
-export function redactCredentials(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s'"]+)@/gi, '$1***@');
-}
+/** Credential redaction: the project-wide rule (src/common/redact.ts), under the name this module exports. */
+export const redactCredentials: (text: string) => string = redactUrl;
 
 /** Keeps the last `maxLines` lines (each cut to `maxLineChars`) of a process's stderr. */
 export class LineTail {
