@@ -248,11 +248,23 @@ export function describeError(err: unknown): ClipErrorRecord['error'] {
 }
 
 /** One JSONL line (with its newline). */
+/** Renames object keys recursively (arrays and nested objects included). */
+function mapKeys(v: unknown, f: (k: string) => string): unknown {
+  if (Array.isArray(v)) return v.map((x) => mapKeys(x, f));
+  if (v !== null && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [f(k), mapKeys(x, f)]));
+  }
+  return v;
+}
+const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+const toCamel = (k: string) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+/** One JSONL line. On disk the keys are snake_case, like the producer's wire format (`start_pts_ns`). */
 export function toJsonl(record: AnalysisRecord): string {
-  return `${JSON.stringify(record)}\n`;
+  return `${JSON.stringify(mapKeys(record, toSnake))}\n`;
 }
 
-/** Parses JSONL text back into records (blank lines skipped). */
+/** Parses JSONL text back into records (blank lines skipped; snake_case keys become camelCase). */
 export function parseJsonl(text: string): AnalysisRecord[] {
-  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as AnalysisRecord);
+  return text.split('\n').filter((l) => l.trim()).map((l) => mapKeys(JSON.parse(l), toCamel) as AnalysisRecord);
 }

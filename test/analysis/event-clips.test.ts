@@ -96,13 +96,19 @@ describe('clip planning', () => {
     assert.ok(needsForceRotate(10 * S, undefined));
   });
 
-  it('JSONL lines round-trip', () => {
+  it('JSONL lines are snake_case on disk, like the wire format, and round-trip', () => {
     const rec: ClipErrorRecord = {
-      type: 'clip_error', ts: '2025-01-01T00:00:00.000Z', label: 'm', startPtsNs: 1, stopPtsNs: 2, events: [], attempts: 1,
+      type: 'clip_error', ts: '2025-01-01T00:00:00.000Z', label: 'm', startPtsNs: 1, stopPtsNs: 2,
+      events: [{ startPtsNs: 1, stopPtsNs: 2 }], attempts: 1,
       rotated: false, rotateError: null, error: { name: 'ClipHttpError', message: 'x', status: 409 }, transient: false,
     };
     const line = toJsonl(rec);
     assert.ok(line.endsWith('\n') && !line.slice(0, -1).includes('\n'));
+    const onDisk = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(onDisk.start_pts_ns, 1);
+    assert.equal(onDisk.rotate_error, null);
+    assert.deepEqual(onDisk.events, [{ start_pts_ns: 1, stop_pts_ns: 2 }]);
+    assert.ok(!/[a-z][A-Z]/.test(Object.keys(onDisk).join(' ')), 'no camelCase key on disk');
     assert.deepEqual(parseJsonl(line + line), [rec, rec]);
   });
 });
