@@ -157,6 +157,8 @@ export class Producer {
     this.clipEngine?.addRoutes(router);
     this.server = createHttpServer({
       router, authToken: o.authToken, log: this.log.child('http'),
+      // The page itself holds no data: it loads, then asks for the token it needs (from #token=…).
+      publicPaths: ['/health', '/'], publicPrefixes: ['/web/'],
       onRequestDone: ({ status }) => this.httpStatusCounts.set(status, (this.httpStatusCounts.get(status) ?? 0) + 1),
     });
     await new Promise<void>((resolve, reject) => {

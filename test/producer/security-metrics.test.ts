@@ -23,10 +23,15 @@ describe('bearer token', () => {
     tmp.cleanup();
   });
 
-  test('every route but /health needs the token', async () => {
+  test('every route but /health and the page\'s static files needs the token', async () => {
     assert.equal((await fetch(`${p.url}/health`)).status, 200);
+    for (const path of ['/', '/web/app.js']) {
+      const r = await fetch(`${p.url}${path}`);
+      assert.equal(r.status, 200, `${path} is public (static, no data)`);
+      await r.arrayBuffer();
+    }
     const routes: Array<[string, string]> = [['GET', '/segments'], ['GET', '/clips'], ['POST', '/clip'], ['POST', '/force_rotate'],
-      ['GET', '/metrics'], ['GET', '/events'], ['GET', '/'], ['GET', '/live.mp4'], ['GET', '/clip/clip-0000000000000001'],
+      ['GET', '/metrics'], ['GET', '/events'], ['GET', '/live.mp4'], ['GET', '/clip/clip-0000000000000001'],
       ['GET', '/clip/clip-0000000000000001/file'], ['GET', '/nope']];
     for (const [method, path] of routes) {
       for (const auth of [undefined, 'Bearer wrong-token-xyz', `Basic ${TOKEN}`, TOKEN]) {

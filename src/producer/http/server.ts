@@ -1,5 +1,5 @@
 // The producer's HTTP server: dispatch through the router, the optional bearer token (every route but
-// /health, compared in constant time), and turning every failure into {"ok": false, "message"} with a
+// the public ones — /health and the web page's static files — compared in constant time), and turning every failure into {"ok": false, "message"} with a
 // fitting status, never a stack trace and never a crash.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -12,6 +12,8 @@ export interface HttpServerOptions {
   log: Logger;
   /** Routes (exact pathnames) reachable without the token. */
   publicPaths?: string[];
+  /** Pathname prefixes reachable without the token (static files that hold no data). */
+  publicPrefixes?: string[];
   onRequestDone?: (info: { method: string; route: string; status: number; ms: number }) => void;
 }
 
@@ -35,9 +37,11 @@ function tokenMatches(presented: string | null, token: string): boolean {
 }
 
 export function createHttpServer(o: HttpServerOptions): Server {
-  const publicPaths = new Set(o.publicPaths ?? ['/health']);
+  const exact = new Set(o.publicPaths ?? ['/health']);
+  const prefixes = o.publicPrefixes ?? [];
+  const isPublic = (path: string) => exact.has(path) || prefixes.some((p) => path.startsWith(p));
   const server = createServer((req, res) => {
-    void handle(o, publicPaths, req, res);
+    void handle(o, isPublic, req, res);
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 0; // long-polls and streams are legitimate; idle sockets are capped below
@@ -49,12 +53,15 @@ export function createHttpServer(o: HttpServerOptions): Server {
   return server;
 }
 
-async function handle(o: HttpServerOptions, publicPaths: Set<string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(o: HttpServerOptions, isPublic: (path: string) => boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
   let url: URL;
   try {
-    url = new URL(req.url ?? '/', 'http://localhost');
+    // An origin-form target is a path: `//x/health` is the path //x/health, not host x (which
+    // `new URL(target, base)` would make of it, routing it to /health or to nowhere).
+    const target = req.url ?? '/';
+    url = new URL(target.startsWith('/') ? `http://localhost${target}` : target, 'http://localhost');
   } catch {
     sendJson(res, 400, { ok: false, message: 'url: malformed request target' });
     return;
@@ -63,7 +70,7 @@ async function handle(o: HttpServerOptions, publicPaths: Set<string>, req: Incom
   res.on('close', () => ac.abort());
   let route = 'unmatched';
   try {
-    if (o.authToken && !publicPaths.has(url.pathname) && !tokenMatches(presentedToken(req, url), o.authToken)) {
+    if (o.authToken && !isPublic(url.pathname) && !tokenMatches(presentedToken(req, url), o.authToken)) {
       throw new HttpError(401, 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
     }
     const { handler, params } = o.router.match(method, url.pathname);
