@@ -1,16 +1,20 @@
 // Supervises the ffmpeg child: spawns it (argument array, no shell), splits its stdout into fMP4 boxes,
 // hands the init segment and whole moof+mdat fragments to a sink, watches for stalls, and restarts it
-// with capped exponential backoff whenever it exits, stalls or sends bytes that are not MP4. Its state
-// (`starting|running|stalled|restarting|failed|stopped`) is what /health reports.
+// with capped exponential backoff whenever it exits, stalls, sends bytes that are not MP4, or a keyframe
+// brings video parameters its init does not declare (a mid-stream resolution/codec change). Its state
+// (`starting|running|stalled|restarting|failed|stopped`) is what /health reports — except that the
+// producer reports `degraded` instead of `running` while the segment writer cannot store what ffmpeg
+// delivers (disk full): the source is fine then, the storage is not.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../../common/log.js';
 import { redactSecrets } from '../../common/redact.js';
 import { TopLevelBoxSplitter } from '../../mp4/splitter.js';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
-import { parseMoof } from '../../mp4/fragment.js';
+import { parseMoof, type ParsedMoof } from '../../mp4/fragment.js';
+import { declaredParameterSets, sequenceChanged, type ParameterSets } from '../../mp4/param-sets.js';
 import type { IngestFragment } from '../segments/segment-writer.js';
 
-export type IngestState = 'starting' | 'running' | 'stalled' | 'restarting' | 'failed' | 'stopped';
+export type IngestState = 'starting' | 'running' | 'stalled' | 'restarting' | 'failed' | 'stopped' | 'degraded';
 
 export interface IngestSink {
   runStarted(runId: number, init: InitSegment): void;
@@ -40,6 +44,8 @@ export class IngestSupervisor {
   state: IngestState = 'stopped';
   restarts = 0;
   lastError: string | null = null;
+  /** When lastError was set (epoch ms). */
+  lastErrorAtMs: number | null = null;
   lastFragmentAtMs: number | null = null;
   runId: number;
   /** ffmpeg's pid while it runs (tests use it to inject faults). */
@@ -118,6 +124,7 @@ export class IngestSupervisor {
     this.pid = child.pid ?? null;
     const splitter = new TopLevelBoxSplitter({ maxBoxBytes: 256 * 1024 * 1024 });
     let init: InitSegment | null = null;
+    let declared: ParameterSets | null = null;
     let ftyp: Buffer | null = null;
     let pendingMoof: Buffer | null = null;
     let broken = false;
@@ -129,6 +136,8 @@ export class IngestSupervisor {
             ftyp = box.data;
           } else if (box.type === 'moov') {
             init = parseInit(ftyp ? Buffer.concat([ftyp, box.data]) : box.data);
+            const video = init.tracks.find((t) => t.kind === 'video');
+            declared = video ? declaredParameterSets(video) : null;
             this.o.sink.runStarted(runId, init);
           } else if (box.type === 'moof') {
             pendingMoof = box.data;
@@ -137,11 +146,18 @@ export class IngestSupervisor {
             const moofBuf: Buffer = pendingMoof;
             pendingMoof = null;
             const moof = parseMoof(moofBuf, 0, init);
+            const bytes = Buffer.concat([moofBuf, box.data]);
+            if (declared && keyframeChangesParameters(init, moof, bytes, declared)) {
+              // Stream-copied sources carry new SPS in-band when the camera changes resolution or codec
+              // settings; this init cannot describe what follows. A fresh ffmpeg writes a new init, and
+              // the writer starts a new segment with it (the fragment in between is not recorded).
+              broken = true;
+              this.kill('video parameters changed mid-stream (new SPS); restarting ingest for a new segment');
+              return;
+            }
             const arrival = nowEpochMs();
             this.noteFragment(arrival);
-            this.o.sink.fragment(runId, {
-              bytes: Buffer.concat([moofBuf, box.data]), moofSize: moofBuf.length, moof, arrivalEpochMs: arrival,
-            });
+            this.o.sink.fragment(runId, { bytes, moofSize: moofBuf.length, moof, arrivalEpochMs: arrival });
           }
           // styp, sidx, mfra, free: nothing to keep.
         }
@@ -208,6 +224,7 @@ export class IngestSupervisor {
     for (const w of waiters) w();
     if (this.stopping) return;
     this.lastError = this.redact(reason);
+    this.lastErrorAtMs = Date.now();
     if (!this.runHadFragments) this.consecutiveFailures++;
     const backoff = this.o.backoffMs ?? DEFAULT_BACKOFF;
     const delay = backoff[Math.min(this.consecutiveFailures, backoff.length - 1)];
@@ -219,6 +236,14 @@ export class IngestSupervisor {
       if (!this.stopping) this.spawnChild();
     }, delay);
   }
+}
+
+/** Whether the fragment's first video sample (a keyframe) carries parameter sets the init does not declare. */
+function keyframeChangesParameters(init: InitSegment, moof: ParsedMoof, fragment: Buffer, declared: ParameterSets): boolean {
+  const video = init.tracks.find((t) => t.kind === 'video');
+  const first = moof.trackRuns.find((r) => r.trackId === video?.trackId)?.samples[0];
+  if (!first || !first.isSync || first.fileOffset + first.size > fragment.length) return false;
+  return sequenceChanged(fragment.subarray(first.fileOffset, first.fileOffset + first.size), declared);
 }
 
 /** Wall clock in epoch ms (one place, so tests and the clock agree on what "now" is). */
