@@ -16,6 +16,15 @@ export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env S
   --testsrc-size 1280x720 --testsrc-fps 15
 flags: ${PRODUCER_FLAGS.map((f) => '--' + f).join(' ')}`;
 
+/** Why the producer could not start, with what to do about the common cases. */
+export function startFailure(e: unknown): string {
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (err.code === 'EADDRINUSE') return `${err.address}:${err.port} is already in use (another producer?): pass --port N, or stop the other one`;
+  if (err.code === 'EACCES' && err.port !== undefined) return `not allowed to listen on port ${err.port}: pass --port N above 1023`;
+  if (err.code === 'EADDRNOTAVAIL') return `${err.address} is not an address of this machine: check --host`;
+  return err.message;
+}
+
 export async function producerCommand(argv: string[]): Promise<number> {
   let input;
   try {
@@ -31,7 +40,7 @@ export async function producerCommand(argv: string[]): Promise<number> {
   try {
     handle = await startProducer(input);
   } catch (e) {
-    process.stderr.write(`segrec producer: ${(e as Error).message}\n`);
+    process.stderr.write(`segrec producer: ${startFailure(e)}\n`);
     return e instanceof OptionsError ? 2 : 1;
   }
   process.stderr.write(`producer running at ${handle.url} (Ctrl-C to stop)\n`);

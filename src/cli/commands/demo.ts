@@ -9,6 +9,7 @@ import { createLogger } from '../../common/log.js';
 import { EXIT } from '../client.js';
 import { dur, size } from '../format.js';
 import { runMotion } from './motion.js';
+import { startFailure } from '../producer-cmd.js';
 
 export default async function demoCommand(argv: string[]): Promise<number> {
   let input;
@@ -22,7 +23,13 @@ export default async function demoCommand(argv: string[]): Promise<number> {
     throw e;
   }
   const print = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 23)}  ${line}\n`);
-  const handle = await startProducer({ ...input, logger: input.logger ?? createLogger({ level: 'warn' }) });
+  let handle;
+  try {
+    handle = await startProducer({ ...input, logger: input.logger ?? createLogger({ level: 'warn' }) });
+  } catch (e) {
+    process.stderr.write(`segrec demo: ${startFailure(e)}\n`);
+    return e instanceof OptionsError ? EXIT.usage : EXIT.failed;
+  }
   const p = handle.producer;
   const clipsDir = p.options.clipRoots[0];
   print(`recording ${p.sourceForDisplay} into ${p.options.dataDir} — web page and API at ${handle.url}`);
