@@ -98,14 +98,19 @@ export async function requestJson(req: JsonRequest): Promise<JsonResponse> {
 
   let status: number;
   let text: string;
+  let location: string | null;
   try {
     const res = await fetch(req.url, {
       method: req.method,
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
       signal: controller.signal,
+      // The producer never redirects: following one would take another resource's answer (a 303 even turns
+      // the POST into a GET) for the job's.
+      redirect: 'manual',
     });
     status = res.status;
+    location = res.headers.get('location');
     text = await res.text();
   } catch (e) {
     if (abortedBy === 'caller' && req.signal) throw abortError(req.signal, req.jobId);
@@ -131,7 +136,8 @@ export async function requestJson(req: JsonRequest): Promise<JsonResponse> {
   const opts = { jobId: req.jobId };
   if (status < 200 || status > 299) {
     const msg = producerMessage(parsed);
-    const detail = msg ?? (parsed === undefined ? `non-JSON body: ${snippet(text)}` : undefined);
+    const detail = status >= 300 && status < 400 && location !== null ? `redirect to ${snippet(location)} (not followed)`
+      : msg ?? (parsed === undefined ? `non-JSON body: ${snippet(text)}` : undefined);
     throw new ClipHttpError(
       `${req.what} answered HTTP ${status}${detail === undefined ? '' : `: ${detail}`}`,
       status, parsed ?? text, opts,

@@ -41,6 +41,14 @@ export function jobStatusFromAnswer(json: JsonObject): JobStatus {
   };
 }
 
+/**
+ * Whether an id can name its job's URL: `.` and `..` would be resolved away by the URL (polling some other
+ * path), and a lone surrogate cannot be percent-encoded at all.
+ */
+function usableJobId(id: string): boolean {
+  return id !== '.' && id !== '..' && !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(id);
+}
+
 function sleep(ms: number, signal: AbortSignal | undefined, jobId: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = () => {
@@ -99,6 +107,9 @@ export class Recorder {
     const jobId = jobIdFromPostAnswer(post.json);
     if (jobId === undefined) {
       throw new ClipHttpError(`POST /clip answered HTTP ${post.status} without a clip_id or id`, post.status, post.json);
+    }
+    if (!usableJobId(jobId)) {
+      throw new ClipHttpError(`POST /clip answered HTTP ${post.status} with an unusable clip id ${JSON.stringify(jobId.slice(0, 80))}`, post.status, post.json);
     }
     lastStatus = jobStatusFromAnswer(post.json).status;
     const what = `GET /clip/${jobId}`;

@@ -56,12 +56,16 @@ export function parseClipBody(body: unknown): ClipSpec {
   throw new HttpError(400, 'start_pts_ns: a window is required (start_pts_ns + stop_pts_ns, or start_epoch_ms + stop_epoch_ms)');
 }
 
+/** Leaves room under NAME_MAX (255 bytes) for a `-9999` suffix and the `.json` sidecar's longer extension. */
+export const MAX_FILENAME_BYTES = 240;
+
 /** A plain file name: no separators, no traversal, no hidden files, ending in .mp4. */
 export function validateFilename(name: string): void {
   if (name.includes('/') || name.includes('\\')) throw new HttpError(400, 'filename: must be a plain name without path separators');
   if (name === '.' || name === '..' || name.startsWith('.')) throw new HttpError(400, 'filename: must not start with a dot');
   if (!name.toLowerCase().endsWith('.mp4') || name.length <= 4) throw new HttpError(400, 'filename: must end in .mp4');
   if (name.includes('\0')) throw new HttpError(400, 'filename: must not contain NUL');
+  if (Buffer.byteLength(name, 'utf8') > MAX_FILENAME_BYTES) throw new HttpError(400, `filename: longer than ${MAX_FILENAME_BYTES} bytes (UTF-8)`);
 }
 
 /** A label made safe to appear in a file name. */

@@ -22,6 +22,17 @@ function realpathOfDeepestExisting(p: string): string {
   return join(realpathSync(cur), ...rest);
 }
 
+/** Longest directory path (bytes) a clip may go into: room for "/" and a NAME_MAX file name under PATH_MAX. */
+const MAX_DIR_BYTES = 4095 - 1 - 255;
+
+/** Filesystem errors that mean the requested out_dir cannot be a directory (the request's fault). */
+const UNUSABLE = new Set(['ENAMETOOLONG', 'EEXIST', 'ENOTDIR', 'ENOENT', 'ELOOP']);
+
+function unusableOutDir(e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code !== undefined && UNUSABLE.has(code) ? new HttpError(400, `out_dir: cannot be used as a directory (${code})`) : e;
+}
+
 /**
  * Resolves `outDir` (absolute, or relative to the first clip root) and checks it lies inside one of the
  * roots after symlinks are resolved. Creates it when missing. Throws a 400 naming `out_dir`.
@@ -31,14 +42,26 @@ export function resolveOutDir(outDir: string | null, roots: string[]): string {
   if (outDir === null) return realRoots[0];
   if (outDir.trim() === '') throw new HttpError(400, 'out_dir: must not be empty');
   const candidate = isAbsolute(outDir) ? resolve(outDir) : resolve(realRoots[0], outDir);
-  const real = realpathOfDeepestExisting(candidate);
+  if (Buffer.byteLength(candidate) > MAX_DIR_BYTES) throw new HttpError(400, `out_dir: path longer than ${MAX_DIR_BYTES} bytes`);
+  let real: string;
+  try {
+    real = realpathOfDeepestExisting(candidate);
+  } catch (e) {
+    throw unusableOutDir(e);
+  }
   if (!realRoots.some((root) => within(root, real))) {
     throw new HttpError(400, `out_dir: must lie inside a clip root (${roots.join(', ')})`);
   }
-  mkdirSync(real, { recursive: true });
-  // Re-check after creation: a symlink could have been swapped in meanwhile.
-  const after = realpathSync(real);
+  let after: string;
+  try {
+    mkdirSync(real, { recursive: true });
+    // Re-check after creation: a symlink could have been swapped in meanwhile.
+    after = realpathSync(real);
+  } catch (e) {
+    throw unusableOutDir(e);
+  }
   if (!realRoots.some((root) => within(root, after))) throw new HttpError(400, 'out_dir: must lie inside a clip root');
+  if (Buffer.byteLength(after) > MAX_DIR_BYTES) throw new HttpError(400, `out_dir: path longer than ${MAX_DIR_BYTES} bytes`);
   return after;
 }
 

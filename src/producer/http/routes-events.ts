@@ -16,6 +16,8 @@ export function addEventRoutes(router: Router, p: Producer): void {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
+    // A HEAD has no body: answer the head now instead of holding an empty stream open forever.
+    if (c.req.method === 'HEAD') { res.end(); return; }
     const send = (event: string, data: unknown) => {
       if (res.writableLength > 1024 * 1024) { res.destroy(); return; }
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);

@@ -54,6 +54,8 @@ export function addRecordingRoutes(router: Router, p: Producer): void {
       'x-segrec-pts-offset-ns': String(live.offsetNs),
       'x-segrec-run-id': String(live.runId),
     });
+    // A HEAD has no body: answer the head now instead of holding an empty stream open.
+    if (c.req.method === 'HEAD') { res.end(); return; }
     res.write(live.init.bytes);
     await new Promise<void>((resolve) => {
       const onFrag = (f: { runId: number; bytes: Buffer }) => {

@@ -40,15 +40,23 @@ export function createHttpServer(o: HttpServerOptions): Server {
   const exact = new Set(o.publicPaths ?? ['/health']);
   const prefixes = o.publicPrefixes ?? [];
   const isPublic = (path: string) => exact.has(path) || prefixes.some((p) => path.startsWith(p));
-  const server = createServer((req, res) => {
+  // Node would answer a missing Host (400) and an unknown Expect (417) itself, with no JSON body: we do.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     void handle(o, isPublic, req, res);
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    sendJson(res, 417, { ok: false, message: `expect: only 100-continue is supported (got ${JSON.stringify(String(req.headers.expect).slice(0, 80))})` });
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 0; // long-polls and streams are legitimate; idle sockets are capped below
   server.keepAliveTimeout = 5_000;
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"ok":false,"message":"malformed HTTP request"}');
-    else socket.destroy();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) { socket.destroy(); return; }
+    const [status, reason, message] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'headers: request line and headers too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'request: headers not received in time']
+        : [400, 'Bad Request', 'request: malformed HTTP'];
+    const body = JSON.stringify({ ok: false, message });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
   });
   return server;
 }
@@ -56,6 +64,10 @@ export function createHttpServer(o: HttpServerOptions): Server {
 async function handle(o: HttpServerOptions, isPublic: (path: string) => boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+    sendJson(res, 400, { ok: false, message: 'host: an HTTP/1.1 request needs a Host header' }, { connection: 'close' });
+    return;
+  }
   let url: URL;
   try {
     // An origin-form target is a path: `//x/health` is the path //x/health, not host x (which

@@ -36,6 +36,8 @@ export function optFiniteNumber(obj: JsonObject, key: string, min = -Infinity, m
   return v;
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 export function optString(obj: JsonObject, key: string, maxLen: number): string | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
@@ -43,6 +45,8 @@ export function optString(obj: JsonObject, key: string, maxLen: number): string 
   if (v.length > maxLen) throw new HttpError(400, `${key}: longer than ${maxLen} characters`);
   // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(v)) throw new HttpError(400, `${key}: must not contain control characters`);
+  // A lone surrogate has no UTF-8 form: it would not survive the index or the filesystem unchanged.
+  if (LONE_SURROGATE.test(v)) throw new HttpError(400, `${key}: must be valid Unicode (no lone surrogates)`);
   return v;
 }
 
