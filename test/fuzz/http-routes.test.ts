@@ -11,149 +11,12 @@ import { tempDir } from '../helpers/media.js';
 import { listSegments, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
 import { WEB_DIR } from '../../src/producer/http/routes-web.js';
 import {
+  anyValueToken, FIXTURE_NAMES, routesFor, filenameArb, ident, KEYS, labelArb, MAX_BODY, nested, NO_OVERLAP, CLIP_ID, numberToken, oracleClip, outDirArb, given,
+} from './clip-oracle.js';
+import {
   assertNamesField, assertPrototypeClean, checkAnswerShape, checkProperty, closeClientAgent, newPaths, send, show,
   snapshotTree, trackProcessFaults, type Answer,
 } from './support.js';
-
-const KEYS = ['start_pts_ns', 'stop_pts_ns', 'start_epoch_ms', 'stop_epoch_ms', 'label', 'out_dir', 'filename', 'max_wait_ms'] as const;
-const MAX_BODY = 64 * 1024;
-const NO_OVERLAP = 'no segments overlap requested window (possibly purged)';
-const CLIP_ID = /^clip-\d{16}$/;
-
-// ---- The oracle of POST /clip (the contract, written independently of src/) ---------------------------
-
-type ClipExpect =
-  | { kind: '413' }
-  | { kind: '400'; fields: Set<string> }
-  | { kind: 'valid'; obj: Record<string, unknown>; mode: 'pts' | 'epoch' };
-
-const given = (v: unknown) => v !== undefined && v !== null;
-// eslint-disable-next-line no-control-regex -- control characters are what is being looked for
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-function goodString(v: unknown, maxLen: number): v is string {
-  return typeof v === 'string' && v.length <= maxLen && !CONTROL.test(v) && !LONE_SURROGATE.test(v);
-}
-
-function oracleClip(body: Buffer): ClipExpect {
-  if (body.length > MAX_BODY) return { kind: '413' };
-  const text = body.toString('utf8');
-  let parsed: unknown;
-  if (text.trim() === '') return { kind: '400', fields: new Set(['start_pts_ns', 'body']) };
-  try { parsed = JSON.parse(text); } catch { return { kind: '400', fields: new Set(['body']) }; }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { kind: '400', fields: new Set(['body']) };
-  const obj = parsed as Record<string, unknown>;
-  const bad = new Set<string>();
-  for (const k of Object.keys(obj)) {
-    if (!(KEYS as readonly string[]).includes(k)) bad.add(k.length > 64 ? `${k.slice(0, 64)}…` : k);
-  }
-  const own = (k: string) => (Object.prototype.hasOwnProperty.call(obj, k) ? obj[k] : undefined);
-  const isPts = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
-  const isEpoch = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1e15;
-  for (const k of ['start_pts_ns', 'stop_pts_ns'] as const) if (given(own(k)) && !isPts(own(k))) bad.add(k);
-  for (const k of ['start_epoch_ms', 'stop_epoch_ms'] as const) if (given(own(k)) && !isEpoch(own(k))) bad.add(k);
-  if (given(own('label')) && !goodString(own('label'), 200)) bad.add('label');
-  const outDir = own('out_dir');
-  if (given(outDir) && (!goodString(outDir, 4096) || outDir.trim() === '')) bad.add('out_dir');
-  const fn = own('filename');
-  if (given(fn)) {
-    const plain = goodString(fn, 200) && !fn.includes('/') && !fn.includes('\\') && !fn.startsWith('.')
-      && fn.toLowerCase().endsWith('.mp4') && fn.length > 4 && Buffer.byteLength(fn) <= 240;
-    if (!plain) bad.add('filename');
-  }
-  const mw = own('max_wait_ms');
-  if (given(mw) && !(typeof mw === 'number' && Number.isInteger(mw) && mw >= 0 && mw <= 600_000)) bad.add('max_wait_ms');
-  // The window: PTS wins when any PTS field is given.
-  const [sp, tp, se, te] = [own('start_pts_ns'), own('stop_pts_ns'), own('start_epoch_ms'), own('stop_epoch_ms')];
-  let mode: 'pts' | 'epoch' = 'pts';
-  if (given(sp) || given(tp)) {
-    if (!given(sp)) bad.add('start_pts_ns');
-    if (!given(tp)) bad.add('stop_pts_ns');
-    if (isPts(sp) && isPts(tp) && ((tp as number) <= (sp as number) || (tp as number) - (sp as number) > 3600e9)) bad.add('stop_pts_ns');
-  } else if (given(se) || given(te)) {
-    mode = 'epoch';
-    if (!given(se)) bad.add('start_epoch_ms');
-    if (!given(te)) bad.add('stop_epoch_ms');
-    if (isEpoch(se) && isEpoch(te) && ((te as number) <= (se as number) || ((te as number) - (se as number)) * 1e6 > 3600e9)) bad.add('stop_epoch_ms');
-  } else {
-    bad.add('start_pts_ns');
-  }
-  return bad.size > 0 ? { kind: '400', fields: bad } : { kind: 'valid', obj, mode };
-}
-
-// ---- Generators -----------------------------------------------------------------------------------
-
-/** Raw JSON (or almost-JSON) number-ish tokens. */
-const numberToken = fc.oneof(
-  fc.integer({ min: -1_000_000, max: 1_000_000 }).map(String),
-  fc.constantFrom('-0', '0', '2e63', '9223372036854775808', '9223372036854775807', '-9223372036854775808', '18446744073709551616',
-    '9007199254740991', '9007199254740992', '9007199254740993', '1e400', '-1e400', '1e-400', '0.5', '1.0', '1e3', '-1', '1E2', '5e-324',
-    '1e15', '1000000000000001', '600000', '600001', '3600000000000', '1.7976931348623157e308'),
-  fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
-  fc.constantFrom('"NaN"', '"Infinity"', '"-Infinity"', '"123"', '""', 'true', 'false', 'null', '[]', '{}', '[1]', '{"a":1}', '"1e3"', '"0x10"'),
-  // Not JSON at all: the whole body is then malformed.
-  fc.constantFrom('NaN', 'Infinity', '-Infinity', '0x10', '01', '+1', '.5', '1.', "'1'", 'undefined', '1_000', '١٢٣'),
-);
-
-const FIXTURE_NAMES = ['sneaky', 'dangle', 'loop', 'afile', 'rel-up', 'outlink'];
-
-/** One path component, adversarial. */
-const pathPart = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('..', '.', '...', '%2e%2e', '%2E%2E%2F', '..%2f', '..\\', '..\\..', 'events', 'cam 1', 'trail.', 'trail ',
-    'trail. .', ' lead', '\u202eevil\u202c', 'emoji😀🎥', 'nul\u0000x', 'tab\tx', '\ud800', 'x\udfff', 'ok', 'x\u0085y', 'CON', 'a:b', '*?', '~',
-    '$HOME', 'ｆｕｌｌ', 'e\u0301', '\u200b', ...FIXTURE_NAMES) },
-  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 10 }) },
-  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 240, max: 300 }).map((n) => 'n'.repeat(n)) },
-  { weight: 1, arbitrary: fc.integer({ min: 78, max: 90 }).map((n) => '日'.repeat(n)) },
-);
-
-const ident = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/).filter((s) => !FIXTURE_NAMES.includes(s));
-
-function outDirArb(roots: { sandbox: string; outside: string; root1: string; root2: string }) {
-  return fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(
-      fc.constantFrom('', '', '/', `${roots.sandbox}/`, `${roots.outside}/`, `${roots.root1}/`, `${roots.root2}/`, '/tmp/', '~/', '\\\\?\\', './', '../'),
-      fc.array(pathPart, { maxLength: 5 }),
-      fc.constantFrom('/', '/', '\\', '//', '/./'),
-      fc.constantFrom('', '', '/', '.', ' ', '/..'),
-    ).map(([lead, parts, s, trail]) => lead + parts.join(s) + trail) },
-    { weight: 3, arbitrary: fc.array(ident, { minLength: 1, maxLength: 3 }).map((p) => p.join('/')) },
-    { weight: 1, arbitrary: fc.integer({ min: 1330, max: 1370 }).map((n) => 'ab/'.repeat(n)) },
-    { weight: 1, arbitrary: fc.integer({ min: 3900, max: 4200 }).map((n) => 'x'.repeat(n)) },
-    { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t', '/', '.', '..', '../../../../../../..', roots.outside, `${roots.outside}/sub`,
-      `${roots.root1}/../escape`, `${roots.root1}/sneaky/deeper`, 'sneaky', 'sneaky/x', 'dangle', 'dangle/x', 'loop', 'loop/x', 'afile', 'afile/x',
-      'rel-up/escaped', 'outlink', `${roots.outside}/inner-link/x`, roots.root2, `${roots.root2}/sub`, 'x'.repeat(1 << 20)) },
-  );
-}
-
-const filenameArb = fc.oneof(
-  { weight: 4, arbitrary: pathPart.map((s) => `${s}.mp4`) },
-  { weight: 2, arbitrary: ident.map((s) => `${s}.mp4`) },
-  { weight: 1, arbitrary: pathPart },
-  { weight: 2, arbitrary: fc.constantFrom('x.mp4', 'X.MP4', '.mp4', '..mp4', 'a/b.mp4', 'a\\b.mp4', '../x.mp4', '..\\x.mp4', 'x.mp4.', 'x.mp4 ',
-    'x.mp4\u0000', 'clip.mov', 'ok.mp4', '/etc/x.mp4', '%2e%2e%2fx.mp4', 'same.mp4', 'same.json.mp4', 'a'.repeat(196) + '.mp4', 'a'.repeat(197) + '.mp4',
-    '😀'.repeat(59) + '.mp4', '😀'.repeat(61) + '.mp4', 'é'.repeat(118) + '.mp4', 'é'.repeat(119) + '.mp4', '\u202e4pm.exe.mp4', 'con.mp4') },
-);
-
-const labelArb = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 30 }),
-  fc.string({ unit: 'grapheme', maxLength: 30 }),
-  fc.constantFrom('', 'door opened!', '\u202eRTL', 'nul\u0000', '\ud83d', 'a\nb', '../../etc/passwd', '__proto__', 'x'.repeat(200), 'x'.repeat(201),
-    '日'.repeat(200), '😀'.repeat(100), '😀'.repeat(101)),
-);
-
-/** Deeply nested JSON text (10k levels by default). */
-const nested = (depth: number, kind: 'array' | 'object') =>
-  kind === 'array' ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
-
-const anyValueToken = fc.oneof(
-  numberToken,
-  fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? 'null'),
-  labelArb.map((s) => JSON.stringify(s)),
-  fc.constantFrom(nested(10_000, 'array'), '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}'),
-);
 
 describe('fuzz: every HTTP route of a real producer', () => {
   const tmp = tempDir('segrec-fuzz-');
@@ -331,7 +194,8 @@ describe('fuzz: every HTTP route of a real producer', () => {
         const j = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
         const od = j && typeof j === 'object' ? j.out_dir : undefined;
         if (typeof od === 'string' && od.trim() !== '' && !od.includes('\0') && Buffer.byteLength(od) < 4000) {
-          const cand = isAbsolute(od) ? resolve(od) : resolve(realRoots[0], od);
+          // Where it lands once symlinks are followed (`outside/inner-link/x` is inside root1).
+          const cand = followLinks(isAbsolute(od) ? resolve(od) : resolve(realRoots[0], od));
           if (!insideRoots(cand) && !outsideCandidates.has(cand)) outsideCandidates.set(cand, lexists(cand));
           if (/^[A-Za-z0-9_-]{1,12}(\/[A-Za-z0-9_-]{1,12}){0,2}$/.test(od) && !od.split('/').some((x) => FIXTURE_NAMES.includes(x))) outDirPlain = od;
         }
@@ -561,19 +425,10 @@ describe('fuzz: every HTTP route of a real producer', () => {
     const pathArb = fc.tuple(fc.array(word, { maxLength: 4 }), fc.constantFrom('/', '/', '//', '/./'), fc.constantFrom('', '/', '?x=1'))
       .map(([ws, s, tail]) => `/${ws.join(s)}${tail}`);
     const methodArb = fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS');
-    const ROUTES: Array<[string, string]> = [['GET', '/health'], ['POST', '/force_rotate'], ['GET', '/segments'], ['GET', '/live.mp4'], ['GET', '/events'],
-      ['GET', '/metrics'], ['GET', '/'], ['GET', '/web/:file'], ['POST', '/clip'], ['GET', '/clip/:id'], ['GET', '/clips'], ['GET', '/clip/:id/file']];
     await checkProperty('methods and paths', fc.asyncProperty(pathArb, methodArb, async (path, method0) => {
       const pathname = new URL(`http://x${path}`).pathname;
       const parts = pathname.split('/').filter(Boolean);
-      const matching = ROUTES.filter(([, pat]) => {
-        const pp = pat.split('/').filter(Boolean);
-        if (pp.length !== parts.length) return false;
-        return pp.every((x, i) => {
-          if (!x.startsWith(':')) return x === parts[i];
-          try { decodeURIComponent(parts[i]); return true; } catch { return false; }
-        });
-      });
+      const matching = routesFor(pathname);
       let method = method0;
       // A real rotation takes a GOP; the force_rotate property covers it.
       if (method === 'POST' && matching.some(([m, pat]) => m === 'POST' && pat === '/force_rotate')) method = 'PUT';
@@ -703,6 +558,19 @@ describe('fuzz: every HTTP route of a real producer', () => {
 /** `arb`, or undefined `absentWeight` times as often. */
 function sometimes<T>(arb: fc.Arbitrary<T>, absentWeight: number): fc.Arbitrary<T | undefined> {
   return fc.oneof({ weight: absentWeight, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+}
+
+/** `p` with the symlinks of its deepest existing ancestor resolved. */
+function followLinks(p: string): string {
+  let cur = p;
+  const rest: string[] = [];
+  for (;;) {
+    try { return join(realpathSync(cur), ...rest); } catch { /* missing, or a loop */ }
+    const up = dirname(cur);
+    if (up === cur) return p;
+    rest.unshift(basename(cur));
+    cur = up;
+  }
 }
 
 function lexists(p: string): boolean {
