@@ -64,10 +64,6 @@ export function createHttpServer(o: HttpServerOptions): Server {
 async function handle(o: HttpServerOptions, isPublic: (path: string) => boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
-  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
-    sendJson(res, 400, { ok: false, message: 'host: an HTTP/1.1 request needs a Host header' }, { connection: 'close' });
-    return;
-  }
   let url: URL;
   try {
     // An origin-form target is a path: `//x/health` is the path //x/health, not host x (which
@@ -82,6 +78,9 @@ async function handle(o: HttpServerOptions, isPublic: (path: string) => boolean,
   res.on('close', () => ac.abort());
   let route = 'unmatched';
   try {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      throw new HttpError(400, 'host: an HTTP/1.1 request needs a Host header', { connection: 'close' });
+    }
     if (o.authToken && !isPublic(url.pathname) && !tokenMatches(presentedToken(req, url), o.authToken)) {
       throw new HttpError(401, 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
     }
