@@ -68,6 +68,43 @@ describe('bearer token', () => {
   });
 });
 
+test('cross-site writes from a browser are refused; same-origin and non-browser clients are not', async () => {
+  const tmp = tempDir();
+  const p = await startTestProducer(tmp.dir, { segmentSeconds: 1 });
+  try {
+    const host = new URL(p.url).host;
+    const post = (headers: Record<string, string>) => fetch(`${p.url}/clip`, {
+      method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: '{"start_pts_ns": 1, "stop_pts_ns": 2}',
+    });
+    const crossSite: Array<Record<string, string>> = [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { origin: `http://${host}.evil.example` }];
+    for (const headers of crossSite) {
+      const r = await post(headers);
+      assert.equal(r.status, 403, JSON.stringify(headers));
+      assert.match(((await r.json()) as { message: string }).message, /^origin: cross-site/);
+    }
+    const rot = await fetch(`${p.url}/force_rotate`, { method: 'POST', headers: { origin: 'https://evil.example' } });
+    assert.equal(rot.status, 403);
+    await rot.arrayBuffer();
+    // The page itself (same origin) and plain clients get the normal answer (here 409: no footage at pts 1).
+    const sameSite: Array<Record<string, string>> = [{ origin: `http://${host}` }, {}];
+    for (const headers of sameSite) {
+      const r = await post(headers);
+      assert.equal(r.status, 409, JSON.stringify(headers));
+      await r.arrayBuffer();
+    }
+    const g = await fetch(`${p.url}/health`, { headers: { origin: 'https://evil.example' } });
+    assert.equal(g.status, 200, 'reads are not writes');
+    await g.arrayBuffer();
+    const m = await fetch(`${p.url}/health`, { method: 'DELETE' });
+    assert.equal(m.status, 405);
+    assert.equal(m.headers.get('allow'), 'GET, HEAD');
+    await m.arrayBuffer();
+  } finally {
+    await p.close();
+    tmp.cleanup();
+  }
+});
+
 test('binding a non-loopback address without a token is refused', async () => {
   assert.throws(() => resolveProducerOptions({ host: '0.0.0.0' }), (e: unknown) => e instanceof OptionsError && /auth-token/.test((e as Error).message));
   assert.throws(() => resolveProducerOptions({ host: '192.168.1.10' }), OptionsError);

@@ -55,7 +55,11 @@ export class Router {
       pathMatched = true;
       if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params };
     }
-    if (pathMatched) throw new HttpError(405, `method ${method} not allowed on ${pathname}`);
+    if (pathMatched) {
+      const allow = [...new Set(this.routes.filter((r) => r.parts.length === segs.length && r.parts.every((p, i) => p.startsWith(':') || p === segs[i]))
+        .flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])))].join(', ');
+      throw new HttpError(405, `method ${method} not allowed on ${pathname}`, { allow });
+    }
     throw new HttpError(404, `no route ${method} ${pathname}`);
   }
 }
@@ -79,7 +83,7 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new HttpError(413, `body: larger than ${limit} bytes`));
+      reject(new HttpError(413, `body: larger than ${limit} bytes`, { connection: 'close' }));
       req.resume();
       return;
     }
@@ -91,7 +95,8 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
       size += c.length;
       if (size > limit) {
         failed = true;
-        reject(new HttpError(413, `body: larger than ${limit} bytes`));
+        // Close after answering rather than reading the rest of an oversized body.
+        reject(new HttpError(413, `body: larger than ${limit} bytes`, { connection: 'close' }));
         return;
       }
       chunks.push(c);

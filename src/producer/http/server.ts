@@ -48,7 +48,9 @@ export function createHttpServer(o: HttpServerOptions): Server {
     sendJson(res, 417, { ok: false, message: `expect: only 100-continue is supported (got ${JSON.stringify(String(req.headers.expect).slice(0, 80))})` });
   });
   server.headersTimeout = 10_000;
-  server.requestTimeout = 0; // long-polls and streams are legitimate; idle sockets are capped below
+  // Receiving a whole request (headers and body) may take 30 s; answers are not bounded by this, so
+  // long-polls and streams are unaffected, while a client stalling mid-body is dropped.
+  server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) { socket.destroy(); return; }
@@ -59,6 +61,21 @@ export function createHttpServer(o: HttpServerOptions): Server {
     socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
   });
   return server;
+}
+
+/**
+ * A page on another site that the user's browser visits could otherwise POST to a producer on loopback
+ * (no token needed there by default): browsers mark such requests with Origin / Sec-Fetch-Site, so a
+ * write whose origin is not this server is refused. Non-browser clients (the Recorder, curl) send neither.
+ */
+function refuseCrossSiteWrites(req: IncomingMessage, method: string): void {
+  if (method === 'GET' || method === 'HEAD') return;
+  if (req.headers['sec-fetch-site'] === 'cross-site') throw new HttpError(403, 'origin: cross-site requests are refused');
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let host: string | null = null;
+  try { host = new URL(origin).host; } catch { /* "null" or garbage */ }
+  if (host === null || host !== req.headers.host) throw new HttpError(403, 'origin: cross-site requests are refused');
 }
 
 async function handle(o: HttpServerOptions, isPublic: (path: string) => boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -81,6 +98,7 @@ async function handle(o: HttpServerOptions, isPublic: (path: string) => boolean,
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
       throw new HttpError(400, 'host: an HTTP/1.1 request needs a Host header', { connection: 'close' });
     }
+    refuseCrossSiteWrites(req, method);
     if (o.authToken && !isPublic(url.pathname) && !tokenMatches(presentedToken(req, url), o.authToken)) {
       throw new HttpError(401, 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
     }
