@@ -11,7 +11,7 @@ import { redactUrl, urlSecrets } from '../common/redact.js';
 import type { InitSegment } from '../mp4/init.js';
 import { resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
 import { buildFfmpegArgs } from './ingest/source-args.js';
-import { IngestSupervisor, nowEpochMs } from './ingest/supervisor.js';
+import { IngestSupervisor, nowEpochMs, type IngestState } from './ingest/supervisor.js';
 import { openDatabase, SegmentIndex, type SegmentRow } from './segments/index-db.js';
 import { PtsClock } from './segments/pts-clock.js';
 import { reconcile, type RecoveryReport } from './segments/recovery.js';
@@ -98,6 +98,7 @@ export class Producer {
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, segmentSeconds: o.segmentSeconds,
       log: this.log.child('segments'),
       gapReason: () => gapReason,
+      makeRoom: () => this.runRetention(),
       events: {
         segmentSealed: (row) => {
           this.events.emit('segment-sealed', row);
@@ -179,11 +180,13 @@ export class Producer {
     });
   }
 
-  runRetention(): void {
+  /** One retention pass; returns how many segments it removed. */
+  runRetention(): number {
     try {
-      this.retention.run();
+      return this.retention.run().length;
     } catch (e) {
       this.log.error('retention failed', { error: (e as Error).message });
+      return 0;
     }
   }
 
@@ -218,16 +221,27 @@ export class Producer {
       anchorEpochMs: anchor.epochMs,
       anchorPtsNs: anchor.ptsNs,
       ingest: {
-        state: this.ingest.state, source: this.sourceForDisplay, codec: video?.codec ?? last?.codec ?? null,
+        state: this.ingestState(), source: this.sourceForDisplay, codec: video?.codec ?? last?.codec ?? null,
         width: video?.width ?? last?.width ?? null, height: video?.height ?? last?.height ?? null,
         fps: run && run.frameDurationNs > 0 ? Math.round(1e9 / run.frameDurationNs * 1000) / 1000 : last?.fps ?? null,
         restarts: this.ingest.restarts, lastFragmentEpochMs: this.ingest.lastFragmentAtMs,
-        newestStopEpochMs: this.ingest.lastFragmentAtMs, lastError: this.ingest.lastError, driftMs: this.clock.driftMs(),
+        newestStopEpochMs: this.ingest.lastFragmentAtMs, lastError: this.lastError(), driftMs: this.clock.driftMs(),
         runs: this.ingest.runId,
       },
       segments: { ...stats, gaps: this.index.gapCount(), openStartPtsNs: this.writer.openSegment?.start_pts_ns ?? null },
       clips: this.clipEngine?.counts() ?? { queued: 0, running: 0 },
     });
+  }
+
+  /** The ingest state for /health: `degraded` while ffmpeg delivers but fragments cannot be stored (disk full). */
+  ingestState(): IngestState {
+    return this.ingest.state === 'running' && this.writer.storageFault ? 'degraded' : this.ingest.state;
+  }
+
+  /** The newest error of ingest (ffmpeg, source) or storage (segment writer), for /health. */
+  lastError(): string | null {
+    const w = this.writer.lastStorageError;
+    return w && w.atMs >= (this.ingest.lastErrorAtMs ?? 0) ? w.message : this.ingest.lastError;
   }
 
   /** Stops ingest (ffmpeg flushes its last fragment), seals the open segment, stops HTTP, closes the index. */

@@ -1,17 +1,24 @@
 // The I/O of one clip: read the init and the moofs of the fragments that cover the window from the
-// segment files, let the pure planner (mp4/cut) choose samples and edit lists, lay out a plain MP4 and
-// copy the sample bytes into a temp file (fsync), then publish it under a name that never overwrites.
-// The JSON sidecar is written the same way, beside the clip.
-import { writeFile, rename, unlink } from 'node:fs/promises';
-import { openSync, fsyncSync, closeSync, readSync } from 'node:fs';
+// segment files (checking each moof against the index, so a damaged segment fails the job by name
+// instead of yielding a wrong clip), let the pure planner (mp4/cut) choose samples and edit lists, lay
+// out a plain MP4 and copy the sample bytes into a temp file (fsync), then publish it under a name that
+// never overwrites. The JSON sidecar is written the same way and published first, so a visible clip
+// always has its sidecar, even after a crash between the two. A full disk ends the job with an error
+// naming it, and nothing of the clip is left. A resumed job (its producer died mid-publish) adopts the
+// clip it had already published instead of writing a second one.
+import { writeFile, unlink } from 'node:fs/promises';
+import { openSync, fsyncSync, fstatSync, closeSync, readSync, existsSync, linkSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
-import { parseMoof, type ParsedMoof } from '../../mp4/fragment.js';
+import type { ParsedMoof } from '../../mp4/fragment.js';
 import { planCut, type CutPlan, type CutSource } from '../../mp4/cut.js';
 import { layoutMp4 } from '../../mp4/writer.js';
 import { writeLayout } from './write-layout.js';
 import type { FragmentRow, SegmentRow } from '../segments/index-db.js';
 import { segmentAbsPath } from '../segments/paths.js';
-import { freeClipName, publishNoOverwrite, sidecarPathOf, tempPathFor } from './output-paths.js';
+import { checkFragment } from '../segments/fragment-check.js';
+import { GAP_TOLERANCE_NS } from '../segments/timeline.js';
+import { freeClipName, sidecarPathOf, tempPathFor } from './output-paths.js';
 
 export interface AssemblyInput {
   clipId: string;
@@ -23,6 +30,8 @@ export interface AssemblyInput {
   filename: string;
   /** Written into the sidecar as is. */
   sidecarExtra: Record<string, unknown>;
+  /** The job ran before and may have published its clip already (the producer died before recording it). */
+  resumed?: boolean;
 }
 
 export interface AssemblyResult {
@@ -31,6 +40,8 @@ export interface AssemblyResult {
   bytes: number;
   plan: CutPlan;
   segmentPaths: string[];
+  /** True when a resumed job found its clip already published. */
+  adopted: boolean;
 }
 
 /** Parsed init segments by segment path (a segment's init never changes). */
@@ -44,6 +55,13 @@ const INIT_CACHE_MAX = 256;
 function readSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
   const fd = openSync(abs, 'r');
   try {
+    // A sealed segment never changes; one that did (damage, a stray writer) is verified at the next
+    // start, and until then not trusted for clips.
+    const st = fstatSync(fd);
+    if (row.sealed && (st.size !== row.bytes || (row.mtime_ms !== null && st.mtimeMs !== row.mtime_ms))) {
+      const how = st.size !== row.bytes ? `${st.size} bytes, the index says ${row.bytes}` : 'written to since';
+      throw new Error(`segment ${row.path} is damaged: it changed on disk after it was sealed (${how}); it is verified at the next start and not used until then`);
+    }
     let init = initCache.get(abs);
     if (!init) {
       const initBuf = Buffer.allocUnsafe(row.init_size);
@@ -56,7 +74,9 @@ function readSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { i
     for (const f of fragments) {
       const buf = Buffer.allocUnsafe(f.moof_size);
       readExactly(fd, buf, f.offset);
-      moofs.push(parseMoof(buf, f.offset, init));
+      const check = checkFragment(buf, f, init, row.offset_ns);
+      if ('why' in check) throw new Error(`segment ${row.path} is damaged: the fragment at byte ${f.offset} does not match the index (${check.why})`);
+      moofs.push(check.moof);
     }
     return { init, moofs };
   } finally {
@@ -84,15 +104,29 @@ function fsyncDir(dir: string): void {
 
 export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
   const paths = a.segments.map((s) => segmentAbsPath(a.segmentsDir, s.row.path));
-  const sources: CutSource[] = a.segments.map(({ row, fragments }, i) => {
+  const sources: CutSource[] = [];
+  a.segments.forEach(({ row, fragments }, i) => {
     const { init, moofs } = readSource(paths[i], row, fragments);
-    return { source: i, offsetNs: row.offset_ns, init, fragments: moofs };
+    // A segment whose damaged fragments recovery left out of the index has holes: each contiguous run
+    // is its own source, so the planner sees a hole as the gap it is.
+    let from = 0;
+    for (let k = 1; k <= fragments.length; k++) {
+      if (k < fragments.length && fragments[k].start_pts_ns - fragments[k - 1].stop_pts_ns <= GAP_TOLERANCE_NS) continue;
+      sources.push({ source: i, offsetNs: row.offset_ns, init, fragments: moofs.slice(from, k) });
+      from = k;
+    }
   });
   const plan = planCut(sources, { startNs: a.startNs, stopNs: a.stopNs });
   const layout = layoutMp4(plan.tracks);
+  const used = plan.sourcesUsed.map((i) => a.segments[i].row.path);
+  if (a.resumed) {
+    const prior = findPublished(a.outDir, a.filename, a.clipId);
+    if (prior && statSync(prior).size === layout.size) {
+      return { path: prior, sidecarPath: sidecarPathOf(prior), bytes: layout.size, plan, segmentPaths: used, adopted: true };
+    }
+  }
   const tmpMp4 = tempPathFor(a.outDir, a.clipId, 'mp4');
   const tmpJson = tempPathFor(a.outDir, a.clipId, 'json');
-  const used = plan.sourcesUsed.map((i) => a.segments[i].row.path);
   const sidecarFor = (path: string) => JSON.stringify({
     ...a.sidecarExtra,
     path,
@@ -110,19 +144,88 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
   try {
     // The clip and its sidecar are written and fsynced side by side; the sidecar names the path the clip
     // will most likely get, and is rewritten in the rare case another writer took that name meanwhile.
-    const likely = freeClipName(a.outDir, a.filename);
-    await Promise.all([
+    let sidecarNames = freeClipName(a.outDir, a.filename);
+    // allSettled, not all: when one write fails (disk full) the other must be finished before the temp
+    // files are removed, or it would create its file again afterwards and leave it behind.
+    const written = await Promise.allSettled([
       writeLayout(layout, paths, tmpMp4),
-      writeFile(tmpJson, sidecarFor(likely), { flush: true }),
+      writeFile(tmpJson, sidecarFor(sidecarNames), { flush: true }),
     ]);
-    const finalPath = publishNoOverwrite(tmpMp4, a.outDir, a.filename);
-    if (finalPath !== likely) await writeFile(tmpJson, sidecarFor(finalPath), { flush: true });
-    const sidecarPath = sidecarPathOf(finalPath);
-    await rename(tmpJson, sidecarPath);
-    fsyncDir(a.outDir);
-    return { path: finalPath, sidecarPath, bytes: layout.size, plan, segmentPaths: used };
+    for (const w of written) if (w.status === 'rejected') throw w.reason;
+    // Publish: the sidecar first, then the clip, each with link() (which never overwrites).
+    for (let attempt = 0; ; attempt++) {
+      const candidate = freeClipName(a.outDir, a.filename);
+      if (candidate !== sidecarNames) {
+        await writeFile(tmpJson, sidecarFor(candidate), { flush: true });
+        sidecarNames = candidate;
+      }
+      const sidecarPath = sidecarPathOf(candidate);
+      if (!claim(tmpJson, sidecarPath)) continue;
+      if (!claim(tmpMp4, candidate)) {
+        unlinkSync(sidecarPath);
+        if (attempt > 100) throw new Error(`no free file name for ${a.filename} in ${a.outDir}`);
+        continue;
+      }
+      fsyncDir(a.outDir);
+      return { path: candidate, sidecarPath, bytes: layout.size, plan, segmentPaths: used, adopted: false };
+    }
+  } catch (e) {
+    throw explainWriteError(e, a);
   } finally {
     await unlink(tmpMp4).catch(() => undefined);
     await unlink(tmpJson).catch(() => undefined);
   }
+}
+
+/** link(from, to); false when `to` exists already. */
+function claim(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** A write failure of the clip, said plainly: a full disk is named as such, with the directory. */
+function explainWriteError(e: unknown, a: AssemblyInput): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new Error(`disk full: no space left in ${a.outDir} for clip ${a.clipId} (${code}); nothing of it was kept`);
+  }
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code === 'EIO') {
+    return new Error(`cannot write clip ${a.clipId} in ${a.outDir} (${code}: ${(e as Error).message}); nothing of it was kept`);
+  }
+  return e;
+}
+
+/**
+ * The clip a resumed job published before its producer died, found by the clip id in the sidecars of
+ * the names it could have taken (`name`, `name-1`, … up to the first free one, as output-paths hands them
+ * out). A sidecar of this job without its clip (death between the two links) is removed.
+ */
+function findPublished(dir: string, name: string, clipId: string): string | null {
+  const ext = extname(name);
+  const stem = name.slice(0, name.length - ext.length);
+  for (let i = 0; i < 10_000; i++) {
+    const candidate = join(dir, i === 0 ? name : `${stem}-${i}${ext}`);
+    const sidecar = sidecarPathOf(candidate);
+    const hasClip = existsSync(candidate);
+    if (!existsSync(sidecar)) {
+      if (!hasClip) return null;
+      continue;
+    }
+    let id: unknown;
+    try {
+      id = (JSON.parse(readFileSync(sidecar, 'utf8')) as { clip_id?: unknown }).clip_id;
+    } catch {
+      continue;
+    }
+    if (id !== clipId) continue;
+    if (hasClip) return candidate;
+    unlinkSync(sidecar);
+    return null;
+  }
+  return null;
 }

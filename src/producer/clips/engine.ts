@@ -2,7 +2,9 @@
 // footage they fall in), keeps jobs in the index, lets a job whose window reaches past the newest
 // footage wait (up to its max_wait_ms), runs jobs on a bounded worker pool with the segments they read
 // pinned against retention, and answers long-polls as jobs finish. After a restart, finished jobs still
-// answer and queued or interrupted ones run again; stale temp files are removed.
+// answer and queued or interrupted ones run again (adopting a clip one had published just before the
+// crash); stale temp files are removed. A job whose window holds no footage says why (purged, or a
+// recorded gap and its reason).
 import { readdirSync, unlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
@@ -59,6 +61,8 @@ export class ClipEngine implements ClipEngineHooks {
   private closing = false;
   private readonly log: Logger;
   private readonly active = new Set<Promise<void>>();
+  /** Jobs found unfinished at start (they may have published their clip before the crash). */
+  private readonly resumed = new Set<string>();
   /** Accepted → published latency of finished clips, seconds (for /metrics). */
   readonly latency = new Histogram(CLIP_LATENCY_BUCKETS);
 
@@ -84,6 +88,7 @@ export class ClipEngine implements ClipEngineHooks {
     for (const j of this.store.unfinished()) {
       this.log.info('resuming clip job after restart', { clip_id: j.clipId, was: j.status });
       this.pending.set(j.clipId, j);
+      this.resumed.add(j.clipId);
     }
     const onFragment = () => this.pump();
     this.p.events.on('fragment', onFragment);
@@ -193,7 +198,7 @@ export class ClipEngine implements ClipEngineHooks {
         .filter((r) => this.p.index.get(r.id))
         .map((row) => ({ row, fragments: this.p.index.fragmentsIn(row.id, job.startPtsNs, job.stopPtsNs) }))
         .filter((s) => s.fragments.length > 0);
-      if (segments.length === 0) throw new Error(NO_OVERLAP_MESSAGE);
+      if (segments.length === 0) throw new Error(this.noFootageMessage(job));
       const label = labelForFilename(job.spec.label);
       const filename = job.spec.filename ?? `${job.clipId}${label ? '_' + label : ''}.mp4`;
       const result = await assembleClip({
@@ -208,7 +213,9 @@ export class ClipEngine implements ClipEngineHooks {
           },
           start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs, created_ms: job.createdMs, source: this.p.sourceForDisplay,
         },
+        resumed: this.resumed.has(job.clipId),
       });
+      if (result.adopted) this.log.info('resumed clip job had published its clip before the restart', { clip_id: job.clipId, path: result.path });
       const plan = result.plan;
       const frameNs = plan.frames > 0 ? plan.durationNs / plan.frames : 0;
       const missingEnd = plan.actualStopNs < job.stopPtsNs - frameNs * 1.5;
@@ -238,7 +245,15 @@ export class ClipEngine implements ClipEngineHooks {
       this.p.events.emit('clip-finished', clipJson(this.store.get(job.clipId)!));
     } finally {
       release();
+      this.resumed.delete(job.clipId);
     }
+  }
+
+  /** Why a job's window has no footage: the recorded gaps it falls in (with their reasons), or purged. */
+  private noFootageMessage(job: JobRecord): string {
+    const reasons = [...new Set(this.p.index.gapsIn(job.startPtsNs, job.stopPtsNs).map((g) => g.reason))];
+    if (reasons.length === 0) return NO_OVERLAP_MESSAGE;
+    return `${NO_OVERLAP_MESSAGE}: it lies in a recorded gap (${reasons.join('; ').slice(0, 300)})`;
   }
 
   /** Removes temp files a crash left in the clip roots (and their subdirectories, a few levels deep). */

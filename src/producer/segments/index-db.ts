@@ -1,6 +1,9 @@
 // The SQLite index (better-sqlite3, WAL): schema, and every query over segments, fragments, gaps and
 // clock metadata. The segment files stay the truth; this is a fast, crash-safe catalogue of them
 // (reconciled with the files at start by recovery.ts). Clip jobs keep their own table (clips/job-store.ts).
+// Each fragment row carries the CRC-32 of its bytes and each sealed segment the file's mtime at sealing,
+// so recovery can tell a file that changed after it was sealed and find exactly what was damaged
+// (both are NULL in rows written before they existed: such rows are checked by structure only).
 import Database from 'better-sqlite3';
 
 export interface SegmentRow {
@@ -27,6 +30,8 @@ export interface SegmentRow {
   description_key: string;
   sealed: number;
   created_ms: number;
+  /** The file's mtime (ms) when it was sealed; null when unknown. */
+  mtime_ms: number | null;
 }
 
 export interface FragmentRow {
@@ -39,6 +44,8 @@ export interface FragmentRow {
   moof_size: number;
   samples: number;
   keyframe: number;
+  /** CRC-32 of the fragment's bytes (moof through its last mdat); null when unknown. */
+  crc: number | null;
 }
 
 export interface GapRow {
@@ -49,7 +56,7 @@ export interface GapRow {
   created_ms: number;
 }
 
-export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'sealed' | 'bytes' | 'stop_pts_ns' | 'stop_epoch_ms'> & {
+export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'sealed' | 'bytes' | 'stop_pts_ns' | 'stop_epoch_ms' | 'mtime_ms'> & {
   bytes: number;
 };
 
@@ -112,6 +119,10 @@ export function openDatabase(path: string): Database.Database {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  // Columns added after the first schema (older data directories get them, NULL for existing rows).
+  const columns = (table: string) => new Set(db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
+  if (!columns('segments').has('mtime_ms')) db.exec('ALTER TABLE segments ADD COLUMN mtime_ms REAL');
+  if (!columns('fragments').has('crc')) db.exec('ALTER TABLE fragments ADD COLUMN crc INTEGER');
   return db;
 }
 
@@ -128,13 +139,13 @@ export class SegmentIndex {
           description_key, created_ms)
         VALUES (@path, @run_id, @start_pts_ns, @start_pts_ns, @start_epoch_ms, @start_epoch_ms, @offset_ns, @anchor_epoch_ms,
           @anchor_pts_ns, @bytes, @init_size, @codec, @codec_string, @width, @height, @fps, @has_audio, @description_key, @created_ms)`),
-      insertFragment: db.prepare(`INSERT INTO fragments (segment_id, seq, start_pts_ns, stop_pts_ns, offset, size, moof_size, samples, keyframe)
-        VALUES (@segment_id, @seq, @start_pts_ns, @stop_pts_ns, @offset, @size, @moof_size, @samples, @keyframe)`),
+      insertFragment: db.prepare(`INSERT INTO fragments (segment_id, seq, start_pts_ns, stop_pts_ns, offset, size, moof_size, samples, keyframe, crc)
+        VALUES (@segment_id, @seq, @start_pts_ns, @stop_pts_ns, @offset, @size, @moof_size, @samples, @keyframe, @crc)`),
       extendSegment: db.prepare(`UPDATE segments SET stop_pts_ns = MAX(stop_pts_ns, @stop_pts_ns), stop_epoch_ms = MAX(stop_epoch_ms, @stop_epoch_ms),
           start_pts_ns = CASE WHEN fragments = 0 THEN @start_pts_ns ELSE start_pts_ns END,
           start_epoch_ms = CASE WHEN fragments = 0 THEN @start_epoch_ms ELSE start_epoch_ms END,
           bytes = @bytes, fragments = fragments + 1, frames = @frames WHERE id = @id`),
-      seal: db.prepare('UPDATE segments SET sealed = 1 WHERE id = ?'),
+      seal: db.prepare('UPDATE segments SET sealed = 1, mtime_ms = ? WHERE id = ?'),
       byId: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE id = ?'),
       all: db.prepare<[], SegmentRow>('SELECT * FROM segments ORDER BY start_pts_ns, id'),
       overlapping: db.prepare<[number, number], SegmentRow>(
@@ -196,8 +207,9 @@ export class SegmentIndex {
     })();
   }
 
-  seal(id: number): void {
-    this.stmts.seal.run(id);
+  /** Marks a segment sealed; `mtimeMs` is its file's mtime now (null when unknown). */
+  seal(id: number, mtimeMs: number | null): void {
+    this.stmts.seal.run(mtimeMs, id);
   }
 
   get(id: number): SegmentRow | undefined {

@@ -1,5 +1,9 @@
 // Retention: removes the oldest sealed segments while any limit is exceeded (age, total bytes, free disk),
 // never one that a reader has pinned (clip jobs pin what they read), and logs what it removed.
+// Normally the index row goes first, then the file (a crash in between leaves a file that recovery adopts
+// again: nothing lost). When the disk is so full that SQLite cannot even record the removal, the file
+// goes first to make room and the row after it (a crash in between leaves a row whose file is missing,
+// which recovery drops).
 import { rmdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
@@ -100,24 +104,68 @@ export class Retention {
     if (!this.enabled) return [];
     const { index } = this.deps;
     const limits = this.limits;
-    const sealed = index.oldestSealed(100_000);
+    this.dropOrphanRows();
+    const sealed = index.oldestSealed(100_000).filter((s) => !this.orphanRows.has(s.id));
     const free = limits.minFreeBytes !== null ? freeDiskBytes(this.deps.segmentsDir) : null;
     const d = chooseRemovals(sealed, limits, nowEpochMs, index.stats().bytes, free, (id) => this.deps.pins.has(id));
-    for (const seg of d.remove) {
-      if (this.deps.pins.has(seg.id)) continue;
-      const abs = segmentAbsPath(this.deps.segmentsDir, seg.path);
-      index.deleteSegment(seg.id);
-      try {
-        unlinkSync(abs);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const victims = d.remove.filter((seg) => !this.deps.pins.has(seg.id));
+    let i = 0;
+    try {
+      for (; i < victims.length; i++) {
+        index.deleteSegment(victims[i].id);
+        unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, victims[i].path));
+        this.removed(victims[i], d.reason.get(victims[i].id));
       }
-      try { rmdirSync(dirname(abs)); } catch { /* not empty */ }
-      this.removedSegments++;
-      this.removedBytes += seg.bytes;
-      this.deps.log.info('retention removed segment', { path: seg.path, bytes: seg.bytes, reason: d.reason.get(seg.id) });
-      this.deps.onRemoved?.(seg);
+    } catch (e) {
+      if (!isSqliteFull(e)) throw e;
+      // The disk is too full for SQLite to record even a removal: free the bytes first, then drop the
+      // rows in one transaction (one WAL append instead of one per row).
+      const rest = victims.slice(i);
+      for (const seg of rest) unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, seg.path));
+      this.deps.log.warn('disk full: removed segment files before their index rows', { segments: rest.length });
+      try {
+        index.db.transaction(() => { for (const seg of rest) index.deleteSegment(seg.id); })();
+      } catch (e2) {
+        if (!isSqliteFull(e2)) throw e2;
+        for (const seg of rest) this.orphanRows.add(seg.id);
+        this.deps.log.error('disk full: segment files removed, their index rows not yet (retried next pass)', { segments: rest.length });
+      }
+      for (const seg of rest) this.removed(seg, d.reason.get(seg.id));
     }
-    return d.remove;
+    return victims;
+  }
+
+  /** Rows whose files an emergency pass already removed. */
+  private readonly orphanRows = new Set<number>();
+
+  private dropOrphanRows(): void {
+    if (this.orphanRows.size === 0) return;
+    const ids = [...this.orphanRows];
+    try {
+      this.deps.index.db.transaction(() => { for (const id of ids) this.deps.index.deleteSegment(id); })();
+      this.orphanRows.clear();
+    } catch (e) {
+      if (!isSqliteFull(e)) throw e;
+    }
+  }
+
+  private removed(seg: SegmentRow, reason: string | undefined): void {
+    try { rmdirSync(dirname(segmentAbsPath(this.deps.segmentsDir, seg.path))); } catch { /* not empty */ }
+    this.removedSegments++;
+    this.removedBytes += seg.bytes;
+    this.deps.log.info('retention removed segment', { path: seg.path, bytes: seg.bytes, reason });
+    this.deps.onRemoved?.(seg);
+  }
+}
+
+function isSqliteFull(e: unknown): boolean {
+  return /^SQLITE_(FULL|IOERR)/.test(String((e as { code?: unknown } | null)?.code));
+}
+
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }

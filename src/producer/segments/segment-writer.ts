@@ -3,7 +3,14 @@
 // so the open file is always readable up to its last indexed fragment. Rotation happens after the first
 // fragment that takes a segment past --segment-seconds, at a new run (ffmpeg restart, codec change),
 // or on request (force_rotate: the next fragment is appended, then the segment is sealed).
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync, constants as fsc } from 'node:fs';
+//
+// Storage failures (disk full — ENOSPC, SQLITE_FULL — or any other I/O error on a segment file or its
+// index rows) never reach the ingest: a fragment that cannot be stored is dropped (bytes of it already
+// written are cut off again, so file and index agree), the open segment is sealed at its last whole
+// fragment, the producer is asked to make room (retention) and the write is retried once. While storing
+// keeps failing every fragment is dropped and counted (`storageFault`, for /health); the first fragment
+// stored afterwards records the lost time as a gap with its reason.
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type { InitSegment } from '../../mp4/init.js';
@@ -12,6 +19,7 @@ import { fragmentTimes, videoTrack } from './fragment-times.js';
 import type { SegmentIndex, SegmentRow } from './index-db.js';
 import { segmentAbsPath, segmentRelPath } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
+import { crc32 } from './crc32.js';
 
 export interface IngestFragment {
   /** moof + mdat bytes exactly as ffmpeg wrote them. */
@@ -37,6 +45,30 @@ interface RunState {
   offsetNs: number | null;
   lastStopNs: number;
   frameDurationNs: number;
+  /** The gap before this run's first fragment, recorded together with the first fragment stored. */
+  pendingGap: { startNs: number; stopNs: number; reason: string } | null;
+}
+
+/** Storing fragments is failing (for /health and logs); null while it works. */
+export interface StorageFault {
+  code: string;
+  /** What fails and where, e.g. "disk full (ENOSPC): cannot write segments in /data/segments". */
+  message: string;
+  sinceEpochMs: number;
+  /** Fragments dropped since the fault began, and the footage they held (ns). */
+  fragments: number;
+  droppedNs: number;
+}
+
+/** The errno / SQLite code of an error that means "storage failed", or null for anything else (a bug). */
+export function storageErrorCode(e: unknown): string | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return null;
+  return /^E[A-Z0-9]+$/.test(code) || /^SQLITE_(FULL|IOERR|CANTOPEN|READONLY|CORRUPT|NOTADB|PERM)/.test(code) ? code : null;
+}
+
+export function isDiskFull(code: string): boolean {
+  return code === 'ENOSPC' || code === 'EDQUOT' || code.startsWith('SQLITE_FULL');
 }
 
 type RotateWaiter = { resolve: (row: SegmentRow | null) => void };
@@ -55,6 +87,12 @@ export class SegmentWriter {
   private fragmentsDropped = 0;
   private fragmentsWritten = 0;
   private bytesWritten = 0;
+  private fault: StorageFault | null = null;
+  private faultLoggedAtMs = 0;
+  /** Segments sealed on disk whose index row could not be marked sealed yet (retried with the next write). */
+  private unsealedIds: Array<{ id: number; mtimeMs: number | null }> = [];
+  /** The newest storage error (kept after recovery, with what it cost), for /health's last_error. */
+  lastStorageError: { message: string; atMs: number } | null = null;
 
   constructor(
     private readonly deps: {
@@ -66,11 +104,18 @@ export class SegmentWriter {
       events?: SegmentWriterEvents;
       /** Reason recorded for the gap before a run (e.g. "ingest restart"). */
       gapReason?: () => string;
+      /** Asked to free space when the disk is full (retention); returns how many segments it removed. */
+      makeRoom?: () => number;
     },
   ) {}
 
   get counters(): { fragmentsWritten: number; fragmentsDropped: number; bytesWritten: number } {
     return { fragmentsWritten: this.fragmentsWritten, fragmentsDropped: this.fragmentsDropped, bytesWritten: this.bytesWritten };
+  }
+
+  /** Non-null while fragments cannot be stored. */
+  get storageFault(): StorageFault | null {
+    return this.fault;
   }
 
   get openSegment(): SegmentRow | null {
@@ -85,7 +130,7 @@ export class SegmentWriter {
   startRun(runId: number, init: InitSegment): void {
     this.sealOpen('new ingest run');
     if (!videoTrack(init)) throw new Error('the source has no video track');
-    this.run = { runId, init, offsetNs: null, lastStopNs: -Infinity, frameDurationNs: 0 };
+    this.run = { runId, init, offsetNs: null, lastStopNs: -Infinity, frameDurationNs: 0, pendingGap: null };
   }
 
   /** The current run ended (ffmpeg exited or was stopped). */
@@ -114,12 +159,7 @@ export class SegmentWriter {
       const floor = last ? last.stop_pts_ns : 0;
       const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined);
       run.offsetNs = r.offsetNs;
-      if (r.gap && r.gap.stopNs - r.gap.startNs > 0) {
-        const reason = this.deps.gapReason?.() ?? 'ingest restart';
-        this.deps.index.addGap(r.gap.startNs, r.gap.stopNs, reason);
-        this.deps.events?.gap?.({ ...r.gap, reason });
-        this.deps.log.info('gap in recording', { from_pts_ns: r.gap.startNs, to_pts_ns: r.gap.stopNs, ms: Math.round((r.gap.stopNs - r.gap.startNs) / 1e6), reason });
-      }
+      if (r.gap && r.gap.stopNs - r.gap.startNs > 0) run.pendingGap = { ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' };
     }
     const startNs = run.offsetNs + t.startRelNs;
     const stopNs = run.offsetNs + t.stopRelNs;
@@ -133,24 +173,125 @@ export class SegmentWriter {
     if (!t.keyframe) this.deps.log.debug('fragment does not start on a keyframe', { start_pts_ns: startNs });
     run.lastStopNs = stopNs;
     this.deps.clock.observe(stopNs, f.arrivalEpochMs);
-    if (!this.open) this.openSegment_(startNs, this.deps.clock.epochMsOf(startNs));
+    if (!this.store(f, t, run, startNs, stopNs)) return;
     const seg = this.open!;
-    writeAll(seg.fd, f.bytes, seg.bytes);
-    const offset = seg.bytes;
-    seg.bytes += f.bytes.length;
-    seg.frames += t.frames;
-    seg.stopNs = stopNs;
-    this.fragmentsWritten++;
-    this.bytesWritten += f.bytes.length;
-    this.deps.index.addFragment(
-      { segment_id: seg.row.id, seq: seg.seq++, start_pts_ns: startNs, stop_pts_ns: stopNs, offset, size: f.bytes.length,
-        moof_size: f.moofSize, samples: t.samples, keyframe: t.keyframe ? 1 : 0 },
-      { bytes: seg.bytes, frames: seg.frames, startEpochMs: this.epochOf(seg, startNs), stopEpochMs: this.epochOf(seg, stopNs) },
-    );
     this.deps.events?.fragment?.({ segmentId: seg.row.id, startNs, stopNs, bytes: f.bytes.length, runId: run.runId, offsetNs: run.offsetNs });
     const full = stopNs - seg.row.start_pts_ns >= this.deps.segmentSeconds * 1e9 - Math.max(1, run.frameDurationNs) / 2;
     if (this.rotateWaiters.length > 0) this.sealOpen('force_rotate');
     else if (full) this.sealOpen('segment duration reached');
+  }
+
+  /**
+   * Writes one fragment (opening a segment when none is open) and indexes it. On a storage failure the
+   * open segment is sealed at its last whole fragment, room is made when the disk is full and the write
+   * retried once; returns false when the fragment had to be dropped.
+   */
+  private store(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunState, startNs: number, stopNs: number): boolean {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.write(f, t, run, startNs, stopNs);
+        if (attempt > 0) this.deps.log.info('disk was full; fragment stored after retention made room', { start_pts_ns: startNs });
+        return true;
+      } catch (e) {
+        const code = storageErrorCode(e);
+        if (code === null) throw e;
+        // Sealing the open segment may itself run retention (it does in the producer), so the retry does
+        // not depend on what makeRoom reports: one more attempt is cheap.
+        this.abandonOpen();
+        if (attempt === 0 && isDiskFull(code) && this.deps.makeRoom) {
+          this.deps.makeRoom();
+          continue;
+        }
+        this.noteDropped(code, e as Error, stopNs - startNs);
+        return false;
+      }
+    }
+  }
+
+  private write(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunState, startNs: number, stopNs: number): void {
+    if (!this.open) this.openSegment_(startNs, this.deps.clock.epochMsOf(startNs));
+    const seg = this.open!;
+    const offset = seg.bytes;
+    writeAll(seg.fd, f.bytes, offset);
+    // Lost time before this fragment (a new run, or fragments dropped while storage failed) is recorded
+    // in the same transaction as the fragment, so a failure leaves neither.
+    const gaps: Array<{ startNs: number; stopNs: number; reason: string }> = [];
+    if (this.fault) {
+      const lastStop = this.deps.index.lastSegment()?.stop_pts_ns ?? run.pendingGap?.startNs ?? startNs;
+      const reason = `${this.fault.message}; ${this.fault.fragments} fragment(s) not recorded${run.pendingGap ? `; ${run.pendingGap.reason}` : ''}`;
+      if (startNs > lastStop) gaps.push({ startNs: lastStop, stopNs: startNs, reason });
+    } else if (run.pendingGap) {
+      gaps.push(run.pendingGap);
+    }
+    const bytes = offset + f.bytes.length;
+    const frames = seg.frames + t.frames;
+    const unsealed = this.unsealedIds;
+    this.deps.index.db.transaction(() => {
+      for (const g of gaps) this.deps.index.addGap(g.startNs, g.stopNs, g.reason);
+      this.deps.index.addFragment(
+        { segment_id: seg.row.id, seq: seg.seq, start_pts_ns: startNs, stop_pts_ns: stopNs, offset, size: f.bytes.length,
+          moof_size: f.moofSize, samples: t.samples, keyframe: t.keyframe ? 1 : 0, crc: crc32(f.bytes) },
+        { bytes, frames, startEpochMs: this.epochOf(seg, startNs), stopEpochMs: this.epochOf(seg, stopNs) },
+      );
+      for (const u of unsealed) this.deps.index.seal(u.id, u.mtimeMs);
+    })();
+    seg.seq++;
+    seg.bytes = bytes;
+    seg.frames = frames;
+    seg.stopNs = stopNs;
+    this.fragmentsWritten++;
+    this.bytesWritten += f.bytes.length;
+    run.pendingGap = null;
+    this.unsealedIds = [];
+    for (const u of unsealed) {
+      const row = this.deps.index.get(u.id);
+      if (row) this.deps.events?.segmentSealed?.(row);
+    }
+    for (const g of gaps) {
+      this.deps.events?.gap?.(g);
+      this.deps.log.info('gap in recording', { from_pts_ns: g.startNs, to_pts_ns: g.stopNs, ms: Math.round((g.stopNs - g.startNs) / 1e6), reason: g.reason });
+    }
+    if (this.fault) {
+      const fault = this.fault;
+      this.fault = null;
+      const lost = `${fault.fragments} fragment(s) (${(fault.droppedNs / 1e9).toFixed(1)} s of footage) were not recorded`;
+      this.lastStorageError = { message: `${fault.message} from ${new Date(fault.sinceEpochMs).toISOString()} for ${Date.now() - fault.sinceEpochMs} ms; ${lost}`, atMs: Date.now() };
+      this.deps.log.info('storing segments again', { after_ms: Date.now() - fault.sinceEpochMs, dropped_fragments: fault.fragments, code: fault.code });
+    }
+  }
+
+  /** After a failed write: cut off what was written of the fragment and seal the segment before it. */
+  private abandonOpen(): void {
+    const seg = this.open;
+    if (!seg) return;
+    try {
+      ftruncateSync(seg.fd, seg.bytes);
+    } catch (e) {
+      this.deps.log.error('could not cut a partly written fragment off the open segment', { path: seg.row.path, error: (e as Error).message });
+    }
+    this.sealOpen('storage error');
+  }
+
+  private noteDropped(code: string, e: Error, ns: number): void {
+    this.fragmentsDropped++;
+    const now = Date.now();
+    if (!this.fault) {
+      const what = isDiskFull(code) ? `disk full (${code})` : `storage error (${code})`;
+      this.fault = { code, message: `${what}: cannot write segments in ${this.deps.segmentsDir}`, sinceEpochMs: now, fragments: 0, droppedNs: 0 };
+      this.faultLoggedAtMs = now;
+      this.deps.log.error('cannot store fragments; dropping them until storing works again', { code, error: e.message, dir: this.deps.segmentsDir });
+    } else if (now - this.faultLoggedAtMs >= 30_000) {
+      this.faultLoggedAtMs = now;
+      this.deps.log.error('still cannot store fragments', { code, error: e.message, dropped_fragments: this.fault.fragments + 1 });
+    }
+    const fault = this.fault;
+    fault.fragments++;
+    fault.droppedNs += ns;
+    this.lastStorageError = {
+      message: `${fault.message} (${e.message}); ${fault.fragments} fragment(s) (${(fault.droppedNs / 1e9).toFixed(1)} s of footage) not recorded so far`,
+      atMs: now,
+    };
+    this.resolveRotations(null);
   }
 
   /**
@@ -199,37 +340,65 @@ export class SegmentWriter {
         abs = segmentAbsPath(this.deps.segmentsDir, rel);
       }
     }
-    writeAll(fd, run.init.bytes, 0);
     const fps = run.frameDurationNs > 0 ? Math.round((1e9 / run.frameDurationNs) * 1000) / 1000 : 0;
     const descriptionKey = run.init.tracks.map((t) => t.descriptionKey).join('+');
-    const id = this.deps.index.insertSegment({
-      path: rel, run_id: run.runId, start_pts_ns: startNs, start_epoch_ms: startEpochMs, offset_ns: run.offsetNs!,
-      anchor_epoch_ms: startEpochMs, anchor_pts_ns: startNs, bytes: run.init.bytes.length, init_size: run.init.bytes.length,
-      codec: video.codec, codec_string: [video.codecString, audio?.codecString].filter(Boolean).join(','),
-      width: video.width ?? 0, height: video.height ?? 0, fps, has_audio: audio ? 1 : 0, description_key: descriptionKey,
-      created_ms: Date.now(),
-    });
+    let id: number;
+    try {
+      writeAll(fd, run.init.bytes, 0);
+      id = this.deps.index.insertSegment({
+        path: rel, run_id: run.runId, start_pts_ns: startNs, start_epoch_ms: startEpochMs, offset_ns: run.offsetNs!,
+        anchor_epoch_ms: startEpochMs, anchor_pts_ns: startNs, bytes: run.init.bytes.length, init_size: run.init.bytes.length,
+        codec: video.codec, codec_string: [video.codecString, audio?.codecString].filter(Boolean).join(','),
+        width: video.width ?? 0, height: video.height ?? 0, fps, has_audio: audio ? 1 : 0, description_key: descriptionKey,
+        created_ms: Date.now(),
+      });
+    } catch (e) {
+      // Not a segment yet: leave neither a descriptor nor a file behind.
+      closeSync(fd);
+      try { unlinkSync(abs); } catch { /* already gone */ }
+      throw e;
+    }
     const row = this.deps.index.get(id)!;
     this.open = { row, fd, bytes: run.init.bytes.length, frames: 0, seq: 0, stopNs: startNs, startEpochMs };
     this.deps.log.debug('segment opened', { path: rel, start_pts_ns: startNs });
     this.deps.events?.segmentOpened?.(row);
   }
 
+  /** Seals the open segment (never throws for storage errors: they are logged, and the seal retried). */
   private sealOpen(reason: string): void {
     const seg = this.open;
     if (!seg) return;
     this.open = null;
+    let mtimeMs: number | null = null;
     try {
       fsyncSync(seg.fd);
+      mtimeMs = fstatSync(seg.fd).mtimeMs;
+    } catch (e) {
+      if (storageErrorCode(e) === null) throw e;
+      this.deps.log.error('fsync of a segment failed; its last fragments may not be durable', { path: seg.row.path, error: (e as Error).message });
     } finally {
       closeSync(seg.fd);
     }
     if (seg.seq === 0) {
-      // Nothing but the init was written: not a segment worth keeping.
-      this.deps.index.deleteSegment(seg.row.id);
+      // Nothing but the init was written: not a segment worth keeping (file and row both go).
+      try { unlinkSync(segmentAbsPath(this.deps.segmentsDir, seg.row.path)); } catch { /* already gone */ }
+      try {
+        this.deps.index.deleteSegment(seg.row.id);
+      } catch (e) {
+        if (storageErrorCode(e) === null) throw e;
+        // A row without fragments is invisible to every query; recovery drops it at the next start.
+      }
       return;
     }
-    this.deps.index.seal(seg.row.id);
+    try {
+      this.deps.index.seal(seg.row.id, mtimeMs);
+    } catch (e) {
+      if (storageErrorCode(e) === null) throw e;
+      this.unsealedIds.push({ id: seg.row.id, mtimeMs });
+      this.deps.log.warn('segment closed but not yet marked sealed in the index; retried with the next write', { path: seg.row.path, error: (e as Error).message });
+      this.resolveRotations(this.deps.index.get(seg.row.id) ?? null);
+      return;
+    }
     const row = this.deps.index.get(seg.row.id)!;
     this.deps.log.info('segment sealed', {
       path: row.path, seconds: Number(((row.stop_pts_ns - row.start_pts_ns) / 1e9).toFixed(3)), frames: row.frames,

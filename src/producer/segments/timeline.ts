@@ -1,5 +1,6 @@
 // Pure: the recorded timeline as the API shows it — segments in wire form, the gaps between them
-// (with the recorded reason where the index knows one) and the merged spans of continuous footage.
+// (with the recorded reason where the index knows one), holes inside a segment (a recorded gap within
+// its bounds: fragments recovery left out as damaged) and the merged spans of continuous footage.
 import type { GapRow, SegmentRow } from './index-db.js';
 
 export interface SegmentJson {
@@ -37,13 +38,27 @@ export function timeline(segments: SegmentRow[], gapRows: GapRow[]): { gaps: Gap
       });
       cur = null;
     }
-    if (!cur) {
-      cur = { start_pts_ns: s.start_pts_ns, stop_pts_ns: s.stop_pts_ns, start_epoch_ms: s.start_epoch_ms, stop_epoch_ms: s.stop_epoch_ms, segments: 0 };
-      spans.push(cur);
-    }
-    cur.stop_pts_ns = Math.max(cur.stop_pts_ns, s.stop_pts_ns);
-    cur.stop_epoch_ms = Math.max(cur.stop_epoch_ms, s.stop_epoch_ms);
-    cur.segments++;
+    // The segment's continuous pieces: one, or more when recorded gaps lie inside it.
+    const holes = gapRows.filter((g) => g.start_pts_ns > s.start_pts_ns && g.stop_pts_ns < s.stop_pts_ns && g.stop_pts_ns > g.start_pts_ns);
+    const epochOf = (pts: number) => s.anchor_epoch_ms + (pts - s.anchor_pts_ns) / 1e6;
+    const pieces: Array<[number, number]> = [];
+    let from = s.start_pts_ns;
+    for (const h of holes) { pieces.push([from, h.start_pts_ns]); from = h.stop_pts_ns; }
+    pieces.push([from, s.stop_pts_ns]);
+    pieces.forEach(([a, b], i) => {
+      if (i > 0) {
+        const h = holes[i - 1];
+        gaps.push({ start_pts_ns: h.start_pts_ns, stop_pts_ns: h.stop_pts_ns, duration_ms: (h.stop_pts_ns - h.start_pts_ns) / 1e6, reason: h.reason });
+        cur = null;
+      }
+      if (!cur) {
+        cur = { start_pts_ns: a, stop_pts_ns: b, start_epoch_ms: i === 0 ? s.start_epoch_ms : epochOf(a), stop_epoch_ms: 0, segments: 0 };
+        spans.push(cur);
+      }
+      cur.stop_pts_ns = Math.max(cur.stop_pts_ns, b);
+      cur.stop_epoch_ms = Math.max(cur.stop_epoch_ms, i === pieces.length - 1 ? s.stop_epoch_ms : epochOf(b));
+      cur.segments++;
+    });
     prev = s;
   }
   return { gaps, spans };

@@ -1,0 +1,19 @@
+// CRC-32 (IEEE 802.3, as zlib/PNG) of a byte range: the index keeps one per fragment so that damage to a
+// segment file — a flipped byte in a moof or deep inside an mdat — is found when the file is verified
+// (recovery.ts), not silently copied into clips. Table-driven, a few hundred MB/s: noise next to ingest.
+const TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** The CRC-32 of `buf` as an unsigned 32-bit number. */
+export function crc32(buf: Uint8Array): number {
+  let c = -1;
+  for (let i = 0; i < buf.length; i++) c = TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}

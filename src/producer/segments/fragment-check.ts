@@ -1,0 +1,34 @@
+// Pure: does a moof read back from a segment file describe the fragment the index recorded? (sample
+// count, every sample inside the fragment's own bytes, presentation bounds.) Used by recovery when it
+// verifies a segment file that changed after sealing, and by clip assembly before it trusts a moof.
+import type { InitSegment } from '../../mp4/init.js';
+import { parseMoof, type ParsedMoof } from '../../mp4/fragment.js';
+import { fragmentTimes } from './fragment-times.js';
+import type { FragmentRow } from './index-db.js';
+
+/** Why the moof bytes do not match the index row, or (when they do) the parsed moof and its video frame count. */
+export function checkFragment(moofBytes: Buffer, f: FragmentRow, init: InitSegment, offsetNs: number): { why: string } | { moof: ParsedMoof; frames: number } {
+  let moof;
+  try {
+    moof = parseMoof(moofBytes, f.offset, init);
+  } catch (e) {
+    return { why: `unreadable moof (${(e as Error).message})` };
+  }
+  const samples = moof.trackRuns.reduce((n, r) => n + r.samples.length, 0);
+  if (samples !== f.samples) return { why: `${samples} samples, the index says ${f.samples}` };
+  const dataStart = f.offset + f.moof_size;
+  const dataEnd = f.offset + f.size;
+  for (const r of moof.trackRuns) {
+    for (const x of r.samples) {
+      if (x.fileOffset < dataStart || x.fileOffset + x.size > dataEnd) return { why: 'a sample lies outside the fragment' };
+    }
+  }
+  const t = fragmentTimes(init, moof);
+  if (!t) return { why: 'no video samples' };
+  const startNs = offsetNs + t.startRelNs;
+  const stopNs = offsetNs + t.stopRelNs;
+  if (Math.abs(startNs - f.start_pts_ns) > 1000 || Math.abs(stopNs - f.stop_pts_ns) > 1000) {
+    return { why: `times ${startNs}..${stopNs} ns, the index says ${f.start_pts_ns}..${f.stop_pts_ns}` };
+  }
+  return { moof, frames: t.frames };
+}
