@@ -125,7 +125,7 @@ function applyHealth(h) {
   const ing = h.ingest;
   const st = $('h-state');
   st.textContent = ing.state;
-  st.className = `pill ${ing.state === 'running' ? 'ok' : ing.state === 'failed' || ing.state === 'stalled' ? 'bad' : 'warn'}`;
+  st.className = `pill ${ing.state === 'running' ? 'ok' : ing.state === 'failed' || ing.state === 'stalled' || ing.state === 'degraded' ? 'bad' : 'warn'}`;
   st.title = ing.last_error ? `last error: ${ing.last_error}` : `${ing.restarts} restart(s)`;
   const res = ing.width ? ` · ${ing.width}×${ing.height}` : '';
   const fps = ing.fps ? ` · ${+ing.fps.toFixed(2)} fps` : '';

@@ -91,6 +91,7 @@ describe('clip API', () => {
       [{ start_epoch_ms: 5, stop_epoch_ms: 4 }, /stop_epoch_ms: must be greater/],
       [{ start_epoch_ms: 'now', stop_epoch_ms: 4 }, /start_epoch_ms: must be a finite number/],
       [{ start_pts_ns: 0, stop_pts_ns: 4000e9 }, /stop_pts_ns: window longer/],
+      [{ start_epoch_ms: 9e14, stop_epoch_ms: 9e14 + 1000 }, /stop_epoch_ms: too far/],
       [{ ...w, label: 5 }, /label: must be a string/],
       [{ ...w, label: 'x'.repeat(201) }, /label: longer than/],
       [{ ...w, max_wait_ms: -1 }, /max_wait_ms/],

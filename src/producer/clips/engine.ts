@@ -130,6 +130,7 @@ export class ClipEngine implements ClipEngineHooks {
       startPtsNs = Math.max(0, this.mapEpoch(spec.startEpochMs!));
       stopPtsNs = this.mapEpoch(spec.stopEpochMs!);
       if (stopPtsNs <= startPtsNs) throw new HttpError(400, 'stop_epoch_ms: window maps to nothing on the producer clock');
+      if (!Number.isSafeInteger(stopPtsNs)) throw new HttpError(400, 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
     }
     const nowPts = this.p.currentAnchor().nowPtsNs;
     const overlapping = this.p.index.overlapping(startPtsNs, stopPtsNs);

@@ -4,17 +4,18 @@ import type { Producer } from '../producer.js';
 import type { Router } from './router.js';
 import { renderMetrics, type Metric } from '../metrics.js';
 
-const STATES = ['starting', 'running', 'stalled', 'restarting', 'failed', 'stopped'] as const;
+const STATES = ['starting', 'running', 'degraded', 'stalled', 'restarting', 'failed', 'stopped'] as const;
 
 export function addMetricsRoute(router: Router, p: Producer): void {
   router.add('GET', '/metrics', (c) => {
     const stats = p.index.stats();
+    const state = p.ingestState();
     const w = p.writer.counters;
     const jobs = p.clipEngine?.jobCounts() ?? {};
     const age = p.ingest.lastFragmentAtMs === null ? NaN : (Date.now() - p.ingest.lastFragmentAtMs) / 1000;
     const metrics: Metric[] = [
       { name: 'segrec_ingest_state', help: 'Ingest state (1 for the current one).', type: 'gauge',
-        samples: STATES.map((s) => ({ labels: { state: s }, value: p.ingest.state === s ? 1 : 0 })) },
+        samples: STATES.map((s) => ({ labels: { state: s }, value: state === s ? 1 : 0 })) },
       { name: 'segrec_ingest_restarts_total', help: 'ffmpeg restarts since the producer started.', type: 'counter', samples: [{ value: p.ingest.restarts }] },
       { name: 'segrec_ingest_fragments_total', help: 'Fragments written to segment files.', type: 'counter', samples: [{ value: w.fragmentsWritten }] },
       { name: 'segrec_ingest_fragments_dropped_total', help: 'Fragments dropped (non-monotonic, no video, unwritable).', type: 'counter', samples: [{ value: w.fragmentsDropped }] },
