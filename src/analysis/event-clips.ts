@@ -189,9 +189,8 @@ export interface EventRecord {
   stopEpochMs: number | null;
 }
 
-/** A clip the producer made. */
-export interface ClipRecord {
-  type: 'clip';
+/** What every clip request records, whether it succeeded or not. */
+interface ClipAttemptRecord {
   ts: string;
   label: string;
   startPtsNs: number;
@@ -199,24 +198,21 @@ export interface ClipRecord {
   /** The events the clip covers. */
   events: PtsWindow[];
   attempts: number;
-  jobId: string;
-  path: string | null;
   /** Whether `forceRotate` was called first, and its failure if it failed (the clip was still requested). */
   rotated: boolean;
   rotateError: string | null;
 }
 
+/** A clip the producer made. */
+export interface ClipRecord extends ClipAttemptRecord {
+  type: 'clip';
+  jobId: string;
+  path: string | null;
+}
+
 /** A clip that could not be made (after retries, if the error was transient). */
-export interface ClipErrorRecord {
+export interface ClipErrorRecord extends ClipAttemptRecord {
   type: 'clip_error';
-  ts: string;
-  label: string;
-  startPtsNs: number;
-  stopPtsNs: number;
-  events: PtsWindow[];
-  attempts: number;
-  rotated: boolean;
-  rotateError: string | null;
   error: { name: string; message: string; status: number | null };
   /** Whether the last error was transient (i.e. retries ran out rather than a permanent failure). */
   transient: boolean;
