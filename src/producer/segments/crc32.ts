@@ -1,6 +1,9 @@
 // CRC-32 (IEEE 802.3, as zlib/PNG) of a byte range: the index keeps one per fragment so that damage to a
 // segment file — a flipped byte in a moof or deep inside an mdat — is found when the file is verified
-// (recovery.ts), not silently copied into clips. Table-driven, a few hundred MB/s: noise next to ingest.
+// (recovery.ts), not silently copied into clips. zlib's native crc32 (Node ≥ 20.15, ~4.5 GB/s here) when
+// present; otherwise a table-driven loop (~400 MB/s) that gives the same numbers.
+import zlib from 'node:zlib';
+
 const TABLE = (() => {
   const t = new Int32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -11,8 +14,15 @@ const TABLE = (() => {
   return t;
 })();
 
+const native = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
 /** The CRC-32 of `buf` as an unsigned 32-bit number. */
 export function crc32(buf: Uint8Array): number {
+  return native ? native(buf) >>> 0 : crc32Table(buf);
+}
+
+/** The same CRC-32 computed in JavaScript (the fallback, and the reference the tests compare with). */
+export function crc32Table(buf: Uint8Array): number {
   let c = -1;
   for (let i = 0; i < buf.length; i++) c = TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
