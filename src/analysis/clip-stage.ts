@@ -109,9 +109,14 @@ export class ClipStage {
   private async rotateIfNeeded(clip: PtsWindow): Promise<{ rotated: boolean; rotateError: string | null }> {
     const { forceRotate, openSegmentStartPtsNs } = this.opts;
     if (!forceRotate) return { rotated: false, rotateError: null };
+    let openStart: number | null = null;
     try {
-      const openStart = openSegmentStartPtsNs ? await openSegmentStartPtsNs() : null;
-      if (!needsForceRotate(clip.stopPtsNs, openStart)) return { rotated: false, rotateError: null };
+      openStart = openSegmentStartPtsNs ? await openSegmentStartPtsNs() : null;
+    } catch {
+      // Unknown where the open segment starts: rotate to be safe, as when no lookup is given.
+    }
+    if (!needsForceRotate(clip.stopPtsNs, openStart)) return { rotated: false, rotateError: null };
+    try {
       await forceRotate();
       return { rotated: true, rotateError: null };
     } catch (e) {

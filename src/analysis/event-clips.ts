@@ -160,8 +160,14 @@ export function retryDelayMs(attempt: number, policy: RetryPolicy): number {
 }
 
 /** Whether to retry after `attempt` attempts ended with `err`. */
+/**
+ * Retry a transient failure only when no job was created: an error that carries a `jobId` (a timeout
+ * while polling, a hung GET) means the producer accepted the job and is still making the clip — a new
+ * POST would make a second clip of the same window.
+ */
 export function shouldRetry(err: unknown, attempt: number, policy: RetryPolicy): boolean {
-  return attempt < policy.maxAttempts && isTransientClipError(err);
+  const jobId = (err as { jobId?: unknown } | null)?.jobId;
+  return attempt < policy.maxAttempts && isTransientClipError(err) && (jobId === undefined || jobId === null);
 }
 
 /**

@@ -160,9 +160,11 @@ export class FrameReader implements AsyncIterableIterator<Frame> {
       this.closing = true;
       this.ready.length = 0;
       const child = this.child;
+      // Always drop the pipes: a child that already exited with frames still unread only emits 'close'
+      // (which exitPromise waits for) once its stdout ends, and nothing reads it any more.
+      child?.stdin?.destroy();
+      child?.stdout?.destroy();
       if (child && child.exitCode === null && child.signalCode === null) {
-        child.stdin?.destroy();
-        child.stdout?.destroy();
         child.kill('SIGTERM');
         this.killTimer = setTimeout(() => child.kill('SIGKILL'), this.opts.killTimeoutMs);
       }

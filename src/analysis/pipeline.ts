@@ -17,6 +17,9 @@ export interface MotionPipelineOptions {
   onClip?: (clip: PlannedClip) => void;
 }
 
+/** How many clip records the summary keeps (the newest; the JSONL log has them all). */
+const MAX_RECORDS = 1000;
+
 export interface MotionPipelineSummary {
   frames: number;
   events: number;
@@ -30,15 +33,22 @@ export async function runMotionPipeline(o: MotionPipelineOptions): Promise<Motio
   const detector = o.detector ?? new MotionDetector();
   const planner = o.planner ?? new ClipPlanner();
   const summary: MotionPipelineSummary = { frames: 0, events: 0, clips: 0, clipErrors: 0, records: [] };
-  const submitted: Array<Promise<void>> = [];
+  // Clip requests in flight; a failure of the stage itself (e.g. the JSONL log cannot be written) is kept
+  // and ends the pipeline, rather than escaping as an unhandled rejection.
+  const inFlight = new Set<Promise<void>>();
+  let stageError: { error: unknown } | null = null;
   const submit = (clips: PlannedClip[]): void => {
     for (const clip of clips) {
       o.onClip?.(clip);
-      submitted.push(o.stage.submit(clip).then((rec) => {
+      const p: Promise<void> = o.stage.submit(clip).then((rec) => {
         summary.records.push(rec);
+        if (summary.records.length > MAX_RECORDS) summary.records.shift();
         if (rec.type === 'clip') summary.clips++;
         else summary.clipErrors++;
-      }));
+      }, (error: unknown) => {
+        stageError ??= { error };
+      }).finally(() => inFlight.delete(p));
+      inFlight.add(p);
     }
   };
   const onEvents = async (events: MotionEvent[]): Promise<void> => {
@@ -52,6 +62,7 @@ export async function runMotionPipeline(o: MotionPipelineOptions): Promise<Motio
   let connection: number | undefined;
   try {
     for await (const frame of o.frames) {
+      if (stageError) break;
       summary.frames++;
       if (frame.connection !== connection) {
         if (connection !== undefined) await onEvents(detector.flush());
@@ -63,8 +74,9 @@ export async function runMotionPipeline(o: MotionPipelineOptions): Promise<Motio
   } finally {
     await onEvents(detector.flush());
     submit(planner.flush());
-    await Promise.all(submitted);
+    await Promise.all(inFlight);
     await o.stage.drain();
   }
+  if (stageError) throw (stageError as { error: unknown }).error;
   return summary;
 }

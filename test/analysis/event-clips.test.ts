@@ -12,28 +12,9 @@ import {
 import { ClipStage, type ClipOutcome, type ClipRequester, type PtsClipRequest } from '../../src/analysis/clip-stage.js';
 import type { MotionEvent } from '../../src/analysis/motion-detector.js';
 import { tempDir } from '../helpers/media.js';
+import { ClipError, ClipHttpError, ClipTimeoutError } from '../../src/record/index.js';
 
 const S = 1_000_000_000;
-
-// Errors shaped like the Recorder's (matched by name/status, as the stage does).
-class ClipHttpError extends Error {
-  constructor(message: string, readonly status: number | null) {
-    super(message);
-    this.name = 'ClipHttpError';
-  }
-}
-class ClipTimeoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ClipTimeoutError';
-  }
-}
-class ClipError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ClipError';
-  }
-}
 
 function ev(startS: number, stopS: number): MotionEvent {
   return { startPtsNs: startS * S, stopPtsNs: stopS * S, peakScore: 0.1, frames: 10 };
@@ -86,6 +67,10 @@ describe('clip planning', () => {
     assert.deepEqual([1, 2, 3, 4].map((a) => retryDelayMs(a, policy)), [100, 200, 250, 250]);
     assert.ok(shouldRetry(new ClipHttpError('x', 503), 3, policy));
     assert.ok(!shouldRetry(new ClipHttpError('x', 503), 4, policy));
+    assert.ok(shouldRetry(new ClipTimeoutError('POST never answered'), 1, policy), 'no job yet: retry');
+    assert.ok(!shouldRetry(new ClipTimeoutError('still running', { jobId: 'clip-0000000000000007' }), 1, policy),
+      'the job exists: a retry would make a second clip');
+    assert.ok(!shouldRetry(new ClipHttpError('GET hung', null, undefined, { jobId: 'clip-0000000000000007' }), 1, policy));
   });
 
   it('force-rotates when the window reaches into the open segment or that is unknown', () => {
