@@ -111,7 +111,8 @@ export class ClipEngine implements ClipEngineHooks {
 
   /** Maps an epoch window to pts with the anchors of the footage it falls in. */
   mapEpoch(epochMs: number): number {
-    const spans = this.p.index.overlappingEpoch(epochMs, Number.MAX_SAFE_INTEGER).slice(0, 1);
+    const first = this.p.index.firstEndingAfterEpoch(epochMs);
+    const spans = first ? [first] : [];
     const anchor = this.p.currentAnchor();
     return epochToPts(epochMs, spans, (ms) => anchor.ptsNs + (ms - anchor.epochMs) * 1e6);
   }
@@ -168,7 +169,19 @@ export class ClipEngine implements ClipEngineHooks {
     });
   }
 
+  /**
+   * Starts the jobs that may run. Called from timers and from the ingest's fragment events, so nothing
+   * it throws (an SQLite error under a full disk) may escape: that would stop ingest or the process.
+   */
   private pump(): void {
+    try {
+      this.pumpOnce();
+    } catch (e) {
+      this.log.error('clip scheduling failed; retrying on the next tick', { error: (e as Error).message });
+    }
+  }
+
+  private pumpOnce(): void {
     if (this.closing) return;
     const end = this.footageEnd();
     const now = Date.now();
@@ -178,7 +191,11 @@ export class ClipEngine implements ClipEngineHooks {
       if (!ready) continue;
       this.pending.delete(job.clipId);
       this.running.add(job.clipId);
-      const run = this.runJob(job).finally(() => {
+      const run = this.runJob(job).catch((e: unknown) => {
+        // Only the job store itself failing gets here (the job's own errors are recorded as its result);
+        // the job stays unfinished in the index and runs again after a restart.
+        this.log.error('clip job could not be recorded', { clip_id: job.clipId, error: (e as Error).message });
+      }).finally(() => {
         this.running.delete(job.clipId);
         this.active.delete(run);
         const waiters = this.finishWaiters.get(job.clipId);

@@ -33,7 +33,13 @@ export function addEventRoutes(router: Router, p: Producer): void {
     p.events.on('gap', onGap);
     p.events.on('clip-finished', onClip);
     send('health', p.health());
-    const beat = setInterval(() => send('health', p.health()), HEARTBEAT_MS);
+    const beat = setInterval(() => {
+      try {
+        send('health', p.health());
+      } catch {
+        // The index is unavailable for a moment (e.g. disk full): skip this beat, never crash.
+      }
+    }, HEARTBEAT_MS);
     return new Promise<void>((resolve) => {
       c.signal.addEventListener('abort', () => {
         clearInterval(beat);

@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS segments (
 CREATE INDEX IF NOT EXISTS segments_start ON segments(start_pts_ns);
 CREATE INDEX IF NOT EXISTS segments_stop ON segments(stop_pts_ns);
 CREATE INDEX IF NOT EXISTS segments_epoch ON segments(start_epoch_ms);
+CREATE INDEX IF NOT EXISTS segments_stop_epoch ON segments(stop_epoch_ms);
 CREATE TABLE IF NOT EXISTS fragments (
   segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
   seq INTEGER NOT NULL,
@@ -148,12 +149,19 @@ export class SegmentIndex {
       seal: db.prepare('UPDATE segments SET sealed = 1, mtime_ms = ? WHERE id = ?'),
       byId: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE id = ?'),
       all: db.prepare<[], SegmentRow>('SELECT * FROM segments ORDER BY start_pts_ns, id'),
-      overlapping: db.prepare<[number, number], SegmentRow>(
-        'SELECT * FROM segments WHERE stop_pts_ns > ? AND start_pts_ns < ? AND fragments > 0 ORDER BY start_pts_ns, id'),
-      overlappingEpoch: db.prepare<[number, number], SegmentRow>(
-        'SELECT * FROM segments WHERE stop_epoch_ms > ? AND start_epoch_ms < ? AND fragments > 0 ORDER BY start_pts_ns, id'),
-      unsealed: db.prepare<[], SegmentRow>('SELECT * FROM segments WHERE sealed = 0 ORDER BY start_pts_ns'),
+      // Segments never overlap, so those overlapping [from, to) start at or after the first one that ends
+      // after `from`: found through the stop index, then a range on the start index (no walk from the
+      // oldest row).
+      overlapping: db.prepare<{ from: number; to: number }, SegmentRow>(`SELECT * FROM segments
+        WHERE start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @from AND fragments > 0
+                                         ORDER BY stop_pts_ns LIMIT 1), @to)
+          AND start_pts_ns < @to AND stop_pts_ns > @from AND fragments > 0 ORDER BY start_pts_ns, id`),
+      firstEndingAfterEpoch: db.prepare<[number], SegmentRow>(
+        'SELECT * FROM segments WHERE stop_epoch_ms > ? AND fragments > 0 ORDER BY stop_epoch_ms LIMIT 1'),
       oldestSealed: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE sealed = 1 ORDER BY start_pts_ns, id LIMIT ?'),
+      sealedAfter: db.prepare<[number, number, number], SegmentRow>(
+        'SELECT * FROM segments WHERE sealed = 1 AND (start_pts_ns, id) > (?, ?) ORDER BY start_pts_ns, id LIMIT ?'),
+      pruneGaps: db.prepare('DELETE FROM gaps WHERE stop_pts_ns <= (SELECT MIN(start_pts_ns) FROM segments)'),
       fragmentsOf: db.prepare<[number], FragmentRow>('SELECT * FROM fragments WHERE segment_id = ? ORDER BY seq'),
       fragmentsIn: db.prepare<[number, number, number], FragmentRow>(
         'SELECT * FROM fragments WHERE segment_id = ? AND stop_pts_ns > ? AND start_pts_ns < ? ORDER BY seq'),
@@ -210,6 +218,8 @@ export class SegmentIndex {
   /** Marks a segment sealed; `mtimeMs` is its file's mtime now (null when unknown). */
   seal(id: number, mtimeMs: number | null): void {
     this.stmts.seal.run(mtimeMs, id);
+    const row = this.get(id);
+    if (row) this.notePtsHighWater(row.stop_pts_ns);
   }
 
   get(id: number): SegmentRow | undefined {
@@ -221,16 +231,33 @@ export class SegmentIndex {
   }
 
   overlapping(fromPtsNs: number, toPtsNs: number): SegmentRow[] {
-    return this.stmts.overlapping.all(fromPtsNs, toPtsNs);
+    return this.stmts.overlapping.all({ from: fromPtsNs, to: toPtsNs });
   }
 
-  overlappingEpoch(fromMs: number, toMs: number): SegmentRow[] {
-    return this.stmts.overlappingEpoch.all(fromMs, toMs);
+  /** The first segment (in time) whose footage ends after an epoch instant, or undefined. */
+  firstEndingAfterEpoch(epochMs: number): SegmentRow | undefined {
+    return this.stmts.firstEndingAfterEpoch.get(epochMs);
   }
 
-  unsealed(): SegmentRow[] {
-    return this.stmts.unsealed.all();
+  /** Sealed segments after (start, id) in time order: a cursor for paging through the oldest. */
+  sealedAfter(startPtsNs: number, id: number, limit: number): SegmentRow[] {
+    return this.stmts.sealedAfter.all(startPtsNs, id, limit);
   }
+
+  /** Forgets gaps that lie wholly before the oldest footage left (retention removed what they bordered). */
+  pruneGaps(): number {
+    return this.stmts.pruneGaps.run().changes;
+  }
+
+  /** The end of all footage ever recorded in this data directory (survives retention): new PTS start above it. */
+  ptsHighWater(): number {
+    return Math.max(Number(this.getMeta('pts_high_water_ns') ?? 0), this.lastSegment()?.stop_pts_ns ?? 0);
+  }
+
+  notePtsHighWater(ptsNs: number): void {
+    if (ptsNs > Number(this.getMeta('pts_high_water_ns') ?? 0)) this.setMeta('pts_high_water_ns', String(ptsNs));
+  }
+
 
   oldestSealed(limit: number): SegmentRow[] {
     return this.stmts.oldestSealed.all(limit);

@@ -105,16 +105,36 @@ export class Retention {
     const { index } = this.deps;
     const limits = this.limits;
     this.dropOrphanRows();
-    const sealed = index.oldestSealed(100_000).filter((s) => !this.orphanRows.has(s.id));
+    // Page through the oldest sealed segments until one that is not pinned is kept: every limit is
+    // monotonic in time (ages grow older, totals shrink, free space grows), so nothing after it is due.
+    // A pass where no limit is exceeded reads one page, not the whole table.
     const free = limits.minFreeBytes !== null ? freeDiskBytes(this.deps.segmentsDir) : null;
-    const d = chooseRemovals(sealed, limits, nowEpochMs, index.stats().bytes, free, (id) => this.deps.pins.has(id));
-    const victims = d.remove.filter((seg) => !this.deps.pins.has(seg.id));
+    const isPinned = (id: number) => this.deps.pins.has(id);
+    let total = index.stats().bytes;
+    let freeNow = free;
+    const victims: SegmentRow[] = [];
+    const reason = new Map<number, string>();
+    let cursor = { start: -1, id: -1 };
+    for (;;) {
+      const page = index.sealedAfter(cursor.start, cursor.id, 64);
+      if (page.length === 0) break;
+      cursor = { start: page[page.length - 1].start_pts_ns, id: page[page.length - 1].id };
+      const candidates = page.filter((s) => !this.orphanRows.has(s.id));
+      const d = chooseRemovals(candidates, limits, nowEpochMs, total, freeNow, isPinned);
+      for (const seg of d.remove) {
+        victims.push(seg);
+        reason.set(seg.id, d.reason.get(seg.id)!);
+        total -= seg.bytes;
+        if (freeNow !== null) freeNow += seg.bytes;
+      }
+      if (candidates.some((s) => !isPinned(s.id) && !d.reason.has(s.id))) break;
+    }
     let i = 0;
     try {
       for (; i < victims.length; i++) {
         index.deleteSegment(victims[i].id);
         unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, victims[i].path));
-        this.removed(victims[i], d.reason.get(victims[i].id));
+        this.removed(victims[i], reason.get(victims[i].id));
       }
     } catch (e) {
       if (!isSqliteFull(e)) throw e;
@@ -130,7 +150,10 @@ export class Retention {
         for (const seg of rest) this.orphanRows.add(seg.id);
         this.deps.log.error('disk full: segment files removed, their index rows not yet (retried next pass)', { segments: rest.length });
       }
-      for (const seg of rest) this.removed(seg, d.reason.get(seg.id));
+      for (const seg of rest) this.removed(seg, reason.get(seg.id));
+    }
+    if (victims.length > 0) {
+      try { index.pruneGaps(); } catch { /* a full disk can refuse this too; next pass */ }
     }
     return victims;
   }

@@ -1,0 +1,95 @@
+// The index queries and retention over many segments, on an in-memory SQLite index with synthetic rows
+// (pure bookkeeping: no files or processes are needed to check which rows are chosen).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, SegmentIndex } from '../../src/producer/segments/index-db.js';
+import { PinSet, Retention } from '../../src/producer/segments/retention.js';
+import { silentLogger } from '../../src/common/log.js';
+
+const SEC = 1e9;
+const BASE_EPOCH = 1_764_000_000_000;
+
+/** n sealed 10 s segments of 1,000 bytes each, one fragment each, back to back from pts 0. */
+function indexWith(n: number): SegmentIndex {
+  const index = new SegmentIndex(openDatabase(':memory:'));
+  for (let i = 0; i < n; i++) {
+    const start = i * 10 * SEC;
+    const id = index.insertSegment({
+      path: `2026-01-01/${start}.mp4`, run_id: 1, start_pts_ns: start, start_epoch_ms: BASE_EPOCH + start / 1e6, offset_ns: 0,
+      anchor_epoch_ms: BASE_EPOCH + start / 1e6, anchor_pts_ns: start, bytes: 100, init_size: 100, codec: 'avc1',
+      codec_string: 'avc1.42c01e', width: 320, height: 180, fps: 15, has_audio: 0, description_key: 'k', created_ms: 0,
+    });
+    index.addFragment(
+      { segment_id: id, seq: 0, start_pts_ns: start, stop_pts_ns: start + 10 * SEC, offset: 100, size: 900, moof_size: 100, samples: 150, keyframe: 1, crc: 0 },
+      { bytes: 1000, frames: 150, startEpochMs: BASE_EPOCH + start / 1e6, stopEpochMs: BASE_EPOCH + (start + 10 * SEC) / 1e6 },
+    );
+    index.seal(id, null);
+  }
+  return index;
+}
+
+function retention(index: SegmentIndex, pins: PinSet, limits: Partial<Retention['limits']>): Retention {
+  const dir = mkdtempSync(join(tmpdir(), 'segrec-ret-'));
+  const r = new Retention({ index, segmentsDir: dir, pins, log: silentLogger, limits: { maxAgeMs: null, maxBytes: null, minFreeBytes: null, ...limits } });
+  return Object.assign(r, { cleanup: () => rmSync(dir, { recursive: true, force: true }) });
+}
+
+test('overlapping and firstEndingAfterEpoch find the right segments at both ends of a long index', () => {
+  const index = indexWith(500);
+  assert.deepEqual(index.overlapping(25 * SEC, 45 * SEC).map((s) => s.start_pts_ns / SEC), [20, 30, 40]);
+  assert.deepEqual(index.overlapping(4_985 * SEC, 9_999 * SEC).map((s) => s.start_pts_ns / SEC), [4_980, 4_990]);
+  assert.deepEqual(index.overlapping(0, 1).map((s) => s.start_pts_ns), [0]);
+  assert.deepEqual(index.overlapping(10 * SEC, 20 * SEC).map((s) => s.start_pts_ns / SEC), [10], 'stop is exclusive, touching is not overlapping');
+  assert.deepEqual(index.overlapping(6_000 * SEC, 7_000 * SEC), [], 'after all footage');
+  assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH + 12_000)?.start_pts_ns, 10 * SEC);
+  assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH - 1e6)?.start_pts_ns, 0, 'before all footage: the first segment');
+  assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH + 5_000_000), undefined, 'after all footage: none');
+});
+
+test('retention pages through the oldest sealed segments: bytes limit across pages, pinned ones skipped', () => {
+  const index = indexWith(300);
+  const pins = new PinSet();
+  const release = pins.pin(Array.from({ length: 100 }, (_, i) => i + 1)); // the 100 oldest (ids 1..100)
+  const r = retention(index, pins, { maxBytes: 120 * 1000 });
+  try {
+    const removed = r.run(BASE_EPOCH);
+    assert.equal(removed.length, 180, 'removes just enough to get under the limit, reading past two pages of pinned rows');
+    assert.ok(removed.every((s) => s.id > 100), 'never a pinned one');
+    assert.deepEqual(removed.map((s) => s.id), Array.from({ length: 180 }, (_, i) => i + 101), 'oldest unpinned first');
+    assert.equal(index.stats().count, 120);
+    assert.deepEqual(r.run(BASE_EPOCH), [], 'a pass under the limits removes nothing');
+    release();
+    assert.equal(r.run(BASE_EPOCH).length, 0, 'still under the limit once unpinned');
+  } finally {
+    (r as unknown as { cleanup: () => void }).cleanup();
+  }
+});
+
+test('retention by age stops at the first segment young enough; gaps before the oldest footage are forgotten', () => {
+  const index = indexWith(200);
+  index.addGap(5 * SEC, 6 * SEC, 'old gap');
+  index.addGap(1_500 * SEC, 1_501 * SEC, 'recent gap');
+  const r = retention(index, new PinSet(), { maxAgeMs: 1000 * 1000 });
+  try {
+    const now = BASE_EPOCH + 2_000 * 1000; // 2,000 s after the start: footage that ended before 1,000 s goes
+    const removed = r.run(now);
+    assert.equal(removed.length, 99, 'segments ending at 10..990 s');
+    assert.equal(index.stats().oldestStartPtsNs, 990 * SEC);
+    assert.deepEqual(index.gapsIn(0, Number.MAX_SAFE_INTEGER).map((g) => g.reason), ['recent gap']);
+  } finally {
+    (r as unknown as { cleanup: () => void }).cleanup();
+  }
+});
+
+test('the PTS high-water mark outlives the footage: a new run never reuses PTS after retention emptied the index', () => {
+  const index = indexWith(3);
+  assert.equal(index.ptsHighWater(), 30 * SEC);
+  for (const s of index.all()) index.deleteSegment(s.id);
+  assert.equal(index.lastSegment(), undefined);
+  assert.equal(index.ptsHighWater(), 30 * SEC, 'remembered in meta after the rows are gone');
+  index.notePtsHighWater(10 * SEC);
+  assert.equal(index.ptsHighWater(), 30 * SEC, 'never lowered');
+});
