@@ -1,11 +1,13 @@
 // Keeps secrets out of logs, /health and error messages: credentials in source URLs
 // (rtsp://user:pass@host/…) and secret-looking query parameters.
-const SECRET_QUERY_KEYS = /^(pass(word)?|pwd|token|auth|key|secret|signature|sig)$/i;
+/** Query keys whose values are secrets: `token`, and also `access_token`, `api-key`, `X-Auth`… */
+const SECRET_QUERY_KEYS = /(^|[_.-])(pass(word)?|pwd|token|auth|(api)?key|secret|signature|sig|credentials?)$/i;
 
 /** Replaces user:password in any URL-looking substring, and secret query values, with `***`. */
 export function redactUrl(text: string): string {
   return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s]+)@/gi, '$1***@')
+    // Up to the LAST @ before the path: a password may itself contain an unencoded '@'.
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^/\s]+)@/gi, '$1***@')
     .replace(/([?&])([^=&\s]+)=([^&\s]*)/g, (m, sep: string, key: string) =>
       SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=***` : m);
 }
@@ -24,7 +26,14 @@ export function urlSecrets(url: string): string[] {
   try {
     const u = new URL(url);
     const out: string[] = [];
-    if (u.password) out.push(u.password, decodeURIComponent(u.password));
+    if (u.password) {
+      out.push(u.password);
+      try {
+        out.push(decodeURIComponent(u.password));
+      } catch {
+        // A malformed %-escape: the raw form above is still scrubbed.
+      }
+    }
     return out;
   } catch {
     return [];

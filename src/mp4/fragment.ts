@@ -41,6 +41,8 @@ const TRUN_CTS = 0x800;
  * `decodeTimeWithoutTfdt` supplies the base decode time of tracks whose traf has no tfdt (the end of
  * the previous fragment's samples); absent entries are 0.
  */
+const MAX_DEFAULTED_SAMPLES = 1_000_000;
+
 export function parseMoof(
   moof: Uint8Array, moofFileOffset: number, init: InitSegment,
   decodeTimeWithoutTfdt?: ReadonlyMap<number, number>,
@@ -116,6 +118,11 @@ function parseTraf(
     const per = 4 * (((trFlags & TRUN_DURATION) ? 1 : 0) + ((trFlags & TRUN_SIZE) ? 1 : 0)
       + ((trFlags & TRUN_FLAGS) ? 1 : 0) + ((trFlags & TRUN_CTS) ? 1 : 0));
     if (q + per * count > t.end) throw new Mp4ParseError(`track ${trackId}: trun of ${count} samples overruns its box`);
+    // With every field defaulted the box size does not bound the count, so a damaged count would allocate
+    // billions of samples: no real fragment comes near a million (an hour at 120 fps is 432,000).
+    if (per === 0 && count > MAX_DEFAULTED_SAMPLES) {
+      throw new Mp4ParseError(`track ${trackId}: trun claims ${count} samples with no per-sample fields`);
+    }
     for (let i = 0; i < count; i++) {
       let duration = defDuration;
       let size = defSize;

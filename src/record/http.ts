@@ -77,6 +77,9 @@ export function throwIfAborted(signal: AbortSignal | undefined, jobId?: string):
   if (signal?.aborted) throw abortError(signal, jobId);
 }
 
+/** The longest delay setTimeout honours. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Sends one request and returns its 2xx JSON-object answer; anything else becomes a ClipError. */
 export async function requestJson(req: JsonRequest): Promise<JsonResponse> {
   throwIfAborted(req.signal, req.jobId);
@@ -90,7 +93,9 @@ export async function requestJson(req: JsonRequest): Promise<JsonResponse> {
   const timer = setTimeout(() => {
     abortedBy ??= 'timeout';
     controller.abort();
-  }, Math.max(0, req.timeoutMs));
+    // setTimeout fires at once for delays past 2^31−1 ms (~24.8 days): clamp, so "wait a very long time"
+    // does not become "time out now".
+  }, Math.min(Math.max(0, req.timeoutMs), MAX_TIMER_MS));
 
   const headers: Record<string, string> = { accept: 'application/json' };
   if (req.body !== undefined) headers['content-type'] = 'application/json';

@@ -3,7 +3,7 @@
 import { Timebase } from '../common/timebase.js';
 import { validateRecorderConfig } from './config.js';
 import { ClipAbortError, ClipError, ClipHttpError, ClipTimeoutError } from './errors.js';
-import { isJsonObject, producerMessage, requestJson, throwIfAborted } from './http.js';
+import { isJsonObject, MAX_TIMER_MS, producerMessage, requestJson, throwIfAborted } from './http.js';
 import type { ClipRequest, ClipResult, JsonObject, RecorderConfig, RequestClipOptions } from './types.js';
 import { prepareClip, requestMaxWaitMs } from './window.js';
 
@@ -51,14 +51,20 @@ function usableJobId(id: string): boolean {
 
 function sleep(ms: number, signal: AbortSignal | undefined, jobId: string): Promise<void> {
   return new Promise((resolve, reject) => {
+    const aborted = () => new ClipAbortError(`clip request aborted while waiting for job ${jobId}`, { jobId, cause: signal?.reason });
+    // An abort that landed before the sleep began must not wait out the interval.
+    if (signal?.aborted) {
+      reject(aborted());
+      return;
+    }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new ClipAbortError(`clip request aborted while waiting for job ${jobId}`, { jobId, cause: signal?.reason }));
+      reject(aborted());
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -43,6 +43,13 @@ test('sizes and durations', () => {
   assert.throws(() => parseBytes('-5GB'));
 });
 
+test('credentials never survive redaction: prefixed secret keys, an @ inside the password, malformed escapes', () => {
+  assert.equal(redactUrl('http://h/x?access_token=abc&api_key=def&X-Auth=ghi&page=2'), 'http://h/x?access_token=***&api_key=***&X-Auth=***&page=2');
+  assert.equal(redactUrl('rtsp://admin:p@ss@cam:554/s'), 'rtsp://***@cam:554/s');
+  assert.ok(!redactSecrets('rtsp://u:p@ss@cam/s failed: p@ss', urlSecrets('rtsp://u:p@ss@cam/s')).includes('ss'));
+  assert.deepEqual(urlSecrets('rtsp://u:bad%zzpw@cam/s'), ['bad%zzpw'], 'a malformed escape still scrubs the raw password');
+});
+
 test('credentials never survive redaction', () => {
   const url = 'rtsp://admin:p%40ss@cam.local:554/stream?token=abc123&channel=1';
   assert.equal(redactUrl(url), 'rtsp://***@cam.local:554/stream?token=***&channel=1');
