@@ -1,4 +1,6 @@
-// Human-readable formatting for the terminal: durations, sizes, wall-clock times.
+// Human-readable formatting for the terminal: durations, sizes, wall-clock times, and parsing the
+// relative/absolute times people type. Sizes and durations share src/common/units with the producer.
+import { formatBytes, parseDurationMs } from '../common/units.js';
 export function secs(ns: number): string {
   return `${(ns / 1e9).toFixed(3)} s`;
 }
@@ -10,12 +12,8 @@ export function dur(ms: number): string {
   return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
-export function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
+/** Sizes as everywhere else in the project (src/common/units). */
+export const size = formatBytes;
 
 export function clock(epochMs: number): string {
   const d = new Date(epochMs);
@@ -37,9 +35,7 @@ export function parseTime(text: string, nowMs: number): number {
   throw new Error(`"${text}" is not a time (examples: now, -30s, -2m, 2026-11-25T07:10:00)`);
 }
 
-/** Parses a span like `10s`, `2m`, `500ms` into ms. */
+/** Parses a span like `10s`, `2m`, `500ms`, `1d` into ms (the producer's duration syntax). */
 export function parseSpan(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a duration (examples: 10s, 2m, 500ms)`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return parseDurationMs(text, 'duration');
 }

@@ -48,6 +48,7 @@ describe('segrec against a running producer', () => {
     assert.equal(r.code, 0, r.stderr);
     const clip = JSON.parse(r.stdout);
     assert.equal(clip.status, 'done');
+    assert.equal(clip.mode, 'epoch', 'absolute/relative times go to the producer as epoch ms (mapped with the footage\'s anchors)');
     assert.ok(Math.abs(clip.duration_ms - 2000) <= 1000 / 15 + 1);
     const segs = (await listSegments(p.url)).segments;
     const s = segs[0].start_pts_ns;
@@ -55,6 +56,7 @@ describe('segrec against a running producer', () => {
     assert.equal(r2.code, 0, r2.stderr);
     const c2 = JSON.parse(r2.stdout);
     assert.equal(c2.frames, 15);
+    assert.equal(c2.mode, 'pts');
     assert.match(c2.path, /exact\.mp4$/);
   });
 

@@ -1,7 +1,9 @@
 // `segrec clip`: make a clip from a running producer and wait for it, with a progress line.
 //   segrec clip --last 10s | --from -30s --to -5s | --start-pts N --stop-pts N  [--label L] [--out-dir D]
 //               [--filename F.mp4] [--wait 60s | --no-wait]
-// The window goes out in PTS (mapped with the producer's /health timebase), so the cut is exact.
+// --last and --start/stop-pts go out in PTS (for --last, "now" on the producer's clock from /health), so
+// the cut is exact; --from/--to go out as epoch ms, so the producer maps them with the anchor of the
+// footage they fall in (old footage included, whatever the drift since).
 import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { call, CliError, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
 import { clock, parseSpan, parseTime } from '../format.js';
@@ -33,35 +35,35 @@ export async function clipCommand(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, CLIP_FLAGS);
   const c = connFrom(flags);
   const waitMs = flags.get('no-wait') === true ? 0 : parseSpan(String(flags.get('wait') ?? '60s'));
-  let startPts: number;
-  let stopPts: number;
+  const body: Record<string, unknown> = {};
   if (flags.has('start-pts') || flags.has('stop-pts')) {
-    startPts = intFlag(flags.get('start-pts'), 'start-pts');
-    stopPts = intFlag(flags.get('stop-pts'), 'stop-pts');
+    const start = intFlag(flags.get('start-pts'), 'start-pts');
+    const stop = intFlag(flags.get('stop-pts'), 'stop-pts');
+    if (stop <= start) throw new UsageError('the window is empty: --stop-pts must be after --start-pts');
+    Object.assign(body, { start_pts_ns: start, stop_pts_ns: stop });
   } else {
     const { body: h } = await call<HealthPayload>(c, 'GET', '/health');
-    const toPts = (ms: number) => Math.round(h.timebase.base_pts_ns + (ms - h.timebase.base_epoch_ms) * h.timebase.pts_per_ms);
-    let fromMs: number;
-    let toMs: number;
     try {
       if (flags.has('last')) {
-        toMs = h.ts_ms;
-        fromMs = toMs - parseSpan(String(flags.get('last')));
+        const spanNs = Math.round(parseSpan(String(flags.get('last'))) * 1e6);
+        if (spanNs <= 0) throw new UsageError('--last must be longer than 0');
+        body.start_pts_ns = Math.max(0, h.pts_ns - spanNs);
+        body.stop_pts_ns = h.pts_ns;
       } else if (flags.has('from')) {
-        fromMs = parseTime(String(flags.get('from')), h.ts_ms);
-        toMs = flags.has('to') ? parseTime(String(flags.get('to')), h.ts_ms) : h.ts_ms;
+        const fromMs = parseTime(String(flags.get('from')), h.ts_ms);
+        const toMs = flags.has('to') ? parseTime(String(flags.get('to')), h.ts_ms) : h.ts_ms;
+        if (toMs <= fromMs) throw new UsageError('the window is empty: --to must be after --from');
+        body.start_epoch_ms = fromMs;
+        body.stop_epoch_ms = toMs;
+        if (!c.json) process.stderr.write(`window ${clock(fromMs)} → ${clock(toMs)}\n`);
       } else {
         throw new UsageError('give a window: --last 10s, --from -30s [--to -5s], or --start-pts N --stop-pts N');
       }
     } catch (e) {
       throw e instanceof UsageError ? e : new UsageError((e as Error).message);
     }
-    startPts = Math.max(0, toPts(fromMs));
-    stopPts = toPts(toMs);
-    if (!c.json) process.stderr.write(`window ${clock(fromMs)} → ${clock(toMs)}\n`);
   }
-  if (stopPts <= startPts) throw new UsageError('the window is empty: stop must be after start');
-  const body: Record<string, unknown> = { start_pts_ns: startPts, stop_pts_ns: stopPts, max_wait_ms: Math.min(600_000, Math.max(waitMs, 1000)) };
+  body.max_wait_ms = Math.min(600_000, Math.max(waitMs, 1000));
   for (const [flag, key] of [['label', 'label'], ['out-dir', 'out_dir'], ['filename', 'filename']] as const) {
     if (flags.has(flag)) body[key] = String(flags.get(flag));
   }
