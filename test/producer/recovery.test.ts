@@ -82,3 +82,34 @@ test('SIGTERM seals the open segment and exits cleanly', async () => {
     tmp.cleanup();
   }
 });
+
+test('a segment file that cannot be read at start is reported and skipped; the producer still starts and records', async () => {
+  const { rmSync, mkdirSync: mkdir } = await import('node:fs');
+  const { startTestProducer } = await import('../helpers/producer.js');
+  const tmp = tempDir();
+  const first = await startTestProducer(tmp.dir, { segmentSeconds: 1 });
+  let sealed;
+  try {
+    sealed = await waitFor('3 sealed segments', async () => {
+      const s = (await listSegments(first.url)).segments.filter((x) => x.sealed);
+      return s.length >= 3 ? s : null;
+    });
+  } finally {
+    await first.close();
+  }
+  // Reading it fails (EISDIR) even as root.
+  const broken = segmentFile(tmp.dir, sealed[1]);
+  rmSync(broken);
+  mkdir(broken);
+  const second = await startTestProducer(tmp.dir, { segmentSeconds: 1 });
+  try {
+    assert.ok(second.producer.recovery.corrupt.includes(sealed[1].path), 'reported');
+    assert.ok(second.logs.some((l) => /\bERROR\b/.test(l) && l.includes(sealed[1].path)), 'logged as an error naming the file');
+    const now = (await listSegments(second.url)).segments;
+    assert.ok(now.some((s) => s.path === sealed[0].path) && now.some((s) => s.path === sealed[2].path), 'the others are kept');
+    await waitFor('recording again', async () => (await getJson<{ ingest: { state: string } }>(`${second.url}/health`)).body.ingest.state === 'running');
+  } finally {
+    await second.close();
+    tmp.cleanup();
+  }
+});

@@ -190,7 +190,7 @@ export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: str
   const report: RecoveryReport = { recoveredOpen: 0, truncatedBytes: 0, droppedRows: 0, rescanned: 0, adopted: 0, corrupt: [], damagedFragments: 0 };
   const known = new Set<string>();
   const epochOf = (row: Pick<SegmentRow, 'anchor_epoch_ms' | 'anchor_pts_ns'>, pts: number) => row.anchor_epoch_ms + (pts - row.anchor_pts_ns) / 1e6;
-  for (const row of index.all()) {
+  const reconcileRow = (row: SegmentRow): void => {
     const abs = segmentAbsPath(segmentsDir, row.path);
     known.add(abs);
     let st: Stats;
@@ -200,14 +200,14 @@ export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: str
       index.deleteSegment(row.id);
       report.droppedRows++;
       log.warn('segment file missing; index row dropped', { path: row.path });
-      continue;
+      return;
     }
     if (row.sealed) {
       // Sealed files never change: one whose size or mtime did is verified (rows without an mtime,
       // from before it was recorded, are trusted by size).
-      if (st.size === row.bytes && (row.mtime_ms === null || row.mtime_ms === st.mtimeMs)) continue;
+      if (st.size === row.bytes && (row.mtime_ms === null || row.mtime_ms === st.mtimeMs)) return;
       verifySealed(index, row, abs, st, report, log);
-      continue;
+      return;
     }
     const scanned = scanSegment(abs, row.id, row.offset_ns, null);
     if (typeof scanned === 'string') {
@@ -215,7 +215,7 @@ export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: str
       report.droppedRows++;
       unlinkSync(abs);
       log.warn('open segment had no whole fragment; removed', { path: row.path, why: scanned });
-      continue;
+      return;
     }
     if (scanned.validBytes < scanned.fileBytes) {
       truncateSync(abs, scanned.validBytes);
@@ -230,24 +230,23 @@ export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: str
     log.info('recovered open segment', {
       path: row.path, fragments: scanned.frags.length, truncated_bytes: scanned.fileBytes - scanned.validBytes,
     });
-  }
-  for (const abs of walkMp4(segmentsDir)) {
-    if (known.has(abs)) continue;
+  };
+  const adoptFile = (abs: string): void => {
     const rel = relative(segmentsDir, abs);
     const nameStart = startPtsFromName(abs.split('/').pop()!);
-    if (nameStart === null) continue;
+    if (nameStart === null) return;
     const scanned = scanSegment(abs, -1, null, nameStart);
     if (scanned === NO_WHOLE_FRAGMENT) {
       // An init and at most part of a fragment: the writer died between creating the file and indexing
       // it. There is no footage in it.
       unlinkSync(abs);
       log.info('removed an unindexed segment file holding no whole fragment (left by a crash while it was opened)', { path: rel });
-      continue;
+      return;
     }
     if (typeof scanned === 'string') {
       report.corrupt.push(rel);
       log.warn('unknown file in segments/ is not a usable segment; left alone', { path: rel, why: scanned });
-      continue;
+      return;
     }
     const video = videoTrack(scanned.init)!;
     const audio = scanned.init.tracks.find((t) => t.kind === 'audio');
@@ -274,6 +273,20 @@ export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: str
     } else {
       log.info('adopted segment file unknown to the index', { path: rel, fragments: frags.length });
     }
+  };
+  // One file that cannot be read or written (permissions, I/O errors, a file too large to read whole)
+  // is reported and left as it is; it never stops the producer from starting.
+  const guarded = (path: string, f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      report.corrupt.push(path);
+      log.error('could not reconcile a segment file; left as it is', { path, error: (e as Error).message });
+    }
+  };
+  for (const row of index.all()) guarded(row.path, () => reconcileRow(row));
+  for (const abs of walkMp4(segmentsDir)) {
+    if (!known.has(abs)) guarded(relative(segmentsDir, abs), () => adoptFile(abs));
   }
   return report;
 }
