@@ -7,8 +7,7 @@ export interface HealthInput {
   anchorPtsNs: number;
   ingest: {
     state: IngestState; source: string; codec: string | null; width: number | null; height: number | null; fps: number | null;
-    restarts: number; lastFragmentEpochMs: number | null; newestStopEpochMs: number | null; lastError: string | null; driftMs: number;
-    runs: number;
+    restarts: number; newestStopEpochMs: number | null; lastError: string | null; driftMs: number;
   };
   segments: { count: number; bytes: number; oldestStartPtsNs: number | null; newestStopPtsNs: number | null; gaps: number; openStartPtsNs: number | null };
   clips: { queued: number; running: number };

@@ -84,6 +84,7 @@ export function resolveProducerOptions(input: ProducerOptionsInput = {}): Produc
   if (!(o.segmentSeconds > 0 && o.segmentSeconds <= 3600)) throw new OptionsError(`segment-seconds must be in (0, 3600], got ${o.segmentSeconds}`);
   if (!Number.isInteger(o.clipWorkers) || o.clipWorkers < 1 || o.clipWorkers > 64) throw new OptionsError('clip-workers must be 1..64');
   if (!['auto', 'always', 'never'].includes(o.transcode)) throw new OptionsError('transcode must be auto, always or never');
+  if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) throw new OptionsError('log-level must be debug, info, warn or error');
   for (const [k, v] of [['retention-max-age', o.retentionMaxAgeMs], ['retention-max-bytes', o.retentionMaxBytes], ['min-free-bytes', o.minFreeBytes]] as const) {
     if (v !== null && !(Number.isFinite(v) && v > 0)) throw new OptionsError(`${k} must be positive`);
   }

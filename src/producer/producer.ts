@@ -224,9 +224,8 @@ export class Producer {
         state: this.ingestState(), source: this.sourceForDisplay, codec: video?.codec ?? last?.codec ?? null,
         width: video?.width ?? last?.width ?? null, height: video?.height ?? last?.height ?? null,
         fps: run && run.frameDurationNs > 0 ? Math.round(1e9 / run.frameDurationNs * 1000) / 1000 : last?.fps ?? null,
-        restarts: this.ingest.restarts, lastFragmentEpochMs: this.ingest.lastFragmentAtMs,
+        restarts: this.ingest.restarts,
         newestStopEpochMs: this.ingest.lastFragmentAtMs, lastError: this.lastError(), driftMs: this.clock.driftMs(),
-        runs: this.ingest.runId,
       },
       segments: { ...stats, gaps: this.index.gapCount(), openStartPtsNs: this.writer.openSegment?.start_pts_ns ?? null },
       clips: this.clipEngine?.counts() ?? { queued: 0, running: 0 },
@@ -275,6 +274,12 @@ export async function startProducer(options: ProducerOptionsInput = {}): Promise
   const producer = new Producer(options);
   const { attachClipEngine } = await import('./clips/engine-attach.js');
   attachClipEngine(producer);
-  await producer.start();
+  try {
+    await producer.start();
+  } catch (e) {
+    // e.g. the port is taken: release the index, ffmpeg and timers before reporting it.
+    await producer.close().catch(() => undefined);
+    throw e;
+  }
   return { url: producer.url, producer, close: () => producer.close() };
 }

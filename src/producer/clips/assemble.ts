@@ -8,7 +8,6 @@
 // clip it had already published instead of writing a second one.
 import { writeFile, unlink } from 'node:fs/promises';
 import { openSync, fsyncSync, fstatSync, closeSync, readSync, existsSync, linkSync, readFileSync, statSync, unlinkSync } from 'node:fs';
-import { extname, join } from 'node:path';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
 import { planCut, type CutPlan, type CutSource } from '../../mp4/cut.js';
@@ -18,7 +17,7 @@ import type { FragmentRow, SegmentRow } from '../segments/index-db.js';
 import { segmentAbsPath } from '../segments/paths.js';
 import { checkFragment } from '../segments/fragment-check.js';
 import { GAP_TOLERANCE_NS } from '../segments/timeline.js';
-import { freeClipName, sidecarPathOf, tempPathFor } from './output-paths.js';
+import { candidates, freeClipName, sidecarPathOf, tempPathFor } from './output-paths.js';
 
 export interface AssemblyInput {
   clipId: string;
@@ -206,10 +205,7 @@ function explainWriteError(e: unknown, a: AssemblyInput): unknown {
  * out). A sidecar of this job without its clip (death between the two links) is removed.
  */
 function findPublished(dir: string, name: string, clipId: string): string | null {
-  const ext = extname(name);
-  const stem = name.slice(0, name.length - ext.length);
-  for (let i = 0; i < 10_000; i++) {
-    const candidate = join(dir, i === 0 ? name : `${stem}-${i}${ext}`);
+  for (const candidate of candidates(dir, name)) {
     const sidecar = sidecarPathOf(candidate);
     const hasClip = existsSync(candidate);
     if (!existsSync(sidecar)) {

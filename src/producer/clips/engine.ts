@@ -211,9 +211,8 @@ export class ClipEngine implements ClipEngineHooks {
     const rows = this.p.index.overlapping(job.startPtsNs, job.stopPtsNs);
     const release = this.p.pins.pin(rows.map((r) => r.id));
     try {
-      // Re-read after pinning: retention may have removed a segment between the query and the pin.
+      // The query and the pin above run in one synchronous step: retention cannot remove a row between them.
       const segments = rows
-        .filter((r) => this.p.index.get(r.id))
         .map((row) => ({ row, fragments: this.p.index.fragmentsIn(row.id, job.startPtsNs, job.stopPtsNs) }))
         .filter((s) => s.fragments.length > 0);
       if (segments.length === 0) throw new Error(this.noFootageMessage(job));

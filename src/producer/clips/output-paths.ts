@@ -1,6 +1,7 @@
 // Where a clip may be written: `out_dir` must resolve — symlinks included — inside a configured clip root;
-// names never overwrite an existing file (a numeric suffix is added, claimed atomically with link()).
-import { existsSync, linkSync, mkdirSync, realpathSync, unlinkSync } from 'node:fs';
+// free names (name, name-1, …; assemble.ts claims one atomically with link(), so nothing is overwritten),
+// and the hidden temp names clip jobs write under.
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep, basename, extname } from 'node:path';
 import { HttpError } from '../http/router.js';
 
@@ -71,7 +72,7 @@ export function sidecarPathOf(clipPath: string): string {
 }
 
 /** `name`, `name-1`, `name-2`, … */
-function candidates(dir: string, name: string): Iterable<string> {
+export function candidates(dir: string, name: string): Iterable<string> {
   const ext = extname(name);
   const stem = name.slice(0, name.length - ext.length);
   return (function* () {
@@ -83,25 +84,6 @@ function candidates(dir: string, name: string): Iterable<string> {
 export function freeClipName(dir: string, name: string): string {
   for (const c of candidates(dir, name)) {
     if (!existsSync(c) && !existsSync(sidecarPathOf(c))) return c;
-  }
-  throw new Error(`no free file name for ${name} in ${dir}`);
-}
-
-/**
- * Moves a finished temp file to `dir/name` without ever overwriting: tries name, name-1, name-2, …
- * using link() (which fails if the target exists), then removes the temp name. Returns the final path.
- */
-export function publishNoOverwrite(tmpPath: string, dir: string, name: string): string {
-  for (const candidate of candidates(dir, name)) {
-    if (existsSync(sidecarPathOf(candidate))) continue;
-    try {
-      linkSync(tmpPath, candidate);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw e;
-    }
-    unlinkSync(tmpPath);
-    return candidate;
   }
   throw new Error(`no free file name for ${name} in ${dir}`);
 }

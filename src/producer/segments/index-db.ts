@@ -169,7 +169,6 @@ export class SegmentIndex {
       deleteSegment: db.prepare('DELETE FROM segments WHERE id = ?'),
       stats: db.prepare<[], { count: number; bytes: number | null; oldest: number | null; newest: number | null; newest_epoch: number | null }>(
         'SELECT COUNT(*) AS count, SUM(bytes) AS bytes, MIN(start_pts_ns) AS oldest, MAX(stop_pts_ns) AS newest, MAX(stop_epoch_ms) AS newest_epoch FROM segments WHERE fragments > 0'),
-      sealedBytes: db.prepare<[], { bytes: number | null }>('SELECT SUM(bytes) AS bytes FROM segments WHERE sealed = 1'),
       insertGap: db.prepare('INSERT INTO gaps (start_pts_ns, stop_pts_ns, reason, created_ms) VALUES (?, ?, ?, ?)'),
       gapsIn: db.prepare<[number, number], GapRow>('SELECT * FROM gaps WHERE stop_pts_ns > ? AND start_pts_ns < ? ORDER BY start_pts_ns'),
       gapCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM gaps'),
@@ -280,9 +279,6 @@ export class SegmentIndex {
     return { count: r.count, bytes: r.bytes ?? 0, oldestStartPtsNs: r.oldest, newestStopPtsNs: r.newest, newestStopEpochMs: r.newest_epoch };
   }
 
-  sealedBytes(): number {
-    return this.stmts.sealedBytes.get()?.bytes ?? 0;
-  }
 
   lastSegment(): SegmentRow | undefined {
     return this.stmts.lastSegment.get();

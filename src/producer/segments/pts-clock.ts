@@ -66,8 +66,4 @@ export class PtsClock {
     return this.epochOfZeroNow - this.epochOfZeroRun;
   }
 
-  /** The anchor (epoch ms of pts 0 under the current estimate). */
-  epochOfZero(): number {
-    return this.epochOfZeroNow;
-  }
 }
