@@ -14,12 +14,11 @@ for a in "$@"; do
 done
 
 if ! command -v node >/dev/null 2>&1; then
-  echo "setup: Node.js >= 20 is required. On Debian: apt-get install -y nodejs npm (or use nodesource/nvm)." >&2
+  echo "setup: Node.js >= 20.10 is required. On Debian: apt-get install -y nodejs npm (or use nodesource/nvm)." >&2
   exit 1
 fi
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  echo "setup: Node.js >= 20 is required, found $(node --version)." >&2
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=10)?0:1)'; then
+  echo "setup: Node.js >= 20.10 is required, found $(node --version)." >&2
   exit 1
 fi
 
