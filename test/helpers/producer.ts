@@ -63,17 +63,34 @@ export function segmentFile(dataDir: string, s: { path: string }): string {
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** Runs `segrec producer` as a child process (through tsx), resolving once it listens. */
+/**
+ * Runs `segrec producer` as a child process (through tsx), resolving once it listens. If it does not
+ * listen within 30 s, or exits first, the child is killed (SIGKILL; its ffmpeg then ends on the broken
+ * pipe) before the error is thrown, so a failing test leaks no producer.
+ */
 export async function spawnProducerProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const LISTEN_TIMEOUT_MS = 30_000;
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'producer', ...args], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let spawnError: Error | null = null;
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  const url = await waitFor('producer process to listen', () => {
-    if (child.exitCode !== null) throw new Error(`producer exited ${child.exitCode}: ${out}`);
-    return /producer running at (http:\/\/\S+)/.exec(out)?.[1];
-  }, 30_000);
-  return { child, url, output: () => out };
+  child.on('error', (e) => { spawnError = e; });
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  try {
+    const deadline = Date.now() + LISTEN_TIMEOUT_MS;
+    for (;;) {
+      const url = /producer running at (http:\/\/\S+)/.exec(out)?.[1];
+      if (url) return { child, url, output: () => out };
+      if (spawnError) throw new Error(`producer process failed to start: ${(spawnError as Error).message}`);
+      if (exited()) throw new Error(`producer exited (${child.exitCode ?? child.signalCode}) before listening: ${out}`);
+      if (Date.now() >= deadline) throw new Error(`timed out after ${LISTEN_TIMEOUT_MS} ms waiting for the producer process to listen: ${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (e) {
+    if (!exited()) child.kill('SIGKILL');
+    throw e;
+  }
 }

@@ -173,14 +173,18 @@ describe('polling', () => {
   });
 
   test('a producer that honours wait_ms (holds the answer) is asked again without an extra pause', async (t) => {
-    const srv = await serverFor(t, producerScript({ statuses: ['running', 'running', 'done'], holdMs: 300 }));
+    // Hold and interval are long so that the difference between "no pause" and "a pause after each held
+    // answer" (3 s against 6 s) stays clear of scheduling delays on a loaded machine.
+    const HOLD_MS = 1500;
+    const srv = await serverFor(t, producerScript({ statuses: ['running', 'running', 'done'], holdMs: HOLD_MS }));
     const t0 = performance.now();
-    const res = await recorderFor(srv, { pollIntervalMs: 300 }).requestClip({ startPtsNs: 1, stopPtsNs: 2 });
+    const res = await recorderFor(srv, { pollIntervalMs: HOLD_MS, maxWaitMs: 30_000 }).requestClip({ startPtsNs: 1, stopPtsNs: 2 });
     const ms = performance.now() - t0;
     assert.equal(res.status, 'done');
     assert.equal(gets(srv).length, 3);
-    // Two held answers of 300 ms (~600 ms); pausing another 300 ms after each would take ≥ 1200 ms.
-    assert.ok(ms >= 580 && ms < 1000, `took ${ms.toFixed(0)} ms`);
+    assert.equal(Number(gets(srv)[0].query.wait_ms), 10_000, 'the producer is asked to hold (and holds for HOLD_MS)');
+    // Two held answers of 1.5 s (~3 s); pausing another 1.5 s after each would take ≥ 6 s.
+    assert.ok(ms >= 2 * HOLD_MS - 20 && ms < 4 * HOLD_MS - 500, `took ${ms.toFixed(0)} ms`);
   });
 
   test('an unknown non-terminal status keeps polling', async (t) => {
