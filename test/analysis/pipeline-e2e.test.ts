@@ -13,6 +13,9 @@ import type { ClipJson } from '../../src/producer/clips/engine.js';
 
 const FPS = 15;
 const FRAME_NS = 1e9 / FPS;
+// Tick → ns rounding on both sides; the detector's stop is one frame late by design (the frame where the
+// object disappears differs from the one before it), so its stop sits right at the one-frame bound.
+const ROUNDING_NS = 1000;
 const PERIOD = 6;
 const OFFSET = 1.5;
 const DURATION = 2;
@@ -66,9 +69,9 @@ test('motion events match the known motion within a frame; clips are event ± pr
       if (joinedMidEvent) {
         assert.ok(ev.startPtsNs < knownStop, `first event starts ${ev.startPtsNs}, inside the known motion ${knownStart}–${knownStop}`);
       } else {
-        assert.ok(Math.abs(ev.startPtsNs - knownStart) <= FRAME_NS + 1, `event ${i} start ${ev.startPtsNs} vs known ${knownStart}`);
+        assert.ok(Math.abs(ev.startPtsNs - knownStart) <= FRAME_NS + ROUNDING_NS, `event ${i} start ${ev.startPtsNs} vs known ${knownStart}`);
       }
-      assert.ok(Math.abs(ev.stopPtsNs - knownStop) <= FRAME_NS + 1, `event ${i} stop ${ev.stopPtsNs} vs known ${knownStop}`);
+      assert.ok(Math.abs(ev.stopPtsNs - knownStop) <= FRAME_NS + ROUNDING_NS, `event ${i} stop ${ev.stopPtsNs} vs known ${knownStop}`);
       if (!joinedMidEvent) checked++;
     }
     assert.ok(checked >= 1, `${checked} of ${events.length} events checked at both ends against the known motion`);
