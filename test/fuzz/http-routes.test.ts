@@ -269,7 +269,7 @@ describe('fuzz: every HTTP route of a real producer', () => {
     }
     if (!runsNow) return;
     // A valid window can still hold no frame at all (shorter than a frame interval, or mapped before the first).
-    if (c.status === 'error' && /^no video frame in the requested window/.test(String(c.error))) return;
+    if (c.status === 'error' && /no video frame in the requested window/.test(String(c.error))) return;
     if (!mustBeDone && c.status === 'error') {
       assert.ok(String(c.error).startsWith(NO_OVERLAP), `${what}: an epoch job may only fail for lack of footage (${String(c.error)})`);
       return;

@@ -83,13 +83,3 @@ test('retention by age stops at the first segment young enough; gaps before the 
     (r as unknown as { cleanup: () => void }).cleanup();
   }
 });
-
-test('the PTS high-water mark outlives the footage: a new run never reuses PTS after retention emptied the index', () => {
-  const index = indexWith(3);
-  assert.equal(index.ptsHighWater(), 30 * SEC);
-  for (const s of index.all()) index.deleteSegment(s.id);
-  assert.equal(index.lastSegment(), undefined);
-  assert.equal(index.ptsHighWater(), 30 * SEC, 'remembered in meta after the rows are gone');
-  index.notePtsHighWater(10 * SEC);
-  assert.equal(index.ptsHighWater(), 30 * SEC, 'never lowered');
-});

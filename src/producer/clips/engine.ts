@@ -16,6 +16,7 @@ import { labelForFilename } from './clip-request.js';
 import { JobStore, type ClipOutcome, type JobRecord } from './job-store.js';
 import { resolveOutDir, TEMP_PREFIX } from './output-paths.js';
 import { epochToPts } from './epoch-map.js';
+import { CutError } from '../../mp4/cut.js';
 import { assembleClip } from './assemble.js';
 import { addClipRoutes } from '../http/routes-clips.js';
 import { CLIP_LATENCY_BUCKETS, Histogram } from '../metrics.js';
@@ -256,7 +257,9 @@ export class ClipEngine implements ClipEngineHooks {
       });
       this.p.events.emit('clip-finished', clipJson(this.store.get(job.clipId)!));
     } catch (e) {
-      const message = (e as Error).message;
+      // Segments whose bounds touch the window but hold no frame inside it: that is "no footage" too,
+      // said the same way as when no segment overlaps at all (with the gap it falls in, if recorded).
+      const message = e instanceof CutError ? `${this.noFootageMessage(job)} (${(e as Error).message})` : (e as Error).message;
       this.store.finish(job.clipId, 'error', null, message);
       this.log.warn('clip failed', { clip_id: job.clipId, error: message });
       this.p.events.emit('clip-finished', clipJson(this.store.get(job.clipId)!));

@@ -217,8 +217,6 @@ export class SegmentIndex {
   /** Marks a segment sealed; `mtimeMs` is its file's mtime now (null when unknown). */
   seal(id: number, mtimeMs: number | null): void {
     this.stmts.seal.run(mtimeMs, id);
-    const row = this.get(id);
-    if (row) this.notePtsHighWater(row.stop_pts_ns);
   }
 
   get(id: number): SegmentRow | undefined {
@@ -248,14 +246,6 @@ export class SegmentIndex {
     return this.stmts.pruneGaps.run().changes;
   }
 
-  /** The end of all footage ever recorded in this data directory (survives retention): new PTS start above it. */
-  ptsHighWater(): number {
-    return Math.max(Number(this.getMeta('pts_high_water_ns') ?? 0), this.lastSegment()?.stop_pts_ns ?? 0);
-  }
-
-  notePtsHighWater(ptsNs: number): void {
-    if (ptsNs > Number(this.getMeta('pts_high_water_ns') ?? 0)) this.setMeta('pts_high_water_ns', String(ptsNs));
-  }
 
 
   oldestSealed(limit: number): SegmentRow[] {

@@ -155,10 +155,10 @@ export class SegmentWriter {
     }
     if (t.frameDurationNs > 0) run.frameDurationNs = t.frameDurationNs;
     if (run.offsetNs === null) {
-      // Above all footage ever recorded here — even footage retention has since removed — so PTS that
-      // gaps, jobs and sidecars still name are never reused, whatever the wall clock says.
-      const floor = this.deps.index.ptsHighWater();
-      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, floor > 0);
+      // Above the newest footage in the index, so a restart never overlaps or reuses recorded PTS.
+      const last = this.deps.index.lastSegment();
+      const floor = last ? last.stop_pts_ns : 0;
+      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined);
       run.offsetNs = r.offsetNs;
       if (r.gap && r.gap.stopNs - r.gap.startNs > 0) run.pendingGap = { ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' };
     }
