@@ -7,7 +7,7 @@
 // writeLayout turn the plan into a file.
 //
 // Time: a sample's producer PTS in ns = source.offsetNs + ticksToNs(decodeTime + ctsOffset, timescale).
-import type { ParsedMoof } from './fragment.js';
+import type { FragmentSample, ParsedMoof } from './fragment.js';
 import type { InitSegment, TrackInfo } from './init.js';
 import { nsToTicks, ticksToNs } from './time.js';
 import type { WriterSample, WriterTrack } from './writer.js';
@@ -48,17 +48,13 @@ export class CutError extends Error {
   override name = 'CutError';
 }
 
-/** One sample of a source, with its producer times. */
-interface Sample {
+/**
+ * One sample of a source, with its producer times. `duration` is the effective decode duration: the
+ * distance to the next sample of the same source, else the stated one.
+ */
+interface Sample extends FragmentSample {
   /** Index into the sources array. */
   si: number;
-  decodeTime: number;
-  /** Effective decode duration: distance to the next sample of the same source, else the stated one. */
-  duration: number;
-  size: number;
-  ctsOffset: number;
-  isSync: boolean;
-  fileOffset: number;
   /** decodeTime + ctsOffset, in track ticks. */
   ptsTicks: number;
   ptsNs: number;

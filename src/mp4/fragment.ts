@@ -36,13 +36,14 @@ const TRUN_SIZE = 0x200;
 const TRUN_FLAGS = 0x400;
 const TRUN_CTS = 0x800;
 
+/** A trun with no per-sample fields claiming more samples than this is damaged (see parseTraf). */
+const MAX_DEFAULTED_SAMPLES = 1_000_000;
+
 /**
  * Parses one moof box (`moof` starts with its header) that sits at `moofFileOffset` in its file.
  * `decodeTimeWithoutTfdt` supplies the base decode time of tracks whose traf has no tfdt (the end of
  * the previous fragment's samples); absent entries are 0.
  */
-const MAX_DEFAULTED_SAMPLES = 1_000_000;
-
 export function parseMoof(
   moof: Uint8Array, moofFileOffset: number, init: InitSegment,
   decodeTimeWithoutTfdt?: ReadonlyMap<number, number>,
