@@ -21,7 +21,7 @@ function track(kind: 'video' | 'audio', trackId: number, timescale: number): Tra
   stsd.writeUInt32BE(16, 0);
   stsd.write('stsd', 4, 'latin1');
   return {
-    trackId, kind, handler: kind === 'video' ? 'vide' : 'soun', timescale, codec: kind === 'video' ? 'avc1' : 'mp4a',
+    trackId, kind, handler: kind === 'video' ? 'vide' : 'soun', timescale, sampleEntry: kind === 'video' ? 'avc1' : 'mp4a', codec: kind === 'video' ? 'h264' : 'aac',
     codecString: '', width: 1280, height: 720, stsd, descriptionKey: kind,
     defaults: { sampleDescriptionIndex: 1, sampleDuration: 0, sampleSize: 0, sampleFlags: 0 },
   };

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Sets up a machine for segment-recorder: checks Node, installs ffmpeg (and fonts for the test pattern's
-# clock; with --browser also Chromium for the web-page tests) from Debian's packages when missing, then
-# installs the npm dependencies and builds. Safe to run again: it skips what is already there.
+# clock; with --browser also Chromium for the web-page tests; with --cameras GStreamer's RTSP server and
+# plugins for the camera test suite, test/cameras; --test means both, everything `npm test` needs) from
+# Debian's packages when missing, then installs the npm dependencies and builds. Safe to run again: it
+# skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
+want_cameras=0
 for a in "$@"; do
   case "$a" in
     --browser) want_browser=1 ;;
-    *) echo "setup.sh: unknown option $a (known: --browser)" >&2; exit 2 ;;
+    --cameras) want_cameras=1 ;;
+    --test) want_browser=1; want_cameras=1 ;;
+    *) echo "setup.sh: unknown option $a (known: --browser, --cameras, --test)" >&2; exit 2 ;;
   esac
 done
 
@@ -26,6 +31,26 @@ missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || missing+=(fonts-dejavu-core)
 if [ "$want_browser" = 1 ] && ! [ -x /usr/bin/chromium ]; then missing+=(chromium); fi
+# The camera suite's RTSP server (test/cameras/rtsp_server.py) runs under Debian's /usr/bin/python3 with
+# gi; it needs gst-rtsp-server and the encoders/payloaders of its mounts.
+cameras_ok() {
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 - >/dev/null 2>&1 <<'PY'
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gst, GstRtspServer
+Gst.init(None)
+need = ["videotestsrc", "timeoverlay", "x264enc", "x265enc", "jpegenc", "audiotestsrc", "avenc_aac", "alawenc",
+        "mulawenc", "opusenc", "h264parse", "h265parse", "aacparse", "rtph264pay", "rtph265pay", "rtpjpegpay",
+        "rtpmp4gpay", "rtppcmapay", "rtppcmupay", "rtpopuspay"]
+missing = [e for e in need if Gst.ElementFactory.find(e) is None]
+raise SystemExit(1 if missing else 0)
+PY
+}
+if [ "$want_cameras" = 1 ] && ! cameras_ok; then
+  missing+=(gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x python3-gi)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

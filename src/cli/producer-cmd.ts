@@ -12,6 +12,8 @@ export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env S
   --clip-root DIR               where clips may be written (repeatable; default DATA/clips)
   --auth-token TOKEN            bearer token required on every route but /health
   --ffmpeg PATH                 ffmpeg binary (default: ffmpeg on PATH)
+  --audio auto|copy|aac|off     auto: copy AAC/Opus, transcode G.711/PCM/… alone to AAC (video stays copied)
+  --stall-timeout 10s           restart ffmpeg after this long without media (default max(5s, 3 fragments))
   --transcode auto|always|never --loop true|false --clip-workers N --log-level debug|info|warn|error
   --testsrc-size 1280x720 --testsrc-fps 15
 flags: ${PRODUCER_FLAGS.map((f) => '--' + f).join(' ')}`;

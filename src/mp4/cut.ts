@@ -3,14 +3,22 @@
 // the last wanted frame in decode order), the audio samples that overlap the result, each track's
 // decode timeline and the edit lists that start presentation exactly at the first wanted frame and
 // end it after the last. Joins segments with identical sample descriptions (removing gaps between
-// them from the timeline) and ends the clip before a description change. No I/O: layoutMp4 and
-// writeLayout turn the plan into a file.
+// them from the timeline) and ends the clip before a description change. Decides once whether the
+// clip is partial: a frame of the window that the sources hold but the clip cannot include (no keyframe
+// before it, a description change), or footage missing at either end (a whole frame interval or more).
+// Audio: see cut-audio.ts. No I/O: layoutMp4 and writeLayout turn the plan into a file.
+//
+// Callers give the fragments that may matter, not only those overlapping the window: the keyframe
+// decoding starts at may lie in an earlier fragment or file (long GOPs, fragments cut by time, a segment
+// that begins mid-GOP, an open GOP's leading pictures), and the window's last audio may lie in the
+// fragment after it. Sources the clip does not need cost nothing but their parse.
 //
 // Time: a sample's producer PTS in ns = source.offsetNs + ticksToNs(decodeTime + ctsOffset, timescale).
-import type { FragmentSample, ParsedMoof } from './fragment.js';
+import type { ParsedMoof } from './fragment.js';
 import type { InitSegment, TrackInfo } from './init.js';
-import { nsToTicks, ticksToNs } from './time.js';
-import type { WriterSample, WriterTrack } from './writer.js';
+import { ticksToNs } from './time.js';
+import type { WriterTrack } from './writer.js';
+import { planAudio, toWriter, type Sample } from './cut-audio.js';
 
 export interface CutSource {
   /** The caller's id for this file (WriterSample.source / the index of its path). */
@@ -39,8 +47,14 @@ export interface CutPlan {
   sourcesUsed: number[];
   /** Recording gaps inside the clip (removed from its timeline), in producer PTS. */
   gaps: Array<{ startNs: number; stopNs: number }>;
-  /** True when the clip ends before the requested stop because the sample description changed. */
+  /**
+   * True when a frame of the window is missing from the clip: one the sources hold but the clip could
+   * not include (no keyframe before it; after a sample description change), or footage missing at an
+   * end (the first frame a whole frame interval or more after the start, the last ending that much
+   * before the stop). Gaps inside the clip are reported in `gaps`, not here.
+   */
   partial: boolean;
+  /** Why the clip is partial (every reason, '; '-separated), or null. */
   partialReason: string | null;
 }
 
@@ -48,19 +62,10 @@ export class CutError extends Error {
   override name = 'CutError';
 }
 
-/**
- * One sample of a source, with its producer times. `duration` is the effective decode duration: the
- * distance to the next sample of the same source, else the stated one.
- */
-interface Sample extends FragmentSample {
-  /** Index into the sources array. */
-  si: number;
-  /** decodeTime + ctsOffset, in track ticks. */
-  ptsTicks: number;
-  ptsNs: number;
-}
-
 interface SourceTracks { video: TrackInfo | undefined; audio: TrackInfo | undefined }
+
+/** Rounding of ns times from ticks (each ±0.5 ns) must not make a whole missing frame look shorter. */
+const ROUNDING_NS = 2;
 
 export function planCut(sources: CutSource[], req: { startNs: number; stopNs: number }): CutPlan {
   const { startNs, stopNs } = req;
@@ -91,14 +96,33 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   const compatible = (a: number, b: number): boolean =>
     tracksOf[a].video?.descriptionKey === tracksOf[b].video?.descriptionKey
     && tracksOf[a].audio?.descriptionKey === tracksOf[b].audio?.descriptionKey;
+  const boundsCache = new Map<number, { start: number; end: number }>();
+  /** A source's video presentation bounds in producer ns. */
+  const bounds = (si: number): { start: number; end: number } => {
+    let b = boundsCache.get(si);
+    if (!b) {
+      const vs = samplesOf(si, 'video');
+      let first = vs[0];
+      let lastP = vs[0];
+      for (const s of vs) {
+        if (s.ptsNs < first.ptsNs) first = s;
+        if (s.ptsNs > lastP.ptsNs) lastP = s;
+      }
+      const ts = (tracksOf[si].video as TrackInfo).timescale;
+      b = { start: first.ptsNs, end: sources[si].offsetNs + ticksToNs(lastP.ptsTicks + lastP.duration, ts) };
+      boundsCache.set(si, b);
+    }
+    return b;
+  };
+  const join = (a: number, b: number) => joinBetween(sources, tracksOf, samplesOf, bounds, a, b);
   const group: number[] = [s0];
-  let partialReason: string | null = null;
+  let changeReason: string | null = null;
   for (let si = s0 + 1; si < sources.length; si++) {
     const vs = samplesOf(si, 'video');
     if (vs.length === 0) continue;
     if (!vs.some((s) => s.ptsNs < stopNs)) break;
     if (!compatible(s0, si)) {
-      if (vs.some(inWindow)) partialReason = describeChange(tracksOf[s0], tracksOf[si], sources[si].source);
+      if (vs.some(inWindow)) changeReason = describeChange(tracksOf[s0], tracksOf[si], sources[si].source);
       break;
     }
     group.push(si);
@@ -161,7 +185,10 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   const F = included[fi];
   const P = included[pi];
   const K = included[0];
-  const presDurP = presentationDuration(samplesOf(P.si, 'video'), P);
+  // The frame presented after P may be in the next file when a file ends mid-GOP (fragments cut by time).
+  const next = P.si + 1;
+  const continued = next < sources.length && samplesOf(next, 'video').length > 0 && compatible(P.si, next) && join(P.si, next).continues;
+  const presDurP = presentationDuration([...samplesOf(P.si, 'video'), ...(continued ? samplesOf(next, 'video') : [])], P);
   const mediaTime = comp(fi);
   const editDuration = comp(pi) + presDurP - mediaTime;
   const actualStartNs = F.ptsNs;
@@ -177,26 +204,10 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   });
   const gaps: CutPlan['gaps'] = [];
   const discontinuity = new Set<number>(); // sources whose join to the previous one is not seamless
-  const bounds = new Map<number, { start: number; end: number }>();
-  for (const si of used) {
-    const vs = samplesOf(si, 'video');
-    let first = vs[0];
-    let lastP = vs[0];
-    for (const s of vs) {
-      if (s.ptsNs < first.ptsNs) first = s;
-      if (s.ptsNs > lastP.ptsNs) lastP = s;
-    }
-    bounds.set(si, { start: first.ptsNs, end: sources[si].offsetNs + ticksToNs(lastP.ptsTicks + lastP.duration, vts) });
-  }
   for (let u = 1; u < used.length; u++) {
-    const a = used[u - 1];
-    const b = used[u];
-    const prevEnd = (bounds.get(a) as { end: number }).end;
-    const nextStart = (bounds.get(b) as { start: number }).start;
-    const lastOfA = samplesOf(a, 'video');
-    const halfFrame = ticksToNs(lastOfA[lastOfA.length - 1].duration, vts) / 2;
-    if (nextStart - prevEnd > halfFrame) gaps.push({ startNs: prevEnd, stopNs: nextStart });
-    if (Math.abs(nextStart - prevEnd) > halfFrame || sources[a].offsetNs !== sources[b].offsetNs) discontinuity.add(b);
+    const j = join(used[u - 1], used[u]);
+    if (j.gap) gaps.push(j.gap);
+    if (!j.seamless) discontinuity.add(used[u]);
   }
 
   // How long the clip plays (the video edit, in ns): the window minus the gaps taken out of it. Written
@@ -206,23 +217,85 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
 
   const videoTrack: WriterTrack = {
     info: vInfo,
-    samples: included.map((s) => ({ ...toWriter(s, sources), ctsOffset: s.ctsOffset + ctsBias })),
+    samples: included.map((s) => ({ ...toWriter(s, sources[s.si].source), ctsOffset: s.ctsOffset + ctsBias })),
     edit: { mediaTime, duration: editDuration },
   };
   const tracks: WriterTrack[] = [videoTrack];
 
-  // 5. Audio overlapping the clip, aligned to the video through each source's shift.
+  // 5. Audio overlapping the clip, aligned to the video through each source's shift; the sources just
+  // before and after the video's may lend audio when they continue it seamlessly (same clock).
+  const audioSources = [...used];
+  const before = used[0] - 1;
+  if (before >= 0 && samplesOf(before, 'video').length > 0 && compatible(before, used[0]) && join(before, used[0]).seamless) {
+    audioSources.unshift(before);
+    shift.set(before, shift.get(used[0]) as number);
+  }
+  const lastUsed = used[used.length - 1];
+  const after = lastUsed + 1;
+  if (after < sources.length && samplesOf(after, 'video').length > 0 && compatible(lastUsed, after) && join(lastUsed, after).seamless) {
+    audioSources.push(after);
+    shift.set(after, shift.get(lastUsed) as number);
+  }
   const audio = planAudio({
-    used, samplesOf, shift, discontinuity, bounds, sources, actualStartNs, actualStopNs, durationNs,
-    info: tracksOf[used[0]].audio,
+    sources: audioSources, samplesOf: (si) => samplesOf(si, 'audio'), shift, discontinuity, bounds,
+    offsetNs: (si) => sources[si].offsetNs, sourceId: (si) => sources[si].source,
+    actualStartNs, actualStopNs, durationNs, info: tracksOf[used[0]].audio,
   });
   if (audio) tracks.push(audio);
+
+  // 6. Is a frame of the window missing? Frames the sources hold in the window but the clip lacks, and
+  // footage missing at either end.
+  let held = 0;
+  let heldAfterChange = 0;
+  const changeAt = changeReason === null ? sources.length : group[group.length - 1] + 1;
+  sources.forEach((_, si) => {
+    for (const s of samplesOf(si, 'video')) {
+      if (!inWindow(s)) continue;
+      held++;
+      if (si >= changeAt) heldAfterChange++;
+    }
+  });
+  const frameNs = ticksToNs(medianDuration(included), vts);
+  const reasons: string[] = [];
+  if (changeReason !== null) reasons.push(changeReason);
+  const undecodable = held - heldAfterChange - frames;
+  if (undecodable > 0) {
+    reasons.push(`${undecodable} frame${undecodable > 1 ? 's' : ''} of the window could not be included (no keyframe before ${undecodable > 1 ? 'them' : 'it'} in the footage)`);
+  }
+  const lateStart = actualStartNs - startNs >= frameNs - ROUNDING_NS;
+  const earlyEnd = changeReason === null && stopNs - actualStopNs >= frameNs - ROUNDING_NS;
+  if (lateStart || earlyEnd) {
+    reasons.push(`footage missing at ${lateStart && earlyEnd ? 'both ends' : lateStart ? 'the start' : 'the end'} of the window`);
+  }
 
   const sourcesUsed = [...new Set(tracks.flatMap((tr) => tr.samples.map((s) => s.source)))].sort((a, b) => a - b);
   return {
     tracks, actualStartNs, actualStopNs, durationNs, leadInNs: F.ptsNs - K.ptsNs, frames, sourcesUsed, gaps,
-    partial: partialReason !== null, partialReason,
+    partial: reasons.length > 0, partialReason: reasons.length > 0 ? reasons.join('; ') : null,
   };
+}
+
+/**
+ * How source b follows source a: seamless when it continues a's clock (same offset and descriptions)
+ * with no hole — its video decode timeline picks up exactly where a's ends (a stream cut into files
+ * at any fragment, even mid-GOP, where presentation ranges overlap by the B-frame delay), or its
+ * footage starts within half a frame of a's end; a gap when b's footage starts later than that.
+ */
+function joinBetween(
+  sources: CutSource[], tracksOf: SourceTracks[], samplesOf: (si: number, kind: 'video') => Sample[],
+  bounds: (si: number) => { start: number; end: number }, a: number, b: number,
+): { seamless: boolean; continues: boolean; gap: { startNs: number; stopNs: number } | null } {
+  const va = samplesOf(a, 'video');
+  const vb = samplesOf(b, 'video');
+  const lastA = va[va.length - 1];
+  const sameClock = sources[a].offsetNs === sources[b].offsetNs
+    && tracksOf[a].video?.timescale === tracksOf[b].video?.timescale;
+  const continues = sameClock && vb[0].decodeTime === lastA.decodeTime + lastA.duration;
+  const halfFrame = ticksToNs(lastA.duration, (tracksOf[a].video as TrackInfo).timescale) / 2;
+  const prevEnd = bounds(a).end;
+  const nextStart = bounds(b).start;
+  const gap = !continues && nextStart - prevEnd > halfFrame ? { startNs: prevEnd, stopNs: nextStart } : null;
+  return { seamless: continues || (sameClock && Math.abs(nextStart - prevEnd) <= halfFrame), continues, gap };
 }
 
 function collectSamples(src: CutSource, si: number, track: TrackInfo): Sample[] {
@@ -259,18 +332,17 @@ function lastSyncAtOrBefore(list: Sample[], f: number): number {
   return -1;
 }
 
-/** Distance from p's pts to the next pts of its source in presentation order, else p's duration. */
+/** Distance from p's pts to the next pts among the samples (its source's, on its clock), else p's duration. */
 function presentationDuration(sourceSamples: Sample[], p: Sample): number {
   let next = Infinity;
   for (const s of sourceSamples) if (s.ptsTicks > p.ptsTicks && s.ptsTicks < next) next = s.ptsTicks;
   return Number.isFinite(next) ? next - p.ptsTicks : p.duration;
 }
 
-function toWriter(s: Sample, sources: CutSource[]): WriterSample {
-  return {
-    size: s.size, duration: s.duration, ctsOffset: s.ctsOffset, isSync: s.isSync,
-    source: sources[s.si].source, offset: s.fileOffset,
-  };
+/** The frame interval (ticks): the median decode duration of the samples. */
+function medianDuration(samples: Sample[]): number {
+  const d = samples.map((s) => s.duration).sort((a, b) => a - b);
+  return d[d.length >> 1];
 }
 
 function describeChange(a: SourceTracks, b: SourceTracks, source: number): string {
@@ -282,73 +354,3 @@ function describeChange(a: SourceTracks, b: SourceTracks, source: number): strin
   const what = a.video?.descriptionKey !== b.video?.descriptionKey ? 'video' : 'audio';
   return `${what} sample description changes at source ${source} (${desc(a)} → ${desc(b)}); the clip ends before it`;
 }
-
-interface AudioInput {
-  used: number[];
-  samplesOf: (si: number, kind: 'video' | 'audio') => Sample[];
-  shift: Map<number, number>;
-  discontinuity: Set<number>;
-  bounds: Map<number, { start: number; end: number }>;
-  sources: CutSource[];
-  actualStartNs: number;
-  actualStopNs: number;
-  durationNs: number;
-  info: TrackInfo | undefined;
-}
-
-function planAudio(a: AudioInput): WriterTrack | null {
-  const info = a.info;
-  if (!info) return null;
-  const ats = info.timescale;
-  // Samples overlapping the clip; at a discontinuous join, only those overlapping each side's video.
-  const picked: Sample[] = [];
-  a.used.forEach((si, u) => {
-    let lo = a.actualStartNs;
-    let hi = a.actualStopNs;
-    const b = a.bounds.get(si) as { start: number; end: number };
-    if (u > 0 && a.discontinuity.has(si)) lo = Math.max(lo, b.start);
-    if (u + 1 < a.used.length && a.discontinuity.has(a.used[u + 1])) hi = Math.min(hi, b.end);
-    for (const s of a.samplesOf(si, 'audio')) {
-      const end = a.sources[si].offsetNs + ticksToNs(s.ptsTicks + s.duration, ats);
-      if (s.ptsNs < hi && end > lo) picked.push(s);
-    }
-  });
-  if (picked.length === 0) return null;
-
-  const clipNs = (s: Sample): number => s.ptsNs - (a.shift.get(s.si) as number); // presentation time in the clip
-  const firstNs = clipNs(picked[0]);
-  // The first sample decodes at 0, so its composition time is its ctsOffset.
-  const mediaTime = picked[0].ctsOffset + (firstNs <= 0 ? nsToTicks(-firstNs, ats) : 0);
-  const emptyBefore = firstNs > 0 ? nsToTicks(firstNs, ats) : 0;
-
-  // Output decode times: the sources' own spacing within a source (and across seamless joins of one
-  // clock); at other joins, where the video shift says the next sample belongs.
-  const out: Array<{ s: Sample; t: number; duration: number }> = [];
-  for (const s of picked) {
-    const prev = out[out.length - 1];
-    if (!prev) { out.push({ s, t: 0, duration: s.duration }); continue; }
-    const seamless = prev.s.si === s.si || (!a.discontinuity.has(s.si) && a.sources[prev.s.si].offsetNs === a.sources[s.si].offsetNs);
-    const natural = s.decodeTime - prev.s.decodeTime;
-    if (seamless && natural > 0) {
-      prev.duration = natural;
-      out.push({ s, t: prev.t + natural, duration: s.duration });
-      continue;
-    }
-    const want = nsToTicks(clipNs(s), ats) + mediaTime - emptyBefore - s.ctsOffset;
-    while (out.length > 1 && want <= out[out.length - 1].t) out.pop();
-    const p = out[out.length - 1];
-    if (want <= p.t) continue; // cannot place it after the only earlier sample: leave it out
-    p.duration = want - p.t;
-    out.push({ s, t: want, duration: s.duration });
-  }
-  const lastOut = out[out.length - 1];
-  const mediaEnd = lastOut.t + lastOut.duration;
-  const duration = Math.min(nsToTicks(a.durationNs, ats) - emptyBefore, mediaEnd - mediaTime);
-  if (duration <= 0) return null;
-  return {
-    info,
-    samples: out.map((o) => ({ ...toWriter(o.s, a.sources), duration: o.duration })),
-    edit: emptyBefore > 0 ? { mediaTime, duration, emptyBefore } : { mediaTime, duration },
-  };
-}
-

@@ -1,6 +1,7 @@
-// Init segment parsing (ftyp + moov): per track its id, kind, timescale, codec and RFC 6381 codec
-// string, picture size or audio format, the verbatim 'stsd' box (copied into clips), a key that says
-// whether two tracks' sample descriptions are interchangeable, and the 'trex' fragment defaults.
+// Init segment parsing (ftyp + moov): per track its id, kind, timescale, sample entry fourcc, codec (named
+// as ffprobe's codec_name names it) and RFC 6381 codec string, picture size or audio format, the verbatim
+// 'stsd' box (copied into clips), a key that says whether two tracks' sample descriptions are
+// interchangeable, and the 'trex' fragment defaults.
 // Pure: Buffer in, data out (node:crypto hashing is computation, not I/O).
 import { createHash } from 'node:crypto';
 import {
@@ -15,7 +16,13 @@ export interface TrackInfo {
   /** hdlr handler_type: 'vide', 'soun', ... */
   handler: string;
   timescale: number;
-  /** Sample entry fourcc of the first sample description: 'avc1', 'avc3', 'hvc1', 'hev1', 'mp4a', ... */
+  /** Sample entry fourcc of the first sample description: 'avc1', 'avc3', 'hvc1', 'hev1', 'mp4a', 'mp4v', ... */
+  sampleEntry: string;
+  /**
+   * The codec as ffprobe's `codec_name` names it: 'h264', 'hevc', 'mjpeg', 'mpeg4', 'aac', 'mp3', 'opus',
+   * 'pcm_alaw', 'pcm_mulaw', 'ac3', ... (for 'mp4v'/'mp4a' from the esds objectTypeIndication); the sample
+   * entry fourcc when the codec is not one this knows.
+   */
   codec: string;
   /** RFC 6381 codec string for browsers, e.g. 'avc1.64001f', 'hvc1.1.6.L93.B0', 'mp4a.40.2'. */
   codecString: string;
@@ -101,9 +108,9 @@ function parseTrak(buf: Buffer, trak: BoxHeader, trex: Map<number, SampleDefault
   const entries = childBoxes(stsd, 16, stsd.length);
   if (u32(stsd, 12) < 1 || entries.length < 1) throw new Mp4ParseError(`${where}: stsd has no sample entry`);
   const entry = entries[0];
-  const codec = entry.type;
+  const sampleEntry = entry.type;
   const info: TrackInfo = {
-    trackId, kind, handler, timescale, codec, codecString: codec, stsd,
+    trackId, kind, handler, timescale, sampleEntry, codec: SAMPLE_ENTRY_CODECS.get(sampleEntry) ?? sampleEntry, codecString: sampleEntry, stsd,
     descriptionKey: createHash('sha1').update(`${kind}\0${timescale}\0`).update(stsd).digest('hex'),
     defaults: trex.get(trackId) ?? { sampleDescriptionIndex: 1, sampleDuration: 0, sampleSize: 0, sampleFlags: 0 },
   };
@@ -120,11 +127,15 @@ function describeVideo(buf: Buffer, entry: BoxHeader, info: TrackInfo): void {
   const kids = p + 78 <= entry.end ? safeChildren(buf, p + 78, entry.end) : [];
   const avcC = kids.find((b) => b.type === 'avcC');
   const hvcC = kids.find((b) => b.type === 'hvcC');
+  const esds = kids.find((b) => b.type === 'esds');
   if (avcC && avcC.size >= 12) {
     const c = payload(avcC);
-    info.codecString = `${info.codec}.${hex2(u8(buf, c + 1))}${hex2(u8(buf, c + 2))}${hex2(u8(buf, c + 3))}`;
+    info.codecString = `${info.sampleEntry}.${hex2(u8(buf, c + 1))}${hex2(u8(buf, c + 2))}${hex2(u8(buf, c + 3))}`;
   } else if (hvcC && hvcC.size >= 8 + 13) {
-    info.codecString = `${info.codec}.${hevcCodecSuffix(buf, payload(hvcC))}`;
+    info.codecString = `${info.sampleEntry}.${hevcCodecSuffix(buf, payload(hvcC))}`;
+  } else if (info.sampleEntry === 'mp4v' && esds) {
+    const oti = decoderConfig(buf, payload(esds) + 4, esds.end)?.oti;
+    if (oti !== undefined) info.codec = OBJECT_TYPE_CODECS.get(oti) ?? info.codec;
   }
 }
 
@@ -156,9 +167,10 @@ function describeAudio(buf: Buffer, entry: BoxHeader, info: TrackInfo): void {
   const childStart = p + 28 + (version === 1 ? 16 : version === 2 ? 36 : 0);
   const kids = childStart <= entry.end ? safeChildren(buf, childStart, entry.end) : [];
   const esds = kids.find((b) => b.type === 'esds');
-  if (info.codec === 'mp4a' && esds) {
+  if (info.sampleEntry === 'mp4a' && esds) {
     const d = mp4aDescription(buf, payload(esds) + 4, esds.end);
     if (d) {
+      info.codec = OBJECT_TYPE_CODECS.get(d.oti) ?? info.codec;
       info.codecString = `mp4a.${d.suffix}`;
       // ISO-mode muxers (ffmpeg among them) write 2 channels / 16 bits in the sample entry whatever
       // the stream is; the AudioSpecificConfig has the truth.
@@ -168,14 +180,40 @@ function describeAudio(buf: Buffer, entry: BoxHeader, info: TrackInfo): void {
   }
 }
 
+/**
+ * Sample entry fourcc → ffprobe's codec_name, as ffmpeg's mov demuxer maps them (libavformat/isom.c
+ * ff_codec_movvideo_tags / ff_codec_movaudio_tags). 'mp4v' and 'mp4a' are absent: their codec is in the
+ * esds (OBJECT_TYPE_CODECS).
+ */
+const SAMPLE_ENTRY_CODECS = new Map<string, string>([
+  ['avc1', 'h264'], ['avc2', 'h264'], ['avc3', 'h264'], ['avc4', 'h264'],
+  ['hvc1', 'hevc'], ['hev1', 'hevc'], ['dvh1', 'hevc'], ['dvhe', 'hevc'],
+  ['jpeg', 'mjpeg'], ['mjpa', 'mjpeg'], ['png ', 'png'], ['vp08', 'vp8'], ['vp09', 'vp9'], ['av01', 'av1'], ['s263', 'h263'], ['h263', 'h263'],
+  ['Opus', 'opus'], ['fLaC', 'flac'], ['ac-3', 'ac3'], ['ec-3', 'eac3'], ['alaw', 'pcm_alaw'], ['ulaw', 'pcm_mulaw'], ['alac', 'alac'],
+  ['samr', 'amr_nb'], ['sawb', 'amr_wb'], ['twos', 'pcm_s16be'], ['sowt', 'pcm_s16le'], ['.mp3', 'mp3'], ['dtsc', 'dts'],
+]);
+
+/** Every sample entry fourcc whose codec name the fourcc alone gives, with that name. */
+export function sampleEntryCodecNames(): ReadonlyMap<string, string> {
+  return SAMPLE_ENTRY_CODECS;
+}
+
+/** MPEG-4 Systems objectTypeIndication (esds) → ffprobe's codec_name (libavformat/isom.c ff_mp4_obj_type). */
+const OBJECT_TYPE_CODECS = new Map<number, string>([
+  [0x20, 'mpeg4'], [0x21, 'h264'], [0x23, 'hevc'], [0x40, 'aac'],
+  [0x60, 'mpeg2video'], [0x61, 'mpeg2video'], [0x62, 'mpeg2video'], [0x63, 'mpeg2video'], [0x64, 'mpeg2video'], [0x65, 'mpeg2video'],
+  [0x66, 'aac'], [0x67, 'aac'], [0x68, 'aac'], [0x69, 'mp3'], [0x6a, 'mpeg1video'], [0x6b, 'mp3'], [0x6c, 'mjpeg'], [0x6d, 'png'],
+  [0x6e, 'jpeg2000'], [0xa3, 'vc1'], [0xa4, 'dirac'], [0xa5, 'ac3'], [0xa6, 'eac3'], [0xa9, 'dts'], [0xad, 'opus'], [0xb1, 'vp9'],
+  [0xc1, 'flac'], [0xdd, 'vorbis'], [0xe1, 'qcelp'],
+]);
+
 const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
-/**
- * Walks ES_Descriptor → DecoderConfigDescriptor (→ DecoderSpecificInfo) for the codec string suffix
- * 'oti[.aot]' and, for AAC, the channel count and sample rate of the AudioSpecificConfig.
- */
-function mp4aDescription(buf: Buffer, start: number, end: number): { suffix: string; channelCount?: number; sampleRate?: number } | null {
-  const readDesc = (pos: number): { tag: number; body: number; end: number } | null => {
+interface Descriptor { tag: number; body: number; end: number }
+
+/** Walks an esds payload's ES_Descriptor to its DecoderConfigDescriptor: the objectTypeIndication and where the descriptor lies. */
+function decoderConfig(buf: Buffer, start: number, end: number): { oti: number; dc: Descriptor; readDesc: (pos: number) => Descriptor | null } | null {
+  const readDesc = (pos: number): Descriptor | null => {
     if (pos + 2 > end) return null;
     const tag = buf[pos];
     let len = 0;
@@ -196,11 +234,21 @@ function mp4aDescription(buf: Buffer, start: number, end: number): { suffix: str
   if (flags & 0x20) pos += 2;
   const dc = readDesc(pos);
   if (!dc || dc.tag !== 4 || dc.body + 13 > dc.end) return null;
-  const oti = buf[dc.body];
+  return { oti: buf[dc.body], dc, readDesc };
+}
+
+/**
+ * The esds of an 'mp4a' entry: its objectTypeIndication, the codec string suffix 'oti[.aot]' and, for
+ * AAC, the channel count and sample rate of the AudioSpecificConfig.
+ */
+function mp4aDescription(buf: Buffer, start: number, end: number): { oti: number; suffix: string; channelCount?: number; sampleRate?: number } | null {
+  const config = decoderConfig(buf, start, end);
+  if (!config) return null;
+  const { oti, dc, readDesc } = config;
   const otiHex = hex2(oti);
-  if (oti !== 0x40) return { suffix: otiHex };
+  if (oti !== 0x40) return { oti, suffix: otiHex };
   const dsi = readDesc(dc.body + 13);
-  if (!dsi || dsi.tag !== 5 || dsi.body >= dsi.end) return { suffix: otiHex };
+  if (!dsi || dsi.tag !== 5 || dsi.body >= dsi.end) return { oti, suffix: otiHex };
   // AudioSpecificConfig: audioObjectType(5, or 5+6 escape), samplingFrequencyIndex(4, or 4+24), channelConfiguration(4).
   let bitPos = dsi.body * 8;
   const bits = (n: number): number => {
@@ -218,7 +266,7 @@ function mp4aDescription(buf: Buffer, start: number, end: number): { suffix: str
   const sampleRate = freqIndex === 15 ? bits(24) : AAC_RATES[freqIndex];
   const channelConfig = bits(4);
   const channelCount = channelConfig >= 1 && channelConfig <= 6 ? channelConfig : channelConfig === 7 ? 8 : undefined;
-  return { suffix: `${otiHex}.${aot}`, channelCount, sampleRate };
+  return { oti, suffix: `${otiHex}.${aot}`, channelCount, sampleRate };
 }
 
 /** Child boxes of a sample entry; junk after the known fields (seen in the wild) yields none. */

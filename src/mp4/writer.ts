@@ -192,7 +192,7 @@ const UNITY_MATRIX = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];
 
 function ftypBox(tracks: WriterTrack[], iso4: boolean): Buffer {
   const brands = ['isom', 'iso2'];
-  if (tracks.some((t) => t.info.codec === 'avc1' || t.info.codec === 'avc3')) brands.push('avc1');
+  if (tracks.some((t) => t.info.sampleEntry === 'avc1' || t.info.sampleEntry === 'avc3')) brands.push('avc1');
   brands.push('mp41');
   if (iso4) brands.push('iso4');
   const w = new Bytes(8 + 4 * brands.length).fourcc('isom').u32(0x200);

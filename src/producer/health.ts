@@ -1,5 +1,6 @@
 // Builds the /health payload exactly as DESIGN §4 gives it (pure: the producer passes in its state).
 import type { IngestState } from './ingest/supervisor.js';
+import type { AudioStatus } from './ingest/ingest-plan.js';
 
 export interface HealthInput {
   nowEpochMs: number;
@@ -7,7 +8,12 @@ export interface HealthInput {
   anchorPtsNs: number;
   ingest: {
     state: IngestState; source: string; codec: string | null; width: number | null; height: number | null; fps: number | null;
-    restarts: number; newestStopEpochMs: number | null; lastError: string | null; driftMs: number;
+    restarts: number; newestStopEpochMs: number | null; driftMs: number;
+    /** The trouble recording has now (null while it records). */
+    error: string | null;
+    /** The newest error, kept after recovery, and when it happened (epoch ms). */
+    lastError: { message: string; atMs: number | null } | null;
+    audio: AudioStatus;
   };
   segments: { count: number; bytes: number; oldestStartPtsNs: number | null; newestStopPtsNs: number | null; gaps: number; openStartPtsNs: number | null };
   clips: { queued: number; running: number };
@@ -20,7 +26,19 @@ export interface HealthPayload {
   timebase: { pts_units: 'ns'; pts_per_ms: number; base_epoch_ms: number; base_pts_ns: number };
   ingest: {
     state: IngestState; source: string; codec: string | null; width: number | null; height: number | null; fps: number | null;
-    restarts: number; last_frame_age_ms: number | null; last_error: string | null; drift_ms: number;
+    restarts: number; last_frame_age_ms: number | null;
+    /**
+     * The current problem: non-null only while ingest is not running (why: its newest error, or its state)
+     * or storing fails (beyond the contract, like the two below).
+     */
+    error: string | null;
+    /** The most recent ingest or storage error, even when recording has recovered since; null when none. */
+    last_error: string | null;
+    /** When last_error happened (epoch ms); null when none. */
+    last_error_at_ms: number | null;
+    drift_ms: number;
+    /** The source's audio (codec as ffprobe names it), whether the recording keeps it, as what, and why not / why transcoded. */
+    audio: AudioStatus;
   };
   segments: {
     count: number; bytes: number; oldest_start_pts_ns: number | null; newest_stop_pts_ns: number | null; gaps: number;
@@ -47,8 +65,11 @@ export function buildHealth(h: HealthInput): HealthPayload {
       fps: h.ingest.fps,
       restarts: h.ingest.restarts,
       last_frame_age_ms: newest === null ? null : Math.max(0, Math.round(h.nowEpochMs - newest)),
-      last_error: h.ingest.lastError,
+      error: h.ingest.error,
+      last_error: h.ingest.lastError?.message ?? null,
+      last_error_at_ms: h.ingest.lastError?.atMs ?? null,
       drift_ms: Math.round(h.ingest.driftMs * 1000) / 1000,
+      audio: h.ingest.audio,
     },
     segments: {
       count: h.segments.count, bytes: h.segments.bytes, oldest_start_pts_ns: h.segments.oldestStartPtsNs,

@@ -4,6 +4,7 @@ import { parseBytes, parseDurationMs } from '../common/units.js';
 import { parseFlags, UsageError } from '../common/flags.js';
 import { DEFAULT_TESTSRC, type TestsrcOptions } from './ingest/testsrc.js';
 import type { Logger } from '../common/log.js';
+import { AUDIO_POLICIES, type AudioPolicy } from './ingest/audio-policy.js';
 
 export type TranscodeMode = 'auto' | 'always' | 'never';
 
@@ -33,8 +34,10 @@ export interface ProducerOptions {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Extra arguments put before -i (advanced; argument array, never a shell). */
   inputArgs: string[];
-  /** How long a fragment may be late before ingest counts as stalled (default: derived from the GOP). */
+  /** How long ffmpeg may send no media before ingest counts as stalled (default: derived from the fragment interval). */
   stallTimeoutMs: number | null;
+  /** What to do with the source's audio: copy what MP4/browsers take, transcode the rest alone to AAC (auto). */
+  audio: AudioPolicy;
 }
 
 export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
@@ -55,6 +58,7 @@ export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
   logLevel: 'info',
   inputArgs: [],
   stallTimeoutMs: null,
+  audio: 'auto',
 };
 
 export type ProducerOptionsInput = Partial<Omit<ProducerOptions, 'testsrc'>> & { testsrc?: Partial<TestsrcOptions> };
@@ -84,6 +88,8 @@ export function resolveProducerOptions(input: ProducerOptionsInput = {}): Produc
   if (!(o.segmentSeconds > 0 && o.segmentSeconds <= 3600)) throw new OptionsError(`segment-seconds must be in (0, 3600], got ${o.segmentSeconds}`);
   if (!Number.isInteger(o.clipWorkers) || o.clipWorkers < 1 || o.clipWorkers > 64) throw new OptionsError('clip-workers must be 1..64');
   if (!['auto', 'always', 'never'].includes(o.transcode)) throw new OptionsError('transcode must be auto, always or never');
+  if (!(AUDIO_POLICIES as readonly string[]).includes(o.audio)) throw new OptionsError(`audio must be ${AUDIO_POLICIES.join(', ')}`);
+  if (o.stallTimeoutMs !== null && !(Number.isFinite(o.stallTimeoutMs) && o.stallTimeoutMs >= 1000)) throw new OptionsError('stall-timeout must be at least 1s');
   if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) throw new OptionsError('log-level must be debug, info, warn or error');
   for (const [k, v] of [['retention-max-age', o.retentionMaxAgeMs], ['retention-max-bytes', o.retentionMaxBytes], ['min-free-bytes', o.minFreeBytes]] as const) {
     if (v !== null && !(Number.isFinite(v) && v > 0)) throw new OptionsError(`${k} must be positive`);
@@ -124,6 +130,8 @@ const FLAGS: Record<string, FlagSpec> = {
   loop: { key: 'loop', parse: (v) => !/^(0|false|no|off)$/i.test(v) },
   'clip-workers': { key: 'clipWorkers', parse: num('clip-workers') },
   'log-level': { key: 'logLevel', parse: String },
+  audio: { key: 'audio', parse: String },
+  'stall-timeout': { key: 'stallTimeoutMs', parse: (v) => parseDurationMs(v, '--stall-timeout') },
   'testsrc-size': { key: 'testsrcSize', parse: String },
   'testsrc-fps': { key: 'testsrcFps', parse: num('testsrc-fps') },
 };

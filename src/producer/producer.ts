@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import { redactUrl, urlSecrets } from '../common/redact.js';
 import type { InitSegment } from '../mp4/init.js';
 import { resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
-import { buildFfmpegArgs } from './ingest/source-args.js';
+import { IngestPlan } from './ingest/ingest-plan.js';
 import { IngestSupervisor, nowEpochMs, type IngestState } from './ingest/supervisor.js';
 import { openDatabase, SegmentIndex, type SegmentRow } from './segments/index-db.js';
 import { PtsClock } from './segments/pts-clock.js';
@@ -26,7 +26,7 @@ import { addWebRoutes } from './http/routes-web.js';
 import { addMetricsRoute } from './http/routes-metrics.js';
 import type { Histogram } from './metrics.js';
 import { buildHealth, type HealthPayload } from './health.js';
-import { videoTrack } from './segments/fragment-times.js';
+import { fragmentStartsOnKeyframe, videoTrack } from './segments/fragment-times.js';
 import type { ClipJson } from './clips/engine.js';
 
 export interface ProducerEvents {
@@ -35,7 +35,7 @@ export interface ProducerEvents {
   fragment: [{ segmentId: number; startNs: number; stopNs: number; bytes: number; runId: number; offsetNs: number }];
   'run-started': [{ runId: number; init: InitSegment }];
   'run-ended': [{ runId: number; reason: string }];
-  'live-fragment': [{ runId: number; bytes: Buffer; offsetNs: number }];
+  'live-fragment': [{ runId: number; bytes: Buffer; offsetNs: number; keyframe: boolean }];
   gap: [{ startNs: number; stopNs: number; reason: string }];
   'clip-finished': [ClipJson];
 }
@@ -62,6 +62,7 @@ export class Producer {
   readonly segmentsDir: string;
   readonly writer: SegmentWriter;
   readonly ingest: IngestSupervisor;
+  readonly ingestPlan: IngestPlan;
   readonly retention: Retention;
   readonly recovery: RecoveryReport;
   readonly startedAtMs = Date.now();
@@ -113,9 +114,12 @@ export class Producer {
       limits: { maxAgeMs: o.retentionMaxAgeMs, maxBytes: o.retentionMaxBytes, minFreeBytes: o.minFreeBytes },
       onRemoved: (row) => this.events.emit('segment-removed', row),
     });
+    this.ingestPlan = new IngestPlan({
+      args: o, policy: o.audio, ffprobe: ffprobeBeside(o.ffmpeg), log: this.log.child('ingest'),
+    });
     this.ingest = new IngestSupervisor({
       ffmpeg: o.ffmpeg,
-      args: buildFfmpegArgs(o),
+      plan: this.ingestPlan,
       secrets,
       log: this.log.child('ingest'),
       stallTimeoutMs: o.stallTimeoutMs,
@@ -134,7 +138,7 @@ export class Producer {
           const run = this.writer.currentRun;
           if (this.live && this.live.runId === runId && run && run.offsetNs !== null) {
             this.live.offsetNs = run.offsetNs;
-            this.events.emit('live-fragment', { runId, bytes: f.bytes, offsetNs: run.offsetNs });
+            this.events.emit('live-fragment', { runId, bytes: f.bytes, offsetNs: run.offsetNs, keyframe: fragmentStartsOnKeyframe(run.init, f) });
           }
         },
         runEnded: (runId, reason) => {
@@ -225,7 +229,8 @@ export class Producer {
         width: video?.width ?? last?.width ?? null, height: video?.height ?? last?.height ?? null,
         fps: run && run.frameDurationNs > 0 ? Math.round(1e9 / run.frameDurationNs * 1000) / 1000 : last?.fps ?? null,
         restarts: this.ingest.restarts,
-        newestStopEpochMs: this.ingest.lastFragmentAtMs, lastError: this.lastError(), driftMs: this.clock.driftMs(),
+        newestStopEpochMs: this.ingest.lastFragmentAtMs, driftMs: this.clock.driftMs(),
+        error: this.currentError(), lastError: this.lastErrorInfo(), audio: this.ingestPlan.audio,
       },
       segments: { ...stats, gaps: this.index.gapCount(), openStartPtsNs: this.writer.openSegment?.start_pts_ns ?? null },
       clips: this.clipEngine?.counts() ?? { queued: 0, running: 0 },
@@ -237,10 +242,35 @@ export class Producer {
     return this.ingest.state === 'running' && this.writer.storageFault ? 'degraded' : this.ingest.state;
   }
 
-  /** The newest error of ingest (ffmpeg, source) or storage (segment writer), for /health. */
+  /** The newest error of ingest (ffmpeg, source) or storage (segment writer), kept after recovery, for /health. */
   lastError(): string | null {
+    return this.lastErrorInfo()?.message ?? null;
+  }
+
+  /** lastError() with when it happened (epoch ms; null if unknown). */
+  lastErrorInfo(): { message: string; atMs: number | null } | null {
     const w = this.writer.lastStorageError;
-    return w && w.atMs >= (this.ingest.lastErrorAtMs ?? 0) ? w.message : this.ingest.lastError;
+    const i = this.ingest.lastError;
+    if (w && (i === null || w.atMs >= (this.ingest.lastErrorAtMs ?? 0))) return { message: w.message, atMs: w.atMs };
+    return i === null ? null : { message: i, atMs: this.ingest.lastErrorAtMs };
+  }
+
+  /**
+   * The trouble recording has now, for /health's `error`; null while it records. While ingest is not
+   * running: its newest error if that came after the last fragment (why this outage began), else its state
+   * (a stall being dealt with; nothing while a first start is under way). While fragments cannot be
+   * stored: the storage fault.
+   */
+  currentError(): string | null {
+    const parts: string[] = [];
+    const { state, lastError, lastErrorAtMs, lastFragmentAtMs } = this.ingest;
+    if (state !== 'running' && state !== 'stopped') {
+      if (lastError !== null && (lastFragmentAtMs === null || (lastErrorAtMs ?? 0) >= lastFragmentAtMs)) parts.push(lastError);
+      else if (state !== 'starting') parts.push(`ingest is ${state}`);
+    }
+    const fault = this.writer.storageFault;
+    if (fault) parts.push(this.writer.lastStorageError?.message ?? fault.message);
+    return parts.length > 0 ? parts.join('; ') : null;
   }
 
   /** Stops ingest (ffmpeg flushes its last fragment), seals the open segment, stops HTTP, closes the index. */
@@ -261,6 +291,11 @@ export class Producer {
     this.db.close();
     this.log.info('producer stopped');
   }
+}
+
+/** ffprobe from the same place as the configured ffmpeg (`/opt/ff/ffmpeg` → `/opt/ff/ffprobe`). */
+function ffprobeBeside(ffmpeg: string): string {
+  return ffmpeg.replace(/ffmpeg([^/\\]*)$/, 'ffprobe$1');
 }
 
 export interface ProducerHandle {

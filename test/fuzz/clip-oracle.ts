@@ -6,6 +6,9 @@ import fc from 'fast-check';
 export const KEYS = ['start_pts_ns', 'stop_pts_ns', 'start_epoch_ms', 'stop_epoch_ms', 'label', 'out_dir', 'filename', 'max_wait_ms'] as const;
 export const MAX_BODY = 64 * 1024;
 export const NO_OVERLAP = 'no segments overlap requested window (possibly purged)';
+/** A 409's message: the seed's text, followed by the recorded gap (and its reason) the window lies in, if any. */
+export const isNoFootage = (msg: string | undefined): boolean =>
+  msg === NO_OVERLAP || (msg !== undefined && msg.startsWith(`${NO_OVERLAP}: it lies in a recorded gap (`));
 export const CLIP_ID = /^clip-\d{16}$/;
 
 // ---- The oracle of POST /clip (the contract, written independently of src/) ---------------------------

@@ -53,16 +53,19 @@ describe('parseInit + parseMoof agree with ffprobe -show_packets', () => {
       assert.equal(v.width, 320);
       assert.equal(v.height, 240);
       if (o.codec === 'h265') {
-        assert.equal(v.codec, 'hvc1');
+        assert.equal(v.sampleEntry, 'hvc1');
+        assert.equal(v.codec, 'hevc');
         assert.match(v.codecString, /^hvc1\.1\.6\.L\d+(\.[0-9A-F]{1,2})*$/);
       } else {
-        assert.equal(v.codec, 'avc1');
+        assert.equal(v.sampleEntry, 'avc1');
+        assert.equal(v.codec, 'h264');
         assert.match(v.codecString, /^avc1\.[0-9a-f]{6}$/);
       }
       if (o.audio) {
         const a = init.tracks[1];
         assert.equal(a.kind, 'audio');
-        assert.equal(a.codec, 'mp4a');
+        assert.equal(a.sampleEntry, 'mp4a');
+        assert.equal(a.codec, 'aac');
         assert.equal(a.codecString, 'mp4a.40.2');
         assert.equal(a.sampleRate, 48000);
         assert.equal(a.channelCount, 1);
@@ -138,7 +141,8 @@ describe('muxer variants (the general cases)', () => {
     const tfhdAt = buf.indexOf('tfhd', moof.start, 'latin1');
     assert.equal(buf.readUInt32BE(tfhdAt + 4) & 0x1, 1, 'ffmpeg wrote a base-data-offset');
     const init = parseInit(buf);
-    assert.equal(init.tracks[0].codec, 'avc3');
+    assert.equal(init.tracks[0].sampleEntry, 'avc3');
+    assert.equal(init.tracks[0].codec, 'h264');
     assert.match(init.tracks[0].codecString, /^avc3\.[0-9a-f]{6}$/);
     const ours = samplesByTrack(buf, init).get(1)!;
     const theirs = await probePackets(path);
@@ -166,7 +170,8 @@ describe('muxer variants (the general cases)', () => {
     await makeVariant(path, 'frag_keyframe+empty_moov+default_base_moof',
       ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hev1']);
     const init = parseInit(readFileSync(path));
-    assert.equal(init.tracks[0].codec, 'hev1');
+    assert.equal(init.tracks[0].sampleEntry, 'hev1');
+    assert.equal(init.tracks[0].codec, 'hevc');
     assert.match(init.tracks[0].codecString, /^hev1\.1\.6\.L\d+(\.[0-9A-F]{1,2})*$/);
   });
 

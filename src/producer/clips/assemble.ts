@@ -1,6 +1,8 @@
-// The I/O of one clip: read the init and the moofs of the fragments that cover the window from the
-// segment files (checking each moof against the index, so a damaged segment fails the job by name
-// instead of yielding a wrong clip), let the pure planner (mp4/cut) choose samples and edit lists, lay
+// The I/O of one clip: read the init and the moofs of the fragments the engine selected (from the
+// keyframe decoding starts at, possibly in an earlier segment, through the fragment after the window)
+// from the segment files (checking each moof against the index, so a damaged segment fails the job by
+// name instead of yielding a wrong clip), let the pure planner (mp4/cut) choose samples and edit lists
+// and decide `partial` (the sidecar and the API answer both carry the planner's value), lay
 // out a plain MP4 and copy the sample bytes into a temp file (fsync), then publish it under a name that
 // never overwrites. The JSON sidecar is written the same way and published first, so a visible clip
 // always has its sidecar, even after a crash between the two. A full disk ends the job with an error
@@ -105,7 +107,16 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
   const paths = a.segments.map((s) => segmentAbsPath(a.segmentsDir, s.row.path));
   const sources: CutSource[] = [];
   a.segments.forEach(({ row, fragments }, i) => {
-    const { init, moofs } = readSource(paths[i], row, fragments);
+    let read: ReturnType<typeof readSource>;
+    try {
+      read = readSource(paths[i], row, fragments);
+    } catch (e) {
+      // A segment read only for context (a keyframe before the window, the audio after it) that cannot
+      // be read is left out: the planner then says what the clip lacks. One the window needs fails the job.
+      if (fragments.every((f) => f.stop_pts_ns <= a.startNs || f.start_pts_ns >= a.stopNs)) return;
+      throw e;
+    }
+    const { init, moofs } = read;
     // A segment whose damaged fragments recovery left out of the index has holes: each contiguous run
     // is its own source, so the planner sees a hole as the gap it is.
     let from = 0;

@@ -1,6 +1,8 @@
 // The clip engine: accepts validated clip requests (mapping epoch windows to PTS with the anchors of the
 // footage they fall in), keeps jobs in the index, lets a job whose window reaches past the newest
-// footage wait (up to its max_wait_ms), runs jobs on a bounded worker pool with the segments they read
+// footage wait (up to its max_wait_ms) — and, while ingest runs, for the fragment after its window,
+// which holds the window's last audio (up to TAIL_WAIT_MS) — runs jobs on a bounded worker pool reading
+// from the keyframe decoding starts at (KEYFRAME_LOOKBACK_NS at most) with the segments they read
 // pinned against retention, and answers long-polls as jobs finish. After a restart, finished jobs still
 // answer and queued or interrupted ones run again (adopting a clip one had published just before the
 // crash); stale temp files are removed. A job whose window holds no footage says why (purged, or a
@@ -23,6 +25,16 @@ import { CLIP_LATENCY_BUCKETS, Histogram } from '../metrics.js';
 
 export const NO_OVERLAP_MESSAGE = 'no segments overlap requested window (possibly purged)';
 const MAX_PENDING = 10_000;
+/**
+ * How far before a window's start a clip looks for the keyframe decoding starts at (and the one before
+ * it, for open GOPs): two of the longest GOPs recorded (30 s).
+ */
+export const KEYFRAME_LOOKBACK_NS = 2 * 30e9 + 1e9;
+/**
+ * How long a job whose window the footage already covers waits for the next fragment (which holds the
+ * window's last audio) while ingest runs, before it is cut without it.
+ */
+export const TAIL_WAIT_MS = 3000;
 
 /** GET /clip/{id}'s `clip`: the job and, once done, its outcome (null/empty fields until then). */
 export type ClipJson = {
@@ -64,6 +76,8 @@ export class ClipEngine implements ClipEngineHooks {
   private readonly active = new Set<Promise<void>>();
   /** Jobs found unfinished at start (they may have published their clip before the crash). */
   private readonly resumed = new Set<string>();
+  /** When each waiting job's window was first covered by footage (for TAIL_WAIT_MS). */
+  private readonly coveredSince = new Map<string, number>();
   /** Accepted → published latency of finished clips, seconds (for /metrics). */
   readonly latency = new Histogram(CLIP_LATENCY_BUCKETS);
 
@@ -129,14 +143,19 @@ export class ClipEngine implements ClipEngineHooks {
       startPtsNs = spec.startPtsNs!;
       stopPtsNs = spec.stopPtsNs!;
     } else {
-      startPtsNs = Math.max(0, this.mapEpoch(spec.startEpochMs!));
       stopPtsNs = this.mapEpoch(spec.stopEpochMs!);
-      if (stopPtsNs <= startPtsNs) throw new HttpError(400, 'stop_epoch_ms: window maps to nothing on the producer clock');
+      // A window that ends before the producer's clock begins (negative PTS: before this data directory's
+      // first start, or before its oldest footage mapped with that footage's anchor) is a window in the
+      // past with no footage, as the seed says (409), not a malformed request.
+      if (stopPtsNs <= 0) throw new HttpError(409, NO_OVERLAP_MESSAGE);
       if (!Number.isSafeInteger(stopPtsNs)) throw new HttpError(400, 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
+      startPtsNs = Math.max(0, this.mapEpoch(spec.startEpochMs!));
+      // Only a window shorter than a nanosecond gets here (or ends whose footage's anchors disagree by more than it).
+      if (stopPtsNs <= startPtsNs) throw new HttpError(400, 'stop_epoch_ms: window maps to nothing on the producer clock');
     }
     const nowPts = this.p.currentAnchor().nowPtsNs;
     const overlapping = this.p.index.overlapping(startPtsNs, stopPtsNs);
-    if (stopPtsNs <= nowPts && overlapping.length === 0) throw new HttpError(409, NO_OVERLAP_MESSAGE);
+    if (stopPtsNs <= nowPts && overlapping.length === 0) throw new HttpError(409, this.noFootageMessage({ startPtsNs, stopPtsNs }));
     const job = this.store.create(spec, { startPtsNs, stopPtsNs }, outDir, Date.now());
     this.pending.set(job.clipId, job);
     this.log.info('clip job queued', {
@@ -186,10 +205,20 @@ export class ClipEngine implements ClipEngineHooks {
     if (this.closing) return;
     const end = this.footageEnd();
     const now = Date.now();
+    let newestStart: number | null | undefined;
+    /** The fragment after the window's end is in (it holds the window's last audio), or waiting for it is pointless. */
+    const tailIn = (job: JobRecord): boolean => {
+      newestStart = newestStart === undefined ? this.p.index.newestFragmentStart() : newestStart;
+      if ((newestStart !== null && newestStart >= job.stopPtsNs) || this.p.ingest.state !== 'running') return true;
+      const since = this.coveredSince.get(job.clipId) ?? now;
+      this.coveredSince.set(job.clipId, since);
+      return now - since >= TAIL_WAIT_MS;
+    };
     for (const job of this.pending.values()) {
       if (this.running.size >= this.p.options.clipWorkers) break;
-      const ready = (end !== null && end >= job.stopPtsNs) || now >= job.deadlineMs;
+      const ready = (end !== null && end >= job.stopPtsNs && tailIn(job)) || now >= job.deadlineMs;
       if (!ready) continue;
+      this.coveredSince.delete(job.clipId);
       this.pending.delete(job.clipId);
       this.running.add(job.clipId);
       const run = this.runJob(job).catch((e: unknown) => {
@@ -209,13 +238,11 @@ export class ClipEngine implements ClipEngineHooks {
 
   private async runJob(job: JobRecord): Promise<void> {
     this.store.markRunning(job.clipId);
-    const rows = this.p.index.overlapping(job.startPtsNs, job.stopPtsNs);
-    const release = this.p.pins.pin(rows.map((r) => r.id));
+    // From the keyframe decoding starts at (an earlier fragment or segment) through the fragment after
+    // the window. The query and the pin run in one synchronous step: retention cannot remove a row between them.
+    const segments = this.p.index.clipFragments(job.startPtsNs, job.stopPtsNs, KEYFRAME_LOOKBACK_NS);
+    const release = this.p.pins.pin(segments.map((s) => s.row.id));
     try {
-      // The query and the pin above run in one synchronous step: retention cannot remove a row between them.
-      const segments = rows
-        .map((row) => ({ row, fragments: this.p.index.fragmentsIn(row.id, job.startPtsNs, job.stopPtsNs) }))
-        .filter((s) => s.fragments.length > 0);
       if (segments.length === 0) throw new Error(this.noFootageMessage(job));
       const label = labelForFilename(job.spec.label);
       const filename = job.spec.filename ?? `${job.clipId}${label ? '_' + label : ''}.mp4`;
@@ -234,19 +261,13 @@ export class ClipEngine implements ClipEngineHooks {
         resumed: this.resumed.has(job.clipId),
       });
       if (result.adopted) this.log.info('resumed clip job had published its clip before the restart', { clip_id: job.clipId, path: result.path });
+      // `partial` is the planner's, exactly as the sidecar has it.
       const plan = result.plan;
-      const frameNs = plan.frames > 0 ? plan.durationNs / plan.frames : 0;
-      const missingEnd = plan.actualStopNs < job.stopPtsNs - frameNs * 1.5;
-      const missingStart = plan.actualStartNs > job.startPtsNs + frameNs * 1.5;
-      const partialReason = plan.partialReason
-        ?? (missingStart && missingEnd ? 'footage missing at both ends of the window'
-          : missingStart ? 'footage missing at the start of the window'
-            : missingEnd ? 'footage missing at the end of the window' : null);
       const outcome: ClipOutcome = {
         path: result.path, actual_start_pts_ns: plan.actualStartNs, actual_stop_pts_ns: plan.actualStopNs,
         lead_in_ms: plan.leadInNs / 1e6, duration_ms: plan.durationNs / 1e6, frames: plan.frames,
         bytes: result.bytes, segments: result.segmentPaths, gaps: plan.gaps.map((g) => ({ start_pts_ns: g.startNs, stop_pts_ns: g.stopNs })),
-        partial: plan.partial || missingStart || missingEnd, partial_reason: partialReason,
+        partial: plan.partial, partial_reason: plan.partialReason,
         audio: plan.tracks.some((t) => t.info.kind === 'audio'),
       };
       this.store.finish(job.clipId, 'done', outcome, null);
@@ -269,9 +290,9 @@ export class ClipEngine implements ClipEngineHooks {
     }
   }
 
-  /** Why a job's window has no footage: the recorded gaps it falls in (with their reasons), or purged. */
-  private noFootageMessage(job: JobRecord): string {
-    const reasons = [...new Set(this.p.index.gapsIn(job.startPtsNs, job.stopPtsNs).map((g) => g.reason))];
+  /** Why a window (a request's or a job's) has no footage: the recorded gaps it falls in (with their reasons), or purged. */
+  private noFootageMessage(window: { startPtsNs: number; stopPtsNs: number }): string {
+    const reasons = [...new Set(this.p.index.gapsIn(window.startPtsNs, window.stopPtsNs).map((g) => g.reason))];
     if (reasons.length === 0) return NO_OVERLAP_MESSAGE;
     return `${NO_OVERLAP_MESSAGE}: it lies in a recorded gap (${reasons.join('; ').slice(0, 300)})`;
   }

@@ -48,18 +48,25 @@ export function addRecordingRoutes(router: Router, p: Producer): void {
     const live = p.live;
     if (!live || live.offsetNs === null) throw new HttpError(503, `live: ingest is ${p.ingest.state}; no stream to follow`);
     const { res } = c;
+    const offsetNs = live.offsetNs;
     res.writeHead(200, {
       'content-type': 'video/mp4',
       'cache-control': 'no-store',
-      'x-segrec-pts-offset-ns': String(live.offsetNs),
+      'x-segrec-pts-offset-ns': String(offsetNs),
       'x-segrec-run-id': String(live.runId),
     });
     // A HEAD has no body: answer the head now instead of holding an empty stream open.
     if (c.req.method === 'HEAD') { res.end(); return; }
     res.write(live.init.bytes);
     await new Promise<void>((resolve) => {
-      const onFrag = (f: { runId: number; bytes: Buffer }) => {
+      // Fragments are cut every second within a GOP: a viewer starts at the next keyframe. A re-anchored
+      // run (a timestamp jump) changes the offset: the stream ends, and the client reconnects to learn it.
+      let started = false;
+      const onFrag = (f: { runId: number; bytes: Buffer; offsetNs: number; keyframe: boolean }) => {
         if (f.runId !== live.runId) return;
+        if (f.offsetNs !== offsetNs) { finish(); return; }
+        started ||= f.keyframe;
+        if (!started) return;
         // A client that cannot keep up is cut off rather than buffered without bound.
         if (res.writableLength > 16 * 1024 * 1024) { res.destroy(); return; }
         res.write(f.bytes);

@@ -1,7 +1,10 @@
-// Supervises the ffmpeg child: spawns it (argument array, no shell), splits its stdout into fMP4 boxes,
-// hands the init segment and whole moof+mdat fragments to a sink, watches for stalls, and restarts it
-// with capped exponential backoff whenever it exits, stalls, sends bytes that are not MP4, or a keyframe
-// brings video parameters its init does not declare (a mid-stream resolution/codec change). Its state
+// Supervises the ffmpeg child: spawns it (argument array from the ingest plan, no shell; credentials
+// written into its pipe 3), splits its stdout into fMP4 boxes, hands the init segment and whole
+// moof+mdat fragments to a sink, watches that media flows (bytes on stdout: ffmpeg fragments at least
+// every second, so a long GOP is no stall), surfaces ffmpeg's warnings (timestamp trouble) in the log,
+// rate-limited, and restarts it with capped exponential backoff whenever it exits, stalls, sends bytes
+// that are not MP4, or a keyframe brings video parameters its init does not declare (a mid-stream
+// resolution/codec change). Its state
 // (`starting|running|stalled|restarting|failed|stopped`) is what /health reports — except that the
 // producer reports `degraded` instead of `running` while the segment writer cannot store what ffmpeg
 // delivers (disk full): the source is fine then, the storage is not.
@@ -13,6 +16,8 @@ import { parseInit, type InitSegment } from '../../mp4/init.js';
 import { parseMoof, type ParsedMoof } from '../../mp4/fragment.js';
 import { declaredParameterSets, sequenceChanged, type ParameterSets } from '../../mp4/param-sets.js';
 import type { IngestFragment } from '../segments/segment-writer.js';
+import type { SpawnSpec } from './source-args.js';
+import { WarningLog } from './warning-log.js';
 
 export type IngestState = 'starting' | 'running' | 'stalled' | 'restarting' | 'failed' | 'stopped' | 'degraded';
 
@@ -22,23 +27,32 @@ export interface IngestSink {
   runEnded(runId: number, reason: string): void;
 }
 
+/** Where each run's arguments come from, and who hears how a run ended. */
+export interface RunPlanner {
+  next(): Promise<SpawnSpec>;
+  runEnded(hadFragments: boolean, stderrTail: string): void;
+}
+
 export interface SupervisorOptions {
   ffmpeg: string;
-  args: string[];
+  plan: RunPlanner;
   /** Strings to scrub from anything reported (source URL passwords). */
   secrets: string[];
   log: Logger;
   sink: IngestSink;
-  /** Stall timeout; default max(5 s, 3 × the longest fragment interval seen). */
+  /** How long ffmpeg may send nothing before it counts as stalled; default max(5 s, 3 × the longest fragment interval seen). */
   stallTimeoutMs?: number | null;
-  /** How long a fresh ffmpeg may take to deliver its first fragment. */
+  /** How long a fresh ffmpeg may take to deliver its first fragment (it waits for a keyframe: GOPs up to 30 s). */
   startupTimeoutMs?: number;
   /** First run id (continues the index's numbering). */
   firstRunId: number;
   backoffMs?: number[];
 }
 
-const DEFAULT_BACKOFF = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+// A camera that reboots is back in seconds: retry often enough to lose little (a down camera costs one
+// failed connection every 5 s).
+const DEFAULT_BACKOFF = [500, 1000, 2000, 3000, 5000];
+const DEFAULT_STARTUP_TIMEOUT_MS = 40_000;
 
 export class IngestSupervisor {
   state: IngestState = 'stopped';
@@ -47,6 +61,8 @@ export class IngestSupervisor {
   /** When lastError was set (epoch ms). */
   lastErrorAtMs: number | null = null;
   lastFragmentAtMs: number | null = null;
+  /** When ffmpeg last wrote anything on stdout (media flowing). */
+  lastBytesAtMs: number | null = null;
   runId: number;
   /** ffmpeg's pid while it runs (tests use it to inject faults). */
   pid: number | null = null;
@@ -57,14 +73,19 @@ export class IngestSupervisor {
   private restartTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private spawnedAtMs = 0;
+  /** The plan is preparing the next run (probing the source); no child yet. */
+  private preparing = false;
   private maxFragmentIntervalMs = 0;
   private runHadFragments = false;
   private killReason: string | null = null;
   private stderrTail = '';
   private exitWaiters: Array<() => void> = [];
+  private readonly warnings: WarningLog;
+  private nonMonotonic: number[] = [];
 
   constructor(private readonly o: SupervisorOptions) {
     this.runId = o.firstRunId - 1;
+    this.warnings = new WarningLog(o.log, (s) => this.redact(s));
   }
 
   /** The longest recent interval between fragments (about one GOP), 0 before the second fragment. */
@@ -110,18 +131,37 @@ export class IngestSupervisor {
     this.runHadFragments = false;
     this.killReason = null;
     this.stderrTail = '';
+    this.preparing = true;
+    this.o.plan.next().then((spec) => {
+      this.preparing = false;
+      if (this.stopping) return; // stopped while probing: no run began, nothing to report
+      this.spawnedAtMs = Date.now();
+      this.launch(runId, spec);
+    }, (e: unknown) => {
+      this.preparing = false;
+      if (!this.stopping) this.onExit(runId, null, null, `could not prepare ffmpeg: ${(e as Error).message}`);
+    });
+  }
+
+  private launch(runId: number, spec: SpawnSpec): void {
     let child: ChildProcess;
     try {
       // Own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg with one SIGTERM
       // (a second signal makes it exit without flushing its last fragment). If we die, its stdout
-      // pipe breaks and it exits on its next write.
-      child = spawn(this.o.ffmpeg, this.o.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // pipe breaks and it exits on its next write. Pipe 3 carries the input script (credentials).
+      child = spawn(this.o.ffmpeg, spec.args, { stdio: ['ignore', 'pipe', 'pipe', spec.fd3 === null ? 'ignore' : 'pipe'], detached: true });
     } catch (e) {
       this.onExit(runId, null, null, (e as Error).message);
       return;
     }
     this.child = child;
     this.pid = child.pid ?? null;
+    this.lastBytesAtMs = null;
+    if (spec.fd3 !== null) {
+      const fd3 = child.stdio[3] as NodeJS.WritableStream;
+      fd3.on('error', () => undefined);
+      fd3.end(spec.fd3);
+    }
     const splitter = new TopLevelBoxSplitter({ maxBoxBytes: 256 * 1024 * 1024 });
     let init: InitSegment | null = null;
     let declared: ParameterSets | null = null;
@@ -129,6 +169,7 @@ export class IngestSupervisor {
     let pendingMoof: Buffer | null = null;
     let broken = false;
     child.stdout!.on('data', (chunk: Buffer) => {
+      this.lastBytesAtMs = Date.now();
       if (broken) return;
       try {
         for (const box of splitter.push(chunk)) {
@@ -166,8 +207,20 @@ export class IngestSupervisor {
         this.kill(`unusable output from ffmpeg: ${(e as Error).message}`);
       }
     });
+    let partialLine = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       this.stderrTail = (this.stderrTail + d).slice(-4000);
+      const lines = (partialLine + d).split('\n');
+      partialLine = lines.pop()!.slice(-4000);
+      for (const line of lines) {
+        this.warnings.line(line, runId);
+        if (!broken && this.backwardStep(line)) {
+          // The video's clock stepped back: ffmpeg would squeeze the frames after it onto consecutive
+          // ticks (and swap B-frames). End the run here; the next one starts clean, the seam is a gap.
+          broken = true;
+          this.kill('source timestamps jumped back (ffmpeg: non-monotonous DTS in the video); restarting the run so the timeline stays true');
+        }
+      }
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
       const msg = e.code === 'ENOENT'
@@ -197,19 +250,34 @@ export class IngestSupervisor {
     this.child?.kill('SIGKILL');
   }
 
+  /** A burst of "Non-monotonous DTS" on the video (output stream 0:0): three within two seconds. */
+  private backwardStep(line: string): boolean {
+    if (!/Non-monotonous DTS in output stream 0:0\b/.test(line)) return false;
+    const now = Date.now();
+    this.nonMonotonic = this.nonMonotonic.filter((t) => now - t < 2000);
+    this.nonMonotonic.push(now);
+    return this.nonMonotonic.length >= 3;
+  }
+
+  /** The stall limit in force: the flag, else max(5 s, 3 × the longest recent fragment interval). */
+  get stallLimitMs(): number {
+    return this.o.stallTimeoutMs ?? Math.max(5000, 3 * this.maxFragmentIntervalMs);
+  }
+
   private checkStall(): void {
     if (!this.child || this.stopping) return;
     const now = Date.now();
     if (!this.runHadFragments) {
-      const limit = this.o.startupTimeoutMs ?? 20_000;
+      const limit = Math.max(this.o.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS, this.o.stallTimeoutMs ?? 0);
       if (now - this.spawnedAtMs > limit) this.kill(`no video from the source within ${limit} ms`);
       return;
     }
-    const limit = this.o.stallTimeoutMs ?? Math.max(5000, 3 * this.maxFragmentIntervalMs);
-    const age = now - (this.lastFragmentAtMs ?? now);
+    // Media flowing = bytes on stdout (ffmpeg writes a fragment at least every second, GOP or not).
+    const limit = this.stallLimitMs;
+    const age = now - Math.max(this.lastBytesAtMs ?? 0, this.lastFragmentAtMs ?? 0);
     if (age > limit && this.state === 'running') {
       this.state = 'stalled';
-      this.kill(`stalled: no fragment for ${age} ms`);
+      this.kill(`stalled: no media from ffmpeg for ${age} ms (limit ${limit} ms, --stall-timeout)`);
     }
   }
 
@@ -218,7 +286,9 @@ export class IngestSupervisor {
     this.pid = null;
     const waiters = this.exitWaiters;
     this.exitWaiters = [];
-    const tail = this.redact(this.stderrTail.trim().split('\n').slice(-3).join(' | '));
+    const tailLines = this.stderrTail.trim().split('\n');
+    this.o.plan.runEnded(this.runHadFragments, this.redact(tailLines.slice(-5).join('\n')));
+    const tail = this.redact(tailLines.slice(-3).join(' | '));
     const reason = spawnError ?? this.killReason ?? `ffmpeg exited (${signal ? `signal ${signal}` : `code ${code}`})${tail ? ': ' + tail : ''}`;
     this.o.sink.runEnded(runId, this.redact(reason));
     for (const w of waiters) w();

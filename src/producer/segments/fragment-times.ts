@@ -14,6 +14,8 @@ export interface FragmentTimes {
   keyframe: boolean;
   /** Median video sample duration in ns (frame interval), or 0. */
   frameDurationNs: number;
+  /** Each video sample's presentation time and decode duration (relative ns), in decode order. */
+  videoSamples: Array<{ ptsRelNs: number; durationNs: number }>;
 }
 
 export function videoTrack(init: InitSegment): TrackInfo | undefined {
@@ -29,19 +31,30 @@ export function fragmentTimes(init: InitSegment, moof: ParsedMoof): FragmentTime
   let minPts = Infinity;
   let maxEnd = -Infinity;
   const durations: number[] = [];
+  const ts = video.timescale;
+  const videoSamples: FragmentTimes['videoSamples'] = [];
   for (const s of run.samples) {
     const pts = s.decodeTime + s.ctsOffset;
+    videoSamples.push({ ptsRelNs: ticksToNs(pts, ts), durationNs: ticksToNs(s.duration, ts) });
     if (pts < minPts) minPts = pts;
     if (pts + s.duration > maxEnd) maxEnd = pts + s.duration;
     durations.push(s.duration);
   }
   durations.sort((a, b) => a - b);
+  const frameDurationNs = ticksToNs(durations[durations.length >> 1], video.timescale);
   return {
     startRelNs: ticksToNs(minPts, video.timescale),
     stopRelNs: ticksToNs(maxEnd, video.timescale),
     frames: run.samples.length,
     samples,
     keyframe: run.samples[0].isSync,
-    frameDurationNs: ticksToNs(durations[durations.length >> 1], video.timescale),
+    frameDurationNs,
+    videoSamples,
   };
+}
+
+/** Whether a fragment's first video sample is a keyframe (where a decoder can start). */
+export function fragmentStartsOnKeyframe(init: InitSegment, f: { moof: ParsedMoof }): boolean {
+  const video = videoTrack(init);
+  return f.moof.trackRuns.find((r) => r.trackId === video?.trackId)?.samples[0]?.isSync === true;
 }

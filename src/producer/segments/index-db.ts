@@ -5,6 +5,7 @@
 // so recovery can tell a file that changed after it was sealed and find exactly what was damaged
 // (both are NULL in rows written before they existed: such rows are checked by structure only).
 import Database from 'better-sqlite3';
+import { sampleEntryCodecNames } from '../../mp4/init.js';
 
 export interface SegmentRow {
   id: number;
@@ -124,7 +125,26 @@ export function openDatabase(path: string): Database.Database {
   const columns = (table: string) => new Set(db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
   if (!columns('segments').has('mtime_ms')) db.exec('ALTER TABLE segments ADD COLUMN mtime_ms REAL');
   if (!columns('fragments').has('crc')) db.exec('ALTER TABLE fragments ADD COLUMN crc INTEGER');
+  renameRowCodecs(db);
   return db;
+}
+
+/**
+ * Rows written before codecs were named as ffprobe names them hold the sample entry fourcc ('avc1',
+ * 'hvc1', ...): renamed once per data directory. 'mp4v' stays (its codec is in the segment file's esds).
+ */
+function renameRowCodecs(db: Database.Database): void {
+  const done = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'codec_names'").get();
+  if (done?.value === 'ffprobe') return;
+  const rename = db.prepare('UPDATE segments SET codec = ? WHERE codec = ?');
+  try {
+    db.transaction(() => {
+      for (const [fourcc, name] of sampleEntryCodecNames()) if (fourcc !== name) rename.run(name, fourcc);
+      db.prepare("INSERT INTO meta(key, value) VALUES ('codec_names', 'ffprobe') ON CONFLICT(key) DO UPDATE SET value = excluded.value").run();
+    })();
+  } catch {
+    // Only names change here: a full disk must not stop the producer from starting (retried at the next start).
+  }
 }
 
 /** Typed queries over the segment catalogue. */
@@ -165,6 +185,20 @@ export class SegmentIndex {
       fragmentsOf: db.prepare<[number], FragmentRow>('SELECT * FROM fragments WHERE segment_id = ? ORDER BY seq'),
       fragmentsIn: db.prepare<[number, number, number], FragmentRow>(
         'SELECT * FROM fragments WHERE segment_id = ? AND stop_pts_ns > ? AND start_pts_ns < ? ORDER BY seq'),
+      // The two newest keyframe fragments starting in [@lo, @from]: segments from a range of the start
+      // index (bounded below as in `overlapping`), their fragments through the primary key.
+      keyframesBefore: db.prepare<{ lo: number; from: number }, { start_pts_ns: number }>(`SELECT f.start_pts_ns
+        FROM segments s JOIN fragments f ON f.segment_id = s.id
+        WHERE s.start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @lo AND fragments > 0
+                                           ORDER BY stop_pts_ns LIMIT 1), @from + 1)
+          AND s.start_pts_ns <= @from AND s.fragments > 0
+          AND f.keyframe = 1 AND f.start_pts_ns >= @lo AND f.start_pts_ns <= @from
+        ORDER BY f.start_pts_ns DESC LIMIT 2`),
+      fragmentAfter: db.prepare<[number, number], FragmentRow>('SELECT * FROM fragments WHERE segment_id = ? AND seq > ? ORDER BY seq LIMIT 1'),
+      segmentAfter: db.prepare<[number, number], SegmentRow>(
+        'SELECT * FROM segments WHERE (start_pts_ns, id) > (?, ?) AND fragments > 0 ORDER BY start_pts_ns, id LIMIT 1'),
+      newestFragmentStart: db.prepare<[], { start_pts_ns: number }>(`SELECT start_pts_ns FROM fragments
+        WHERE segment_id = (SELECT id FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1) ORDER BY seq DESC LIMIT 1`),
       deleteFragments: db.prepare('DELETE FROM fragments WHERE segment_id = ?'),
       deleteSegment: db.prepare('DELETE FROM segments WHERE id = ?'),
       stats: db.prepare<[], { count: number; bytes: number | null; oldest: number | null; newest: number | null; newest_epoch: number | null }>(
@@ -258,6 +292,40 @@ export class SegmentIndex {
 
   fragmentsIn(segmentId: number, fromPtsNs: number, toPtsNs: number): FragmentRow[] {
     return this.stmts.fragmentsIn.all(segmentId, fromPtsNs, toPtsNs);
+  }
+
+  /**
+   * The fragments a clip of [from, to) reads, by segment in time order: from the keyframe fragment
+   * decoding starts at — one keyframe fragment before the last one starting at or before `from` (an
+   * open GOP's leading pictures need the previous GOP), looking back at most `lookbackNs` — through
+   * the fragment after the last one overlapping the window (it holds that one's last audio), across
+   * segment boundaries. Indexed range queries only: bounded by the look-back, the window, one fragment.
+   */
+  clipFragments(fromPtsNs: number, toPtsNs: number, lookbackNs: number): Array<{ row: SegmentRow; fragments: FragmentRow[] }> {
+    return this.db.transaction(() => {
+      const keys = this.stmts.keyframesBefore.all({ lo: fromPtsNs - lookbackNs, from: fromPtsNs });
+      const lo = keys.length > 0 ? keys[keys.length - 1].start_pts_ns : fromPtsNs;
+      const out = this.overlapping(lo, toPtsNs)
+        .map((row) => ({ row, fragments: this.fragmentsIn(row.id, lo, toPtsNs) }))
+        .filter((s) => s.fragments.length > 0);
+      const tail = out[out.length - 1];
+      if (!tail) return out;
+      const lastFragment = tail.fragments[tail.fragments.length - 1];
+      const next = this.stmts.fragmentAfter.get(tail.row.id, lastFragment.seq);
+      if (next) {
+        tail.fragments.push(next);
+      } else {
+        const row = this.stmts.segmentAfter.get(tail.row.start_pts_ns, tail.row.id);
+        const first = row && this.stmts.fragmentAfter.get(row.id, -1);
+        if (row && first) out.push({ row, fragments: [first] });
+      }
+      return out;
+    })();
+  }
+
+  /** Start pts of the newest indexed fragment, or null. */
+  newestFragmentStart(): number | null {
+    return this.stmts.newestFragmentStart.get()?.start_pts_ns ?? null;
   }
 
   deleteSegment(id: number): void {

@@ -1,8 +1,11 @@
 // The write path: turns the ingest's runs and fragments into segment files and index rows.
 // A segment file = the run's init (ftyp+moov) + whole moof+mdat fragments, appended as they arrive,
-// so the open file is always readable up to its last indexed fragment. Rotation happens after the first
-// fragment that takes a segment past --segment-seconds, at a new run (ffmpeg restart, codec change),
-// or on request (force_rotate: the next fragment is appended, then the segment is sealed).
+// so the open file is always readable up to its last indexed fragment. Fragments come at every keyframe
+// and at least every second in between; a segment is sealed when a keyframe fragment arrives after
+// --segment-seconds (so segments begin on keyframes), at a new run (ffmpeg restart, codec change), at a
+// timestamp jump that needs re-anchoring (see discontinuity.ts), or on request (force_rotate: the next
+// fragment is appended, then the segment is sealed — the next one may then begin mid-GOP, and clips find
+// its keyframe in the segment before).
 //
 // Storage failures (disk full — ENOSPC, SQLITE_FULL — or any other I/O error on a segment file or its
 // index rows) never reach the ingest: a fragment that cannot be stored is dropped (bytes of it already
@@ -15,7 +18,8 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type { InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
-import { fragmentTimes, videoTrack } from './fragment-times.js';
+import { fragmentTimes, videoTrack, type FragmentTimes } from './fragment-times.js';
+import { classifyJump, presentationHoles } from './discontinuity.js';
 import type { SegmentIndex, SegmentRow } from './index-db.js';
 import { segmentAbsPath, segmentRelPath } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
@@ -45,8 +49,10 @@ interface RunState {
   offsetNs: number | null;
   lastStopNs: number;
   frameDurationNs: number;
-  /** The gap before this run's first fragment, recorded together with the first fragment stored. */
-  pendingGap: { startNs: number; stopNs: number; reason: string } | null;
+  /** Gaps before the next fragment (a new run, a timestamp jump), recorded together with it. */
+  pendingGaps: Array<{ startNs: number; stopNs: number; reason: string }>;
+  /** Wall time the previous fragment arrived. */
+  lastArrivalMs: number;
 }
 
 /** Storing fragments is failing (for /health and logs); null while it works. */
@@ -130,7 +136,7 @@ export class SegmentWriter {
   startRun(runId: number, init: InitSegment): void {
     this.sealOpen('new ingest run');
     if (!videoTrack(init)) throw new Error('the source has no video track');
-    this.run = { runId, init, offsetNs: null, lastStopNs: -Infinity, frameDurationNs: 0, pendingGap: null };
+    this.run = { runId, init, offsetNs: null, lastStopNs: -Infinity, frameDurationNs: 0, pendingGaps: [], lastArrivalMs: 0 };
   }
 
   /** The current run ended (ffmpeg exited or was stopped). */
@@ -153,33 +159,63 @@ export class SegmentWriter {
       this.deps.log.warn('fragment without video samples dropped', { run: run.runId });
       return;
     }
-    if (t.frameDurationNs > 0) run.frameDurationNs = t.frameDurationNs;
+    // A fragment of a frame or two (cut short by a jump) says little about the frame rate.
+    if (t.frameDurationNs > 0 && (t.frames >= 4 || run.frameDurationNs === 0)) run.frameDurationNs = t.frameDurationNs;
     if (run.offsetNs === null) {
       // Above the newest footage in the index, so a restart never overlaps or reuses recorded PTS.
       const last = this.deps.index.lastSegment();
       const floor = last ? last.stop_pts_ns : 0;
       const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined);
       run.offsetNs = r.offsetNs;
-      if (r.gap && r.gap.stopNs - r.gap.startNs > 0) run.pendingGap = { ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' };
+      if (r.gap && r.gap.stopNs - r.gap.startNs > 0) run.pendingGaps.push({ ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' });
+    } else {
+      this.followJump(run, t, f.arrivalEpochMs);
     }
-    const startNs = run.offsetNs + t.startRelNs;
-    const stopNs = run.offsetNs + t.stopRelNs;
-    // Within a run ffmpeg's muxer guarantees increasing decode times; anything going backwards here is a
-    // repeated or corrupt fragment: drop it rather than break the segment's timeline.
-    if (startNs < run.lastStopNs - Math.max(1, run.frameDurationNs) / 2 || stopNs <= startNs) {
+    const startNs = run.offsetNs! + t.startRelNs;
+    const stopNs = run.offsetNs! + t.stopRelNs;
+    if (stopNs <= startNs) {
       this.fragmentsDropped++;
-      this.deps.log.warn('non-monotonic fragment dropped', { start_pts_ns: startNs, previous_stop_pts_ns: run.lastStopNs });
+      this.deps.log.warn('fragment without duration dropped', { start_pts_ns: startNs });
       return;
     }
-    if (!t.keyframe) this.deps.log.debug('fragment does not start on a keyframe', { start_pts_ns: startNs });
-    run.lastStopNs = stopNs;
+    const seen = presentationHoles(run.lastStopNs, t.videoSamples.map((v) => run.offsetNs! + v.ptsRelNs), run.frameDurationNs);
+    for (const h of seen.holes) {
+      run.pendingGaps.push({ ...h, reason: `source timestamps jumped ahead ${Math.round((h.stopNs - h.startNs) / 1e6)} ms (frames missing from the source, or its clock stepped)` });
+    }
+    // Segments begin on a keyframe: a full segment is sealed when the next keyframe fragment arrives
+    // (fragments in between are time-cut pieces of one GOP), or at a bound when a source sends none.
+    const seg = this.open;
+    const frame = Math.max(1, run.frameDurationNs);
+    if (seg && (t.keyframe || seg.stopNs - seg.row.start_pts_ns >= Math.max(4 * this.deps.segmentSeconds * 1e9, 120e9))
+      && seg.stopNs - seg.row.start_pts_ns >= this.deps.segmentSeconds * 1e9 - frame / 2) {
+      this.sealOpen('segment duration reached');
+    }
+    run.lastStopNs = Math.max(run.lastStopNs, seen.frontierNs, stopNs);
+    run.lastArrivalMs = f.arrivalEpochMs;
     this.deps.clock.observe(stopNs, f.arrivalEpochMs);
     if (!this.store(f, t, run, startNs, stopNs)) return;
-    const seg = this.open!;
-    this.deps.events?.fragment?.({ segmentId: seg.row.id, startNs, stopNs, bytes: f.bytes.length, runId: run.runId, offsetNs: run.offsetNs });
-    const full = stopNs - seg.row.start_pts_ns >= this.deps.segmentSeconds * 1e9 - Math.max(1, run.frameDurationNs) / 2;
+    const open = this.open!;
+    this.deps.events?.fragment?.({ segmentId: open.row.id, startNs, stopNs, bytes: f.bytes.length, runId: run.runId, offsetNs: run.offsetNs! });
     if (this.rotateWaiters.length > 0) this.sealOpen('force_rotate');
-    else if (full) this.sealOpen('segment duration reached');
+  }
+
+  /**
+   * A fragment of a running run whose timestamps went far back, or stepped far ahead of the wall clock:
+   * re-anchor the run on the wall clock in a new segment, above the footage already recorded, with the
+   * seam recorded as a gap. (Smaller forward holes are found frame by frame in appendFragment.)
+   */
+  private followJump(run: RunState, t: FragmentTimes, arrivalEpochMs: number): void {
+    const jump = classifyJump({
+      frontierNs: run.lastStopNs, startNs: run.offsetNs! + t.startRelNs, stopNs: run.offsetNs! + t.stopRelNs,
+      frameNs: run.frameDurationNs, wallElapsedMs: arrivalEpochMs - run.lastArrivalMs,
+    });
+    if (jump.kind === 'continuous') return;
+    this.deps.log.warn('source timestamps jumped', { reason: jump.reason });
+    this.sealOpen('source timestamps jumped');
+    const frame = Math.max(1, run.frameDurationNs);
+    const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, arrivalEpochMs, run.lastStopNs + frame, true);
+    run.offsetNs = r.offsetNs;
+    run.pendingGaps.push({ startNs: run.lastStopNs, stopNs: r.offsetNs + t.startRelNs, reason: jump.reason });
   }
 
   /**
@@ -218,11 +254,14 @@ export class SegmentWriter {
     // in the same transaction as the fragment, so a failure leaves neither.
     const gaps: Array<{ startNs: number; stopNs: number; reason: string }> = [];
     if (this.fault) {
-      const lastStop = this.deps.index.lastSegment()?.stop_pts_ns ?? run.pendingGap?.startNs ?? startNs;
-      const reason = `${this.fault.message}; ${this.fault.fragments} fragment(s) not recorded${run.pendingGap ? `; ${run.pendingGap.reason}` : ''}`;
+      const lastStop = this.deps.index.lastSegment()?.stop_pts_ns ?? run.pendingGaps[0]?.startNs ?? startNs;
+      const reasons = run.pendingGaps.map((g) => `; ${g.reason}`).join('');
+      const reason = `${this.fault.message}; ${this.fault.fragments} fragment(s) not recorded${reasons}`;
       if (startNs > lastStop) gaps.push({ startNs: lastStop, stopNs: startNs, reason });
-    } else if (run.pendingGap) {
-      gaps.push(run.pendingGap);
+      // Holes inside this fragment lie after its start: still worth recording.
+      gaps.push(...run.pendingGaps.filter((g) => g.startNs >= startNs));
+    } else {
+      gaps.push(...run.pendingGaps);
     }
     const bytes = offset + f.bytes.length;
     const frames = seg.frames + t.frames;
@@ -242,7 +281,7 @@ export class SegmentWriter {
     seg.stopNs = stopNs;
     this.fragmentsWritten++;
     this.bytesWritten += f.bytes.length;
-    run.pendingGap = null;
+    run.pendingGaps = [];
     this.unsealedIds = [];
     for (const u of unsealed) {
       const row = this.deps.index.get(u.id);

@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+# Camera-like RTSP test server for the camera test suite (owned by test/cameras; started through
+# test/helpers/rtsp-server.ts). GStreamer's gst-rtsp-server on 127.0.0.1, one live stream per mount,
+# shared between clients (every client sees the same stream), never shut down on EOS.
+#
+# Every picture is distinct: videotestsrc's moving SMPTE bars with the running time (ms) burnt in by
+# timeoverlay, 320x240 at 25 fps. Mounts:
+#   /h264-aac       H.264 high, 2 B-frames, 2 s GOP + AAC
+#   /h264-baseline  H.264 constrained baseline, no audio
+#   /h264-alaw      H.264 + G.711 A-law (8 kHz mono)
+#   /baseline-alaw  H.264 constrained baseline (no B-frames) + G.711 A-law: the commonest IP camera
+#   /h264-mulaw     H.264 + G.711 mu-law (8 kHz mono)
+#   /h264-opus      H.264 + Opus
+#   /h265-aac       H.265 (x265's default open GOP: CRA keyframes, leading pictures) + AAC
+#   /mjpeg          Motion JPEG, no audio
+#   /auth           H.264 + AAC behind basic auth (user cam, password s3cret-pa55)
+#   /gop10          H.264 with a 10 s GOP + AAC
+#   /jump           H.264 + AAC whose timestamps jump forward (by --jump-forward-ms at --jump-at-s of
+#                   running time) and back (by --jump-back-ms at --jump-back-at-s); audio and video alike.
+#
+# Usage: /usr/bin/python3 rtsp_server.py --port N [--jump-at-s 8] [--jump-forward-ms 2000]
+#        [--jump-back-at-s 16] [--jump-back-ms 2000] [--jump-every-s 0]
+# Prints "READY <port>" on stdout once listening; exits 0 on SIGTERM or SIGINT.
+import argparse
+import signal
+import sys
+
+import gi
+
+gi.require_version('Gst', '1.0')
+gi.require_version('GstRtspServer', '1.0')
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+USER = 'cam'
+PASSWORD = 's3cret-pa55'
+
+VIDEO_SRC = ('videotestsrc is-live=true pattern=smpte horizontal-speed=3 '
+             '! video/x-raw,width=320,height=240,framerate=25/1,format=I420 '
+             '! timeoverlay time-mode=running-time font-desc="Sans 20" halignment=center valignment=center '
+             '! queue max-size-buffers=3 leaky=no ')
+
+
+def h264(gop=50, bframes=2, profile='high'):
+    if profile == 'baseline':
+        enc = (f'x264enc speed-preset=ultrafast tune=zerolatency key-int-max={gop} bframes=0 threads=1 '
+               '! video/x-h264,profile=constrained-baseline ')
+    else:
+        # No tune=zerolatency: it forces bframes=0. rc-lookahead/sync-lookahead 0 keep the latency low.
+        enc = (f'x264enc speed-preset=ultrafast bframes={bframes} b-adapt=false key-int-max={gop} '
+               'dct8x8=true cabac=true rc-lookahead=0 sync-lookahead=0 threads=1 ! video/x-h264,profile=high ')
+    return VIDEO_SRC + '! ' + enc + '! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 '
+
+
+def h265():
+    return (VIDEO_SRC + '! x265enc speed-preset=ultrafast key-int-max=50 '
+            'option-string="open-gop=1:pools=1:frame-threads=1:log-level=error" '
+            '! video/x-h265,profile=main ! h265parse ! rtph265pay name=pay0 pt=96 config-interval=-1 ')
+
+
+def mjpeg():
+    return VIDEO_SRC + '! jpegenc quality=80 ! rtpjpegpay name=pay0 pt=26 '
+
+
+def audio(kind):
+    src = 'audiotestsrc is-live=true wave=sine freq=440 volume=0.3 '
+    if kind == 'aac':
+        return (src + 'samplesperbuffer=1024 ! audio/x-raw,rate=48000,channels=1 ! audioconvert '
+                '! avenc_aac bitrate=64000 ! aacparse ! rtpmp4gpay name=pay1 pt=97 ')
+    if kind == 'alaw':
+        return (src + 'samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 ! audioconvert '
+                '! alawenc ! rtppcmapay name=pay1 pt=8 ')
+    if kind == 'mulaw':
+        return (src + 'samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 ! audioconvert '
+                '! mulawenc ! rtppcmupay name=pay1 pt=0 ')
+    if kind == 'opus':
+        return (src + 'samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! audioconvert '
+                '! opusenc bitrate=32000 ! rtpopuspay name=pay1 pt=97 ')
+    raise ValueError(kind)
+
+
+MOUNTS = {
+    '/h264-aac': h264() + audio('aac'),
+    '/h264-baseline': h264(profile='baseline'),
+    '/h264-alaw': h264() + audio('alaw'),
+    '/baseline-alaw': h264(profile='baseline') + audio('alaw'),
+    '/h264-mulaw': h264() + audio('mulaw'),
+    '/h264-opus': h264() + audio('opus'),
+    '/h265-aac': h265() + audio('aac'),
+    '/mjpeg': mjpeg(),
+    '/auth': h264() + audio('aac'),
+    '/gop10': h264(gop=250) + audio('aac'),
+    '/jump': h264() + audio('aac'),
+}
+
+
+class OpenAuth(GstRtspServer.RTSPAuth):
+    """Basic auth for the /auth mount only: every other mount is open to anyone. (A default token for
+    anonymous clients would make gst-rtsp-server answer 404 instead of the 401 challenge clients such
+    as ffmpeg need before they send credentials.)"""
+
+    def do_check(self, ctx, check):
+        uri = ctx.uri if ctx is not None else None
+        path = uri.abspath if uri is not None else None
+        if path is not None and path != '/auth' and not path.startswith('/auth/'):
+            return True
+        return GstRtspServer.RTSPAuth.do_check(self, ctx, check)
+
+
+class JumpProbe:
+    """Adds an offset to PTS/DTS of the buffers entering a payloader, chosen by the buffer's own
+    (original) running time of capture, so audio and video jump together."""
+
+    def __init__(self, a):
+        self.at = int(a.jump_at_s * Gst.SECOND)
+        self.back_at = int(a.jump_back_at_s * Gst.SECOND)
+        self.fwd = int(a.jump_forward_ms * Gst.MSECOND)
+        self.back = int(a.jump_back_ms * Gst.MSECOND)
+        self.every = int(a.jump_every_s * Gst.SECOND)
+
+    def offset(self, t):
+        if t < self.at:
+            return 0
+        if self.every > 0:
+            t = self.at + (t - self.at) % self.every
+        if t < self.back_at:
+            return self.fwd
+        return self.fwd - self.back
+
+    def __call__(self, pad, info):
+        buf = info.get_buffer()
+        if buf is None:
+            return Gst.PadProbeReturn.OK
+        # Decided by capture time (PTS), as a camera whose clock jumps would do.
+        t = buf.pts if buf.pts != Gst.CLOCK_TIME_NONE else buf.dts
+        if t == Gst.CLOCK_TIME_NONE:
+            return Gst.PadProbeReturn.OK
+        # Running time, not the raw timestamp: x264enc shifts its timestamps by 1000 hours (min-pts).
+        ev = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+        if ev is not None:
+            rt = ev.parse_segment().to_running_time(Gst.Format.TIME, t)
+            if rt != Gst.CLOCK_TIME_NONE and rt >= 0:
+                t = rt
+        off = self.offset(t)
+        if off != 0:
+            if buf.pts != Gst.CLOCK_TIME_NONE:
+                buf.pts = max(0, buf.pts + off)
+            if buf.dts != Gst.CLOCK_TIME_NONE:
+                buf.dts = max(0, buf.dts + off)
+        # Audio payloaders may derive RTP time from the sample offset ("perfect rtptime"): drop it so
+        # the RTP timestamp follows the shifted PTS.
+        buf.offset = Gst.BUFFER_OFFSET_NONE
+        return Gst.PadProbeReturn.OK
+
+
+def main():
+    p = argparse.ArgumentParser(description='camera-like RTSP test server')
+    p.add_argument('--port', type=int, required=True)
+    p.add_argument('--jump-at-s', type=float, default=8.0)
+    p.add_argument('--jump-forward-ms', type=float, default=2000.0)
+    p.add_argument('--jump-back-at-s', type=float, default=16.0)
+    p.add_argument('--jump-back-ms', type=float, default=2000.0)
+    p.add_argument('--jump-every-s', type=float, default=0.0,
+                   help='repeat the forward/back cycle with this period (0 = once)')
+    a = p.parse_args()
+
+    Gst.init(None)
+    loop = GLib.MainLoop()
+    server = GstRtspServer.RTSPServer()
+    server.set_address('127.0.0.1')
+    server.set_service(str(a.port))
+
+    # Basic auth as cam:s3cret-pa55 gives the role "cam"; only /auth asks for it (see OpenAuth).
+    auth = OpenAuth()
+    cam = GstRtspServer.RTSPToken()
+    cam.set_string('media.factory.role', 'cam')
+    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(USER, PASSWORD), cam)
+    server.set_auth(auth)
+
+    jump = JumpProbe(a)
+    mounts = server.get_mount_points()
+    for path, launch in MOUNTS.items():
+        f = GstRtspServer.RTSPMediaFactory()
+        f.set_launch('( ' + launch + ')')
+        f.set_shared(True)
+        f.set_eos_shutdown(False)
+        if path == '/auth':
+            perms = GstRtspServer.RTSPPermissions()
+            perms.add_permission_for_role('cam', 'media.factory.access', True)
+            perms.add_permission_for_role('cam', 'media.factory.construct', True)
+            f.set_permissions(perms)
+        if path == '/jump':
+            def configure(_factory, media):
+                el = media.get_element()
+                for name in ('pay0', 'pay1'):
+                    pay = el.get_by_name(name)
+                    if pay is not None:
+                        pay.get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, jump)
+            f.connect('media-configure', configure)
+        mounts.add_factory(path, f)
+
+    if server.attach(None) == 0:
+        print(f'rtsp_server: cannot listen on 127.0.0.1:{a.port}', file=sys.stderr)
+        sys.exit(1)
+
+    def stop(*_):
+        loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, stop)
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, stop)
+    print(f'READY {server.get_bound_port()}', flush=True)
+    loop.run()
+    sys.exit(0)
+
+
+if __name__ == '__main__':
+    main()

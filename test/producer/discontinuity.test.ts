@@ -1,0 +1,56 @@
+// Pure rules for timestamp jumps inside one ingest run (segments/discontinuity.ts) and the rate limit
+// on ffmpeg's warnings (ingest/warning-log.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classifyJump, presentationHoles } from '../../src/producer/segments/discontinuity.js';
+import { WarningLog } from '../../src/producer/ingest/warning-log.js';
+import { createLogger } from '../../src/common/log.js';
+
+const F = 40e6; // 25 fps
+
+test('holes in presentation: B-frame overlap and jitter are not holes; a forward step is, from the frontier', () => {
+  // A fragment cut mid-GOP whose B-frames are presented before the previous fragment's last P.
+  assert.deepEqual(presentationHoles(10 * F, [9 * F, 8 * F, 10 * F, 11 * F], F), { holes: [], frontierNs: 12 * F });
+  // Two frames missing: within JUMP_FRAMES, jitter of a continuous stream.
+  assert.equal(presentationHoles(10 * F, [12 * F, 13 * F], F).holes.length, 0);
+  // A 2 s step: the hole runs from the frontier to the first frame after it.
+  const r = presentationHoles(10 * F, [10 * F, 11 * F, 11 * F + 2e9, 12 * F + 2e9], F);
+  assert.deepEqual(r.holes, [{ startNs: 12 * F, stopNs: 11 * F + 2e9 }]);
+  assert.equal(r.frontierNs, 13 * F + 2e9);
+  // The first fragment of a run has no frontier yet: holes inside it still count.
+  assert.deepEqual(presentationHoles(-Infinity, [0, F], F).holes, []);
+  assert.deepEqual(presentationHoles(-Infinity, [0, 5e9], F).holes, [{ startNs: F, stopNs: 5e9 }]);
+});
+
+test('jumps that need re-anchoring: a fragment wholly in the past, or far beyond the wall time that passed', () => {
+  assert.equal(classifyJump({ frontierNs: 10e9, startNs: 10e9, stopNs: 11e9, frameNs: F, wallElapsedMs: 1000 }).kind, 'continuous');
+  assert.equal(classifyJump({ frontierNs: 10e9, startNs: 9.9e9, stopNs: 10.9e9, frameNs: F, wallElapsedMs: 1000 }).kind, 'continuous',
+    'B-frame overlap with the previous fragment');
+  const back = classifyJump({ frontierNs: 10e9, startNs: 7e9, stopNs: 8e9, frameNs: F, wallElapsedMs: 1000 });
+  assert.equal(back.kind, 'reanchor');
+  assert.match(back.kind === 'reanchor' ? back.reason : '', /jumped back 3000 ms/);
+  // +2 s while 1 s passed: lost footage, kept (recorded as a hole); +1 h while 1 s passed: a clock step.
+  assert.equal(classifyJump({ frontierNs: 10e9, startNs: 12e9, stopNs: 13e9, frameNs: F, wallElapsedMs: 1000 }).kind, 'continuous');
+  const step = classifyJump({ frontierNs: 10e9, startNs: 10e9 + 3600e9, stopNs: 11e9 + 3600e9, frameNs: F, wallElapsedMs: 1000 });
+  assert.equal(step.kind, 'reanchor');
+  assert.match(step.kind === 'reanchor' ? step.reason : '', /jumped ahead 3600000 ms while 1000 ms passed/);
+});
+
+test("ffmpeg's warnings reach the log once per kind per interval, with the count of repeats, and redacted", () => {
+  const lines: string[] = [];
+  const log = createLogger({ write: (l) => lines.push(l) });
+  let now = 0;
+  const w = new WarningLog(log, (s) => s.replace('s3cret', '***'), 30_000, () => now);
+  for (let i = 0; i < 50; i++) {
+    w.line(`[mp4 @ 0x55d] Non-monotonous DTS in output stream 0:1; previous: ${1000 + i}, current: ${900 + i}; changing to ${1001 + i}.`, 3);
+  }
+  w.line('[rtsp @ 0x1] method DESCRIBE failed for rtsp://u:s3cret@cam/x', 3);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0], /WARN.*timestamp trouble/i);
+  assert.ok(!lines.join('\n').includes('s3cret'));
+  now = 31_000;
+  w.line('[mp4 @ 0x55d] Non-monotonous DTS in output stream 0:1; previous: 5, current: 4; changing to 6.', 3);
+  assert.equal(lines.length, 3);
+  assert.match(lines[2], /repeated=49/);
+  assert.equal(w.total, 52);
+});
