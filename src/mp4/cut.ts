@@ -165,9 +165,29 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   // 3. Output decode timeline: cumulative durations (gaps between sources vanish).
   const vInfo = tracksOf[included[0].si].video as TrackInfo;
   const vts = vInfo.timescale;
+  // At a join between runs each source keeps its own composition offsets, so the new source is placed
+  // no earlier than where the frames before it end in presentation (two ffmpeg runs after a camera
+  // reboot can differ in reorder delay): no frame is presented before an earlier one, DTS stay increasing.
   const outDts: number[] = [];
   let t = 0;
-  for (const s of included) { outDts.push(t); t += s.duration; }
+  let presentedEnd = -Infinity;
+  for (let i = 0; i < included.length; i++) {
+    const s = included[i];
+    // Only across runs (different clocks): a join within one run is a continuous stream whose B-frames may
+    // rightly be presented before the previous file's last P-frame.
+    if (i > 0 && s.si !== included[i - 1].si && sources[s.si].offsetNs !== sources[included[i - 1].si].offsetNs) {
+      let cum = 0;
+      let minRel = Infinity;
+      for (let j = i; j < included.length && included[j].si === s.si; j++) {
+        minRel = Math.min(minRel, cum + included[j].ctsOffset);
+        cum += included[j].duration;
+      }
+      if (t + minRel < presentedEnd) t = presentedEnd - minRel;
+    }
+    outDts.push(t);
+    presentedEnd = Math.max(presentedEnd, t + s.ctsOffset + s.duration);
+    t += s.duration;
+  }
   // Negative composition offsets (trun v1) could put a frame before time 0: shift them all up instead.
   let ctsBias = 0;
   included.forEach((s, i) => { ctsBias = Math.max(ctsBias, -(outDts[i] + s.ctsOffset)); });

@@ -201,6 +201,17 @@ export function framesIn(frames: Frame[], startNs: number, stopNs: number): Fram
   return frames.filter((f) => f.ptsNs >= startNs && f.ptsNs < stopNs);
 }
 
+/**
+ * Decodes a file on its own, every stream: ffmpeg's complaints ('' when none) and how many video
+ * frames came out.
+ */
+export async function decodeAlone(path: string): Promise<{ errors: string; videoFrames: number }> {
+  const r = await run('ffmpeg', ['-v', 'error', '-i', path, '-map', '0', '-fps_mode', 'passthrough', '-f', 'framemd5', '-']);
+  const video = (await probeFile(path)).streams.find((x) => x.codecType === 'video')?.index;
+  const videoFrames = r.stdout.split('\n').filter((l) => l && !l.startsWith('#') && Number(l.split(',')[0]) === video).length;
+  return { errors: r.code === 0 ? r.stderr.trim() : `exit ${r.code}: ${r.stderr.trim()}`, videoFrames };
+}
+
 /** ffmpeg's complaints decoding a file (video and audio), '' when none. */
 export async function decodeErrors(path: string): Promise<string> {
   const r = await run('ffmpeg', ['-v', 'error', '-i', path, '-f', 'null', '-']);
