@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fixture1080p, fmt, median } from './lib.js';
 import { scanFragmentedFile } from '../src/mp4/scan.js';
 import { ticksToNs } from '../src/mp4/time.js';
-import { startProducer } from '../src/producer/producer.js';
+import { startProducer } from '../src/producer/app.js';
 import { assembleClip } from '../src/producer/clips/assemble.js';
 import { createLogger } from '../src/common/log.js';
 import { Recorder } from '../src/index.js';

@@ -9,6 +9,7 @@ export {
 export type {
   RecorderConfig, ClipRequest, ClipResult, ClipMode, RequestClipOptions, JsonObject, JsonValue,
 } from './record/index.js';
-export { startProducer, Producer } from './producer/producer.js';
-export type { ProducerHandle } from './producer/producer.js';
+export { Producer } from './producer/producer.js';
+export { App, startApp, startProducer } from './producer/app.js';
+export type { ProducerHandle, CameraSummary, ReloadResult } from './producer/app.js';
 export type { ProducerOptions, ProducerOptionsInput } from './producer/options.js';

@@ -1,9 +1,13 @@
 // `segrec producer`: runs the producer in the foreground until SIGINT/SIGTERM, which seal the open
-// segment and exit cleanly.
+// segments and exit cleanly; SIGHUP re-reads --config. Cameras come from a YAML file (--config), from
+// repeated --camera NAME=URL flags, or from --source (one camera named `default`).
 import { OptionsError, parseProducerArgs, PRODUCER_FLAGS } from '../producer/options.js';
-import { startProducer } from '../producer/producer.js';
+import { startApp, type ProducerHandle } from '../producer/app.js';
+import { appConfigFromFlags, ConfigError, loadAppConfig, type AppConfig } from '../producer/config/app-config.js';
 
 export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env SEGREC_<FLAG>, e.g. SEGREC_DATA_DIR)
+  --config segrec.yml           cameras and settings from a YAML file (no other flags then); SIGHUP re-reads it
+  --camera NAME=URL             one camera (repeatable; NAME: a-z 0-9 _ -); its routes are /cameras/NAME/…
   --source testsrc|FILE|URL     what to record (default testsrc: a synthetic camera with motion)
   --data-dir DIR                segments, index and clips (default ./data)
   --host ADDR --port N          HTTP address (default 127.0.0.1:8765; non-loopback needs --auth-token)
@@ -27,25 +31,65 @@ export function startFailure(e: unknown): string {
   return err.message;
 }
 
+/** `--config F` and `--camera NAME=URL` taken out of argv (the rest are the producer's flags). */
+export function takeCameraFlags(argv: string[]): { config: string | null; cameras: string[]; rest: string[] } {
+  const out = { config: null as string | null, cameras: [] as string[], rest: [] as string[] };
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--(config|camera)(?:=(.*))?$/s.exec(argv[i]);
+    if (!m) { out.rest.push(argv[i]); continue; }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined || value === '') throw new OptionsError(`--${m[1]} needs a value`);
+    if (m[1] === 'config') out.config = value;
+    else out.cameras.push(value);
+  }
+  return out;
+}
+
+/** The configuration argv asks for (a file, --camera flags, or today's single --source). */
+export function configFromArgv(argv: string[], env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const f = takeCameraFlags(argv);
+  if (f.config !== null) {
+    if (f.cameras.length > 0 || f.rest.length > 0) throw new OptionsError(`with --config, settings go in the file (also given: ${[...f.cameras.map(() => '--camera'), ...f.rest.filter((a) => a.startsWith('--'))].join(' ')})`);
+    return loadAppConfig(f.config);
+  }
+  return appConfigFromFlags(f.cameras, parseProducerArgs(f.rest, env));
+}
+
 export async function producerCommand(argv: string[]): Promise<number> {
-  let input;
+  let config: AppConfig;
   try {
-    input = parseProducerArgs(argv);
+    config = configFromArgv(argv);
   } catch (e) {
-    if (e instanceof OptionsError || e instanceof Error) {
+    if (e instanceof OptionsError || e instanceof ConfigError || e instanceof Error) {
       process.stderr.write(`segrec producer: ${e.message}\n\n${PRODUCER_HELP}\n`);
       return 2;
     }
     throw e;
   }
-  let handle;
+  let handle: ProducerHandle;
   try {
-    handle = await startProducer(input);
+    handle = await startApp(config);
   } catch (e) {
     process.stderr.write(`segrec producer: ${startFailure(e)}\n`);
     return e instanceof OptionsError ? 2 : 1;
   }
-  process.stderr.write(`producer running at ${handle.url} (Ctrl-C to stop)\n`);
+  const file = config.file;
+  if (file !== null) {
+    const app = handle.app;
+    app.reloadSource = () => loadAppConfig(file);
+    process.on('SIGHUP', () => {
+      let next: AppConfig;
+      try {
+        next = loadAppConfig(file);
+      } catch (e) {
+        process.stderr.write(`segrec producer: SIGHUP: ${(e as Error).message} (configuration unchanged)\n`);
+        return;
+      }
+      app.reload(next).catch((e: Error) => process.stderr.write(`segrec producer: reload failed: ${e.message}\n`));
+    });
+  }
+  const names = [...handle.app.cameras.keys()];
+  process.stderr.write(`producer running at ${handle.url} with ${names.length} camera(s): ${names.join(', ')} (Ctrl-C to stop)\n`);
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {

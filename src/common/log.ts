@@ -55,3 +55,17 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 
 /** A logger that drops everything (tests, library use). */
 export const silentLogger: Logger = createLogger({ level: 'error', write: () => undefined });
+
+/** `base`, also scrubbing `secrets` from messages and string fields (a camera's password, for a logger made before it was known). */
+export function withSecrets(base: Logger, secrets: string[]): Logger {
+  if (secrets.length === 0) return base;
+  const scrub = (f?: LogFields): LogFields | undefined =>
+    f && Object.fromEntries(Object.entries(f).map(([k, v]) => [k, typeof v === 'string' ? redactSecrets(v, secrets) : v]));
+  return {
+    debug: (m, f) => base.debug(redactSecrets(m, secrets), scrub(f)),
+    info: (m, f) => base.info(redactSecrets(m, secrets), scrub(f)),
+    warn: (m, f) => base.warn(redactSecrets(m, secrets), scrub(f)),
+    error: (m, f) => base.error(redactSecrets(m, secrets), scrub(f)),
+    child: (c) => withSecrets(base.child(c), secrets),
+  };
+}

@@ -23,7 +23,7 @@ export interface Metric {
   help: string;
   type: 'gauge' | 'counter' | 'histogram';
   samples?: Array<{ labels?: Labels; value: number }>;
-  histogram?: Histogram;
+  histograms?: Array<{ labels?: Labels; histogram: Histogram }>;
 }
 
 function esc(v: string): string {
@@ -42,14 +42,28 @@ function num(v: number): string {
   return String(v);
 }
 
+/** Metrics of several sources (cameras) as one set: same-named metrics merged, each sample labelled. */
+export function mergeLabelled(sets: Array<{ labels: Labels; metrics: Metric[] }>): Metric[] {
+  const byName = new Map<string, Metric>();
+  for (const { labels, metrics } of sets) {
+    for (const m of metrics) {
+      let into = byName.get(m.name);
+      if (!into) byName.set(m.name, into = { name: m.name, help: m.help, type: m.type, samples: [], histograms: [] });
+      into.samples!.push(...(m.samples ?? []).map((x) => ({ labels: { ...labels, ...x.labels }, value: x.value })));
+      into.histograms!.push(...(m.histograms ?? []).map((x) => ({ labels: { ...labels, ...x.labels }, histogram: x.histogram })));
+    }
+  }
+  return [...byName.values()];
+}
+
 export function renderMetrics(metrics: Metric[]): string {
   const out: string[] = [];
   for (const m of metrics) {
     out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);
-    if (m.histogram) {
-      const h = m.histogram;
-      h.buckets.forEach((b, i) => out.push(`${m.name}_bucket{le="${num(b)}"} ${h.counts[i]}`));
-      out.push(`${m.name}_bucket{le="+Inf"} ${h.count}`, `${m.name}_sum ${num(h.sum)}`, `${m.name}_count ${h.count}`);
+    for (const { labels, histogram: h } of m.histograms ?? []) {
+      const le = (v: string) => labelText({ ...labels, le: v });
+      h.buckets.forEach((b, i) => out.push(`${m.name}_bucket${le(num(b))} ${h.counts[i]}`));
+      out.push(`${m.name}_bucket${le('+Inf')} ${h.count}`, `${m.name}_sum${labelText(labels)} ${num(h.sum)}`, `${m.name}_count${labelText(labels)} ${h.count}`);
     }
     for (const s of m.samples ?? []) out.push(`${m.name}${labelText(s.labels)} ${num(s.value)}`);
   }

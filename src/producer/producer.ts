@@ -1,12 +1,11 @@
-// The producer: wires ingest (ffmpeg supervision) → segment writer → SQLite index, retention, recovery,
-// the clip engine and the HTTP API into one object with a `close()`. `startProducer(options)` is the
-// public entry; `segrec producer` calls it.
+// One camera's producer: wires ingest (ffmpeg supervision) → segment writer → SQLite index, retention,
+// recovery, the clip engine and its routes into one object with a `close()`. Standalone
+// (`startProducer(options)`) it serves its own HTTP; inside an App (app.ts) many of them share one
+// server, each under /cameras/{name}.
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger } from '../common/log.js';
+import { createLogger, withSecrets, type Logger } from '../common/log.js';
 import { redactUrl, urlSecrets } from '../common/redact.js';
 import type { InitSegment } from '../mp4/init.js';
 import { resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
@@ -18,12 +17,10 @@ import { reconcile, type RecoveryReport } from './segments/recovery.js';
 import { PinSet, Retention } from './segments/retention.js';
 import { SegmentWriter, type IngestFragment } from './segments/segment-writer.js';
 import { segmentsDirOf } from './segments/paths.js';
-import { createHttpServer } from './http/server.js';
 import { Router } from './http/router.js';
+import { DEFAULT_CAMERA } from './camera-names.js';
 import { addRecordingRoutes } from './http/routes-recording.js';
 import { addEventRoutes } from './http/routes-events.js';
-import { addWebRoutes } from './http/routes-web.js';
-import { addMetricsRoute } from './http/routes-metrics.js';
 import type { Histogram } from './metrics.js';
 import { buildHealth, type HealthPayload } from './health.js';
 import { fragmentStartsOnKeyframe, videoTrack } from './segments/fragment-times.js';
@@ -54,6 +51,8 @@ export interface ClipEngineHooks {
 
 export class Producer {
   readonly options: ProducerOptions;
+  /** The camera's name (`default` for a producer of one source). */
+  readonly name: string;
   readonly log: Logger;
   readonly index: SegmentIndex;
   readonly clock: PtsClock;
@@ -67,21 +66,19 @@ export class Producer {
   readonly recovery: RecoveryReport;
   readonly startedAtMs = Date.now();
   clipEngine: ClipEngineHooks | null = null;
-  /** HTTP answers by status code, for /metrics. */
-  readonly httpStatusCounts = new Map<number, number>();
-  server: Server | null = null;
-  url = '';
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly db;
   /** The running ffmpeg's init and offset, for /live.mp4. */
   live: { runId: number; init: InitSegment; offsetNs: number | null } | null = null;
 
-  constructor(input: ProducerOptionsInput = {}) {
+  constructor(input: ProducerOptionsInput = {}, name = DEFAULT_CAMERA) {
     this.options = resolveProducerOptions(input);
+    this.name = name;
     const o = this.options;
     const secrets = urlSecrets(o.source);
-    this.log = o.logger ?? createLogger({ level: o.logLevel, secrets });
+    const logBase = o.logger ? withSecrets(o.logger, secrets) : createLogger({ level: o.logLevel, secrets });
+    this.log = name === DEFAULT_CAMERA ? logBase : logBase.child(name);
     this.segmentsDir = segmentsDirOf(o.dataDir);
     mkdirSync(this.segmentsDir, { recursive: true });
     for (const root of o.clipRoots) mkdirSync(root, { recursive: true });
@@ -151,35 +148,25 @@ export class Producer {
     });
   }
 
-  /** Starts ingest, retention and the HTTP server. */
-  async start(): Promise<void> {
-    const o = this.options;
+  /** The camera's own routes (health, segments, live, events, clips), as /cameras/{name}/… serves them. */
+  cameraRouter(): Router {
     const router = new Router();
     addRecordingRoutes(router, this);
     addEventRoutes(router, this);
-    addWebRoutes(router);
-    addMetricsRoute(router, this);
     this.clipEngine?.addRoutes(router);
-    this.server = createHttpServer({
-      router, authToken: o.authToken, log: this.log.child('http'),
-      // The page itself holds no data: it loads, then asks for the token it needs (from #token=…).
-      publicPaths: ['/health', '/'], publicPrefixes: ['/web/'],
-      onRequestDone: ({ status }) => this.httpStatusCounts.set(status, (this.httpStatusCounts.get(status) ?? 0) + 1),
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(o.port, o.host, () => resolve());
-    });
-    const addr = this.server.address() as AddressInfo;
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.url = `http://${host}:${addr.port}`;
+    return router;
+  }
+
+  /** Starts ingest, the clip engine and retention (the App serves the routes). */
+  start(): void {
+    const o = this.options;
     this.ingest.start();
     this.clipEngine?.start();
     this.runRetention();
     this.retentionTimer = setInterval(() => this.runRetention(), 5000);
     this.retentionTimer.unref();
-    this.log.info('producer listening', {
-      url: this.url, source: redactUrl(o.source), data_dir: o.dataDir, segment_seconds: o.segmentSeconds,
+    this.log.info('camera recording', {
+      camera: this.name, source: redactUrl(o.source), data_dir: o.dataDir, segment_seconds: o.segmentSeconds,
       recovered_open: this.recovery.recoveredOpen, adopted: this.recovery.adopted,
     });
   }
@@ -273,7 +260,7 @@ export class Producer {
     return parts.length > 0 ? parts.join('; ') : null;
   }
 
-  /** Stops ingest (ffmpeg flushes its last fragment), seals the open segment, stops HTTP, closes the index. */
+  /** Stops ingest (ffmpeg flushes its last fragment), seals the open segment, closes the index. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -281,40 +268,12 @@ export class Producer {
     await this.ingest.stop();
     this.writer.close();
     await this.clipEngine?.close();
-    if (this.server) {
-      const s = this.server;
-      await new Promise<void>((resolve) => {
-        s.close(() => resolve());
-        s.closeAllConnections();
-      });
-    }
     this.db.close();
-    this.log.info('producer stopped');
+    this.log.info('camera stopped', { camera: this.name });
   }
 }
 
 /** ffprobe from the same place as the configured ffmpeg (`/opt/ff/ffmpeg` → `/opt/ff/ffprobe`). */
 function ffprobeBeside(ffmpeg: string): string {
   return ffmpeg.replace(/ffmpeg([^/\\]*)$/, 'ffprobe$1');
-}
-
-export interface ProducerHandle {
-  url: string;
-  producer: Producer;
-  close(): Promise<void>;
-}
-
-/** Starts a producer (recording, clips, HTTP) and returns its URL and a close(). */
-export async function startProducer(options: ProducerOptionsInput = {}): Promise<ProducerHandle> {
-  const producer = new Producer(options);
-  const { attachClipEngine } = await import('./clips/engine-attach.js');
-  attachClipEngine(producer);
-  try {
-    await producer.start();
-  } catch (e) {
-    // e.g. the port is taken: release the index, ffmpeg and timers before reporting it.
-    await producer.close().catch(() => undefined);
-    throw e;
-  }
-  return { url: producer.url, producer, close: () => producer.close() };
 }

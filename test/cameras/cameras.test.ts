@@ -134,11 +134,12 @@ async function checkSegments(dir: string, segs: Segment[], rec: Recorded, want: 
  * camera's timing may jitter, e.g. when RTCP re-anchors the RTP clock, but no frame is missing or
  * doubled). Returns the largest deviation (ns).
  */
-function assertNoMissingFrames(frames: Frame[], what: string): number {
+function assertNoMissingFrames(frames: Frame[], what: string, resync: Gap[] = []): number {
   const holes: string[] = [];
   let jitter = 0;
   for (let i = 1; i < frames.length; i++) {
     const d = frames[i].ptsNs - frames[i - 1].ptsNs;
+    if (resync.some((g) => frames[i - 1].ptsNs < g.start_pts_ns && frames[i].ptsNs >= g.stop_pts_ns - 1e6)) continue;
     jitter = Math.max(jitter, Math.abs(d - FRAME_NS));
     if (Math.abs(d - FRAME_NS) >= FRAME_NS / 2) holes.push(`${s3(frames[i - 1].ptsNs)}→${s3(frames[i].ptsNs)} s`);
   }
@@ -208,10 +209,19 @@ function assertExact(c: CutClip): void {
   assert.deepEqual(problems, [], `${label}: frame-exact, not partial, decodes without error, DTS strictly increasing`);
 }
 
-/** The clip plays its frames back to back: video lasts frames × frame period, within one frame. */
-function assertBackToBack(c: CutClip): void {
-  const frames = (c.want.length * FRAME_NS) / 1e9;
-  assert.ok(Math.abs(c.videoS - frames) <= FRAME_NS / 1e9 + 1e-6, `${c.label}: video plays ${c.videoS} s for ${c.want.length} frames (${frames} s)`);
+/**
+ * The clip plays its frames back to back: video lasts frames × frame period, within one frame. A
+ * recorded gap inside the window (`gaps`) is either listed by the clip and taken out of its timeline
+ * (a gap between segments), or kept as the time it lasted (a step inside a segment); the clip lists
+ * no other gap.
+ */
+function assertBackToBack(c: CutClip, gaps: Gap[] = []): void {
+  const unknown = c.clip.gaps.filter((cg) => !gaps.some((g) => listsGap({ ...c.clip, gaps: [cg] }, g)));
+  assert.deepEqual(unknown, [], `${c.label}: the clip lists only recorded gaps (${JSON.stringify(gaps)})`);
+  const keptNs = gaps.filter((g) => !listsGap(c.clip, g)).reduce((n, g) => n + (g.stop_pts_ns - g.start_pts_ns), 0);
+  const want = (c.want.length * FRAME_NS + keptNs) / 1e9;
+  assert.ok(Math.abs(c.videoS - want) <= FRAME_NS / 1e9 + 1e-6,
+    `${c.label}: video plays ${c.videoS} s for ${c.want.length} frames${keptNs ? ` and ${keptNs / 1e6} ms of gap kept` : ''} (${want} s; clip gaps ${JSON.stringify(c.clip.gaps)})`);
 }
 
 /** Audio (where the camera has some) covers what the clip's video plays within one audio frame, and not much more. */
@@ -229,10 +239,11 @@ function assertAudio(c: CutClip): void {
   assert.ok(a.durationS <= c.videoS + 2 * frameS + 1e-6, `${c.label}: audio ${a.durationS} s not much longer than the video's ${c.videoS} s`);
 }
 
-async function checkClip(p: Producer, rec: Recorded, startNs: number, stopNs: number, label: string, audio: AudioWant | null): Promise<CutClip> {
+/** A clip cut and checked: frame-exact, back to back (across the recorded gaps in `gaps` that fall inside it), audio covered. */
+async function checkClip(p: Producer, rec: Recorded, startNs: number, stopNs: number, label: string, audio: AudioWant | null, gaps: Gap[] = []): Promise<CutClip> {
   const c = await cutClip(p, rec, startNs, stopNs, label, audio);
   assertExact(c);
-  assertBackToBack(c);
+  assertBackToBack(c, gaps.filter((g) => g.stop_pts_ns > startNs && g.start_pts_ns < stopNs));
   assertAudio(c);
   return c;
 }
@@ -285,6 +296,7 @@ async function mountCase(t: TestContext, name: string): Promise<void> {
     const h = await health(r.p.url);
     const sealed = tl.segments.filter((s) => s.sealed);
     const rec = await recordedFrames(r.dir, r.scratch, sealed);
+    const resync = tl.gaps.filter((g) => g.reason.includes('re-synchronising video with audio'));
     log(`${label}: ${sealed.length} sealed segments (${sealed.map((s) => `${s.frames}f/${(s.stop_pts_ns - s.start_pts_ns) / 1e9}s`).join(', ')}) ` +
       `after ${((Date.now() - t0) / 1000).toFixed(1)} s; states ${seen.states.join('→')}; restarts ${h.ingest.restarts}; ` +
       `audio ${JSON.stringify(h.ingest.audio)}`);
@@ -296,12 +308,20 @@ async function mountCase(t: TestContext, name: string): Promise<void> {
       assert.equal(h.ingest.error, null);
       assert.equal(h.ingest.last_error, null);
       assert.equal(h.ingest.codec, c.video, 'health names the codec as ffprobe does');
-      assert.deepEqual(tl.gaps, [], 'no gaps in /segments');
+      // A camera's first RTCP sender report may move the video by its encoder latency (x265: ~263 ms):
+      // at most one such gap, named as such, early in the run; nothing else.
+      assert.deepEqual(tl.gaps.filter((g) => !resync.includes(g)), [], 'no gaps in /segments but an A/V re-sync step');
+      assert.ok(resync.length <= 1, `at most one A/V re-sync step per run: ${JSON.stringify(resync)}`);
+      if (resync.length > 0) {
+        assert.ok(c.audio !== null, 'only a camera with audio re-synchronises');
+        assert.ok(resync[0].duration_ms < 1000 && resync[0].start_pts_ns - tl.segments[0].start_pts_ns < 15e9, `small and early: ${JSON.stringify(resync[0])}`);
+        log(`${label}: A/V re-sync step ${resync[0].duration_ms.toFixed(1)} ms at ${s3(resync[0].start_pts_ns - tl.segments[0].start_pts_ns)} s into the run`);
+      }
       for (let i = 1; i < tl.segments.length; i++) {
         assert.ok(Math.abs(tl.segments[i].start_pts_ns - tl.segments[i - 1].stop_pts_ns) <= 1e6, 'segments are contiguous');
       }
       assert.equal(rec.runs.length, 1, 'one ffmpeg run');
-      const jitter = assertNoMissingFrames(rec.frames, label);
+      const jitter = assertNoMissingFrames(rec.frames, label, resync);
       log(`${label}: ${rec.frames.length} frames recorded, none missing (frame interval within ${(jitter / 1e6).toFixed(3)} ms of 40 ms)`);
     });
 
@@ -341,7 +361,7 @@ async function mountCase(t: TestContext, name: string): Promise<void> {
       const at = seg(1).start_pts_ns + Math.min(0.65 * c.gopS, 3) * 1e9;
       const first = frames.find((f) => f.ptsNs >= at && (c.video === 'mjpeg' || !f.keyframe))!;
       const start = first.ptsNs - FRAME_NS / 2;
-      await checkClip(r.p, rec, start, start + 1.5e9, `${label}/off-keyframe`, c.audio);
+      await checkClip(r.p, rec, start, start + 1.5e9, `${label}/off-keyframe`, c.audio, resync);
     });
     // (b) Ending just before a keyframe: the window's last frame is the one before it (inside a
     // segment where the GOP is shorter than the segment, else at the boundary).
@@ -351,21 +371,20 @@ async function mountCase(t: TestContext, name: string): Promise<void> {
       const key = keys.find((f) => ![...starts].some((s) => Math.abs(s - f.ptsNs) < 1e6)) ?? keys[0];
       assert.ok(key, 'a keyframe inside the recording');
       const stop = key.ptsNs - 1000;
-      const { want } = await checkClip(r.p, rec, stop - 1.5e9 - FRAME_NS / 2, stop, `${label}/before-keyframe`, c.audio);
+      const { want } = await checkClip(r.p, rec, stop - 1.5e9 - FRAME_NS / 2, stop, `${label}/before-keyframe`, c.audio, resync);
       assert.ok(Math.abs(key.ptsNs - want[want.length - 1].ptsNs - FRAME_NS) < 0.1e6, 'the last frame is one frame before the keyframe');
     });
     // (c) Exactly at a segment's start_pts_ns (H.265: an open GOP's leading picture comes first).
     await t.test('clip starting exactly at a segment\'s start', async () => {
       const s = seg(1);
-      const { clip } = await checkClip(r.p, rec, s.start_pts_ns, s.start_pts_ns + 1.5e9 + FRAME_NS / 2, `${label}/segment-start`, c.audio);
+      const { clip } = await checkClip(r.p, rec, s.start_pts_ns, s.start_pts_ns + 1.5e9 + FRAME_NS / 2, `${label}/segment-start`, c.audio, resync);
       assert.equal(clip.actual_start_pts_ns, s.start_pts_ns, 'the frame at the segment\'s first pts is in the clip');
     });
     // (d) Across a segment boundary.
     await t.test('clip spanning a segment boundary', async () => {
       const b = sealed.length >= 3 ? sealed[2].start_pts_ns : sealed[1].start_pts_ns;
-      const { clip } = await checkClip(r.p, rec, b - 1.25e9 - FRAME_NS / 2, b + 1.7e9, `${label}/across-boundary`, c.audio);
+      const { clip } = await checkClip(r.p, rec, b - 1.25e9 - FRAME_NS / 2, b + 1.7e9, `${label}/across-boundary`, c.audio, resync);
       assert.equal(clip.segments.length >= 2, true, `reads both segments (${clip.segments.join(', ')})`);
-      assert.deepEqual(clip.gaps, []);
     });
   } finally {
     await r.done();
@@ -447,7 +466,7 @@ describe('cameras: 10 s GOP, a camera reboot, a timestamp jump', { concurrency: 
       await t.test('… lists the gap and plays both sides back to back', { skip: 'open in issue 9: run join can collide' }, () => {
         assert.ok(across && gap);
         assert.ok(listsGap(across.clip, gap), `clip gaps ${JSON.stringify(across.clip.gaps)} list ${gap.start_pts_ns}–${gap.stop_pts_ns}`);
-        assertBackToBack(across);
+        assertBackToBack(across, [gap]);
       });
       await t.test('… audio covers the clip', () => {
         assert.ok(across);
@@ -525,11 +544,7 @@ describe('cameras: 10 s GOP, a camera reboot, a timestamp jump', { concurrency: 
         });
         await t.test(`${w.label}: ${w.gap ? 'the gap is listed, or kept as the time it lasted' : 'plays back to back'}`, () => {
           assert.ok(c);
-          if (!w.gap) { assertBackToBack(c); return; }
-          if (listsGap(c.clip, w.gap)) { assertBackToBack(c); return; }
-          const want = (c.want.length * FRAME_NS) / 1e9 + w.gap.duration_ms / 1000;
-          assert.ok(Math.abs(c.videoS - want) <= FRAME_NS / 1e9 + 1e-6,
-            `clip gaps ${JSON.stringify(c.clip.gaps)} do not list the recorded gap, so its video should last ${c.want.length} frames + ${w.gap.duration_ms} ms = ${want} s; it lasts ${c.videoS} s`);
+          assertBackToBack(c, w.gap ? [w.gap] : []);
         });
         await t.test(`${w.label}: audio covers the clip`, () => {
           assert.ok(c);

@@ -152,6 +152,35 @@ class JumpProbe:
         return Gst.PadProbeReturn.OK
 
 
+class HoleProbe:
+    """Reports holes in a mount's own video timestamps (decode order, running time): a source that
+    falls behind (an encoder starved of CPU) may drop or stall frames, and a recording is then right
+    to show a gap. Prints "HOLE <mount> <from_ms> <to_ms>" on stdout, flushed."""
+
+    def __init__(self, mount, frame_ns):
+        self.mount = mount
+        self.limit = frame_ns * 3 // 2
+        self.last = None
+
+    def __call__(self, pad, info):
+        buf = info.get_buffer()
+        if buf is None:
+            return Gst.PadProbeReturn.OK
+        t = buf.dts if buf.dts != Gst.CLOCK_TIME_NONE else buf.pts
+        if t == Gst.CLOCK_TIME_NONE:
+            return Gst.PadProbeReturn.OK
+        ev = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+        if ev is not None:
+            rt = ev.parse_segment().to_running_time(Gst.Format.TIME, t)
+            if rt == Gst.CLOCK_TIME_NONE:
+                return Gst.PadProbeReturn.OK  # before the segment (x264's negative DTS)
+            t = rt
+        if self.last is not None and t - self.last > self.limit:
+            print(f'HOLE {self.mount} {self.last // Gst.MSECOND} {t // Gst.MSECOND}', flush=True)
+        self.last = t
+        return Gst.PadProbeReturn.OK
+
+
 def main():
     p = argparse.ArgumentParser(description='camera-like RTSP test server')
     p.add_argument('--port', type=int, required=True)
@@ -188,14 +217,16 @@ def main():
             perms.add_permission_for_role('cam', 'media.factory.access', True)
             perms.add_permission_for_role('cam', 'media.factory.construct', True)
             f.set_permissions(perms)
-        if path == '/jump':
-            def configure(_factory, media):
-                el = media.get_element()
+        def configure(_factory, media, path=path):
+            el = media.get_element()
+            # Added first, so it sees the timestamps before /jump's probe shifts them.
+            el.get_by_name('pay0').get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, HoleProbe(path, Gst.SECOND // 25))
+            if path == '/jump':
                 for name in ('pay0', 'pay1'):
                     pay = el.get_by_name(name)
                     if pay is not None:
                         pay.get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, jump)
-            f.connect('media-configure', configure)
+        f.connect('media-configure', configure)
         mounts.add_factory(path, f)
 
     if server.attach(None) == 0:

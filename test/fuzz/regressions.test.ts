@@ -80,7 +80,7 @@ describe('regressions found by the fuzz tests', () => {
     let port: number;
     before(async () => {
       const router = new Router().add('GET', '/health', (c) => c.json(200, { ok: true })).add('GET', '/', (c) => c.json(200, { ok: true, page: true }));
-      server = createHttpServer({ router, authToken: 'secret-token-1234', log: silentLogger });
+      server = createHttpServer({ router, authToken: 'secret-token-1234', log: silentLogger, isPublic: (p) => p === '/health' });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
       port = (server.address() as { port: number }).port;
       url = `http://127.0.0.1:${port}`;

@@ -2,7 +2,7 @@
 // polling until a condition holds, and small HTTP/JSON calls.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { startProducer, type ProducerHandle } from '../../src/producer/producer.js';
+import { startProducer, type ProducerHandle } from '../../src/producer/app.js';
 import type { ProducerOptionsInput } from '../../src/producer/options.js';
 import { createLogger } from '../../src/common/log.js';
 

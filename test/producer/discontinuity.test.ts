@@ -2,7 +2,7 @@
 // on ffmpeg's warnings (ingest/warning-log.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyJump, presentationHoles } from '../../src/producer/segments/discontinuity.js';
+import { classifyJump, holeReason, presentationHoles } from '../../src/producer/segments/discontinuity.js';
 import { WarningLog } from '../../src/producer/ingest/warning-log.js';
 import { createLogger } from '../../src/common/log.js';
 
@@ -20,6 +20,19 @@ test('holes in presentation: B-frame overlap and jitter are not holes; a forward
   // The first fragment of a run has no frontier yet: holes inside it still count.
   assert.deepEqual(presentationHoles(-Infinity, [0, F], F).holes, []);
   assert.deepEqual(presentationHoles(-Infinity, [0, 5e9], F).holes, [{ startNs: F, stopNs: 5e9 }]);
+});
+
+test("a small early video step in a run with audio is named as the sender report's re-sync, once per run", () => {
+  const base = { startNs: 6.08e9, stopNs: 6.08e9 + 263e6, runStartNs: 0, hasAudio: true, resyncSeen: false };
+  const r = holeReason(base);
+  assert.equal(r.resync, true);
+  assert.match(r.reason, /video moved ahead 263 ms early in the run .*RTCP sender report/);
+  // Not when: video only, already seen in this run, a second or more, or long after the run began.
+  for (const other of [{ hasAudio: false }, { resyncSeen: true }, { stopNs: 6.08e9 + 1e9 }, { startNs: 20e9, stopNs: 20.3e9 }]) {
+    const x = holeReason({ ...base, ...other });
+    assert.equal(x.resync, false, JSON.stringify(other));
+    assert.match(x.reason, /^source timestamps jumped ahead \d+ ms \(frames missing/);
+  }
 });
 
 test('jumps that need re-anchoring: a fragment wholly in the past, or far beyond the wall time that passed', () => {

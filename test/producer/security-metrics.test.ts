@@ -136,17 +136,17 @@ test('/metrics reports ingest, segments, gaps, clip jobs and clip latency in Pro
       assert.ok(m, `${line} present`);
       return Number(m[1]);
     };
-    assert.equal(value('segrec_ingest_state{state="running"}'), 1);
-    assert.equal(value('segrec_ingest_state{state="failed"}'), 0);
-    assert.ok(value('segrec_ingest_fragments_total') >= 2);
-    assert.ok(value('segrec_ingest_bytes_total') > 0);
-    assert.ok(value('segrec_segments') >= 2);
-    assert.equal(value('segrec_ingest_restarts_total'), 0);
-    assert.equal(value('segrec_clip_jobs{status="done"}'), 1);
-    assert.equal(value('segrec_clip_latency_seconds_count'), 1);
-    assert.equal(value('segrec_clip_latency_seconds_bucket{le="+Inf"}'), 1);
+    assert.equal(value('segrec_ingest_state{camera="default",state="running"}'), 1);
+    assert.equal(value('segrec_ingest_state{camera="default",state="failed"}'), 0);
+    assert.ok(value('segrec_ingest_fragments_total{camera="default"}') >= 2);
+    assert.ok(value('segrec_ingest_bytes_total{camera="default"}') > 0);
+    assert.ok(value('segrec_segments{camera="default"}') >= 2);
+    assert.equal(value('segrec_ingest_restarts_total{camera="default"}'), 0);
+    assert.equal(value('segrec_clip_jobs{camera="default",status="done"}'), 1);
+    assert.equal(value('segrec_clip_latency_seconds_count{camera="default"}'), 1);
+    assert.equal(value('segrec_clip_latency_seconds_bucket{camera="default",le="+Inf"}'), 1);
     assert.ok(value('segrec_http_requests_total{code="202"}') >= 1);
-    assert.ok(Number.isFinite(value('segrec_clock_drift_ms')));
+    assert.ok(Number.isFinite(value('segrec_clock_drift_ms{camera="default"}')));
     for (const line of text.trim().split('\n')) {
       assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? \S+)$/, `valid exposition line: ${line}`);
     }

@@ -4,7 +4,7 @@
 // terminal tells what happens: segments sealed, events, clips with duration and path.
 import { join } from 'node:path';
 import { OptionsError, parseProducerArgs } from '../../producer/options.js';
-import { startProducer } from '../../producer/producer.js';
+import { startProducer } from '../../producer/app.js';
 import { createLogger } from '../../common/log.js';
 import { EXIT } from '../client.js';
 import { dur, size } from '../format.js';

@@ -15,6 +15,7 @@ import type { Router } from '../http/router.js';
 import { HttpError } from '../http/router.js';
 import type { ClipSpec } from './clip-request.js';
 import { labelForFilename } from './clip-request.js';
+import { clipIdPrefix } from '../camera-names.js';
 import { JobStore, type ClipOutcome, type JobRecord } from './job-store.js';
 import { resolveOutDir, TEMP_PREFIX } from './output-paths.js';
 import { epochToPts } from './epoch-map.js';
@@ -82,7 +83,7 @@ export class ClipEngine implements ClipEngineHooks {
   readonly latency = new Histogram(CLIP_LATENCY_BUCKETS);
 
   constructor(private readonly p: Producer) {
-    this.store = new JobStore(p.index.db);
+    this.store = new JobStore(p.index.db, clipIdPrefix(p.name));
     this.log = p.log.child('clips');
   }
 

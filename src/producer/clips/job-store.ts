@@ -61,8 +61,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 `;
 
-export function clipIdOf(seq: number): string {
-  return `clip-${String(seq).padStart(16, '0')}`;
+/** A clip id: the camera's prefix (camera-names.ts clipIdPrefix) and the job's sequence number. */
+export function clipIdOf(seq: number, prefix = 'clip-'): string {
+  return `${prefix}${String(seq).padStart(16, '0')}`;
 }
 
 function fromRow(r: JobRow): JobRecord {
@@ -77,7 +78,7 @@ function fromRow(r: JobRow): JobRecord {
 export class JobStore {
   private readonly s;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: Database.Database, private readonly idPrefix = 'clip-') {
     db.exec(SCHEMA);
     this.s = {
       nextSeq: db.prepare<[], { n: number }>('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM jobs'),
@@ -97,12 +98,12 @@ export class JobStore {
     const seq = this.db.transaction(() => {
       const n = this.s.nextSeq.get()!.n;
       this.s.insert.run({
-        seq: n, clip_id: clipIdOf(n), spec: JSON.stringify(spec), start_pts_ns: window.startPtsNs, stop_pts_ns: window.stopPtsNs,
+        seq: n, clip_id: clipIdOf(n, this.idPrefix), spec: JSON.stringify(spec), start_pts_ns: window.startPtsNs, stop_pts_ns: window.stopPtsNs,
         out_dir: outDir, now: nowMs, deadline_ms: nowMs + spec.maxWaitMs,
       });
       return n;
     })();
-    return this.get(clipIdOf(seq))!;
+    return this.get(clipIdOf(seq, this.idPrefix))!;
   }
 
   get(clipId: string): JobRecord | undefined {

@@ -25,9 +25,16 @@ export type Handler = (ctx: Ctx) => unknown;
 
 interface Route { method: string; parts: string[]; handler: Handler }
 
+export interface RouteMatch { handler: Handler; params: Record<string, string> }
+
+/** Finds the handler of a request, or throws 404/405 (a Router, or a dispatcher over several). */
+export interface RouteTable {
+  match(method: string, pathname: string): RouteMatch;
+}
+
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export class Router {
+export class Router implements RouteTable {
   private readonly routes: Route[] = [];
 
   add(method: string, pattern: string, handler: Handler): this {
@@ -36,7 +43,7 @@ export class Router {
   }
 
   /** Finds the route, or throws 404/405. */
-  match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } {
+  match(method: string, pathname: string): RouteMatch {
     const segs = pathname.split('/').filter(Boolean);
     let pathMatched = false;
     for (const r of this.routes) {

@@ -6,8 +6,8 @@ import { clipJson } from '../clips/engine.js';
 import { parseClipBody } from '../clips/clip-request.js';
 import { HttpError, type Router } from './router.js';
 import { queryInt } from './validate.js';
+import { CLIP_ID } from '../camera-names.js';
 
-const CLIP_ID = /^clip-\d{16}$/;
 const MAX_LONG_POLL_MS = 30_000;
 
 function jobOr404(engine: ClipEngine, id: string) {

@@ -1,40 +1,52 @@
-// GET /metrics: the producer's state in Prometheus text format — ingest state, fragments, bytes,
-// segments, gaps, restarts, clock drift, clip jobs by status, clip latency histogram, HTTP requests.
+// GET /metrics: every camera's state in Prometheus text format, each series labelled with `camera` —
+// ingest state, fragments, bytes, segments, gaps, restarts, clock drift, clip jobs by status, clip
+// latency histogram — and the HTTP answers by status code.
 import type { Producer } from '../producer.js';
 import type { Router } from './router.js';
-import { renderMetrics, type Metric } from '../metrics.js';
+import { mergeLabelled, renderMetrics, type Metric } from '../metrics.js';
 
 const STATES = ['starting', 'running', 'degraded', 'stalled', 'restarting', 'failed', 'stopped'] as const;
 
-export function addMetricsRoute(router: Router, p: Producer): void {
+/** One camera's series (unlabelled; the route adds `camera`). */
+export function cameraMetrics(p: Producer): Metric[] {
+  const stats = p.index.stats();
+  const state = p.ingestState();
+  const w = p.writer.counters;
+  const jobs = p.clipEngine?.jobCounts() ?? {};
+  const age = p.ingest.lastFragmentAtMs === null ? NaN : (Date.now() - p.ingest.lastFragmentAtMs) / 1000;
+  const metrics: Metric[] = [
+    { name: 'segrec_ingest_state', help: 'Ingest state (1 for the current one).', type: 'gauge',
+      samples: STATES.map((s) => ({ labels: { state: s }, value: state === s ? 1 : 0 })) },
+    { name: 'segrec_ingest_restarts_total', help: 'ffmpeg restarts since the producer started.', type: 'counter', samples: [{ value: p.ingest.restarts }] },
+    { name: 'segrec_ingest_fragments_total', help: 'Fragments written to segment files.', type: 'counter', samples: [{ value: w.fragmentsWritten }] },
+    { name: 'segrec_ingest_fragments_dropped_total', help: 'Fragments dropped (non-monotonic, no video, unwritable).', type: 'counter', samples: [{ value: w.fragmentsDropped }] },
+    { name: 'segrec_ingest_bytes_total', help: 'Bytes of fragments written.', type: 'counter', samples: [{ value: w.bytesWritten }] },
+    { name: 'segrec_ingest_last_fragment_age_seconds', help: 'Seconds since the last fragment arrived.', type: 'gauge', samples: [{ value: age }] },
+    { name: 'segrec_clock_drift_ms', help: 'Source clock drift from the wall clock in the current run.', type: 'gauge', samples: [{ value: p.clock.driftMs() }] },
+    { name: 'segrec_segments', help: 'Segments in the index.', type: 'gauge', samples: [{ value: stats.count }] },
+    { name: 'segrec_segments_bytes', help: 'Bytes of segments in the index.', type: 'gauge', samples: [{ value: stats.bytes }] },
+    { name: 'segrec_gaps_total', help: 'Recorded gaps in the timeline.', type: 'counter', samples: [{ value: p.index.gapCount() }] },
+    { name: 'segrec_retention_removed_segments_total', help: 'Segments removed by retention.', type: 'counter', samples: [{ value: p.retention.removedSegments }] },
+    { name: 'segrec_retention_removed_bytes_total', help: 'Bytes removed by retention.', type: 'counter', samples: [{ value: p.retention.removedBytes }] },
+    { name: 'segrec_clip_jobs', help: 'Clip jobs by status (persisted).', type: 'gauge',
+      samples: ['queued', 'running', 'done', 'error'].map((s) => ({ labels: { status: s }, value: jobs[s] ?? 0 })) },
+  ];
+  if (p.clipEngine) {
+    metrics.push({ name: 'segrec_clip_latency_seconds', help: 'Time from POST /clip to the published file.', type: 'histogram', histograms: [{ histogram: p.clipEngine.latency }] });
+  }
+  return metrics;
+}
+
+export interface MetricsSource {
+  readonly cameras: ReadonlyMap<string, Producer>;
+  readonly httpStatusCounts: ReadonlyMap<number, number>;
+}
+
+export function addMetricsRoute(router: Router, src: MetricsSource): void {
   router.add('GET', '/metrics', (c) => {
-    const stats = p.index.stats();
-    const state = p.ingestState();
-    const w = p.writer.counters;
-    const jobs = p.clipEngine?.jobCounts() ?? {};
-    const age = p.ingest.lastFragmentAtMs === null ? NaN : (Date.now() - p.ingest.lastFragmentAtMs) / 1000;
-    const metrics: Metric[] = [
-      { name: 'segrec_ingest_state', help: 'Ingest state (1 for the current one).', type: 'gauge',
-        samples: STATES.map((s) => ({ labels: { state: s }, value: state === s ? 1 : 0 })) },
-      { name: 'segrec_ingest_restarts_total', help: 'ffmpeg restarts since the producer started.', type: 'counter', samples: [{ value: p.ingest.restarts }] },
-      { name: 'segrec_ingest_fragments_total', help: 'Fragments written to segment files.', type: 'counter', samples: [{ value: w.fragmentsWritten }] },
-      { name: 'segrec_ingest_fragments_dropped_total', help: 'Fragments dropped (non-monotonic, no video, unwritable).', type: 'counter', samples: [{ value: w.fragmentsDropped }] },
-      { name: 'segrec_ingest_bytes_total', help: 'Bytes of fragments written.', type: 'counter', samples: [{ value: w.bytesWritten }] },
-      { name: 'segrec_ingest_last_fragment_age_seconds', help: 'Seconds since the last fragment arrived.', type: 'gauge', samples: [{ value: age }] },
-      { name: 'segrec_clock_drift_ms', help: 'Source clock drift from the wall clock in the current run.', type: 'gauge', samples: [{ value: p.clock.driftMs() }] },
-      { name: 'segrec_segments', help: 'Segments in the index.', type: 'gauge', samples: [{ value: stats.count }] },
-      { name: 'segrec_segments_bytes', help: 'Bytes of segments in the index.', type: 'gauge', samples: [{ value: stats.bytes }] },
-      { name: 'segrec_gaps_total', help: 'Recorded gaps in the timeline.', type: 'counter', samples: [{ value: p.index.gapCount() }] },
-      { name: 'segrec_retention_removed_segments_total', help: 'Segments removed by retention.', type: 'counter', samples: [{ value: p.retention.removedSegments }] },
-      { name: 'segrec_retention_removed_bytes_total', help: 'Bytes removed by retention.', type: 'counter', samples: [{ value: p.retention.removedBytes }] },
-      { name: 'segrec_clip_jobs', help: 'Clip jobs by status (persisted).', type: 'gauge',
-        samples: ['queued', 'running', 'done', 'error'].map((s) => ({ labels: { status: s }, value: jobs[s] ?? 0 })) },
-      { name: 'segrec_http_requests_total', help: 'HTTP requests answered, by status code.', type: 'counter',
-        samples: [...p.httpStatusCounts].sort(([a], [b]) => a - b).map(([code, n]) => ({ labels: { code: String(code) }, value: n })) },
-    ];
-    if (p.clipEngine) {
-      metrics.push({ name: 'segrec_clip_latency_seconds', help: 'Time from POST /clip to the published file.', type: 'histogram', histogram: p.clipEngine.latency });
-    }
+    const metrics = mergeLabelled([...src.cameras].map(([name, p]) => ({ labels: { camera: name }, metrics: cameraMetrics(p) })));
+    metrics.push({ name: 'segrec_http_requests_total', help: 'HTTP requests answered, by status code.', type: 'counter',
+      samples: [...src.httpStatusCounts].sort(([a], [b]) => a - b).map(([code, n]) => ({ labels: { code: String(code) }, value: n })) });
     const body = renderMetrics(metrics);
     c.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     c.res.end(body);

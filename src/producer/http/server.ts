@@ -4,16 +4,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../common/log.js';
-import { HttpError, readJsonBody, sendJson, type Ctx, type Router } from './router.js';
+import { HttpError, readJsonBody, sendJson, type Ctx, type RouteTable } from './router.js';
 
 export interface HttpServerOptions {
-  router: Router;
+  router: RouteTable;
   authToken: string | null;
   log: Logger;
-  /** Routes (exact pathnames) reachable without the token. */
-  publicPaths?: string[];
-  /** Pathname prefixes reachable without the token (static files that hold no data). */
-  publicPrefixes?: string[];
+  /** Whether a pathname is reachable without the token (health, static files that hold no data). */
+  isPublic: (path: string) => boolean;
   onRequestDone?: (info: { method: string; route: string; status: number; ms: number }) => void;
 }
 
@@ -37,12 +35,9 @@ function tokenMatches(presented: string | null, token: string): boolean {
 }
 
 export function createHttpServer(o: HttpServerOptions): Server {
-  const exact = new Set(o.publicPaths ?? ['/health']);
-  const prefixes = o.publicPrefixes ?? [];
-  const isPublic = (path: string) => exact.has(path) || prefixes.some((p) => path.startsWith(p));
   // Node would answer a missing Host (400) and an unknown Expect (417) itself, with no JSON body: we do.
   const server = createServer({ requireHostHeader: false }, (req, res) => {
-    void handle(o, isPublic, req, res);
+    void handle(o, req, res);
   });
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     sendJson(res, 417, { ok: false, message: `expect: only 100-continue is supported (got ${JSON.stringify(String(req.headers.expect).slice(0, 80))})` });
@@ -78,7 +73,7 @@ function refuseCrossSiteWrites(req: IncomingMessage, method: string): void {
   if (host === null || host !== req.headers.host) throw new HttpError(403, 'origin: cross-site requests are refused');
 }
 
-async function handle(o: HttpServerOptions, isPublic: (path: string) => boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(o: HttpServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
   let url: URL;
@@ -99,7 +94,7 @@ async function handle(o: HttpServerOptions, isPublic: (path: string) => boolean,
       throw new HttpError(400, 'host: an HTTP/1.1 request needs a Host header', { connection: 'close' });
     }
     refuseCrossSiteWrites(req, method);
-    if (o.authToken && !isPublic(url.pathname) && !tokenMatches(presentedToken(req, url), o.authToken)) {
+    if (o.authToken && !o.isPublic(url.pathname) && !tokenMatches(presentedToken(req, url), o.authToken)) {
       throw new HttpError(401, 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
     }
     const { handler, params } = o.router.match(method, url.pathname);

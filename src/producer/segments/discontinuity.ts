@@ -9,6 +9,11 @@
 //   passed (a clock step): the source's timing can no longer be trusted across it — re-anchor the run on
 //   the wall clock (never below the footage already recorded), start a new segment, record the seam;
 // - anything smaller is the jitter of a continuous stream.
+// A small forward step of the video early in a run that also carries audio is most often not lost
+// footage: until the camera's first RTCP sender report, ffmpeg starts both tracks at the packets the
+// PLAY answer names; the report then re-synchronises them and one track moves by the difference of the
+// two encoders' latencies (a few frames; x265 here: 263 ms). It is still a stretch without pictures,
+// so it stays a gap, but its reason says what it most likely is.
 
 export type Jump = { kind: 'continuous' } | { kind: 'reanchor'; reason: string };
 
@@ -34,6 +39,20 @@ export function classifyJump(a: { frontierNs: number; startNs: number; stopNs: n
     };
   }
   return { kind: 'continuous' };
+}
+
+/** A camera's first sender report arrives within this much of a run's start (RTCP: every ~5 s ± 50 %). */
+export const RESYNC_WINDOW_NS = 15e9;
+/** A re-synchronisation moves a track by an encoder latency difference: below this. */
+export const RESYNC_LIMIT_NS = 1e9;
+
+/** Why a presentation hole is there, for its gap's reason. */
+export function holeReason(h: { startNs: number; stopNs: number; runStartNs: number; hasAudio: boolean; resyncSeen: boolean }): { reason: string; resync: boolean } {
+  const ms = Math.round((h.stopNs - h.startNs) / 1e6);
+  if (h.hasAudio && !h.resyncSeen && h.stopNs - h.startNs < RESYNC_LIMIT_NS && h.startNs - h.runStartNs < RESYNC_WINDOW_NS) {
+    return { reason: `video moved ahead ${ms} ms early in the run (most likely the camera's first RTCP sender report re-synchronising video with audio)`, resync: true };
+  }
+  return { reason: `source timestamps jumped ahead ${ms} ms (frames missing from the source, or its clock stepped)`, resync: false };
 }
 
 /**

@@ -19,7 +19,7 @@ import type { Logger } from '../../common/log.js';
 import type { InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
 import { fragmentTimes, videoTrack, type FragmentTimes } from './fragment-times.js';
-import { classifyJump, presentationHoles } from './discontinuity.js';
+import { classifyJump, holeReason, presentationHoles } from './discontinuity.js';
 import type { SegmentIndex, SegmentRow } from './index-db.js';
 import { segmentAbsPath, segmentRelPath } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
@@ -53,6 +53,9 @@ interface RunState {
   pendingGaps: Array<{ startNs: number; stopNs: number; reason: string }>;
   /** Wall time the previous fragment arrived. */
   lastArrivalMs: number;
+  /** Presentation start of the run's first fragment (ns), and whether its A/V re-sync step was seen. */
+  startNs: number | null;
+  resyncSeen: boolean;
 }
 
 /** Storing fragments is failing (for /health and logs); null while it works. */
@@ -136,7 +139,7 @@ export class SegmentWriter {
   startRun(runId: number, init: InitSegment): void {
     this.sealOpen('new ingest run');
     if (!videoTrack(init)) throw new Error('the source has no video track');
-    this.run = { runId, init, offsetNs: null, lastStopNs: -Infinity, frameDurationNs: 0, pendingGaps: [], lastArrivalMs: 0 };
+    this.run = { runId, init, offsetNs: null, lastStopNs: -Infinity, frameDurationNs: 0, pendingGaps: [], lastArrivalMs: 0, startNs: null, resyncSeen: false };
   }
 
   /** The current run ended (ffmpeg exited or was stopped). */
@@ -179,8 +182,12 @@ export class SegmentWriter {
       return;
     }
     const seen = presentationHoles(run.lastStopNs, t.videoSamples.map((v) => run.offsetNs! + v.ptsRelNs), run.frameDurationNs);
+    run.startNs ??= startNs;
+    const hasAudio = run.init.tracks.some((x) => x.kind === 'audio');
     for (const h of seen.holes) {
-      run.pendingGaps.push({ ...h, reason: `source timestamps jumped ahead ${Math.round((h.stopNs - h.startNs) / 1e6)} ms (frames missing from the source, or its clock stepped)` });
+      const why = holeReason({ ...h, runStartNs: run.startNs, hasAudio, resyncSeen: run.resyncSeen });
+      run.resyncSeen ||= why.resync;
+      run.pendingGaps.push({ ...h, reason: why.reason });
     }
     // Segments begin on a keyframe: a full segment is sealed when the next keyframe fragment arrives
     // (fragments in between are time-cut pieces of one GOP), or at a bound when a source sends none.
