@@ -1,14 +1,18 @@
-// segment-recorder — the producer's web page: a live timeline of recorded spans and gaps, making a
-// clip by selecting a window on it, and a list of clips with a player. Plain ES module, no framework,
-// no build step; it talks only to the producer's HTTP API (DESIGN §4):
-//   GET /health, GET /segments, POST /clip, GET /clip/{id}?wait_ms, GET /clips, GET /clip/{id}/file,
-//   GET /events (server-sent events: segment, segment-removed, gap, clip, health).
-// Time is kept in producer PTS nanoseconds throughout; wall-clock labels come from the /health
-// timebase (epoch_ms = base_epoch_ms + (pts − base_pts_ns) / pts_per_ms).
+// segment-recorder — the producer's web page: a grid of the producer's cameras (name, state, a
+// thumbnail refreshed every few seconds, the age of the newest frame); the chosen camera's view — a
+// live timeline of its recorded spans and gaps with its clips and motion events marked, making a clip
+// by selecting a window on it; and one list of the clips of every camera (filterable by camera) with
+// a player. Plain ES module, no framework, no build step; it talks only to the producer's HTTP API:
+//   GET /cameras; per camera, under /cameras/{name}/: health, segments, clip (POST), clip/{id}?wait_ms,
+//   clips, clip/{id}/file, snapshot.jpg, events (server-sent events: segment, segment-removed, gap,
+//   clip, health). When /cameras cannot be read (no token, or an older producer) the page shows the
+//   default camera through the bare routes (/health, /segments, …).
+// Time is kept in producer PTS nanoseconds throughout; wall-clock labels come from the camera's
+// /health timebase (epoch_ms = base_epoch_ms + (pts − base_pts_ns) / pts_per_ms).
 // Auth: a token in the URL fragment (#token=…, or ?access_token=…) goes out as a bearer header, or as
-// ?access_token= where no header can be set (<video src>, EventSource).
+// ?access_token= where no header can be set (<video src>, EventSource). #camera=NAME picks the camera.
 // Interaction: drag on the recording band to select; drag the axis to pan; the wheel zooms.
-/* global location, ResizeObserver, URLSearchParams */
+/* global location, history, ResizeObserver, URLSearchParams */
 
 const SVGNS = 'http://www.w3.org/2000/svg';
 const SEC = 1e9;
@@ -21,22 +25,34 @@ const MAX_CLIP_NS = 3600 * SEC;
 const CLIP_Y = 13, CLIP_H = 8, TRACK_Y = 25, TRACK_H = 56, AXIS_Y = 85, HEIGHT = 112;
 const TICK_STEPS_MS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000);
 
+const THUMB_MS = 4000; // thumbnails are asked for this often (the producer makes a new one at most every ~5 s)
+const CAMERAS_MS = 3000;
+const ALL_CLIPS_MS = 10_000;
+
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.hash.replace(/^#/, ''));
 const S = {
   token: params.get('token') || new URLSearchParams(location.search).get('access_token') || null,
   base: new URL(location.pathname.replace(/web\/[^/]*$/, ''), location.origin),
+  // Cameras: the list from GET /cameras, the grid's elements by name, and the camera shown ({name, prefix}:
+  // prefix is the path its routes live under; name null with prefix '' is the default camera's bare routes).
+  cams: [], camsLoaded: false, noCameras: false, defaultCam: null, grid: new Map(), cam: null,
+  gen: 0, // bumped on every camera change: answers for an earlier camera are dropped
+  // The camera shown: its /health, footage and view.
   tb: null, health: null, healthAt: 0,
   segs: new Map(), // id → {start, stop}
   gaps: [], // known gaps with reasons: {start, stop, reason}
   spansCache: null,
-  loadedFrom: Infinity, loading: false,
+  loadedFrom: Infinity, loading: false, started: false,
   view: { start: 0, span: 5 * 60 * SEC }, follow: true,
   sel: null, drag: null,
-  clips: new Map(), current: null,
+  // Clips of every camera (clip ids are unique across cameras), each with its `camera`.
+  clips: new Map(), current: null, clipFilter: '',
+  tbs: new Map(), // camera name ('' for the bare routes) → its /health timebase
   events: null, eventsOk: false, authFailed: false,
   messages: new Map(),
 };
+const hashToken = params.get('token') || null;
 
 // ---------------------------------------------------------------- HTTP
 class ApiError extends Error { constructor(status, message) { super(message); this.status = status; } }
@@ -48,10 +64,16 @@ function apiUrl(path, tokenInQuery = false) {
   return u.href;
 }
 
+const authHeaders = () => (S.token ? { authorization: `Bearer ${S.token}` } : {});
+/** Where a camera's routes live (`cameras/NAME/`); null: the default camera's bare routes. */
+const prefixOf = (name) => (name === null || name === undefined ? '' : `cameras/${encodeURIComponent(name)}/`);
+/** A path of the camera shown. */
+const camPath = (path) => `${S.cam ? S.cam.prefix : ''}${path}`;
+
 async function api(path, init = {}) {
-  if (S.authFailed && path !== 'health') throw new ApiError(401, 'unauthorized');
-  const headers = { ...(init.headers || {}) };
-  if (S.token) headers.authorization = `Bearer ${S.token}`;
+  // /health (bare or per camera) is public: it still works without a token.
+  if (S.authFailed && !/(^|\/)health$/.test(path)) throw new ApiError(401, 'unauthorized');
+  const headers = { ...(init.headers || {}), ...authHeaders() };
   let res;
   try {
     res = await fetch(apiUrl(path), { ...init, headers });
@@ -73,6 +95,7 @@ function unauthorized() {
     ? 'Unauthorized: the producer refused the access token given in the page address (#token=…).'
     : 'Unauthorized: this producer requires an access token. Open the page as …/#token=YOUR_TOKEN.');
   updateSelection();
+  renderGrid();
 }
 
 // ---------------------------------------------------------------- messages and formatting
@@ -111,21 +134,190 @@ function fmtBytes(b) {
   const i = Math.max(0, Math.min(4, Math.floor(Math.log10(Math.max(1, b)) / 3)));
   return `${i === 0 ? b : (b / 1000 ** i).toFixed(1)} ${['B', 'kB', 'MB', 'GB', 'TB'][i]}`;
 }
+/** "850 ms ago", "12.3 s ago", "3 min 04 s ago". */
+function fmtAge(ms) {
+  return ms < 1000 ? `${Math.round(ms)} ms ago` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s ago` : `${fmtDuration(ms)} ago`;
+}
+/** The pill class of an ingest state. */
+function stateClass(state) {
+  return state === 'running' ? 'ok' : state === 'failed' || state === 'stalled' || state === 'degraded' ? 'bad' : state === 'disabled' ? '' : 'warn';
+}
 
 // ---------------------------------------------------------------- clock (PTS ↔ wall clock)
 const toEpoch = (pts) => (S.tb ? S.tb.base_epoch_ms + (pts - S.tb.base_pts_ns) / S.tb.pts_per_ms : NaN);
 /** The producer's current PTS, extrapolated from the last /health by the page's monotonic clock. */
 const nowPts = () => (S.health ? S.health.pts_ns + (performance.now() - S.healthAt) * 1e6 : 0);
 
-// ---------------------------------------------------------------- health (header)
+// ---------------------------------------------------------------- cameras (the grid)
+/** Reads GET /cameras into the grid; false when it cannot (no token, an older producer, unreachable). */
+async function loadCameras() {
+  try {
+    const r = await api('cameras');
+    S.cams = r.cameras;
+    S.defaultCam = r.default_camera ?? null;
+    S.camsLoaded = true;
+    setMessage('cameras', null);
+  } catch (e) {
+    // 401: unauthorized() says so; 404: a producer without /cameras (the bare routes still work: stop asking).
+    if (e.status === 404) S.noCameras = true;
+    else if (e.status !== 401) setMessage('cameras', `Cannot list the cameras: ${e.message}`);
+    renderGrid();
+    return false;
+  }
+  renderGrid();
+  // The camera shown was removed (or stopped recording): show the default one instead.
+  if (S.cam && (S.cam.name === null || !S.cams.some((c) => c.name === S.cam.name && c.record))) {
+    const next = initialCamera();
+    if (next !== null && next !== S.cam.name) selectCamera(next);
+  }
+  return true;
+}
+
+/** The camera to show first: #camera=NAME, else the default camera, else the first one that records. */
+function initialCamera() {
+  const rec = S.cams.filter((c) => c.record);
+  const wanted = new URLSearchParams(location.hash.replace(/^#/, '')).get('camera');
+  return (rec.find((c) => c.name === wanted) ?? rec.find((c) => c.name === S.defaultCam) ?? rec[0])?.name ?? null;
+}
+
+/** Builds or updates one card per camera, in the producer's order, keeping each card's elements (and picture). */
+function renderGrid() {
+  const list = $('cameras');
+  const seen = new Set();
+  for (const c of S.cams) {
+    seen.add(c.name);
+    let g = S.grid.get(c.name);
+    if (!g) {
+      const img = el('img', { class: 'thumb', alt: `${c.name}: latest picture`, draggable: 'false' });
+      const none = el('span', { class: 'thumb-none' }, 'no picture yet');
+      const state = el('span', { class: 'pill cam-state' });
+      const frame = el('span', { class: 'cam-frame' });
+      const age = el('span', { class: 'cam-age' });
+      const btn = el('button', { type: 'button', class: 'camera', 'data-camera': c.name },
+        el('span', { class: 'thumb-box' }, img, none), el('span', { class: 'cam-name' }, c.name), state, frame, age);
+      btn.addEventListener('click', () => selectCamera(c.name, true));
+      g = { li: el('li', {}, btn), btn, img, none, state, frame, age, etag: null, url: null, busy: false, summary: c, at: 0 };
+      S.grid.set(c.name, g);
+    }
+    g.summary = c;
+    g.at = performance.now();
+    list.appendChild(g.li); // (re)appending in order keeps the producer's order
+    g.state.textContent = c.state;
+    g.state.className = `pill cam-state ${stateClass(c.state)}`;
+    g.btn.disabled = !c.record;
+    g.btn.setAttribute('aria-pressed', String(!!S.cam && S.cam.name === c.name));
+    g.btn.title = [`${c.name}${c.default ? ' (default camera)' : ''}`, c.source, c.error ? `error: ${c.error}` : ''].filter(Boolean).join('\n');
+    g.none.textContent = !c.record ? 'not recorded' : c.last_fragment_age_ms === null ? 'no footage yet' : 'loading…';
+    if (c.record && c.last_fragment_age_ms !== null && g.etag === null) void refreshThumb(g);
+  }
+  for (const [name, g] of S.grid) {
+    if (seen.has(name)) continue;
+    g.li.remove();
+    if (g.url) URL.revokeObjectURL(g.url);
+    S.grid.delete(name);
+  }
+  const recording = S.cams.filter((c) => c.record && c.state === 'running').length;
+  $('cameras-count').textContent = S.cams.length ? `${S.cams.length} camera${S.cams.length > 1 ? 's' : ''} · ${recording} recording` : '';
+  $('cams-summary').textContent = S.cams.length > 1 ? `${S.cams.length} cameras` : '';
+  const empty = $('cameras-empty');
+  empty.hidden = S.cams.length > 0;
+  empty.textContent = S.authFailed ? 'The list of cameras needs an access token.' : S.camsLoaded ? 'No cameras are configured.' : 'Showing the default camera.';
+  renderFilter();
+  tickGrid();
+}
+
+/** Last-frame ages on the cards, extrapolated from the last /cameras by the page's clock. */
+function tickGrid() {
+  const now = performance.now();
+  for (const g of S.grid.values()) {
+    const a = g.summary.last_fragment_age_ms;
+    if (!g.summary.record || a === null) { g.age.textContent = g.summary.record ? 'no frame yet' : ''; g.age.className = 'cam-age'; continue; }
+    const ms = a + (now - g.at);
+    g.age.textContent = fmtAge(ms);
+    g.age.className = `cam-age${ms > 15_000 ? ' bad-text' : ''}`;
+  }
+}
+
+/**
+ * Fetches a camera's snapshot.jpg (with the token as a header; the browser revalidates it by its ETag)
+ * and shows it when it changed. Asked only of cameras that have footage, so no 503 is expected.
+ */
+async function refreshThumb(g) {
+  const c = g.summary;
+  if (g.busy || S.authFailed || !c.record || c.last_fragment_age_ms === null) return;
+  g.busy = true;
+  try {
+    const res = await fetch(apiUrl(`${prefixOf(c.name)}snapshot.jpg`), { headers: authHeaders(), cache: 'no-cache' });
+    if (res.status === 401) { unauthorized(); return; }
+    const etag = res.headers.get('etag');
+    if (!res.ok || (etag && etag === g.etag)) { await res.body?.cancel().catch(() => {}); return; }
+    const blob = await res.blob();
+    if (!S.grid.has(c.name)) return;
+    const old = g.url;
+    g.url = URL.createObjectURL(blob);
+    g.etag = etag ?? String(Date.now());
+    g.img.src = g.url;
+    if (old) URL.revokeObjectURL(old);
+    const pts = res.headers.get('x-segrec-frame-pts-ns');
+    const epoch = Number(res.headers.get('x-segrec-frame-epoch-ms'));
+    if (pts) g.img.setAttribute('data-frame-pts', pts);
+    g.frame.textContent = epoch > 0 ? `frame ${clock(epoch)}` : '';
+  } catch {
+    // Unreachable for a moment: the next round tries again.
+  } finally {
+    g.busy = false;
+  }
+}
+
+function refreshThumbs() {
+  for (const g of S.grid.values()) void refreshThumb(g);
+}
+
+/**
+ * Shows a camera: its health, timeline, selection and live updates (the clips list stays: it holds every
+ * camera's clips). `name` null: the default camera through the bare routes.
+ */
+function selectCamera(name, fromUser = false) {
+  if (S.cam && S.cam.name === name) return;
+  S.gen++;
+  if (S.events) { S.events.close(); S.events = null; }
+  S.cam = { name, prefix: prefixOf(name) };
+  Object.assign(S, {
+    tb: null, health: null, healthAt: 0, segs: new Map(), gaps: [], spansCache: null, loadedFrom: Infinity, loading: false,
+    started: false, follow: true, sel: null, drag: null, eventsOk: false,
+  });
+  $('camera-title').textContent = name ?? 'default';
+  $('sel-camera').textContent = name && S.cams.length > 1 ? `· ${name}` : '';
+  for (const id of ['h-source', 'h-segments', 'h-age', 'h-clips']) $(id).textContent = '…';
+  Object.assign($('h-state'), { textContent: '…', className: 'pill', title: '' });
+  if (!S.authFailed) Object.assign($('h-events'), { textContent: 'connecting…', className: '' });
+  clipStatus('');
+  for (const key of ['health', 'segments', 'events']) setMessage(key, null);
+  for (const [n, g] of S.grid) g.btn.setAttribute('aria-pressed', String(n === name));
+  if (fromUser) {
+    const p = new URLSearchParams(location.hash.replace(/^#/, ''));
+    if (name) p.set('camera', name); else p.delete('camera');
+    history.replaceState(null, '', `${location.pathname}${location.search}#${p}`);
+  }
+  updateSelection();
+  scheduleRender();
+  const gen = S.gen;
+  void (async () => {
+    await loadHealth();
+    if (gen === S.gen) await startData();
+  })();
+}
+
+// ---------------------------------------------------------------- health (the camera shown)
 function applyHealth(h) {
   S.health = h;
   S.healthAt = performance.now();
   S.tb = h.timebase;
+  S.tbs.set(S.cam && S.cam.name !== null ? S.cam.name : '', h.timebase);
   const ing = h.ingest;
   const st = $('h-state');
   st.textContent = ing.state;
-  st.className = `pill ${ing.state === 'running' ? 'ok' : ing.state === 'failed' || ing.state === 'stalled' || ing.state === 'degraded' ? 'bad' : 'warn'}`;
+  st.className = `pill ${stateClass(ing.state)}`;
   st.title = ing.last_error ? `last error: ${ing.last_error}` : `${ing.restarts} restart(s)`;
   const res = ing.width ? ` · ${ing.width}×${ing.height}` : '';
   const fps = ing.fps ? ` · ${+ing.fps.toFixed(2)} fps` : '';
@@ -142,13 +334,18 @@ function tickAge() {
   const age = $('h-age');
   if (!h || h.ingest.last_frame_age_ms === null) { age.textContent = '—'; return; }
   const ms = h.ingest.last_frame_age_ms + (performance.now() - S.healthAt);
-  age.textContent = ms < 1000 ? `${Math.round(ms)} ms ago` : `${fmtDuration(ms).replace('.000', '')} ago`;
+  age.textContent = fmtAge(ms);
   age.className = ms > 15_000 ? 'bad-text' : '';
 }
 
 async function loadHealth() {
-  try { applyHealth(await api('health')); } catch (e) {
-    setMessage('health', `Cannot read /health: ${e.message}`);
+  const gen = S.gen;
+  try {
+    const h = await api(camPath('health'));
+    if (gen === S.gen) applyHealth(h);
+  } catch (e) {
+    if (gen !== S.gen) return;
+    setMessage('health', `Cannot read /${camPath('health')}: ${e.message}`);
     Object.assign($('h-state'), { textContent: 'unreachable', className: 'pill bad' });
   }
 }
@@ -184,7 +381,9 @@ function timeline() {
 /** Loads the footage of [from, to) (to omitted: up to now, and everything the events add later). */
 async function loadSegments(from, to) {
   const q = `from_pts_ns=${Math.max(0, Math.floor(from))}${to ? `&to_pts_ns=${Math.ceil(to)}` : ''}`;
-  const r = await api(`segments?${q}`);
+  const gen = S.gen;
+  const r = await api(camPath(`segments?${q}`));
+  if (gen !== S.gen) return;
   for (const s of r.segments) addSegment(s);
   for (const g of r.gaps) addGap(g);
   S.loadedFrom = Math.min(S.loadedFrom, Math.max(0, Math.floor(from)));
@@ -199,12 +398,13 @@ async function ensureLoaded() {
   const oldest = S.health.segments.oldest_start_pts_ns ?? 0;
   if (want >= S.loadedFrom || S.loadedFrom <= oldest) return;
   S.loading = true;
+  const gen = S.gen;
   try {
     await loadSegments(want, S.loadedFrom === Infinity ? undefined : S.loadedFrom + 1);
   } catch (e) {
-    if (e.status !== 401) setMessage('segments', `Cannot load the timeline: ${e.message}`);
+    if (e.status !== 401 && gen === S.gen) setMessage('segments', `Cannot load the timeline: ${e.message}`);
   } finally {
-    S.loading = false;
+    if (gen === S.gen) S.loading = false;
   }
 }
 
@@ -276,10 +476,19 @@ function render() {
     attrs(rec, { y: TRACK_Y, height: TRACK_H, ...clipX(last, now) });
   } else rec.setAttribute('width', 0);
 
-  const clips = [...S.clips.values()].filter((c) => c.status !== 'error' && inView({ start: c.start_pts_ns, stop: c.stop_pts_ns }));
+  // This camera's clips above the track; motion events (the clips the motion pipeline makes) in their
+  // own colour, and shaded along the bottom of the track.
+  const camName = S.cam ? S.cam.name : null;
+  const clips = [...S.clips.values()].filter((c) => c.camera === camName && c.status !== 'error' && inView({ start: c.start_pts_ns, stop: c.stop_pts_ns }));
   sync($('l-clips'), clips.map((c) => ({ c, key: c.clip_id })), 'rect', (n, { c }) => {
-    attrs(n, { class: `clip-mark${c.clip_id === S.current ? ' current' : ''}`, y: CLIP_Y, height: CLIP_H, rx: 2, ...clipX(c.start_pts_ns, c.stop_pts_ns), 'data-clip-id': c.clip_id });
-    tip(n, `clip ${c.label || c.clip_id} (${c.status})`);
+    attrs(n, {
+      class: `clip-mark${isMotion(c) ? ' motion' : ''}${c.clip_id === S.current ? ' current' : ''}`, y: CLIP_Y, height: CLIP_H, rx: 2,
+      ...clipX(c.start_pts_ns, c.stop_pts_ns), 'data-clip-id': c.clip_id,
+    });
+    tip(n, `${isMotion(c) ? 'motion event' : 'clip'} ${c.label || c.clip_id} (${c.status}) · ${t(c.start_pts_ns)} – ${t(c.stop_pts_ns)}`);
+  });
+  sync($('l-motion'), clips.filter(isMotion).map((c) => ({ c, key: c.clip_id })), 'rect', (n, { c }) => {
+    attrs(n, { class: 'motion-band', y: TRACK_Y + TRACK_H - 10, height: 10, ...clipX(c.start_pts_ns, c.stop_pts_ns), 'data-clip-id': c.clip_id });
   });
 
   const sel = $('selection');
@@ -401,7 +610,6 @@ svg.addEventListener('wheel', (ev) => {
   zoomTo(S.view.span * factor, S.follow ? W * 0.96 : localX(ev));
 }, { passive: false });
 
-window.addEventListener('hashchange', () => location.reload()); // e.g. a #token=… pasted into the address
 $('zoom-in').addEventListener('click', () => zoomStep(1));
 $('zoom-out').addEventListener('click', () => zoomStep(-1));
 $('follow').addEventListener('change', (ev) => { S.follow = ev.target.checked; scheduleRender(); });
@@ -447,19 +655,22 @@ $('clip-form').addEventListener('submit', (ev) => { ev.preventDefault(); void ma
 async function makeClip() {
   const s = S.sel;
   if (!s || s.stop <= s.start) return;
+  const cam = S.cam; // the clip is the camera's whose timeline it was selected on, even if another is shown meanwhile
+  const camApi = (path, init) => api(`${cam.prefix}${path}`, init);
+  const upsert = (c) => upsertClip({ ...c, camera: cam.name });
   const label = $('clip-label').value.trim();
   const body = { start_pts_ns: Math.round(s.start), stop_pts_ns: Math.round(s.stop), ...(label ? { label } : {}) };
   $('make-clip').disabled = true;
   clipStatus('Requesting clip…', 'busy');
   try {
-    const r = await api('clip', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await camApi('clip', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const id = r.clip_id;
-    if (r.clip) upsertClip(r.clip);
+    if (r.clip) upsert(r.clip);
     for (;;) {
       const st = S.clips.get(id)?.status ?? r.status;
       clipStatus(st === 'queued' ? `${id}: queued (waits for the footage to be recorded)…` : `${id}: cutting…`, 'busy');
-      const { clip } = await api(`clip/${id}?wait_ms=20000`);
-      upsertClip(clip);
+      const { clip } = await camApi(`clip/${id}?wait_ms=20000`);
+      upsert(clip);
       if (clip.status === 'done') {
         const flags = [clip.partial ? `partial: ${clip.partial_reason || 'footage missing'}` : '', clip.gaps.length ? `${clip.gaps.length} gap(s)` : ''].filter(Boolean).join(', ');
         clipStatus(`Done: ${clip.label || id} — ${clip.frames} frames, ${fmtDuration(clip.duration_ms)}, ${fmtBytes(clip.bytes)}${flags ? ` (${flags})` : ''}.`, clip.partial ? 'warn' : 'ok');
@@ -475,33 +686,83 @@ async function makeClip() {
   }
 }
 
-// ---------------------------------------------------------------- clips list and player
+// ---------------------------------------------------------------- clips of every camera, and the player
+const isMotion = (c) => /motion/i.test(c.label || '');
+/** The clip's camera's clock (its /health timebase), for wall-clock labels of any camera's clip. */
+function clipEpoch(c, pts) {
+  const tb = S.tbs.get(c.camera ?? '');
+  return tb ? tb.base_epoch_ms + (pts - tb.base_pts_ns) / tb.pts_per_ms : NaN;
+}
+
+/** Adds or updates a clip (with its `camera`), keeping the newer of two answers about the same job. */
 function upsertClip(c) {
+  const old = S.clips.get(c.clip_id);
+  if (old && (old.updated_ms ?? 0) > (c.updated_ms ?? 0)) return;
   S.clips.set(c.clip_id, c);
   renderClips();
   scheduleRender();
 }
 
-async function loadClips() {
-  try {
-    const r = await api('clips?limit=100');
-    for (const c of r.clips) S.clips.set(c.clip_id, c);
-    setMessage('clips', null);
-    renderClips();
-    scheduleRender();
-  } catch (e) {
-    if (e.status !== 401) setMessage('clips', `Cannot load the clips: ${e.message}`);
+/**
+ * Loads the newest clips of every recording camera (GET /cameras/{name}/clips each, merged by creation
+ * time), and each camera's timebase (its public /health) for the list's wall-clock times.
+ */
+async function loadAllClips() {
+  if (S.authFailed) return;
+  const names = S.camsLoaded ? S.cams.filter((c) => c.record).map((c) => c.name) : [S.cam ? S.cam.name : null];
+  const failed = [];
+  await Promise.all(names.map(async (name) => {
+    const prefix = prefixOf(name);
+    try {
+      const [r, h] = await Promise.all([
+        api(`${prefix}clips?limit=100`),
+        S.tbs.has(name ?? '') ? null : api(`${prefix}health`).catch(() => null),
+      ]);
+      if (h) S.tbs.set(name ?? '', h.timebase);
+      for (const c of r.clips) upsertClip({ ...c, camera: name });
+    } catch (e) {
+      if (e.status !== 401 && e.status !== 404) failed.push(`${name ?? 'default'} (${e.message})`);
+    }
+  }));
+  if (S.camsLoaded) {
+    // Cameras that are gone from the configuration take their clips with them.
+    for (const [id, c] of S.clips) if (!names.includes(c.camera)) S.clips.delete(id);
   }
+  setMessage('clips', failed.length ? `Cannot load the clips of ${failed.join(', ')}` : null);
+  renderClips();
+  scheduleRender();
 }
 
+/** The filter's choices: every camera (kept in step with the grid); hidden with only one camera. */
+function renderFilter() {
+  const sel = $('clip-filter');
+  const names = S.cams.map((c) => c.name);
+  const want = ['', ...names];
+  const have = [...sel.options].map((o) => o.value);
+  if (want.join('\n') !== have.join('\n')) {
+    sel.replaceChildren(el('option', { value: '' }, 'all cameras'), ...names.map((n) => el('option', { value: n }, n)));
+    if (!names.includes(S.clipFilter)) S.clipFilter = '';
+    sel.value = S.clipFilter;
+  }
+  sel.parentElement.hidden = names.length < 2;
+}
+
+$('clip-filter').addEventListener('change', (ev) => { S.clipFilter = ev.target.value; renderClips(); });
+
 function renderClips() {
-  const list = [...S.clips.values()].sort((a, b) => b.created_ms - a.created_ms || (a.clip_id < b.clip_id ? 1 : -1));
-  $('clips-empty').hidden = list.length > 0;
-  $('clips-count').textContent = list.length ? `${list.length}` : '';
+  const all = [...S.clips.values()];
+  const list = all.filter((c) => !S.clipFilter || c.camera === S.clipFilter)
+    .sort((a, b) => b.created_ms - a.created_ms || (a.clip_id < b.clip_id ? 1 : -1));
+  const many = S.cams.length > 1;
+  const empty = $('clips-empty');
+  empty.hidden = list.length > 0;
+  empty.textContent = S.clipFilter && all.length ? `No clips of ${S.clipFilter}.` : 'No clips yet — select a window on the timeline and press “Make clip”.';
+  $('clips-count').textContent = !all.length ? '' : list.length === all.length ? `${all.length}` : `${list.length} of ${all.length}`;
   $('clips').replaceChildren(...list.map((c) => {
-    const e = toEpoch(c.actual_start_pts_ns ?? c.start_pts_ns);
+    const e = clipEpoch(c, c.actual_start_pts_ns ?? c.start_pts_ns);
     const when = Number.isNaN(e) ? '' : `${new Date(e).toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${clock(e, true)}`;
     const badges = [
+      isMotion(c) ? el('span', { class: 'pill warn' }, 'motion') : null,
       el('span', { class: `pill ${c.status === 'done' ? 'ok' : c.status === 'error' ? 'bad' : 'warn'}` }, c.status),
       c.partial ? el('span', { class: 'pill warn', title: c.partial_reason || '' }, 'partial') : null,
       c.gaps && c.gaps.length ? el('span', { class: 'pill warn' }, `${c.gaps.length} gap${c.gaps.length > 1 ? 's' : ''}`) : null,
@@ -509,11 +770,14 @@ function renderClips() {
     const meta = c.status === 'error' ? c.error || 'failed'
       : c.status === 'done' ? `${fmtDuration(c.duration_ms)} · ${c.frames} frames · ${fmtBytes(c.bytes)}`
         : `${fmtDuration((c.stop_pts_ns - c.start_pts_ns) / 1e6)} requested`;
-    const btn = el('button', { type: 'button', class: 'clip', 'data-clip-id': c.clip_id, 'aria-current': c.clip_id === S.current ? 'true' : null, disabled: c.status !== 'done' },
-      el('span', { class: 'clip-label' }, c.label || c.clip_id),
-      el('span', { class: 'clip-when' }, when),
-      el('span', { class: 'clip-meta' }, meta),
-      el('span', { class: 'clip-badges' }, ...badges));
+    const btn = el('button', {
+      type: 'button', class: 'clip', 'data-clip-id': c.clip_id, 'data-camera': c.camera ?? '', 'aria-current': c.clip_id === S.current ? 'true' : null,
+      disabled: c.status !== 'done',
+    },
+    el('span', { class: 'clip-label' }, many && c.camera ? el('span', { class: 'clip-camera' }, c.camera) : null, c.label || c.clip_id),
+    el('span', { class: 'clip-when' }, when),
+    el('span', { class: 'clip-meta' }, meta),
+    el('span', { class: 'clip-badges' }, ...badges));
     btn.addEventListener('click', () => selectClip(c.clip_id));
     return el('li', {}, btn);
   }));
@@ -524,16 +788,17 @@ function selectClip(id) {
   if (!c || c.status !== 'done') return;
   S.current = id;
   const video = $('player');
-  const src = apiUrl(`clip/${id}/file`, true);
+  const src = apiUrl(`${prefixOf(c.camera)}clip/${id}/file`, true);
   if (video.getAttribute('src') !== src) {
     video.setAttribute('src', src);
     video.load();
   }
-  $('player-title').textContent = `Player — ${c.label || id}`;
-  const e0 = toEpoch(c.actual_start_pts_ns ?? c.start_pts_ns);
-  const e1 = toEpoch(c.actual_stop_pts_ns ?? c.stop_pts_ns);
+  $('player-title').textContent = `Player — ${c.camera && S.cams.length > 1 ? `${c.camera} · ` : ''}${c.label || id}`;
+  const e0 = clipEpoch(c, c.actual_start_pts_ns ?? c.start_pts_ns);
+  const e1 = clipEpoch(c, c.actual_stop_pts_ns ?? c.stop_pts_ns);
+  const span = Number.isNaN(e0) ? '' : `${clock(e0, true)} – ${clock(e1, true)} · `;
   $('player-info').replaceChildren(
-    `${clock(e0, true)} – ${clock(e1, true)} · ${fmtDuration(c.duration_ms)} · ${c.frames} frames · lead-in ${Math.round(c.lead_in_ms ?? 0)} ms${c.partial ? ` · partial: ${c.partial_reason}` : ''} · `,
+    `${span}${fmtDuration(c.duration_ms)} · ${c.frames} frames · lead-in ${Math.round(c.lead_in_ms ?? 0)} ms${c.partial ? ` · partial: ${c.partial_reason}` : ''} · `,
     el('a', { href: src, download: `${id}.mp4` }, 'download'),
   );
   renderClips();
@@ -545,19 +810,24 @@ $('player').addEventListener('error', () => {
 });
 $('player').addEventListener('loadedmetadata', () => setMessage('player', null));
 
-// ---------------------------------------------------------------- live updates (server-sent events)
+// ---------------------------------------------------------------- live updates of the camera shown (server-sent events)
 function setEventsState(text, kind) {
   Object.assign($('h-events'), { textContent: text, className: `${kind}-text` });
 }
 
 function connectEvents() {
-  if (S.authFailed) return;
-  const es = new EventSource(apiUrl('events', true));
+  if (S.authFailed || !S.cam) return;
+  const gen = S.gen;
+  const camera = S.cam.name;
+  const es = new EventSource(apiUrl(camPath('events'), true));
   S.events = es;
+  const live = () => gen === S.gen && S.events === es;
   const on = (name, fn) => es.addEventListener(name, (m) => {
+    if (!live()) return;
     try { fn(JSON.parse(m.data)); } catch (e) { setMessage('events', `Bad ${name} event: ${e.message}`); }
   });
   es.addEventListener('open', () => {
+    if (!live()) return;
     const wasDown = !S.eventsOk;
     S.eventsOk = true;
     setEventsState('connected', 'ok');
@@ -565,60 +835,77 @@ function connectEvents() {
     if (wasDown && S.health) void catchUp();
   });
   es.addEventListener('error', () => {
+    if (!live()) { es.close(); return; }
     S.eventsOk = false;
     setEventsState('reconnecting…', 'bad');
     if (es.readyState === EventSource.CLOSED) {
       // Closed for good (an error status): find out why, then try again later.
       S.events = null;
       void loadSegments(Math.max(0, nowPts() - SEC), undefined).catch(() => {});
-      setTimeout(() => { if (!S.events) connectEvents(); }, 5000);
+      setTimeout(() => { if (!S.events && gen === S.gen) connectEvents(); }, 5000);
     }
   });
   on('health', applyHealth);
   on('segment', (s) => { addSegment(s); scheduleRender(); });
   on('segment-removed', (s) => { S.segs.delete(s.id); S.spansCache = null; scheduleRender(); });
   on('gap', (g) => { addGap(g); scheduleRender(); });
-  on('clip', upsertClip);
+  on('clip', (c) => upsertClip({ ...c, camera }));
 }
 
 /** After the event stream was down: reload what may have been missed. */
 async function catchUp() {
+  const gen = S.gen;
   try {
     const spans = timeline().spans;
     await loadSegments(spans.length ? spans[spans.length - 1].stop - SEC : Math.max(0, nowPts() - S.view.span), undefined);
-    await loadClips();
+    await loadAllClips();
   } catch (e) {
-    if (e.status !== 401) setMessage('segments', `Cannot load the timeline: ${e.message}`);
+    if (e.status !== 401 && gen === S.gen) setMessage('segments', `Cannot load the timeline: ${e.message}`);
   }
 }
 
 // ---------------------------------------------------------------- start
-let started = false;
-/** Loads the timeline and the clips and subscribes to events, once /health has answered. */
+/** Loads the camera's timeline and subscribes to its events, once its /health has answered. */
 async function startData() {
-  if (started || !S.health) return;
-  started = true;
+  if (S.started || !S.health) return;
+  S.started = true;
+  const gen = S.gen;
   followView();
   try {
     await loadSegments(Math.max(0, S.view.start - S.view.span), undefined);
   } catch (e) {
-    if (e.status !== 401) setMessage('segments', `Cannot load the timeline: ${e.message}`);
+    if (e.status !== 401 && gen === S.gen) setMessage('segments', `Cannot load the timeline: ${e.message}`);
   }
-  await loadClips();
+  if (gen !== S.gen) return;
   S.eventsOk = true; // the initial load is fresh; only later reconnects need a catch-up
   connectEvents();
 }
 
+window.addEventListener('hashchange', () => {
+  const p = new URLSearchParams(location.hash.replace(/^#/, ''));
+  if ((p.get('token') || null) !== hashToken) { location.reload(); return; } // e.g. a #token=… pasted into the address
+  const name = p.get('camera');
+  if (name && S.cams.some((c) => c.name === name && c.record)) selectCamera(name);
+});
+
 async function main() {
   updateSelection();
-  await loadHealth();
-  await startData();
-  // The clock ticks on: now marker, last-frame age, and /health while the event stream is down.
-  setInterval(() => { tickAge(); scheduleRender(); }, 1000);
+  // Without the camera list (no token, or an older producer) the default camera is shown through the
+  // bare routes, whose /health is public: the page still says what it can.
+  const listed = await loadCameras();
+  selectCamera(listed ? initialCamera() : null);
+  void loadAllClips();
+  // The clock ticks on: now marker and last-frame ages; the grid, its thumbnails and every camera's clips
+  // are polled; the shown camera's /health is polled while its event stream is down.
+  setInterval(() => { tickAge(); tickGrid(); scheduleRender(); }, 1000);
+  setInterval(() => { if (!S.authFailed && !S.noCameras && !document.hidden) void loadCameras(); }, CAMERAS_MS);
+  setInterval(() => { if (!document.hidden) refreshThumbs(); }, THUMB_MS);
+  setInterval(() => { if (!document.hidden) void loadAllClips(); }, ALL_CLIPS_MS);
   setInterval(async () => {
     if (S.events && S.eventsOk) return;
+    const gen = S.gen;
     await loadHealth();
-    await startData();
+    if (gen === S.gen) await startData();
   }, 5000);
 }
 

@@ -25,6 +25,13 @@ export interface Frame {
   ptsNs: number;
   /** Wall-clock time from the `epochMsForPtsNs` mapper; null when no mapper was given (or no PTS). */
   epochMs: number | null;
+  /**
+   * When ffmpeg reported the frame (epoch ms, sub-millisecond resolution): the moment its showinfo line
+   * was read from stderr, which is read as it comes whatever the consumer does (a slow consumer stalls
+   * stdout, not this stamp — until ffmpeg itself blocks). A live source's arrival time, for clocks that
+   * map a stream's own timestamps to the wall clock (see detect-stream.ts).
+   */
+  arrivalEpochMs: number;
   /** 0-based position of the frame in this reader's output. */
   index: number;
 }
@@ -36,6 +43,11 @@ export interface FrameReaderOptions {
   inputArgs?: string[];
   /** Bytes piped into ffmpeg's stdin (use with `input: 'pipe:0'`). */
   stdin?: Readable;
+  /**
+   * Text written into ffmpeg's pipe 3, then closed (use with `input: 'pipe:3'`): e.g. a one-entry
+   * ffconcat script naming a URL with credentials, which must not appear on a command line.
+   */
+  fd3?: string;
   /** ffmpeg binary (default `ffmpeg` from PATH). */
   ffmpegPath?: string;
   /** Output width in pixels (height keeps the aspect ratio, rounded to even). Default 160. */
@@ -80,7 +92,12 @@ export function frameReaderArgs(input: string, inputArgs: readonly string[] = []
 }
 
 interface Waiter { resolve: (r: IteratorResult<Frame>) => void; reject: (e: unknown) => void }
-interface PendingMeta { frame: ShowinfoFrame; timeBase: TimeBase | null }
+interface PendingMeta { frame: ShowinfoFrame; timeBase: TimeBase | null; arrivalEpochMs: number }
+
+/** Wall clock in epoch ms with sub-millisecond resolution. */
+export function preciseNowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 /**
  * Decodes `input` with ffmpeg and yields its frames. Single use: iterate once (a `break` closes it).
@@ -106,6 +123,9 @@ export class FrameReader implements AsyncIterableIterator<Frame> {
   private readonly onAbort = (): void => { void this.close(); };
   /** Most frames that were ever waiting for the consumer at once (a back-pressure witness). */
   highWaterFrames = 0;
+  /** The input's video codec as ffmpeg names it (`h264`, `hevc`, `mjpeg`…), once ffmpeg has said; else null. */
+  codec: string | null = null;
+  private inputDescribed = false;
 
   constructor(options: FrameReaderOptions) {
     const ptsOffsetNs = options.ptsOffsetNs ?? 0;
@@ -177,8 +197,13 @@ export class FrameReader implements AsyncIterableIterator<Frame> {
     this.started = true;
     const o = this.opts;
     const args = frameReaderArgs(o.input, o.inputArgs, o.width);
-    const child = spawn(o.ffmpegPath, args, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(o.ffmpegPath, args, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', o.fd3 === undefined ? 'ignore' : 'pipe'] });
     this.child = child;
+    if (o.fd3 !== undefined) {
+      const fd3 = child.stdio[3] as NodeJS.WritableStream | null;
+      fd3?.on('error', () => { /* ffmpeg went away; its exit status tells the story */ });
+      fd3?.end(o.fd3);
+    }
     this.exitPromise = new Promise<void>((resolve) => {
       child.on('error', (e) => {
         this.finish(new FrameReaderError(`cannot run ${o.ffmpegPath}: ${e.message}`, null, ''));
@@ -210,6 +235,12 @@ export class FrameReader implements AsyncIterableIterator<Frame> {
 
   private onStderrLine(line: string): void {
     const parsed = parseShowinfoLine(line, SHOWINFO_NAME);
+    if (!parsed && !this.inputDescribed) {
+      // The input's description comes first ("Input #0 …  Stream #0:0…: Video: h264 (…), …"), then the output's.
+      if (/^Output #\d/.test(line)) this.inputDescribed = true;
+      const v = /^\s*Stream #\d+:\d+\S*: Video: ([A-Za-z0-9_]+)/.exec(line);
+      if (v && this.codec === null) this.codec = v[1];
+    }
     if (!parsed) {
       if (line.trim() && !line.startsWith(`[showinfo@${SHOWINFO_NAME} @ `)) this.tail.push(line);
       return;
@@ -217,7 +248,7 @@ export class FrameReader implements AsyncIterableIterator<Frame> {
     if (parsed.kind === 'timebase') {
       this.timeBase = parsed.timeBase;
     } else {
-      this.meta.push({ frame: parsed.frame, timeBase: this.timeBase });
+      this.meta.push({ frame: parsed.frame, timeBase: this.timeBase, arrivalEpochMs: preciseNowMs() });
       this.pump();
     }
   }
@@ -237,7 +268,7 @@ export class FrameReader implements AsyncIterableIterator<Frame> {
           : 'ffmpeg reported a frame before its time base', null, this.tail.text()));
         return;
       }
-      this.emit(this.makeFrame(new Uint8Array(buf), m.frame, m.timeBase));
+      this.emit(this.makeFrame(new Uint8Array(buf), m.frame, m.timeBase, m.arrivalEpochMs));
     }
     // ffmpeg is done talking and no frame info is left: any raw bytes still buffered can never be paired.
     // Read them anyway, so stdout can end (and the exit be reported) instead of waiting forever.
@@ -247,7 +278,7 @@ export class FrameReader implements AsyncIterableIterator<Frame> {
     }
   }
 
-  private makeFrame(gray: Uint8Array, f: ShowinfoFrame, tb: TimeBase): Frame {
+  private makeFrame(gray: Uint8Array, f: ShowinfoFrame, tb: TimeBase, arrivalEpochMs: number): Frame {
     const ptsNs = f.pts === null ? Number.NaN : ticksToNs(f.pts, tb, this.opts.ptsOffsetNs);
     const mapper = this.opts.epochMsForPtsNs;
     return {
@@ -259,6 +290,7 @@ export class FrameReader implements AsyncIterableIterator<Frame> {
       timeBase: tb,
       ptsNs,
       epochMs: mapper && Number.isFinite(ptsNs) ? mapper(ptsNs) : null,
+      arrivalEpochMs,
       index: this.produced++,
     };
   }

@@ -1,6 +1,10 @@
 // The motion pipeline's wiring (the "production pattern"): frames → MotionDetector → event records →
 // ClipPlanner (preroll/postroll, merging) → ClipStage (force-rotate, Recorder, retries, JSONL).
 // A change of `connection` (a live-stream reconnect) is a discontinuity: the detector is flushed.
+// When the frames come from another stream than the one clips are cut from (a camera's detect
+// sub-stream), `clipTime` maps the frames' PTS to the clip stream's PTS: every completed event is mapped
+// before it is logged and planned, and so is the planner's horizon, so planning, force-rotate and the
+// clip requests all work in the clip stream's PTS.
 import type { ClipErrorRecord, ClipRecord, PlannedClip } from './event-clips.js';
 import { ClipPlanner } from './event-clips.js';
 import type { ClipStage } from './clip-stage.js';
@@ -15,6 +19,8 @@ export interface MotionPipelineOptions {
   onEvent?: (ev: MotionEvent) => void;
   /** Called when a clip window is released to the stage. */
   onClip?: (clip: PlannedClip) => void;
+  /** Maps a frame PTS to the PTS of the stream clips are cut from (default: the same stream). */
+  clipTime?: (framePtsNs: number) => number;
 }
 
 /** How many clip records the summary keeps (the newest; the JSONL log has them all). */
@@ -51,8 +57,12 @@ export async function runMotionPipeline(o: MotionPipelineOptions): Promise<Motio
       inFlight.add(p);
     }
   };
-  const onEvents = async (events: MotionEvent[]): Promise<void> => {
-    for (const ev of events) {
+  const map = o.clipTime;
+  const toClipTime = (ev: MotionEvent): MotionEvent => (map
+    ? { ...ev, startPtsNs: Math.round(map(ev.startPtsNs)), stopPtsNs: Math.round(map(ev.stopPtsNs)) }
+    : ev);
+  const onEvents = async (detected: MotionEvent[]): Promise<void> => {
+    for (const ev of detected.map(toClipTime)) {
       summary.events++;
       await o.stage.logEvent(ev);
       o.onEvent?.(ev);
@@ -69,7 +79,8 @@ export async function runMotionPipeline(o: MotionPipelineOptions): Promise<Motio
         connection = frame.connection;
       }
       await onEvents(detector.push(frame));
-      submit(planner.advance(detector.openEventStartPtsNs ?? frame.ptsNs));
+      const horizon = detector.openEventStartPtsNs ?? frame.ptsNs;
+      if (Number.isFinite(horizon)) submit(planner.advance(map ? map(horizon) : horizon));
     }
   } finally {
     await onEvents(detector.flush());

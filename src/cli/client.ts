@@ -1,13 +1,15 @@
-// What every terminal command shares: which producer to talk to (--producer / SEGREC_PRODUCER_BASE_URL,
-// --token / SEGREC_AUTH_TOKEN, --json), a fetch wrapper that turns "connection refused" into an error
+// What every terminal command shares: which producer and camera to talk to (--producer /
+// SEGREC_PRODUCER_BASE_URL, --camera NAME, --token / SEGREC_AUTH_TOKEN, --json), a fetch wrapper that turns "connection refused" into an error
 // that says what to do, and the exit codes.
 import type { FlagDef, ParsedFlags } from '../common/flags.js';
+import { CAMERA_NAME } from '../producer/camera-names.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
 
 export const COMMON_FLAGS: FlagDef[] = [
   { name: 'producer', value: true, help: 'producer URL (default $SEGREC_PRODUCER_BASE_URL or http://127.0.0.1:8765)' },
   { name: 'token', value: true, help: 'bearer token (default $SEGREC_AUTH_TOKEN)' },
+  { name: 'camera', value: true, help: 'the camera meant (its routes are /cameras/NAME/…; default: the producer\'s default camera)' },
   { name: 'json', value: false, help: 'machine-readable output' },
 ];
 
@@ -21,8 +23,13 @@ export class CliError extends Error {
 export interface Conn { baseUrl: string; token: string | null; json: boolean }
 
 export function connFrom(flags: ParsedFlags, env: NodeJS.ProcessEnv = process.env): Conn {
-  const base = String(flags.get('producer') ?? env.SEGREC_PRODUCER_BASE_URL ?? 'http://127.0.0.1:8765').replace(/\/+$/, '');
+  let base = String(flags.get('producer') ?? env.SEGREC_PRODUCER_BASE_URL ?? 'http://127.0.0.1:8765').replace(/\/+$/, '');
   const token = (flags.get('token') as string | undefined) ?? env.SEGREC_AUTH_TOKEN ?? null;
+  const camera = flags.get('camera') as string | undefined;
+  if (camera !== undefined) {
+    if (!CAMERA_NAME.test(camera)) throw new CliError(`--camera: "${camera.slice(0, 80)}" is not a camera name (a-z, 0-9, _ and -, at most 64)`, EXIT.usage);
+    base = `${base}/cameras/${camera}`;
+  }
   return { baseUrl: base, token, json: flags.get('json') === true };
 }
 

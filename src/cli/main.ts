@@ -11,13 +11,14 @@ const HELP = `segrec — record a video source into rolling MP4 segments and cut
 
 commands:
   producer     run the recorder (ffmpeg ingest, segments, clip jobs, HTTP API, web page)
-  demo         the producer on its test camera plus the motion pipeline (what \`npm start\` runs)
+  run          the producer plus a motion pipeline per camera (--config segrec.yml, or --camera NAME=URL)
+  demo         two test cameras with motion, recorded and clipped (what \`npm start\` runs)
   motion       detect motion on a running producer's live stream and clip each event
   health       show a producer's state              rotate     seal the open segment now
   segments     recorded spans and gaps              clips      recent clips
   clip         make a clip: --last 10s | --from -30s --to -5s | --start-pts N --stop-pts N
 
-common flags: --producer URL (or SEGREC_PRODUCER_BASE_URL), --token T (or SEGREC_AUTH_TOKEN), --json
+common flags: --producer URL (or SEGREC_PRODUCER_BASE_URL), --camera NAME, --token T (or SEGREC_AUTH_TOKEN), --json
 
 clip flags:
 ${helpFor(CLIP_FLAGS)}
@@ -39,6 +40,7 @@ const COMMANDS: Record<string, Command> = {
   clip: clipCommand,
   motion: (argv) => lazy(() => import('./commands/motion.js'), argv),
   demo: (argv) => lazy(() => import('./commands/demo.js'), argv),
+  run: (argv) => lazy(() => import('./commands/run.js'), argv),
 };
 
 async function main(argv: string[]): Promise<number> {

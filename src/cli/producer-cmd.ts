@@ -14,6 +14,7 @@ export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env S
   --segment-seconds N           rotate segments after N seconds (default 10)
   --retention-max-age 24h       --retention-max-bytes 20GB   --min-free-bytes 5GB
   --clip-root DIR               where clips may be written (repeatable; default DATA/clips)
+  --clip-max-age 30d            delete published clips older than this (default: keep them)
   --auth-token TOKEN            bearer token required on every route but /health
   --ffmpeg PATH                 ffmpeg binary (default: ffmpeg on PATH)
   --audio auto|copy|aac|off     auto: copy AAC/Opus, transcode G.711/PCM/… alone to AAC (video stays copied)

@@ -1,38 +1,37 @@
 // The composition root of a producer: N cameras (each a Producer: its own ingest, segment writer, clock,
-// index, retention and clip engine) behind one HTTP server. Routes: GET /cameras lists them;
-// /cameras/{name}/… are each camera's own routes; the seed's bare routes (/health, /clip, /segments, …)
-// address the default camera; /, /web/…, /metrics and POST /config/reload are the App's. `reload`
-// applies a new configuration: added cameras start, removed ones stop after sealing, changed ones
-// restart, and the others are not touched.
+// index, retention and clip engine) behind one HTTP server (fastify, http/server.ts). Routes: GET
+// /cameras lists them; /cameras/{name}/… are each camera's own routes; the seed's bare routes (/health,
+// /clip, /segments, …) address the default camera (/clip/{id} the camera whose clip it is); GET /clips
+// lists the clips of every camera (?camera=); /, /web/…, /metrics, /openapi.json and POST
+// /config/reload are the App's. `reload` applies a new configuration: added cameras start, removed ones
+// stop after sealing, changed ones restart, and the others are not touched.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from '../common/log.js';
 import { urlSecrets } from '../common/redact.js';
 import { Producer } from './producer.js';
 import { resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
 import { cameraDataDir, CLIP_ID, DEFAULT_CAMERA } from './camera-names.js';
-import { createHttpServer } from './http/server.js';
-import { HttpError, Router, type RouteMatch, type RouteTable } from './http/router.js';
+import { createHttpApp, listen, route } from './http/server.js';
 import { addWebRoutes } from './http/routes-web.js';
 import { addMetricsRoute } from './http/routes-metrics.js';
+import { recordingRoutes } from './http/routes-recording.js';
+import { eventRoutes } from './http/routes-events.js';
+import { clipRoutes, recentClips } from './http/routes-clips.js';
+import { snapshotRoutes } from './http/routes-snapshot.js';
+import { errors, type CameraRoute } from './http/camera-route.js';
+import { DomainError } from '../protocol/errors.js';
+import { CameraParams, CamerasAnswer, ClipsAnswer, ClipsQuery, ReloadAnswer, type CameraSummary, type ClipJson, type ReloadResult } from '../protocol/schemas.js';
+import type { JobStatus } from './store/job-store.js';
 import { attachClipEngine } from './clips/engine-attach.js';
+import { StorageBudget } from './segments/storage-budget.js';
 import type { AppConfig, CameraConfig } from './config/app-config.js';
 
-/** What GET /cameras says of one camera. */
-export interface CameraSummary {
-  name: string;
-  record: boolean;
-  default: boolean;
-  state: string;
-  source: string;
-  /** Age of the newest fragment (ms), or null before the first. */
-  last_fragment_age_ms: number | null;
-  error: string | null;
-}
+export type { CameraSummary, ReloadResult };
 
-export interface ReloadResult { added: string[]; removed: string[]; restarted: string[]; unchanged: string[] }
+/** Every camera route, served bare (default camera) and under /cameras/{camera}. */
+const CAMERA_ROUTES: CameraRoute[] = [...recordingRoutes, ...eventRoutes, ...clipRoutes, ...snapshotRoutes];
 
 export class App {
   readonly log: Logger;
@@ -42,28 +41,20 @@ export class App {
   readonly httpStatusCounts = new Map<number, number>();
   /** Global options (host, port, token, data dir, clip roots), resolved. */
   readonly options: ProducerOptions;
-  server: Server | null = null;
+  http: FastifyInstance | null = null;
   url = '';
   private config: AppConfig;
-  private routers = new Map<string, Router>();
-  private readonly top = new Router();
   private closed = false;
   private reloading: Promise<ReloadResult> | null = null;
+  /** The global `min_free_bytes` across cameras (storage-budget.ts): each recording camera is attached while it runs. */
+  readonly storageBudget: StorageBudget;
 
   constructor(config: AppConfig, opts: { logger?: Logger } = {}) {
     this.config = config;
     const secrets = config.cameras.flatMap((c) => [...urlSecrets(c.options.source ?? ''), ...urlSecrets(c.detectSource ?? '')]);
     this.options = resolveProducerOptions({ ...config.global, source: 'testsrc' });
     this.log = opts.logger ?? config.global.logger ?? createLogger({ level: this.options.logLevel, secrets });
-    this.top.add('GET', '/cameras', (c) => c.json(200, { ok: true, default_camera: this.config.defaultCamera, cameras: this.summaries() }));
-    this.top.add('POST', '/config/reload', async (c) => {
-      await c.body();
-      if (!this.reloadSource) throw new HttpError(409, 'config: this producer was not started from a configuration file');
-      const result = await this.reload(this.reloadSource());
-      c.json(200, { ok: true, ...result });
-    });
-    addWebRoutes(this.top);
-    addMetricsRoute(this.top, this);
+    this.storageBudget = new StorageBudget({ minFreeBytes: this.options.minFreeBytes, log: this.log.child('storage') });
   }
 
   /** Reads the configuration again (for SIGHUP and POST /config/reload); null when started from flags. */
@@ -85,19 +76,14 @@ export class App {
   async start(): Promise<void> {
     for (const root of this.options.clipRoots) mkdirSync(root, { recursive: true });
     for (const c of this.config.cameras) if (c.record) this.startCamera(c);
-    this.server = createHttpServer({
-      router: this.routeTable(), authToken: this.options.authToken, log: this.log.child('http'),
+    this.http = await createHttpApp({
+      authToken: this.options.authToken, log: this.log.child('http'),
       // The page itself holds no data: it loads, then asks for the token it needs (from #token=…).
-      isPublic: (path) => path === '/health' || path === '/' || path.startsWith('/web/') || /^\/cameras\/[^/]+\/health$/.test(path),
-      onRequestDone: ({ status }) => this.httpStatusCounts.set(status, (this.httpStatusCounts.get(status) ?? 0) + 1),
+      isPublic: (path) => path === '/health' || path === '/' || path === '/openapi.json' || path.startsWith('/web/') || /^\/cameras\/[^/]+\/health$/.test(path),
+      onStatus: (status) => this.httpStatusCounts.set(status, (this.httpStatusCounts.get(status) ?? 0) + 1),
     });
-    await new Promise<void>((res, rej) => {
-      this.server!.once('error', rej);
-      this.server!.listen(this.options.port, this.options.host, () => res());
-    });
-    const addr = this.server.address() as AddressInfo;
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.url = `http://${host}:${addr.port}`;
+    this.addRoutes(this.http);
+    this.url = await listen(this.http, this.options.port, this.options.host);
     this.log.info('producer listening', { url: this.url, cameras: [...this.cameras.keys()].join(','), default_camera: this.config.defaultCamera });
   }
 
@@ -112,21 +98,22 @@ export class App {
   private startCamera(c: CameraConfig): Producer {
     const p = new Producer(this.cameraOptions(c), c.name);
     attachClipEngine(p);
+    this.storageBudget.attach(p);
     try {
       p.start();
     } catch (e) {
+      this.storageBudget.detach(p);
       void p.close();
       throw e;
     }
     this.cameras.set(c.name, p);
-    this.routers.set(c.name, p.cameraRouter());
     return p;
   }
 
   private async stopCamera(name: string): Promise<void> {
     const p = this.cameras.get(name);
     this.cameras.delete(name);
-    this.routers.delete(name);
+    if (p) this.storageBudget.detach(p);
     await p?.close();
   }
 
@@ -149,7 +136,14 @@ export class App {
       for (const [name, c] of after) if (!before.has(name) && c.record) r.added.push(name);
       for (const name of [...r.removed, ...r.restarted]) await this.stopCamera(name);
       this.config = { ...this.config, cameras: next.cameras, defaultCamera: next.defaultCamera };
-      for (const name of [...r.restarted, ...r.added]) this.startCamera(after.get(name)!);
+      for (const name of [...r.restarted, ...r.added]) {
+        try {
+          this.startCamera(after.get(name)!);
+        } catch (e) {
+          // One camera that cannot start (e.g. its data directory is unusable) does not stop the others.
+          this.log.error('camera could not start', { camera: name, error: (e as Error).message });
+        }
+      }
       this.log.info('configuration reloaded', Object.fromEntries(Object.entries(r).map(([k, v]) => [k, (v as string[]).join(',')])));
       return r;
     };
@@ -172,32 +166,58 @@ export class App {
     });
   }
 
-  /**
-   * Dispatch: /cameras/{name}/… to that camera's routes; the App's own routes; anything else to the
-   * default camera (the seed's bare routes) — except /clip/{id} of another camera's clip, which goes
-   * to that camera.
-   */
-  private routeTable(): RouteTable {
-    return {
-      match: (method: string, pathname: string): RouteMatch => {
-        const segs = pathname.split('/').filter(Boolean);
-        if (segs[0] === 'cameras' && segs.length >= 2) return this.cameraRoutes(safeDecode(segs[1])).match(method, '/' + segs.slice(2).join('/'));
-        try {
-          return this.top.match(method, pathname);
-        } catch (e) {
-          if (!(e instanceof HttpError) || e.status !== 404) throw e;
-        }
-        const owner = segs[0] === 'clip' && segs.length >= 2 ? CLIP_ID.exec(safeDecode(segs[1]))?.[1] : undefined;
-        return this.cameraRoutes(owner ?? this.config.defaultCamera).match(method, pathname);
+  private addRoutes(app: FastifyInstance): void {
+    route(app, {
+      method: 'GET', url: '/cameras', schema: { summary: 'The cameras, their state and the default one.', response: { 200: CamerasAnswer } },
+      handler: (c) => c.json(200, { ok: true, default_camera: this.config.defaultCamera, cameras: this.summaries() }),
+    });
+    route(app, {
+      method: 'GET', url: '/clips',
+      schema: { summary: 'The newest clip jobs of every camera (or of ?camera=), newest first.', querystring: ClipsQuery, response: { 200: ClipsAnswer, ...errors(400, 404) } },
+      handler: (c) => {
+        const q = c.query as { limit?: number; status?: JobStatus; camera?: string };
+        const limit = q.limit ?? 100;
+        const cams: Array<[string, Producer]> = q.camera !== undefined ? [[q.camera, this.namedCamera(q.camera)]] : [...this.cameras];
+        const all: Array<ClipJson & { camera: string }> = cams.flatMap(([name, p]) => recentClips(p, limit, q.status).map((j) => ({ ...j, camera: name })));
+        all.sort((a, b) => b.created_ms - a.created_ms || (a.clip_id < b.clip_id ? 1 : -1));
+        c.json(200, { ok: true, clips: all.slice(0, limit) });
       },
-    };
+    });
+    route(app, {
+      method: 'POST', url: '/config/reload', schema: { summary: 'Re-read the configuration file (as SIGHUP does).', response: { 200: ReloadAnswer, ...errors(409) } },
+      handler: async (c) => {
+        await c.body();
+        if (!this.reloadSource) throw new DomainError('CONFLICT', 'config: this producer was not started from a configuration file');
+        const result = await this.reload(this.reloadSource());
+        c.json(200, { ok: true, ...result });
+      },
+    });
+    route(app, {
+      method: 'GET', url: '/openapi.json', schema: { summary: 'This document.', hide: true },
+      handler: (c) => c.json(200, app.swagger()),
+    });
+    addWebRoutes(app);
+    addMetricsRoute(app, this);
+    for (const r of CAMERA_ROUTES) {
+      const params = (r.schema?.params as typeof CameraParams | undefined)?.properties ?? {};
+      const named = { ...r, url: `/cameras/:camera${r.url}`, schema: { ...r.schema, params: { ...CameraParams, properties: { ...CameraParams.properties, ...params } }, tags: ['camera'] } };
+      // Bare /clips lists every camera's clips (above); each camera's own list is /cameras/{camera}/clips.
+      if (r.url !== '/clips') route(app, { ...r, handler: (c) => r.handler(c, this.bareCamera(c.params.id)) });
+      route(app, { ...named, handler: (c) => r.handler(c, this.namedCamera(c.params.camera)) });
+    }
   }
 
-  private cameraRoutes(name: string): Router {
-    const r = this.routers.get(name);
-    if (r) return r;
+  /** The camera a bare route addresses: the default one, or for /clip/{id} the camera whose clip it is. */
+  private bareCamera(clipId: string | undefined): Producer {
+    const owner = clipId !== undefined ? CLIP_ID.exec(clipId)?.[1] : undefined;
+    return this.namedCamera(owner ?? this.config.defaultCamera);
+  }
+
+  private namedCamera(name: string): Producer {
+    const p = this.cameras.get(name);
+    if (p) return p;
     const configured = this.config.cameras.some((c) => c.name === name);
-    throw new HttpError(404, configured ? `camera: ${name} is configured with record: false` : `camera: no camera named ${JSON.stringify(name.slice(0, 80))}`);
+    throw new DomainError('NOT_FOUND', configured ? `camera: ${name} is configured with record: false` : `camera: no camera named ${JSON.stringify(name.slice(0, 80))}`);
   }
 
   async close(): Promise<void> {
@@ -205,19 +225,13 @@ export class App {
     this.closed = true;
     await this.reloading?.catch(() => undefined);
     await Promise.all([...this.cameras.keys()].map((n) => this.stopCamera(n)));
-    if (this.server) {
-      const s = this.server;
-      await new Promise<void>((res) => {
-        s.close(() => res());
-        s.closeAllConnections();
-      });
+    if (this.http) {
+      const h = this.http;
+      h.server.closeAllConnections();
+      await h.close();
     }
     this.log.info('producer stopped');
   }
-}
-
-function safeDecode(s: string): string {
-  try { return decodeURIComponent(s); } catch { return s; }
 }
 
 /** Whether a camera's configuration is unchanged (so a reload leaves it running). */

@@ -1,6 +1,7 @@
 // Builds the /health payload exactly as DESIGN §4 gives it (pure: the producer passes in its state).
 import type { IngestState } from './ingest/supervisor.js';
 import type { AudioStatus } from './ingest/ingest-plan.js';
+import type { HealthPayload } from '../protocol/schemas.js';
 
 export interface HealthInput {
   nowEpochMs: number;
@@ -19,34 +20,7 @@ export interface HealthInput {
   clips: { queued: number; running: number };
 }
 
-export interface HealthPayload {
-  ok: true;
-  ts_ms: number;
-  pts_ns: number;
-  timebase: { pts_units: 'ns'; pts_per_ms: number; base_epoch_ms: number; base_pts_ns: number };
-  ingest: {
-    state: IngestState; source: string; codec: string | null; width: number | null; height: number | null; fps: number | null;
-    restarts: number; last_frame_age_ms: number | null;
-    /**
-     * The current problem: non-null only while ingest is not running (why: its newest error, or its state)
-     * or storing fails (beyond the contract, like the two below).
-     */
-    error: string | null;
-    /** The most recent ingest or storage error, even when recording has recovered since; null when none. */
-    last_error: string | null;
-    /** When last_error happened (epoch ms); null when none. */
-    last_error_at_ms: number | null;
-    drift_ms: number;
-    /** The source's audio (codec as ffprobe names it), whether the recording keeps it, as what, and why not / why transcoded. */
-    audio: AudioStatus;
-  };
-  segments: {
-    count: number; bytes: number; oldest_start_pts_ns: number | null; newest_stop_pts_ns: number | null; gaps: number;
-    /** Start of the segment being written (beyond the contract: lets analysis decide whether to force_rotate). */
-    open_start_pts_ns: number | null;
-  };
-  clips: { queued: number; running: number };
-}
+export type { HealthPayload };
 
 export function buildHealth(h: HealthInput): HealthPayload {
   const ptsNow = Math.round(h.anchorPtsNs + (h.nowEpochMs - h.anchorEpochMs) * 1e6);

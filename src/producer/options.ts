@@ -19,6 +19,8 @@ export interface ProducerOptions {
   retentionMaxAgeMs: number | null;
   retentionMaxBytes: number | null;
   minFreeBytes: number | null;
+  /** Published clips (the .mp4 and its .json sidecar) older than this are deleted; null keeps them forever. */
+  clipMaxAgeMs: number | null;
   ffmpeg: string;
   /** Directories clips may be written into; the first is the default (DATA/clips when none given). */
   clipRoots: string[];
@@ -49,6 +51,7 @@ export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
   retentionMaxAgeMs: null,
   retentionMaxBytes: null,
   minFreeBytes: null,
+  clipMaxAgeMs: null,
   ffmpeg: 'ffmpeg',
   authToken: null,
   transcode: 'auto',
@@ -91,7 +94,7 @@ export function resolveProducerOptions(input: ProducerOptionsInput = {}): Produc
   if (!(AUDIO_POLICIES as readonly string[]).includes(o.audio)) throw new OptionsError(`audio must be ${AUDIO_POLICIES.join(', ')}`);
   if (o.stallTimeoutMs !== null && !(Number.isFinite(o.stallTimeoutMs) && o.stallTimeoutMs >= 1000)) throw new OptionsError('stall-timeout must be at least 1s');
   if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) throw new OptionsError('log-level must be debug, info, warn or error');
-  for (const [k, v] of [['retention-max-age', o.retentionMaxAgeMs], ['retention-max-bytes', o.retentionMaxBytes], ['min-free-bytes', o.minFreeBytes]] as const) {
+  for (const [k, v] of [['retention-max-age', o.retentionMaxAgeMs], ['retention-max-bytes', o.retentionMaxBytes], ['min-free-bytes', o.minFreeBytes], ['clip-max-age', o.clipMaxAgeMs]] as const) {
     if (v !== null && !(Number.isFinite(v) && v > 0)) throw new OptionsError(`${k} must be positive`);
   }
   if (o.authToken !== null && o.authToken.length < 8) throw new OptionsError('auth-token must be at least 8 characters');
@@ -123,6 +126,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'retention-max-age': { key: 'retentionMaxAgeMs', parse: (v) => parseDurationMs(v, '--retention-max-age') },
   'retention-max-bytes': { key: 'retentionMaxBytes', parse: (v) => parseBytes(v, '--retention-max-bytes') },
   'min-free-bytes': { key: 'minFreeBytes', parse: (v) => parseBytes(v, '--min-free-bytes') },
+  'clip-max-age': { key: 'clipMaxAgeMs', parse: (v) => parseDurationMs(v, '--clip-max-age') },
   ffmpeg: { key: 'ffmpeg', parse: String },
   'clip-root': { key: 'clipRoot', parse: String, repeat: true },
   'auth-token': { key: 'authToken', parse: String },

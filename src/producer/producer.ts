@@ -1,7 +1,6 @@
-// One camera's producer: wires ingest (ffmpeg supervision) → segment writer → SQLite index, retention,
-// recovery, the clip engine and its routes into one object with a `close()`. Standalone
-// (`startProducer(options)`) it serves its own HTTP; inside an App (app.ts) many of them share one
-// server, each under /cameras/{name}.
+// One camera: wires ingest (ffmpeg supervision) → segment writer → SQLite index, retention, recovery
+// and the clip engine into one object with a `close()`. It knows nothing of HTTP: the App (app.ts)
+// serves every camera's routes (http/routes-*.ts) on one server.
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,20 +10,20 @@ import type { InitSegment } from '../mp4/init.js';
 import { resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
 import { IngestPlan } from './ingest/ingest-plan.js';
 import { IngestSupervisor, nowEpochMs, type IngestState } from './ingest/supervisor.js';
-import { openDatabase, SegmentIndex, type SegmentRow } from './segments/index-db.js';
+import { openDatabase, SegmentIndex, type SegmentRow } from './store/catalog.js';
 import { PtsClock } from './segments/pts-clock.js';
 import { reconcile, type RecoveryReport } from './segments/recovery.js';
 import { PinSet, Retention } from './segments/retention.js';
+import type { FreeSpaceKeeper } from './segments/storage-budget.js';
 import { SegmentWriter, type IngestFragment } from './segments/segment-writer.js';
 import { segmentsDirOf } from './segments/paths.js';
-import { Router } from './http/router.js';
 import { DEFAULT_CAMERA } from './camera-names.js';
-import { addRecordingRoutes } from './http/routes-recording.js';
-import { addEventRoutes } from './http/routes-events.js';
+import { SnapshotCache } from './snapshot.js';
 import type { Histogram } from './metrics.js';
 import { buildHealth, type HealthPayload } from './health.js';
 import { fragmentStartsOnKeyframe, videoTrack } from './segments/fragment-times.js';
-import type { ClipJson } from './clips/engine.js';
+import type { ClipEngine } from './clips/engine.js';
+import type { ClipJson } from '../protocol/schemas.js';
 
 export interface ProducerEvents {
   'segment-sealed': [SegmentRow];
@@ -44,7 +43,6 @@ export interface ClipEngineHooks {
   jobCounts(): Record<string, number>;
   /** Accepted → published latency, seconds. */
   readonly latency: Histogram;
-  addRoutes(router: Router): void;
   start(): void;
   close(): Promise<void>;
 }
@@ -65,7 +63,14 @@ export class Producer {
   readonly retention: Retention;
   readonly recovery: RecoveryReport;
   readonly startedAtMs = Date.now();
-  clipEngine: ClipEngineHooks | null = null;
+  /** The camera's latest picture (GET …/snapshot.jpg), cached. */
+  readonly snapshots: SnapshotCache = new SnapshotCache(this);
+  clipEngine: ClipEngine | null = null;
+  /**
+   * The App's storage budget (global `min_free_bytes`, oldest footage across cameras first), set while
+   * this camera is attached to it; the camera's own Retention then leaves the free-disk limit to it.
+   */
+  storageBudget: FreeSpaceKeeper | null = null;
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly db;
@@ -148,15 +153,6 @@ export class Producer {
     });
   }
 
-  /** The camera's own routes (health, segments, live, events, clips), as /cameras/{name}/… serves them. */
-  cameraRouter(): Router {
-    const router = new Router();
-    addRecordingRoutes(router, this);
-    addEventRoutes(router, this);
-    this.clipEngine?.addRoutes(router);
-    return router;
-  }
-
   /** Starts ingest, the clip engine and retention (the App serves the routes). */
   start(): void {
     const o = this.options;
@@ -171,14 +167,25 @@ export class Producer {
     });
   }
 
-  /** One retention pass; returns how many segments it removed. */
+  /**
+   * One retention pass (the camera's own limits, then the storage budget's free-disk limit when attached:
+   * that may remove other cameras' older footage); returns how many segments it removed.
+   */
   runRetention(): number {
+    let n = 0;
     try {
-      return this.retention.run().length;
+      n += this.retention.run().length;
     } catch (e) {
       this.log.error('retention failed', { error: (e as Error).message });
-      return 0;
     }
+    if (this.storageBudget) {
+      try {
+        n += this.storageBudget.makeRoom();
+      } catch (e) {
+        this.log.error('retention (min free disk) failed', { error: (e as Error).message });
+      }
+    }
+    return n;
   }
 
   /** The source as it may be shown (credentials redacted). */
@@ -265,6 +272,7 @@ export class Producer {
     if (this.closed) return;
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.snapshots.close();
     await this.ingest.stop();
     this.writer.close();
     await this.clipEngine?.close();

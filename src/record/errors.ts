@@ -3,17 +3,22 @@
 export interface ClipErrorOptions {
   jobId?: string;
   cause?: unknown;
+  /** The producer's error code (its answer's `code`, e.g. NO_FOOTAGE, INVALID_FIELD, QUEUE_FULL). */
+  code?: string;
 }
 
 /** Base class: also thrown as-is when a clip job ends in `error` on the producer. */
 export class ClipError extends Error {
   /** The producer's job id, when one was assigned before the failure. */
   readonly jobId: string | undefined;
+  /** The producer's stable error code when its answer carried one (see src/protocol/errors.ts), else undefined. */
+  readonly code: string | undefined;
 
   constructor(message: string, options: ClipErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ClipError';
     this.jobId = options.jobId;
+    this.code = options.code;
   }
 }
 
@@ -32,7 +37,8 @@ export class ClipHttpError extends ClipError {
   readonly body: unknown;
 
   constructor(message: string, status: number | null, body?: unknown, options: ClipErrorOptions = {}) {
-    super(message, options);
+    const code = body !== null && typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
+    super(message, { code, ...options });
     this.name = 'ClipHttpError';
     this.status = status;
     this.body = body;

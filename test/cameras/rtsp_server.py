@@ -17,13 +17,27 @@
 #   /gop10          H.264 with a 10 s GOP + AAC
 #   /jump           H.264 + AAC whose timestamps jump forward (by --jump-forward-ms at --jump-at-s of
 #                   running time) and back (by --jump-back-ms at --jump-back-at-s); audio and video alike.
+#   /pair-main      } one camera, two streams (PairCamera): a single sensor (appsrc, 640x360 at 15 fps,
+#   /pair-sub       } grey bars, a white box that moves only during bursts) feeds a tee with two encoders:
+#                   main = H.264 high 640x360, 1 s GOP, ~1 Mbit/s; sub = H.264 constrained baseline
+#                   320x180, 2 s GOP, ~250 kbit/s (the low-resolution "detect" stream a camera offers).
+#                   Both mounts relay their encoder's output with the sensor's capture time, so a frame
+#                   has the same capture instant (on the shared system clock) in both, as in a camera.
+#                   Bursts: frames n with (n mod P*15) in [O*15, (O+D)*15), P = --pair-period-s (6),
+#                   O = --pair-offset-s (2), D = --pair-burst-s (2), n counted from the sensor's start.
+#                   The camera runs from the first client of either mount until the server exits, and
+#                   prints "BURST <frame> <epoch ms>" on stdout (flushed) with the wall-clock capture time
+#                   of every burst's first frame.
 #
 # Usage: /usr/bin/python3 rtsp_server.py --port N [--jump-at-s 8] [--jump-forward-ms 2000]
 #        [--jump-back-at-s 16] [--jump-back-ms 2000] [--jump-every-s 0]
+#        [--pair-period-s 6] [--pair-offset-s 2] [--pair-burst-s 2]
 # Prints "READY <port>" on stdout once listening; exits 0 on SIGTERM or SIGINT.
 import argparse
 import signal
 import sys
+import threading
+import time
 
 import gi
 
@@ -78,6 +92,150 @@ def audio(kind):
     raise ValueError(kind)
 
 
+# ---- /pair-main + /pair-sub: one camera, two encoders --------------------------------------------------
+
+PAIR_W, PAIR_H, PAIR_FPS = 640, 360, 15
+PAIR_BOX = 80          # box side (main pixels)
+PAIR_STEP = 16         # box travel per frame during a burst (main pixels)
+
+# The camera's own pipeline: sensor -> tee -> two encoders -> appsinks. x264 repeats SPS/PPS before every
+# IDR, so a client joining either mount mid-stream starts at the next keyframe of that stream.
+PAIR_CAMERA = (
+    f'appsrc name=sensor is-live=true format=time do-timestamp=false block=false '
+    f'caps=video/x-raw,format=I420,width={PAIR_W},height={PAIR_H},framerate={PAIR_FPS}/1 '
+    '! tee name=t '
+    't. ! queue max-size-buffers=4 leaky=no '
+    f'! x264enc speed-preset=ultrafast tune=zerolatency dct8x8=true cabac=true key-int-max={PAIR_FPS} bitrate=1000 threads=1 '
+    '! video/x-h264,profile=high,stream-format=byte-stream,alignment=au '
+    '! appsink name=main emit-signals=true sync=false max-buffers=60 drop=true '
+    't. ! queue max-size-buffers=4 leaky=no ! videoscale ! video/x-raw,width=320,height=180 '
+    f'! x264enc speed-preset=ultrafast tune=zerolatency key-int-max={2 * PAIR_FPS} bitrate=250 threads=1 '
+    '! video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au '
+    '! appsink name=sub emit-signals=true sync=false max-buffers=60 drop=true ')
+
+# Each mount relays one encoder: its appsrc receives the encoded frames with their capture time.
+PAIR_RELAY = ('appsrc name=relay is-live=true format=time do-timestamp=false block=false '
+              'caps=video/x-h264,stream-format=byte-stream,alignment=au '
+              '! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 ')
+
+
+class PairCamera:
+    """One camera with a main and a sub stream from the same sensor. Frames are generated here (so the
+    burst times are exact in frames), stamped with their capture time on the pipeline clock (the
+    system clock, shared with every RTSP media), encoded twice, and relayed into the mounts' media with
+    the same capture instant: pts(media) = capture time - base time of that media."""
+
+    def __init__(self, a):
+        self.period = int(round(a.pair_period_s * PAIR_FPS))
+        self.first = int(round(a.pair_offset_s * PAIR_FPS))
+        self.last = self.first + int(round(a.pair_burst_s * PAIR_FPS))
+        self.lock = threading.Lock()
+        self.relays = {'main': [], 'sub': []}
+        # Relays that have had their first keyframe: a relay starts with one (SPS/PPS included), so its
+        # parser and payloader never see a frame they cannot place.
+        self.synced = set()
+        self.pipeline = None
+        self.base = 0
+        self.background = self._background()
+
+    def _background(self):
+        y = bytearray(PAIR_W * PAIR_H)
+        bars = [16, 48, 80, 112, 144, 176, 96, 32]
+        row = bytearray()
+        for x in range(PAIR_W):
+            row.append(bars[x * len(bars) // PAIR_W])
+        for r in range(PAIR_H):
+            y[r * PAIR_W:(r + 1) * PAIR_W] = row
+        return bytes(y) + bytes([128]) * (PAIR_W * PAIR_H // 2)
+
+    def frame(self, n):
+        k = n % self.period
+        if not (self.first <= k < self.last):
+            return self.background
+        buf = bytearray(self.background)
+        x0 = 32 + (k - self.first) * PAIR_STEP
+        y0 = (PAIR_H - PAIR_BOX) // 2
+        white = b'\xeb' * PAIR_BOX
+        for r in range(y0, y0 + PAIR_BOX):
+            buf[r * PAIR_W + x0:r * PAIR_W + x0 + PAIR_BOX] = white
+        return bytes(buf)
+
+    def attach(self, kind, relay):
+        with self.lock:
+            self.relays[kind].append(relay)
+            if self.pipeline is None:
+                self._start()
+
+    def detach(self, kind, relay):
+        with self.lock:
+            if relay in self.relays[kind]:
+                self.relays[kind].remove(relay)
+            self.synced.discard(relay)
+
+    def _start(self):
+        self.pipeline = Gst.parse_launch(PAIR_CAMERA)
+        self.pipeline.use_clock(Gst.SystemClock.obtain())
+        for kind in ('main', 'sub'):
+            self.pipeline.get_by_name(kind).connect('new-sample', self._on_sample, kind)
+        self.pipeline.set_state(Gst.State.PLAYING)
+        # Not waiting for the state change here (the media is being configured): a live pipeline's sinks
+        # preroll only once the sensor pushes, which the thread does once the pipeline has its clock.
+        threading.Thread(target=self._sensor, daemon=True).start()
+
+    def _sensor(self):
+        src = self.pipeline.get_by_name('sensor')
+        # PLAYING sets the clock, then the base time (0 until then).
+        while self.pipeline.get_clock() is None or self.pipeline.get_base_time() == 0:
+            time.sleep(0.005)
+        clock = self.pipeline.get_clock()
+        self.base = self.pipeline.get_base_time()
+        interval = Gst.SECOND // PAIR_FPS
+        n = 0
+        while True:
+            t = n * Gst.SECOND // PAIR_FPS
+            wait = self.base + t - clock.get_time()
+            if wait > 0:
+                time.sleep(wait / Gst.SECOND)
+            if n % self.period == self.first:
+                # The capture time of a burst's first frame on the wall clock, for latency measurements.
+                late = clock.get_time() - (self.base + t)
+                print(f'BURST {n} {time.time() * 1000 - late / Gst.MSECOND:.3f}', flush=True)
+            buf = Gst.Buffer.new_wrapped(self.frame(n))
+            buf.pts = t
+            buf.duration = interval
+            if src.emit('push-buffer', buf) != Gst.FlowReturn.OK:
+                return
+            n += 1
+
+    def _on_sample(self, sink, kind):
+        sample = sink.emit('pull-sample')
+        if sample is None:
+            return Gst.FlowReturn.OK
+        buf = sample.get_buffer()
+        rt = sample.get_segment().to_running_time(Gst.Format.TIME, buf.pts)
+        if rt == Gst.CLOCK_TIME_NONE:
+            return Gst.FlowReturn.OK
+        capture = self.base + rt
+        with self.lock:
+            relays = list(self.relays[kind])
+        for relay in relays:
+            _, state, _ = relay.get_state(0)
+            if state != Gst.State.PLAYING:
+                continue
+            pts = capture - relay.get_base_time()
+            if pts < 0:
+                continue
+            if relay not in self.synced:
+                if buf.has_flags(Gst.BufferFlags.DELTA_UNIT):
+                    continue
+                self.synced.add(relay)
+            out = buf.copy()
+            out.pts = pts
+            out.dts = pts
+            relay.emit('push-buffer', out)
+        return Gst.FlowReturn.OK
+
+
 MOUNTS = {
     '/h264-aac': h264() + audio('aac'),
     '/h264-baseline': h264(profile='baseline'),
@@ -90,7 +248,10 @@ MOUNTS = {
     '/auth': h264() + audio('aac'),
     '/gop10': h264(gop=250) + audio('aac'),
     '/jump': h264() + audio('aac'),
+    '/pair-main': PAIR_RELAY,
+    '/pair-sub': PAIR_RELAY,
 }
+PAIR_MOUNTS = {'/pair-main': 'main', '/pair-sub': 'sub'}
 
 
 class OpenAuth(GstRtspServer.RTSPAuth):
@@ -190,6 +351,9 @@ def main():
     p.add_argument('--jump-back-ms', type=float, default=2000.0)
     p.add_argument('--jump-every-s', type=float, default=0.0,
                    help='repeat the forward/back cycle with this period (0 = once)')
+    p.add_argument('--pair-period-s', type=float, default=6.0, help='/pair-*: a motion burst every N s')
+    p.add_argument('--pair-offset-s', type=float, default=2.0, help='/pair-*: bursts begin N s into each period')
+    p.add_argument('--pair-burst-s', type=float, default=2.0, help='/pair-*: each burst lasts N s')
     a = p.parse_args()
 
     Gst.init(None)
@@ -206,6 +370,7 @@ def main():
     server.set_auth(auth)
 
     jump = JumpProbe(a)
+    pair = PairCamera(a)
     mounts = server.get_mount_points()
     for path, launch in MOUNTS.items():
         f = GstRtspServer.RTSPMediaFactory()
@@ -220,7 +385,13 @@ def main():
         def configure(_factory, media, path=path):
             el = media.get_element()
             # Added first, so it sees the timestamps before /jump's probe shifts them.
-            el.get_by_name('pay0').get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, HoleProbe(path, Gst.SECOND // 25))
+            fps = PAIR_FPS if path in PAIR_MOUNTS else 25
+            el.get_by_name('pay0').get_static_pad('sink').add_probe(Gst.PadProbeType.BUFFER, HoleProbe(path, Gst.SECOND // fps))
+            if path in PAIR_MOUNTS:
+                relay = el.get_by_name('relay')
+                kind = PAIR_MOUNTS[path]
+                pair.attach(kind, relay)
+                media.connect('unprepared', lambda _m: pair.detach(kind, relay))
             if path == '/jump':
                 for name in ('pay0', 'pay1'):
                     pay = el.get_by_name(name)

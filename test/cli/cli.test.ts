@@ -2,7 +2,8 @@
 // exit codes that tell success from failure, and errors that say what to do.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeErrors, probeStreams, run, tempDir } from '../helpers/media.js';
 import { listSegments, startTestProducer, waitFor } from '../helpers/producer.js';
@@ -73,6 +74,20 @@ describe('segrec against a running producer', () => {
     assert.match(r.stdout, /sealed .*\.mp4: [\d.]+ s, \d+ frames/);
   });
 
+  test('--camera NAME addresses one camera; an unknown one is named; a bad name is a usage error', async () => {
+    const h = await segrec(['health', '--producer', p.url, '--camera', 'default', '--json']);
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal((JSON.parse(h.stdout) as { ok: boolean }).ok, true);
+    const c = await segrec(['clips', '--producer', p.url, '--camera', 'default', '--json']);
+    assert.equal(c.code, 0, c.stderr);
+    const n = await segrec(['segments', '--producer', p.url, '--camera', 'nope']);
+    assert.equal(n.code, 1);
+    assert.match(n.stderr, /no camera named "nope"/);
+    const b = await segrec(['health', '--producer', p.url, '--camera', '../x']);
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /--camera: "\.\.\/x" is not a camera name/);
+  });
+
   test('a producer-side refusal is exit 1 with the producer message', async () => {
     const r = await segrec(['clip', '--producer', p.url, '--start-pts', '1', '--stop-pts', '1000']);
     assert.equal(r.code, 1);
@@ -93,4 +108,41 @@ test('segrec: unreachable producer is exit 3 with what to do; bad usage is exit 
   const e = await segrec(['clip', '--producer', 'http://127.0.0.1:9', '--start-pts', 'x', '--stop-pts', '5']);
   assert.equal(e.code, 2);
   assert.match(e.stderr, /--start-pts must be a non-negative integer/);
+});
+
+test('segrec producer --config: records the file\'s cameras; SIGHUP re-reads it (adds one, keeps the other running); a bad file is exit 2 naming the line', async () => {
+  const tmp = tempDir();
+  const cfg = join(tmp.dir, 'segrec.yml');
+  const yaml = (cams: string[]) => [`data_dir: ${JSON.stringify(join(tmp.dir, 'data'))}`, 'port: 0', 'cameras:',
+    ...cams.flatMap((n) => [`  ${n}:`, '    source: testsrc', '    segment_seconds: 1', '    testsrc: { size: 160x96, fps: 10 }'])].join('\n') + '\n';
+  writeFileSync(cfg, yaml(['front']));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'producer', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  try {
+    const url = await waitFor('the producer URL', () => /producer running at (http:\/\/\S+) with 1 camera\(s\): front/.exec(stderr)?.[1], 30_000);
+    const cams = async () => ((await (await fetch(`${url}/cameras`)).json()) as { cameras: Array<{ name: string; state: string }> }).cameras;
+    await waitFor('front records', async () => (await listSegments(`${url}/cameras/front`)).segments.some((s) => s.sealed), 30_000);
+    const frontSegs = (await listSegments(`${url}/cameras/front`)).segments.length;
+    writeFileSync(cfg, yaml(['front', 'back']));
+    child.kill('SIGHUP');
+    await waitFor('back records after SIGHUP', async () => (await listSegments(`${url}/cameras/back`).catch(() => ({ segments: [] }))).segments.some((s) => s.sealed), 30_000);
+    assert.deepEqual((await cams()).map((c) => [c.name, c.state]), [['front', 'running'], ['back', 'running']]);
+    const front = await listSegments(`${url}/cameras/front`);
+    assert.ok(front.segments.length > frontSegs && front.gaps.length === 0, 'front kept recording without a gap');
+    // A broken file leaves the running configuration as it is.
+    writeFileSync(cfg, yaml(['front', 'back']).replace('segment_seconds: 1', 'segment_seconds: nope'));
+    child.kill('SIGHUP');
+    await waitFor('the reload refusal', () => /SIGHUP: .*segrec\.yml:\d+: cameras\.front\.segment_seconds/.test(stderr), 10_000);
+    assert.equal((await cams()).length, 2);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('close', r));
+  }
+  const bad = join(tmp.dir, 'bad.yml');
+  writeFileSync(bad, 'cameras:\n  front:\n    source: testsrc\n    bogus: 1\n');
+  const r = await segrec(['producer', '--config', bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /bad\.yml:4: cameras\.front\.bogus/);
+  tmp.cleanup();
 });

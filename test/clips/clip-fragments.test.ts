@@ -5,7 +5,7 @@
 // and only rows near the window are visited however long the index is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDatabase, SegmentIndex } from '../../src/producer/segments/index-db.js';
+import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
 import { KEYFRAME_LOOKBACK_NS } from '../../src/producer/clips/engine.js';
 
 const SEC = 1e9;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { decodeErrors, tempDir, videoFrameMd5s } from '../helpers/media.js';
 import { getJson, listSegments, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
 import { framesIn, makeClip, sourceFrames, type SourceFrame } from '../helpers/clips.js';
-import type { FragmentRow } from '../../src/producer/segments/index-db.js';
+import type { FragmentRow } from '../../src/producer/store/catalog.js';
 import type { HealthPayload } from '../../src/producer/health.js';
 import { Figures, md5File } from './support.js';
 

@@ -13,7 +13,7 @@ import { getJson, listSegments, startTestProducer, waitFor, type SegmentWire } f
 import { makeClip } from '../helpers/clips.js';
 import type { HealthPayload } from '../../src/producer/health.js';
 import { scanFragmentedFile } from '../../src/mp4/scan.js';
-import { openDatabase, SegmentIndex } from '../../src/producer/segments/index-db.js';
+import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
 import { PtsClock } from '../../src/producer/segments/pts-clock.js';
 import { SegmentWriter, type IngestFragment } from '../../src/producer/segments/segment-writer.js';
 import { createLogger } from '../../src/common/log.js';
@@ -37,7 +37,10 @@ async function checkSegments(p: Producer, dataDir: string, hashes: Map<string, s
   }
   for (const s of segments.filter((x) => x.sealed)) {
     const file = join(dataDir, 'segments', s.path);
-    const size = statSync(file).size;
+    // Retention may remove the oldest segment while it is being checked (the disk is nearly full).
+    if (!existsSync(file)) continue;
+    const size = statSync(file, { throwIfNoEntry: false })?.size;
+    if (size === undefined) continue;
     const errors = await decodeErrors(file);
     const frames = await probeFrames(file).catch((e: unknown) => e as Error);
     // Retention may remove the oldest segment while it is being checked (the disk is nearly full).

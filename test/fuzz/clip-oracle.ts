@@ -149,9 +149,11 @@ export const anyValueToken = fc.oneof(
 // ---- The route table ----------------------------------------------------------------------------------
 
 /** Every route of the producer: method and pattern (`:name` matches one non-empty segment). */
-export const ROUTES: Array<[string, string]> = [['GET', '/health'], ['POST', '/force_rotate'], ['GET', '/segments'], ['GET', '/live.mp4'],
-  ['GET', '/events'], ['GET', '/metrics'], ['GET', '/'], ['GET', '/web/:file'], ['POST', '/clip'], ['GET', '/clip/:id'], ['GET', '/clips'],
-  ['GET', '/clip/:id/file']];
+/** Each camera's routes: bare (the default camera) and under /cameras/:camera. */
+const CAMERA_ROUTES: Array<[string, string]> = [['GET', '/health'], ['POST', '/force_rotate'], ['GET', '/segments'], ['GET', '/live.mp4'],
+  ['GET', '/events'], ['POST', '/clip'], ['GET', '/clip/:id'], ['GET', '/clips'], ['GET', '/clip/:id/file'], ['GET', '/snapshot.jpg']];
+export const ROUTES: Array<[string, string]> = [...CAMERA_ROUTES, ...CAMERA_ROUTES.map(([m, p]): [string, string] => [m, `/cameras/:camera${p}`]),
+  ['GET', '/metrics'], ['GET', '/'], ['GET', '/web/:file'], ['GET', '/cameras'], ['POST', '/config/reload'], ['GET', '/openapi.json']];
 
 /** The routes whose pattern matches `pathname` (empty segments do not count; a parameter must percent-decode). */
 export function routesFor(pathname: string): Array<[string, string]> {

@@ -17,8 +17,8 @@ import { listSegments, startTestProducer, waitFor } from '../helpers/producer.js
 import { startScriptedServer } from '../helpers/scripted-server.js';
 import { resolveOutDir } from '../../src/producer/clips/output-paths.js';
 import { parseClipBody } from '../../src/producer/clips/clip-request.js';
-import { HttpError, Router } from '../../src/producer/http/router.js';
-import { createHttpServer } from '../../src/producer/http/server.js';
+import { DomainError } from '../../src/protocol/errors.js';
+import { createHttpApp, listen, route } from '../../src/producer/http/server.js';
 import { silentLogger } from '../../src/common/log.js';
 import { Recorder } from '../../src/record/recorder.js';
 import { ClipHttpError } from '../../src/record/errors.js';
@@ -28,8 +28,8 @@ function http400(fn: () => unknown, field: string): string {
   try {
     fn();
   } catch (e) {
-    assert.ok(e instanceof HttpError, `expected an HttpError, got ${String(e)}`);
-    assert.equal(e.status, 400, e.message);
+    assert.ok(e instanceof DomainError, `expected a DomainError, got ${String(e)}`);
+    assert.ok(['INVALID_FIELD', 'OUT_OF_ROOT'].includes(e.code), `${e.code}: ${e.message}`);
     assert.ok(e.message.startsWith(`${field}:`), e.message);
     return e.message;
   }
@@ -75,19 +75,20 @@ describe('regressions found by the fuzz tests', () => {
   });
 
   describe('the HTTP server', () => {
-    let server: ReturnType<typeof createHttpServer>;
+    let server: Awaited<ReturnType<typeof createHttpApp>>;
     let url: string;
     let port: number;
     before(async () => {
-      const router = new Router().add('GET', '/health', (c) => c.json(200, { ok: true })).add('GET', '/', (c) => c.json(200, { ok: true, page: true }));
-      server = createHttpServer({ router, authToken: 'secret-token-1234', log: silentLogger, isPublic: (p) => p === '/health' });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-      port = (server.address() as { port: number }).port;
-      url = `http://127.0.0.1:${port}`;
+      server = await createHttpApp({ authToken: 'secret-token-1234', log: silentLogger, isPublic: (p) => p === '/health' });
+      route(server, { method: 'GET', url: '/health', handler: (c) => c.json(200, { ok: true }) });
+      route(server, { method: 'GET', url: '/', handler: (c) => c.json(200, { ok: true, page: true }) });
+      url = await listen(server, 0, '127.0.0.1');
+      port = Number(new URL(url).port);
     });
     after(async () => {
       closeClientAgent();
-      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      server.server.closeAllConnections();
+      await server.close();
     });
 
     test('a target starting with // is a path, not a host: //x/health is not the public /health, // is not a 400', async () => {

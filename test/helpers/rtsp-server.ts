@@ -14,7 +14,7 @@ export const RTSP_PASSWORD = 's3cret-pa55';
 const READY_TIMEOUT_MS = 20_000;
 
 export type CameraMount = '/h264-aac' | '/h264-baseline' | '/h264-alaw' | '/baseline-alaw' | '/h264-mulaw' | '/h264-opus' | '/h265-aac'
-  | '/mjpeg' | '/auth' | '/gop10' | '/jump';
+  | '/mjpeg' | '/auth' | '/gop10' | '/jump' | '/pair-main' | '/pair-sub';
 
 export interface RtspServer {
   port: number;

@@ -252,6 +252,25 @@ test('each kind of mistake is reported at its line', () => {
   }
 });
 
+test('clip_max_age: a global duration (default: clips are kept forever), validated, and from --clip-max-age', () => {
+  const cams = ['cameras:', '  a:', '    source: testsrc'];
+  assert.equal(parseAppConfig(yml('clip_max_age: 30d', ...cams), 'x').global.clipMaxAgeMs, 30 * 86_400_000);
+  assert.equal(parseAppConfig(yml('clip_max_age: 3600', ...cams), 'x').global.clipMaxAgeMs, 3_600_000, 'a bare number is seconds');
+  assert.equal(parseAppConfig(yml(...cams), 'x').global.clipMaxAgeMs, undefined, 'not set: kept forever');
+  assert.equal(parseAppConfig(yml('clip_max_age: ~', ...cams), 'x').global.clipMaxAgeMs, undefined, 'null: not set');
+  const cases: Array<[string[], RegExp]> = [
+    [['clip_max_age: soon', ...cams], /^segrec\.yml:1: clip_max_age: must be a duration like 500ms, 90s, 15m, 24h or 7d, got "soon"$/],
+    [['clip_max_age: 0s', ...cams], /^segrec\.yml:1: clip_max_age: must be positive, got "0s"$/],
+    [['clip_max_age: [7d]', ...cams], /^segrec\.yml:1: clip_max_age: must be a duration .*got a list$/],
+    [[...cams, '    clip_max_age: 7d'], /^segrec\.yml:4: cameras\.a\.clip_max_age: unknown key \(clip_max_age is a global key: put it at the top level\)$/],
+    [['clip_max_ages: 7d', ...cams], /^segrec\.yml:1: clip_max_ages: unknown key \(did you mean clip_max_age\?\)$/],
+  ];
+  for (const [lines, re] of cases) assert.match(configError(yml(...lines)).message, re, lines.join('\n'));
+  const flags = appConfigFromFlags(['front=rtsp://10.0.0.5/s'], { clipMaxAgeMs: 7 * 86_400_000 });
+  assert.equal(flags.global.clipMaxAgeMs, 7 * 86_400_000, 'a global flag');
+  assert.equal(flags.cameras[0].options.clipMaxAgeMs, undefined, 'not a camera\'s');
+});
+
 test('anchors and aliases resolve; keys are taken as written', () => {
   const c = parseAppConfig(yml(
     'cameras:',

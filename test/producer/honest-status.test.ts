@@ -50,7 +50,7 @@ describe('honest status', () => {
     const now = Date.now();
     const tenDaysAgo = await clip({ start_epoch_ms: now - 10 * DAY_MS, stop_epoch_ms: now - 10 * DAY_MS + 5000 });
     assert.equal(tenDaysAgo.status, 409, tenDaysAgo.body.message);
-    assert.deepEqual(tenDaysAgo.body, { ok: false, message: NO_OVERLAP });
+    assert.deepEqual(tenDaysAgo.body, { ok: false, code: 'NO_FOOTAGE', message: NO_OVERLAP });
 
     const base = p.producer.clock.baseEpochMs;
     const beforeBase = await clip({ start_epoch_ms: base - 60_000, stop_epoch_ms: base - 1000 });

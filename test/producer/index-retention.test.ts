@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, SegmentIndex } from '../../src/producer/segments/index-db.js';
+import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
 import { PinSet, Retention } from '../../src/producer/segments/retention.js';
 import { silentLogger } from '../../src/common/log.js';
 

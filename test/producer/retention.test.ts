@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chooseRemovals } from '../../src/producer/segments/retention.js';
-import type { SegmentRow } from '../../src/producer/segments/index-db.js';
+import type { SegmentRow } from '../../src/producer/store/catalog.js';
 import { tempDir } from '../helpers/media.js';
 import { listSegments, segmentFile, startTestProducer, waitFor } from '../helpers/producer.js';
 

@@ -2,13 +2,19 @@
 // producer recording the small test source: the timeline's spans match GET /segments, a window selected
 // with real mouse actions becomes a clip with exactly that window, the clip plays in the <video> with the
 // window's duration, and with an auth token the page works from #token=… and says "unauthorized" without.
+// With many cameras: the grid shows each camera with a live thumbnail; choosing one shows its timeline
+// (its clips and motion events marked, no other camera's), a clip made there by mouse is that camera's,
+// and the clips list holds every camera's clips, filterable by camera, each playable.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { tempDir } from '../helpers/media.js';
-import { getJson, listSegments, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
+import { getJson, listSegments, postJson, startTestProducer, waitFor, type SegmentWire, type SegmentsWire } from '../helpers/producer.js';
+import { startApp } from '../../src/producer/app.js';
+import { parseAppConfig } from '../../src/producer/config/app-config.js';
+import { createLogger } from '../../src/common/log.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FPS = 15;
@@ -42,6 +48,43 @@ async function spansShown(page: Page): Promise<SpanAttr[]> {
   })));
 }
 
+/** The timeline's view (producer PTS) and a function from PTS to page x. */
+async function timelineView(page: Page) {
+  const viewStart = Number(await page.getAttribute('#tl', 'data-view-start-pts'));
+  const viewStop = Number(await page.getAttribute('#tl', 'data-view-stop-pts'));
+  const box = (await page.locator('#tl').boundingBox())!;
+  return {
+    viewStart, viewStop, nsPerPx: (viewStop - viewStart) / box.width,
+    xOf: (pts: number) => box.x + ((pts - viewStart) / (viewStop - viewStart)) * box.width,
+  };
+}
+
+/** Drags across the recording track from `want.start` to `want.stop` with the real mouse; returns the selection shown. */
+async function dragSelect(page: Page, want: SpanAttr): Promise<{ selStart: number; selStop: number; nsPerPx: number }> {
+  const { viewStart, viewStop, xOf, nsPerPx } = await timelineView(page);
+  assert.ok(want.start > viewStart && want.stop < viewStop, 'the target window is in view');
+  const track = (await page.locator('#track-bg').boundingBox())!;
+  const y = track.y + track.height / 2; // the middle of the recording track
+  await page.mouse.move(xOf(want.start), y);
+  await page.mouse.down();
+  await page.mouse.move((xOf(want.start) + xOf(want.stop)) / 2, y, { steps: 4 });
+  await page.mouse.move(xOf(want.stop), y, { steps: 4 });
+  await page.mouse.up();
+  const selStart = Number(await page.getAttribute('#sel-start', 'data-pts'));
+  const selStop = Number(await page.getAttribute('#sel-stop', 'data-pts'));
+  assert.ok(Math.abs(selStart - want.start) <= 2 * nsPerPx, `selection starts where the mouse went down (${selStart} vs ${want.start})`);
+  assert.ok(Math.abs(selStop - want.stop) <= 2 * nsPerPx, `selection stops where the mouse went up (${selStop} vs ${want.stop})`);
+  return { selStart, selStop, nsPerPx };
+}
+
+/** Zooms the timeline in as far as it goes and stops following live, so the view holds still under the mouse. */
+async function zoomInAndHold(page: Page): Promise<void> {
+  while (!(await page.isDisabled('#zoom-in'))) await page.click('#zoom-in');
+  assert.equal(await page.textContent('#zoom-label'), '10 s');
+  await page.uncheck('#follow');
+  await page.waitForTimeout(300);
+}
+
 describe('web page', { skip }, () => {
   let browser: Browser;
   before(async () => {
@@ -68,10 +111,7 @@ describe('web page', { skip }, () => {
       assert.equal(await page.textContent('#h-state'), 'running');
 
       // Zoom in as far as it goes, then stop following live so the view holds still under the mouse.
-      while (!(await page.isDisabled('#zoom-in'))) await page.click('#zoom-in');
-      assert.equal(await page.textContent('#zoom-label'), '10 s');
-      await page.uncheck('#follow');
-      await page.waitForTimeout(300);
+      await zoomInAndHold(page);
 
       // Every sealed segment lies within a span shown; every span shown starts where a producer span starts.
       const wire = (await getJson<{
@@ -80,8 +120,7 @@ describe('web page', { skip }, () => {
       const sealed = wire.segments.filter((s) => s.sealed);
       const shown = await spansShown(page);
       assert.ok(shown.length >= 1, 'at least one span is drawn');
-      const viewStart = Number(await page.getAttribute('#tl', 'data-view-start-pts'));
-      const viewStop = Number(await page.getAttribute('#tl', 'data-view-stop-pts'));
+      const { viewStart, viewStop } = await timelineView(page);
       for (const s of sealed.filter((x) => x.stop_pts_ns > viewStart && x.start_pts_ns < viewStop)) {
         assert.ok(shown.some((sp) => sp.start <= s.start_pts_ns && sp.stop >= s.stop_pts_ns), `segment ${s.id} is covered by a .span`);
       }
@@ -94,22 +133,7 @@ describe('web page', { skip }, () => {
 
       // Select across the boundary of the two newest sealed segments, with the real mouse.
       const [a, b] = sealed.slice(-2);
-      const want = { start: a.start_pts_ns + 250_000_000, stop: b.stop_pts_ns - 300_000_000 };
-      assert.ok(want.start > viewStart && want.stop < viewStop, 'the target window is in view');
-      const box = (await page.locator('#tl').boundingBox())!;
-      const nsPerPx = (viewStop - viewStart) / box.width;
-      const xOf = (pts: number) => box.x + ((pts - viewStart) / (viewStop - viewStart)) * box.width;
-      const track = (await page.locator('#track-bg').boundingBox())!;
-      const y = track.y + track.height / 2; // the middle of the recording track
-      await page.mouse.move(xOf(want.start), y);
-      await page.mouse.down();
-      await page.mouse.move((xOf(want.start) + xOf(want.stop)) / 2, y, { steps: 4 });
-      await page.mouse.move(xOf(want.stop), y, { steps: 4 });
-      await page.mouse.up();
-      const selStart = Number(await page.getAttribute('#sel-start', 'data-pts'));
-      const selStop = Number(await page.getAttribute('#sel-stop', 'data-pts'));
-      assert.ok(Math.abs(selStart - want.start) <= 2 * nsPerPx, `selection starts where the mouse went down (${selStart} vs ${want.start})`);
-      assert.ok(Math.abs(selStop - want.stop) <= 2 * nsPerPx, `selection stops where the mouse went up (${selStop} vs ${want.stop})`);
+      const { selStart, selStop } = await dragSelect(page, { start: a.start_pts_ns + 250_000_000, stop: b.stop_pts_ns - 300_000_000 });
       assert.match((await page.textContent('#sel-dur'))!, /^\d+\.\d{3} s/);
 
       await page.fill('#clip-label', 'web test');
@@ -149,6 +173,140 @@ describe('web page', { skip }, () => {
     } finally {
       await page.close();
       await p.close();
+      tmp.cleanup();
+    }
+  });
+
+  test('many cameras: a grid with live thumbnails; one chosen shows its timeline and takes a clip; the clips of all cameras, filtered by camera', async () => {
+    const tmp = tempDir();
+    const cfg = `
+data_dir: ${JSON.stringify(join(tmp.dir, 'data'))}
+port: 0
+default_camera: front
+cameras:
+  front:
+    source: testsrc
+    segment_seconds: 1
+    testsrc: { size: 320x180, fps: 15 }
+  back:
+    source: testsrc
+    segment_seconds: 1
+    testsrc: { size: 256x144, fps: 10 }
+`;
+    const h = await startApp(parseAppConfig(cfg, join(tmp.dir, 'segrec.yml')), { logger: createLogger({ level: 'warn', write: () => undefined }) });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = watchErrors(page);
+    const segmentsOf = async (name: string) =>
+      (await getJson<SegmentsWire & { spans: Array<{ start_pts_ns: number; stop_pts_ns: number }> }>(`${h.url}/cameras/${name}/segments`)).body;
+    /** A clip of a camera made through the API (not the page), done. */
+    const apiClip = async (name: string, label: string): Promise<ClipWire> => {
+      const s = (await segmentsOf(name)).segments.filter((x) => x.sealed).at(-1)!;
+      const r = await postJson<{ clip_id: string }>(`${h.url}/cameras/${name}/clip`, { start_pts_ns: s.start_pts_ns + 100e6, stop_pts_ns: s.start_pts_ns + 700e6, label });
+      assert.equal(r.status, 202);
+      return waitFor(`clip ${r.body.clip_id}`, async () => {
+        const c = (await getJson<{ clip: ClipWire }>(`${h.url}/cameras/${name}/clip/${r.body.clip_id}?wait_ms=5000`)).body.clip;
+        return c.status === 'done' ? c : null;
+      }, 20_000);
+    };
+    const listed = () => page.$$eval('#clips button.clip', (bs) => bs.map((b) => [b.getAttribute('data-camera'), b.getAttribute('data-clip-id')]));
+    try {
+      for (const name of ['front', 'back']) {
+        await waitFor(`3 sealed segments of ${name}`, async () => (await segmentsOf(name)).segments.filter((s) => s.sealed).length >= 3, 30_000);
+      }
+      const frontClip = await apiClip('front', 'front by api');
+      const motionClip = await apiClip('back', 'motion');
+
+      await page.goto(`${h.url}/`);
+      // The grid: both cameras in the producer's order, the default one shown first.
+      await page.locator('#cameras button.camera').nth(1).waitFor();
+      assert.deepEqual(await page.$$eval('#cameras button.camera', (bs) => bs.map((b) => b.getAttribute('data-camera'))), ['front', 'back']);
+      await page.locator('#camera-title', { hasText: /^front$/ }).waitFor();
+      assert.equal(await page.getAttribute('#cameras button[data-camera="front"]', 'aria-pressed'), 'true');
+      await page.waitForSelector('#tl rect.span');
+      for (const [name, width, height] of [['front', 320, 180], ['back', 256, 144]] as const) {
+        const card = page.locator(`#cameras button[data-camera="${name}"]`);
+        assert.equal(await card.locator('.cam-name').textContent(), name);
+        await card.locator('.cam-state', { hasText: /^running$/ }).waitFor();
+        await card.locator('.cam-age', { hasText: / ago$/ }).waitFor();
+        // The thumbnail is the camera's snapshot.jpg, decoded by the browser at the camera's size.
+        await waitFor(`${name}'s thumbnail`, () => card.locator('img.thumb').evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0), 15_000);
+        const size = await card.locator('img.thumb').evaluate((img: { naturalWidth: number; naturalHeight: number }) => [img.naturalWidth, img.naturalHeight]);
+        assert.deepEqual(size, [width, height], `${name}'s thumbnail size`);
+      }
+      // Thumbnails refresh by themselves: a later frame within a few seconds.
+      const backThumb = page.locator('#cameras button[data-camera="back"] img.thumb');
+      const firstPts = Number(await backThumb.getAttribute('data-frame-pts'));
+      assert.ok(firstPts > 0, 'the thumbnail says which frame it shows');
+      await waitFor('a newer thumbnail of back', async () => Number(await backThumb.getAttribute('data-frame-pts')) > firstPts, 20_000, 250);
+
+      // Choose back: its own health, timeline and live updates.
+      await page.click('#cameras button[data-camera="back"]');
+      await page.locator('#camera-title', { hasText: /^back$/ }).waitFor();
+      assert.equal(await page.getAttribute('#cameras button[data-camera="back"]', 'aria-pressed'), 'true');
+      assert.equal(await page.getAttribute('#cameras button[data-camera="front"]', 'aria-pressed'), 'false');
+      assert.match(page.url(), /#camera=back$/);
+      await page.locator('#h-source', { hasText: /256×144/ }).waitFor();
+      await page.locator('#h-events', { hasText: /^connected$/ }).waitFor();
+      await page.waitForSelector('#tl rect.span');
+      // Marked on back's timeline (5 min view): its motion clip, in the motion colour; not front's clip.
+      await page.locator(`#l-clips rect.clip-mark.motion[data-clip-id="${motionClip.clip_id}"]`).waitFor();
+      assert.equal(await page.locator(`#l-motion rect[data-clip-id="${motionClip.clip_id}"]`).count(), 1, 'the motion event is shaded on the track');
+      assert.equal(await page.locator(`#tl [data-clip-id="${frontClip.clip_id}"]`).count(), 0, "front's clip is not on back's timeline");
+
+      await zoomInAndHold(page);
+      const wire = await segmentsOf('back');
+      const shown = await spansShown(page);
+      assert.ok(shown.length >= 1);
+      for (const sp of shown) assert.ok(wire.spans.some((w) => w.start_pts_ns === sp.start), `span at ${sp.start} is one of back's spans`);
+      const sealed = wire.segments.filter((x) => x.sealed);
+      const [a, b] = sealed.slice(-2);
+      const { selStart, selStop } = await dragSelect(page, { start: a.start_pts_ns + 200_000_000, stop: b.stop_pts_ns - 300_000_000 });
+      await page.fill('#clip-label', 'back by mouse');
+      await page.click('#make-clip');
+      await page.locator('#clip-status.ok, #clip-status.warn, #clip-status.bad').waitFor({ timeout: 20_000 });
+      assert.match((await page.textContent('#clip-status'))!, /^Done: back by mouse — \d+ frames/);
+      const backClips = (await getJson<{ clips: ClipWire[] }>(`${h.url}/cameras/back/clips`)).body.clips;
+      const mine = backClips.find((c) => c.label === 'back by mouse');
+      assert.ok(mine, "the clip is back's");
+      assert.deepEqual([mine.start_pts_ns, mine.stop_pts_ns, mine.status], [selStart, selStop, 'done']);
+      assert.equal((await getJson<{ clips: ClipWire[] }>(`${h.url}/cameras/front/clips`)).body.clips.filter((c) => c.label === 'back by mouse').length, 0);
+      await page.locator(`#l-clips rect.clip-mark[data-clip-id="${mine.clip_id}"]`).waitFor();
+      const video = page.locator('#player');
+      await waitFor('the clip to load in the player', () => video.evaluate((v: VideoEl, id) =>
+        v.currentSrc.includes(`/cameras/back/clip/${id}/file`) && v.readyState >= 1, mine.clip_id), 10_000);
+
+      // One list of every camera's clips, newest first, each with its camera; the filter narrows it.
+      assert.deepEqual(await listed(), [['back', mine.clip_id], ['back', motionClip.clip_id], ['front', frontClip.clip_id]]);
+      assert.equal(await page.textContent('#clips-count'), '3');
+      await page.selectOption('#clip-filter', 'front');
+      assert.deepEqual(await listed(), [['front', frontClip.clip_id]]);
+      assert.equal(await page.textContent('#clips-count'), '1 of 3');
+      await page.selectOption('#clip-filter', 'back');
+      assert.deepEqual(await listed(), [['back', mine.clip_id], ['back', motionClip.clip_id]]);
+      await page.selectOption('#clip-filter', '');
+      assert.equal((await listed()).length, 3);
+      // Another camera's clip plays from the list, while back stays shown.
+      await page.click(`#clips button[data-clip-id="${frontClip.clip_id}"]`);
+      await waitFor("front's clip to load in the player", () => video.evaluate((v: VideoEl, id) =>
+        v.currentSrc.includes(`/cameras/front/clip/${id}/file`) && v.readyState >= 1, frontClip.clip_id), 10_000);
+      assert.equal(await page.textContent('#camera-title'), 'back');
+
+      // Back to front: its timeline again (following live, at the zoom chosen), its clip marked, back's not.
+      await page.click('#cameras button[data-camera="front"]');
+      await page.locator('#h-source', { hasText: /320×180/ }).waitFor();
+      assert.equal(await page.isChecked('#follow'), true);
+      assert.equal(await page.textContent('#zoom-label'), '10 s');
+      while ((await page.textContent('#zoom-label')) !== '5 min') await page.click('#zoom-out');
+      await page.locator(`#l-clips rect.clip-mark[data-clip-id="${frontClip.clip_id}"]`).waitFor();
+      assert.equal(await page.locator(`#l-clips rect[data-clip-id="${mine.clip_id}"]`).count(), 0);
+
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'web-page-cameras.png'), fullPage: true });
+      assert.deepEqual(errors, [], 'no console errors or page errors');
+      assert.equal(await page.locator('#messages .message').count(), 0, 'no error messages shown');
+    } finally {
+      await page.close();
+      await h.close();
       tmp.cleanup();
     }
   });

@@ -8,8 +8,7 @@ import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { call, CliError, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
 import { clock, parseSpan, parseTime } from '../format.js';
 import { describeClip } from './status.js';
-import type { HealthPayload } from '../../producer/health.js';
-import type { ClipJson } from '../../producer/clips/engine.js';
+import type { ClipJson, HealthPayload } from '../../protocol/schemas.js';
 
 export const CLIP_FLAGS: FlagDef[] = [
   ...COMMON_FLAGS,

@@ -2,6 +2,11 @@
 // small gray frames, frame-differencing events, preroll/postroll and merging in PTS, /force_rotate when
 // an event reaches into the open segment, Recorder.requestClip in PTS mode with retries, and a JSONL
 // log of events and clips. Runs until Ctrl-C.
+//
+// With --detect-source URL (a camera's low-resolution sub-stream), frames are read from that URL instead
+// of the producer's live stream and events are mapped onto the producer's PTS by wall-clock time
+// (src/analysis/detect-stream.ts explains the method); the clips are still cut from the producer's
+// recording of the main stream. `segrec run` starts one of these per camera (src/cli/commands/run.ts).
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -9,8 +14,11 @@ import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { COMMON_FLAGS, connFrom, EXIT } from '../client.js';
 import { dur, parseSpan } from '../format.js';
 import { Recorder } from '../../record/index.js';
-import { timebaseFromHealthPayload } from '../../common/timebase.js';
-import { ClipStage, ClipPlanner, LiveFrames, MotionDetector, runMotionPipeline, type AnalysisRecord } from '../../analysis/index.js';
+import { timebaseFromHealthPayload, type Timebase } from '../../common/timebase.js';
+import {
+  ClipStage, ClipPlanner, DetectStreamFrames, LiveFrames, MotionDetector, producerAnchorLagFrames, redactCredentials, runMotionPipeline,
+  type AnalysisRecord, type DetectFrame, type LiveFrame,
+} from '../../analysis/index.js';
 
 export const MOTION_FLAGS: FlagDef[] = [
   ...COMMON_FLAGS,
@@ -20,6 +28,7 @@ export const MOTION_FLAGS: FlagDef[] = [
   { name: 'label', value: true, help: 'clip label (default motion)' },
   { name: 'min-area', value: true, help: 'fraction of changed pixels that counts as motion (default 0.003)' },
   { name: 'threshold', value: true, help: 'per-pixel change that is not noise, 0-255 (default 25)' },
+  { name: 'detect-source', value: true, help: 'read frames from this URL (the camera\'s sub-stream) instead of the live stream' },
 ];
 
 export interface MotionRunOptions {
@@ -31,9 +40,48 @@ export interface MotionRunOptions {
   label: string;
   minArea?: number;
   noiseThreshold?: number;
+  /** Stops reading frames: the open event is finished and its clip asked for. */
   signal: AbortSignal;
+  /** Aborts clip requests in flight or queued (they end as clip_error records). Default: `signal`. */
+  stageSignal?: AbortSignal;
+  /** A camera sub-stream URL to detect on (clips are still cut from the producer's main stream); null: the live stream. */
+  detectSource?: string | null;
+  ffmpegPath?: string;
+  /** How often the producer's epoch↔PTS anchor is re-read. Default 2 s. */
+  timebaseRefreshMs?: number;
   /** One human-readable line per happening. */
   print: (line: string) => void;
+}
+
+/** Footage recorded after the first fragment before detection on a sub-stream starts. */
+const LIVE_FOOTAGE_NS = 2e9;
+
+/** The end of the camera's newest footage per a /health answer (null before any). */
+function newestStopPtsNs(h: Record<string, unknown>): number | null {
+  const seg = h.segments as { newest_stop_pts_ns?: number | null } | undefined;
+  return typeof seg?.newest_stop_pts_ns === 'number' ? seg.newest_stop_pts_ns : null;
+}
+
+/** The main stream's frame interval (ms; NaN when unknown) and the producer's anchor lag in its frames. */
+function mainStreamFacts(h: Record<string, unknown>): { frameMs: number; lagFrames: number } {
+  const ingest = (h.ingest ?? {}) as { fps?: number | null; codec?: string | null; source?: string | null };
+  const fps = typeof ingest.fps === 'number' && ingest.fps > 0 ? ingest.fps : NaN;
+  return { frameMs: 1000 / fps, lagFrames: producerAnchorLagFrames(ingest.codec, ingest.source) };
+}
+
+export interface MotionRunSummary { events: number; clips: number; clipErrors: number; frames: number }
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 async function getJson(url: string, token: string | null, init: RequestInit = {}): Promise<Record<string, unknown>> {
@@ -42,16 +90,21 @@ async function getJson(url: string, token: string | null, init: RequestInit = {}
   return (await r.json()) as Record<string, unknown>;
 }
 
-export async function runMotion(o: MotionRunOptions): Promise<{ events: number; clips: number; clipErrors: number }> {
+export async function runMotion(o: MotionRunOptions): Promise<MotionRunSummary> {
   const health = await getJson(`${o.baseUrl}/health`, o.token);
-  const tb = timebaseFromHealthPayload(health);
+  // The producer's epoch↔PTS anchor, re-read every few seconds (its estimate improves as fragments
+  // arrive and follows the source clock's drift): events on a sub-stream are mapped with it, and the
+  // records' wall-clock times come from it.
+  let tb: Timebase = timebaseFromHealthPayload(health);
+  let main = mainStreamFacts(health);
+  const stageSignal = o.stageSignal ?? o.signal;
   const recorder = new Recorder({ producerBaseUrl: o.baseUrl, maxWaitMs: 60_000, pollIntervalMs: 250, authToken: o.token ?? undefined }, tb);
   mkdirSync(dirname(o.logPath), { recursive: true });
   const stage = new ClipStage({
     recorder,
     logPath: o.logPath,
     label: o.label,
-    signal: o.signal,
+    signal: stageSignal,
     forceRotate: () => getJson(`${o.baseUrl}/force_rotate`, o.token, { method: 'POST' }),
     openSegmentStartPtsNs: async () => {
       const h = await getJson(`${o.baseUrl}/health`, o.token);
@@ -69,20 +122,92 @@ export async function runMotion(o: MotionRunOptions): Promise<{ events: number; 
       }
     },
   });
-  const frames = new LiveFrames({
-    producerBaseUrl: o.baseUrl,
-    authToken: o.token ?? undefined,
-    signal: o.signal,
-    epochMsForPtsNs: (pts) => tb.ptsToEpochMs(pts),
-    onStatus: (s) => { if (s.type !== 'connected' && s.error) o.print(`live stream ${s.type}: ${s.error}`); },
-  });
+  let frames: AsyncIterable<LiveFrame | DetectFrame>;
+  let clipTime: ((ptsNs: number) => number) | undefined;
+  if (o.detectSource) {
+    const shown = redactCredentials(o.detectSource);
+    // Detection starts once the main stream is recorded live: events before its footage could not be
+    // clipped, and the producer's epoch↔PTS anchor settles over its first fragments (those ffmpeg held
+    // while probing arrive late) — 2 s of new footage after the first.
+    let h = health;
+    let firstStop: number | null = null;
+    let told = false;
+    for (;;) {
+      const stop = newestStopPtsNs(h);
+      if (stop !== null) firstStop ??= stop;
+      if (o.signal.aborted || (stop !== null && firstStop !== null && stop - firstStop >= LIVE_FOOTAGE_NS)) break;
+      if (!told) o.print(`waiting for the camera to record before detecting on ${shown}`);
+      told = true;
+      await sleep(500, o.signal);
+      try {
+        h = await getJson(`${o.baseUrl}/health`, o.token);
+      } catch {
+        // The camera is (re)starting: ask again.
+      }
+    }
+    // The main stream's side of the mapping (detect-stream.ts): frame interval and anchor lag in frames.
+    main = mainStreamFacts(h);
+    tb = timebaseFromHealthPayload(h);
+    let lastError = '';
+    const detect = new DetectStreamFrames({
+      source: o.detectSource, ffmpegPath: o.ffmpegPath, signal: o.signal,
+      onStatus: (s) => {
+        if (s.type === 'live') {
+          lastError = '';
+          o.print(s.connection === 1 ? `detecting on ${shown}` : `detecting on ${shown} again (connection ${s.connection})`);
+        }
+        if (s.type === 'ended' && s.error) {
+          // ffmpeg's complaint: its summary line and the last thing it said; a repeat is not printed again.
+          const lines = s.error.split('\n').map((l) => l.trim()).filter(Boolean);
+          const msg = `${lines[0]}${lines.length > 1 ? ` ${lines[lines.length - 1]}` : ''}`;
+          if (msg !== lastError) o.print(`detect stream ended: ${msg} (retrying)`);
+          lastError = msg;
+        }
+      },
+    });
+    frames = detect;
+    clipTime = (pts) => {
+      const frameMs = Number.isFinite(main.frameMs) ? main.frameMs : detect.timeline.frameIntervalMs(pts);
+      const epochMs = detect.captureEpochMsForPtsNs(pts) + main.lagFrames * frameMs;
+      // NaN until the detect stream's frame interval is known (its second frame): nothing is mapped then.
+      return Number.isFinite(epochMs) ? tb.epochMsToPts(epochMs) : Number.NaN;
+    };
+  } else {
+    frames = new LiveFrames({
+      producerBaseUrl: o.baseUrl,
+      authToken: o.token ?? undefined,
+      ffmpegPath: o.ffmpegPath,
+      signal: o.signal,
+      epochMsForPtsNs: (pts) => tb.ptsToEpochMs(pts),
+      onStatus: (s) => { if (s.type !== 'connected' && s.error) o.print(`live stream ${s.type}: ${s.error}`); },
+    });
+  }
   const detector = new MotionDetector({
     ...(o.minArea !== undefined ? { minArea: o.minArea } : {}),
     ...(o.noiseThreshold !== undefined ? { noiseThreshold: o.noiseThreshold } : {}),
   });
   const planner = new ClipPlanner({ prerollMs: o.prerollMs, postrollMs: o.postrollMs });
-  const summary = await runMotionPipeline({ frames, detector, planner, stage });
-  return { events: summary.events, clips: summary.clips, clipErrors: summary.clipErrors };
+  const refreshStop = new AbortController();
+  const refresher = (async () => {
+    while (!refreshStop.signal.aborted) {
+      await sleep(o.timebaseRefreshMs ?? 2000, refreshStop.signal);
+      if (refreshStop.signal.aborted) break;
+      try {
+        const fresh = await getJson(`${o.baseUrl}/health`, o.token);
+        tb = timebaseFromHealthPayload(fresh);
+        main = mainStreamFacts(fresh);
+      } catch {
+        // The producer is busy or restarting this camera: keep the last anchor.
+      }
+    }
+  })();
+  try {
+    const summary = await runMotionPipeline({ frames, detector, planner, stage, clipTime });
+    return { events: summary.events, clips: summary.clips, clipErrors: summary.clipErrors, frames: summary.frames };
+  } finally {
+    refreshStop.abort();
+    await refresher;
+  }
 }
 
 function num(v: string | boolean | undefined, name: string): number | undefined {
@@ -107,6 +232,7 @@ export default async function motionCommand(argv: string[]): Promise<number> {
       prerollMs: parseSpan(String(flags.get('preroll') ?? '2s')), postrollMs: parseSpan(String(flags.get('postroll') ?? '2s')),
       label: String(flags.get('label') ?? 'motion'), minArea: num(flags.get('min-area'), 'min-area'),
       noiseThreshold: num(flags.get('threshold'), 'threshold'), signal: ac.signal, print,
+      detectSource: (flags.get('detect-source') as string | undefined) ?? null,
     });
   } catch (e) {
     if ((e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' || /fetch failed/.test((e as Error).message)) {

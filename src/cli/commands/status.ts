@@ -2,9 +2,7 @@
 import { parseFlags, type FlagDef } from '../../common/flags.js';
 import { call, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
 import { clock, dur, secs, size } from '../format.js';
-import type { HealthPayload } from '../../producer/health.js';
-import type { GapJson, SegmentJson, SpanJson } from '../../producer/segments/timeline.js';
-import type { ClipJson } from '../../producer/clips/engine.js';
+import type { ClipJson, GapJson, HealthPayload, SegmentJson, SpanJson } from '../../protocol/schemas.js';
 
 export async function healthCommand(argv: string[]): Promise<number> {
   const c = connFrom(parseFlags(argv, COMMON_FLAGS));
@@ -69,8 +67,8 @@ export async function clipsCommand(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-export function describeClip(j: ClipJson): string {
-  const head = `${j.clip_id}  ${j.status.padEnd(7)} ${clock(j.created_ms)}  ${j.label ?? ''}`.trimEnd();
+export function describeClip(j: ClipJson & { camera?: string }): string {
+  const head = `${j.clip_id}  ${j.status.padEnd(7)} ${clock(j.created_ms)}  ${j.camera ? `[${j.camera}] ` : ''}${j.label ?? ''}`.trimEnd();
   if (j.status === 'error') return `${head}\n    error: ${j.error}`;
   if (j.status !== 'done') return head;
   const flags = [j.partial ? `PARTIAL (${j.partial_reason})` : '', j.gaps.length ? `${j.gaps.length} gap(s)` : ''].filter(Boolean).join(', ');

@@ -15,7 +15,7 @@ import type { ParsedMoof } from '../../mp4/fragment.js';
 import { planCut, type CutPlan, type CutSource } from '../../mp4/cut.js';
 import { layoutMp4 } from '../../mp4/writer.js';
 import { writeLayout } from './write-layout.js';
-import type { FragmentRow, SegmentRow } from '../segments/index-db.js';
+import type { FragmentRow, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath } from '../segments/paths.js';
 import { checkFragment } from '../segments/fragment-check.js';
 import { GAP_TOLERANCE_NS } from '../segments/timeline.js';

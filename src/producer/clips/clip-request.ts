@@ -1,14 +1,12 @@
 // Pure validation of a POST /clip body into a ClipSpec. Every rejection is a 400 whose message names
 // the field. PTS wins over epoch when both windows are given (as the spec says).
-import { HttpError } from '../http/router.js';
-import { optFiniteNumber, optNonNegInt, optString, rejectUnknownKeys, requireObject } from '../http/validate.js';
+import { DomainError } from '../../protocol/errors.js';
+import { optFiniteNumber, optNonNegInt, optString, rejectUnknownKeys, requireObject } from '../../protocol/fields.js';
+import { MAX_CLIP_NS, MAX_WAIT_MS } from '../../protocol/schemas.js';
 
 export const CLIP_BODY_KEYS = ['start_pts_ns', 'stop_pts_ns', 'start_epoch_ms', 'stop_epoch_ms', 'label', 'out_dir', 'filename', 'max_wait_ms'] as const;
 
-/** Longest window one clip may cover. */
-export const MAX_CLIP_NS = 3600 * 1e9;
-/** Longest a job may wait for footage that has not arrived yet. */
-export const MAX_WAIT_MS = 600_000;
+export { MAX_CLIP_NS, MAX_WAIT_MS };
 export const DEFAULT_MAX_WAIT_MS = 30_000;
 
 export interface ClipSpec {
@@ -40,20 +38,20 @@ export function parseClipBody(body: unknown): ClipSpec {
   const hasPts = startPts !== undefined || stopPts !== undefined;
   const hasEpoch = startEpoch !== undefined || stopEpoch !== undefined;
   if (hasPts) {
-    if (startPts === undefined) throw new HttpError(400, 'start_pts_ns: required with stop_pts_ns');
-    if (stopPts === undefined) throw new HttpError(400, 'stop_pts_ns: required with start_pts_ns');
-    if (stopPts <= startPts) throw new HttpError(400, 'stop_pts_ns: must be greater than start_pts_ns');
-    if (stopPts - startPts > MAX_CLIP_NS) throw new HttpError(400, `stop_pts_ns: window longer than ${MAX_CLIP_NS / 1e9} s`);
+    if (startPts === undefined) throw new DomainError('INVALID_FIELD', 'start_pts_ns: required with stop_pts_ns');
+    if (stopPts === undefined) throw new DomainError('INVALID_FIELD', 'stop_pts_ns: required with start_pts_ns');
+    if (stopPts <= startPts) throw new DomainError('INVALID_FIELD', 'stop_pts_ns: must be greater than start_pts_ns');
+    if (stopPts - startPts > MAX_CLIP_NS) throw new DomainError('INVALID_FIELD', `stop_pts_ns: window longer than ${MAX_CLIP_NS / 1e9} s`);
     return { mode: 'pts', startPtsNs: startPts, stopPtsNs: stopPts, ...common };
   }
   if (hasEpoch) {
-    if (startEpoch === undefined) throw new HttpError(400, 'start_epoch_ms: required with stop_epoch_ms');
-    if (stopEpoch === undefined) throw new HttpError(400, 'stop_epoch_ms: required with start_epoch_ms');
-    if (stopEpoch <= startEpoch) throw new HttpError(400, 'stop_epoch_ms: must be greater than start_epoch_ms');
-    if ((stopEpoch - startEpoch) * 1e6 > MAX_CLIP_NS) throw new HttpError(400, `stop_epoch_ms: window longer than ${MAX_CLIP_NS / 1e9} s`);
+    if (startEpoch === undefined) throw new DomainError('INVALID_FIELD', 'start_epoch_ms: required with stop_epoch_ms');
+    if (stopEpoch === undefined) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: required with start_epoch_ms');
+    if (stopEpoch <= startEpoch) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: must be greater than start_epoch_ms');
+    if ((stopEpoch - startEpoch) * 1e6 > MAX_CLIP_NS) throw new DomainError('INVALID_FIELD', `stop_epoch_ms: window longer than ${MAX_CLIP_NS / 1e9} s`);
     return { mode: 'epoch', startEpochMs: startEpoch, stopEpochMs: stopEpoch, ...common };
   }
-  throw new HttpError(400, 'start_pts_ns: a window is required (start_pts_ns + stop_pts_ns, or start_epoch_ms + stop_epoch_ms)');
+  throw new DomainError('INVALID_FIELD', 'start_pts_ns: a window is required (start_pts_ns + stop_pts_ns, or start_epoch_ms + stop_epoch_ms)');
 }
 
 /** Leaves room under NAME_MAX (255 bytes) for a `-9999` suffix and the `.json` sidecar's longer extension. */
@@ -61,11 +59,11 @@ export const MAX_FILENAME_BYTES = 240;
 
 /** A plain file name: no separators, no traversal, no hidden files, ending in .mp4. */
 export function validateFilename(name: string): void {
-  if (name.includes('/') || name.includes('\\')) throw new HttpError(400, 'filename: must be a plain name without path separators');
-  if (name === '.' || name === '..' || name.startsWith('.')) throw new HttpError(400, 'filename: must not start with a dot');
-  if (!name.toLowerCase().endsWith('.mp4') || name.length <= 4) throw new HttpError(400, 'filename: must end in .mp4');
-  if (name.includes('\0')) throw new HttpError(400, 'filename: must not contain NUL');
-  if (Buffer.byteLength(name, 'utf8') > MAX_FILENAME_BYTES) throw new HttpError(400, `filename: longer than ${MAX_FILENAME_BYTES} bytes (UTF-8)`);
+  if (name.includes('/') || name.includes('\\')) throw new DomainError('INVALID_FIELD', 'filename: must be a plain name without path separators');
+  if (name === '.' || name === '..' || name.startsWith('.')) throw new DomainError('INVALID_FIELD', 'filename: must not start with a dot');
+  if (!name.toLowerCase().endsWith('.mp4') || name.length <= 4) throw new DomainError('INVALID_FIELD', 'filename: must end in .mp4');
+  if (name.includes('\0')) throw new DomainError('INVALID_FIELD', 'filename: must not contain NUL');
+  if (Buffer.byteLength(name, 'utf8') > MAX_FILENAME_BYTES) throw new DomainError('INVALID_FIELD', `filename: longer than ${MAX_FILENAME_BYTES} bytes (UTF-8)`);
 }
 
 /** A label made safe to appear in a file name. */

@@ -10,18 +10,20 @@
 import { readdirSync, unlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
-import type { Producer, ClipEngineHooks } from '../producer.js';
-import type { Router } from '../http/router.js';
-import { HttpError } from '../http/router.js';
+import type Database from 'better-sqlite3';
+import type { ClipEngineHooks } from '../producer.js';
+import type { SegmentIndex } from '../store/catalog.js';
+import { DomainError } from '../../protocol/errors.js';
+import type { ClipJson } from '../../protocol/schemas.js';
 import type { ClipSpec } from './clip-request.js';
 import { labelForFilename } from './clip-request.js';
 import { clipIdPrefix } from '../camera-names.js';
-import { JobStore, type ClipOutcome, type JobRecord } from './job-store.js';
+import { JobStore, type ClipOutcome, type JobRecord } from '../store/job-store.js';
 import { resolveOutDir, TEMP_PREFIX } from './output-paths.js';
 import { epochToPts } from './epoch-map.js';
 import { CutError } from '../../mp4/cut.js';
 import { assembleClip } from './assemble.js';
-import { addClipRoutes } from '../http/routes-clips.js';
+import { ClipRetention } from './clip-retention.js';
 import { CLIP_LATENCY_BUCKETS, Histogram } from '../metrics.js';
 
 export const NO_OVERLAP_MESSAGE = 'no segments overlap requested window (possibly purged)';
@@ -38,19 +40,7 @@ export const KEYFRAME_LOOKBACK_NS = 2 * 30e9 + 1e9;
 export const TAIL_WAIT_MS = 3000;
 
 /** GET /clip/{id}'s `clip`: the job and, once done, its outcome (null/empty fields until then). */
-export type ClipJson = {
-  clip_id: string;
-  status: JobRecord['status'];
-  mode: ClipSpec['mode'];
-  label: string | null;
-  start_pts_ns: number;
-  stop_pts_ns: number;
-  start_epoch_ms: number | null;
-  stop_epoch_ms: number | null;
-  error: string | null;
-  created_ms: number;
-  updated_ms: number;
-} & Omit<ClipOutcome, 'audio'>;
+export type { ClipJson };
 
 const NO_OUTCOME: Omit<ClipOutcome, 'audio'> = {
   path: null, actual_start_pts_ns: null, actual_stop_pts_ns: null, lead_in_ms: null, duration_ms: null, frames: null,
@@ -64,6 +54,32 @@ export function clipJson(j: JobRecord): ClipJson {
     stop_pts_ns: j.stopPtsNs, start_epoch_ms: j.spec.startEpochMs ?? null, stop_epoch_ms: j.spec.stopEpochMs ?? null,
     ...outcome, error: j.error, created_ms: j.createdMs, updated_ms: j.updatedMs,
   };
+}
+
+/**
+ * What the clip service needs from its camera — its ports, small enough to fake in a test: the
+ * catalog of segments, pins that keep retention away from segments being read, the epoch↔PTS anchor,
+ * where clips may go, whether ingest runs, and two events.
+ */
+export interface ClipPorts {
+  /** The camera's name (clip ids are prefixed with it). */
+  name: string;
+  log: Logger;
+  /** The index database (the job table lives there). */
+  db: Database.Database;
+  catalog: Pick<SegmentIndex, 'clipFragments' | 'firstEndingAfterEpoch' | 'gapsIn' | 'lastSegment' | 'newestFragmentStart' | 'overlapping'>;
+  pins: { pin(ids: number[]): () => void };
+  anchor(): { epochMs: number; ptsNs: number; nowPtsNs: number };
+  segmentsDir: string;
+  clipRoots: string[];
+  clipMaxAgeMs: number | null;
+  /** Parallel jobs. */
+  workers: number;
+  ingestRunning(): boolean;
+  sourceForDisplay(): string;
+  /** Calls `fn` after every stored fragment (new footage may complete a waiting job). */
+  onFragment(fn: () => void): void;
+  clipFinished(clip: ClipJson): void;
 }
 
 export class ClipEngine implements ClipEngineHooks {
@@ -81,10 +97,15 @@ export class ClipEngine implements ClipEngineHooks {
   private readonly coveredSince = new Map<string, number>();
   /** Accepted → published latency of finished clips, seconds (for /metrics). */
   readonly latency = new Histogram(CLIP_LATENCY_BUCKETS);
+  /** Deletes published clips older than `clip_max_age` (clip-retention.ts), at start and every minute. */
+  readonly clipRetention: ClipRetention;
 
-  constructor(private readonly p: Producer) {
-    this.store = new JobStore(p.index.db, clipIdPrefix(p.name));
+  constructor(private readonly p: ClipPorts) {
+    this.store = new JobStore(p.db, clipIdPrefix(p.name));
     this.log = p.log.child('clips');
+    this.clipRetention = new ClipRetention({
+      store: this.store, clipRoots: p.clipRoots, maxAgeMs: p.clipMaxAgeMs, log: this.log.child('retention'),
+    });
   }
 
   counts(): { queued: number; running: number } {
@@ -95,19 +116,16 @@ export class ClipEngine implements ClipEngineHooks {
     return this.store.countsByStatus();
   }
 
-  addRoutes(router: Router): void {
-    addClipRoutes(router, this);
-  }
-
   start(): void {
     this.removeStaleTemps();
+    this.clipRetention.start();
     for (const j of this.store.unfinished()) {
       this.log.info('resuming clip job after restart', { clip_id: j.clipId, was: j.status });
       this.pending.set(j.clipId, j);
       this.resumed.add(j.clipId);
     }
     const onFragment = () => this.pump();
-    this.p.events.on('fragment', onFragment);
+    this.p.onFragment(onFragment);
     this.timer = setInterval(() => this.pump(), 250);
     this.timer.unref();
     this.pump();
@@ -115,6 +133,7 @@ export class ClipEngine implements ClipEngineHooks {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.clipRetention.stop();
     if (this.timer) clearInterval(this.timer);
     await Promise.allSettled([...this.active]);
     for (const set of this.finishWaiters.values()) for (const w of set) w();
@@ -122,22 +141,22 @@ export class ClipEngine implements ClipEngineHooks {
 
   /** Newest recorded footage (ns), or null. */
   private footageEnd(): number | null {
-    return this.p.index.lastSegment()?.stop_pts_ns ?? null;
+    return this.p.catalog.lastSegment()?.stop_pts_ns ?? null;
   }
 
   /** Maps an epoch window to pts with the anchors of the footage it falls in. */
   mapEpoch(epochMs: number): number {
-    const first = this.p.index.firstEndingAfterEpoch(epochMs);
+    const first = this.p.catalog.firstEndingAfterEpoch(epochMs);
     const spans = first ? [first] : [];
-    const anchor = this.p.currentAnchor();
+    const anchor = this.p.anchor();
     return epochToPts(epochMs, spans, (ms) => anchor.ptsNs + (ms - anchor.epochMs) * 1e6);
   }
 
   /** Validates placement, decides 409, and queues the job. */
   submit(spec: ClipSpec): JobRecord {
-    if (this.closing) throw new HttpError(503, 'producer is shutting down');
-    if (this.pending.size >= MAX_PENDING) throw new HttpError(503, `too many clip jobs waiting (${MAX_PENDING}); retry later`);
-    const outDir = resolveOutDir(spec.outDir, this.p.options.clipRoots);
+    if (this.closing) throw new DomainError('SHUTTING_DOWN', 'producer is shutting down');
+    if (this.pending.size >= MAX_PENDING) throw new DomainError('QUEUE_FULL', `too many clip jobs waiting (${MAX_PENDING}); retry later`);
+    const outDir = resolveOutDir(spec.outDir, this.p.clipRoots);
     let startPtsNs: number;
     let stopPtsNs: number;
     if (spec.mode === 'pts') {
@@ -148,15 +167,15 @@ export class ClipEngine implements ClipEngineHooks {
       // A window that ends before the producer's clock begins (negative PTS: before this data directory's
       // first start, or before its oldest footage mapped with that footage's anchor) is a window in the
       // past with no footage, as the seed says (409), not a malformed request.
-      if (stopPtsNs <= 0) throw new HttpError(409, NO_OVERLAP_MESSAGE);
-      if (!Number.isSafeInteger(stopPtsNs)) throw new HttpError(400, 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
+      if (stopPtsNs <= 0) throw new DomainError('NO_FOOTAGE', NO_OVERLAP_MESSAGE);
+      if (!Number.isSafeInteger(stopPtsNs)) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
       startPtsNs = Math.max(0, this.mapEpoch(spec.startEpochMs!));
       // Only a window shorter than a nanosecond gets here (or ends whose footage's anchors disagree by more than it).
-      if (stopPtsNs <= startPtsNs) throw new HttpError(400, 'stop_epoch_ms: window maps to nothing on the producer clock');
+      if (stopPtsNs <= startPtsNs) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: window maps to nothing on the producer clock');
     }
-    const nowPts = this.p.currentAnchor().nowPtsNs;
-    const overlapping = this.p.index.overlapping(startPtsNs, stopPtsNs);
-    if (stopPtsNs <= nowPts && overlapping.length === 0) throw new HttpError(409, this.noFootageMessage({ startPtsNs, stopPtsNs }));
+    const nowPts = this.p.anchor().nowPtsNs;
+    const overlapping = this.p.catalog.overlapping(startPtsNs, stopPtsNs);
+    if (stopPtsNs <= nowPts && overlapping.length === 0) throw new DomainError('NO_FOOTAGE', this.noFootageMessage({ startPtsNs, stopPtsNs }));
     const job = this.store.create(spec, { startPtsNs, stopPtsNs }, outDir, Date.now());
     this.pending.set(job.clipId, job);
     this.log.info('clip job queued', {
@@ -209,14 +228,14 @@ export class ClipEngine implements ClipEngineHooks {
     let newestStart: number | null | undefined;
     /** The fragment after the window's end is in (it holds the window's last audio), or waiting for it is pointless. */
     const tailIn = (job: JobRecord): boolean => {
-      newestStart = newestStart === undefined ? this.p.index.newestFragmentStart() : newestStart;
-      if ((newestStart !== null && newestStart >= job.stopPtsNs) || this.p.ingest.state !== 'running') return true;
+      newestStart = newestStart === undefined ? this.p.catalog.newestFragmentStart() : newestStart;
+      if ((newestStart !== null && newestStart >= job.stopPtsNs) || !this.p.ingestRunning()) return true;
       const since = this.coveredSince.get(job.clipId) ?? now;
       this.coveredSince.set(job.clipId, since);
       return now - since >= TAIL_WAIT_MS;
     };
     for (const job of this.pending.values()) {
-      if (this.running.size >= this.p.options.clipWorkers) break;
+      if (this.running.size >= this.p.workers) break;
       const ready = (end !== null && end >= job.stopPtsNs && tailIn(job)) || now >= job.deadlineMs;
       if (!ready) continue;
       this.coveredSince.delete(job.clipId);
@@ -241,7 +260,7 @@ export class ClipEngine implements ClipEngineHooks {
     this.store.markRunning(job.clipId);
     // From the keyframe decoding starts at (an earlier fragment or segment) through the fragment after
     // the window. The query and the pin run in one synchronous step: retention cannot remove a row between them.
-    const segments = this.p.index.clipFragments(job.startPtsNs, job.stopPtsNs, KEYFRAME_LOOKBACK_NS);
+    const segments = this.p.catalog.clipFragments(job.startPtsNs, job.stopPtsNs, KEYFRAME_LOOKBACK_NS);
     const release = this.p.pins.pin(segments.map((s) => s.row.id));
     try {
       if (segments.length === 0) throw new Error(this.noFootageMessage(job));
@@ -257,7 +276,7 @@ export class ClipEngine implements ClipEngineHooks {
             start_epoch_ms: job.spec.startEpochMs ?? null, stop_epoch_ms: job.spec.stopEpochMs ?? null,
             filename: job.spec.filename, out_dir: job.spec.outDir, max_wait_ms: job.spec.maxWaitMs,
           },
-          start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs, created_ms: job.createdMs, source: this.p.sourceForDisplay,
+          start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs, created_ms: job.createdMs, source: this.p.sourceForDisplay(),
         },
         resumed: this.resumed.has(job.clipId),
       });
@@ -277,14 +296,14 @@ export class ClipEngine implements ClipEngineHooks {
         clip_id: job.clipId, path: result.path, frames: plan.frames, duration_ms: outcome.duration_ms ?? 0,
         bytes: result.bytes, partial: outcome.partial,
       });
-      this.p.events.emit('clip-finished', clipJson(this.store.get(job.clipId)!));
+      this.p.clipFinished(clipJson(this.store.get(job.clipId)!));
     } catch (e) {
       // Segments whose bounds touch the window but hold no frame inside it: that is "no footage" too,
       // said the same way as when no segment overlaps at all (with the gap it falls in, if recorded).
       const message = e instanceof CutError ? `${this.noFootageMessage(job)} (${(e as Error).message})` : (e as Error).message;
       this.store.finish(job.clipId, 'error', null, message);
       this.log.warn('clip failed', { clip_id: job.clipId, error: message });
-      this.p.events.emit('clip-finished', clipJson(this.store.get(job.clipId)!));
+      this.p.clipFinished(clipJson(this.store.get(job.clipId)!));
     } finally {
       release();
       this.resumed.delete(job.clipId);
@@ -293,7 +312,7 @@ export class ClipEngine implements ClipEngineHooks {
 
   /** Why a window (a request's or a job's) has no footage: the recorded gaps it falls in (with their reasons), or purged. */
   private noFootageMessage(window: { startPtsNs: number; stopPtsNs: number }): string {
-    const reasons = [...new Set(this.p.index.gapsIn(window.startPtsNs, window.stopPtsNs).map((g) => g.reason))];
+    const reasons = [...new Set(this.p.catalog.gapsIn(window.startPtsNs, window.stopPtsNs).map((g) => g.reason))];
     if (reasons.length === 0) return NO_OVERLAP_MESSAGE;
     return `${NO_OVERLAP_MESSAGE}: it lies in a recorded gap (${reasons.join('; ').slice(0, 300)})`;
   }
@@ -314,6 +333,6 @@ export class ClipEngine implements ClipEngineHooks {
         }
       }
     };
-    for (const root of this.p.options.clipRoots) walk(root, 4);
+    for (const root of this.p.clipRoots) walk(root, 4);
   }
 }

@@ -3,7 +3,7 @@
 // and the hidden temp names clip jobs write under.
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep, basename, extname } from 'node:path';
-import { HttpError } from '../http/router.js';
+import { DomainError } from '../../protocol/errors.js';
 
 function within(root: string, p: string): boolean {
   const r = relative(root, p);
@@ -31,7 +31,7 @@ const UNUSABLE = new Set(['ENAMETOOLONG', 'EEXIST', 'ENOTDIR', 'ENOENT', 'ELOOP'
 
 function unusableOutDir(e: unknown): unknown {
   const code = (e as NodeJS.ErrnoException).code;
-  return code !== undefined && UNUSABLE.has(code) ? new HttpError(400, `out_dir: cannot be used as a directory (${code})`) : e;
+  return code !== undefined && UNUSABLE.has(code) ? new DomainError('OUT_OF_ROOT', `out_dir: cannot be used as a directory (${code})`) : e;
 }
 
 /**
@@ -41,9 +41,9 @@ function unusableOutDir(e: unknown): unknown {
 export function resolveOutDir(outDir: string | null, roots: string[]): string {
   const realRoots = roots.map((r) => realpathSync(r));
   if (outDir === null) return realRoots[0];
-  if (outDir.trim() === '') throw new HttpError(400, 'out_dir: must not be empty');
+  if (outDir.trim() === '') throw new DomainError('INVALID_FIELD', 'out_dir: must not be empty');
   const candidate = isAbsolute(outDir) ? resolve(outDir) : resolve(realRoots[0], outDir);
-  if (Buffer.byteLength(candidate) > MAX_DIR_BYTES) throw new HttpError(400, `out_dir: path longer than ${MAX_DIR_BYTES} bytes`);
+  if (Buffer.byteLength(candidate) > MAX_DIR_BYTES) throw new DomainError('OUT_OF_ROOT', `out_dir: path longer than ${MAX_DIR_BYTES} bytes`);
   let real: string;
   try {
     real = realpathOfDeepestExisting(candidate);
@@ -51,7 +51,7 @@ export function resolveOutDir(outDir: string | null, roots: string[]): string {
     throw unusableOutDir(e);
   }
   if (!realRoots.some((root) => within(root, real))) {
-    throw new HttpError(400, `out_dir: must lie inside a clip root (${roots.join(', ')})`);
+    throw new DomainError('OUT_OF_ROOT', `out_dir: must lie inside a clip root (${roots.join(', ')})`);
   }
   let after: string;
   try {
@@ -61,8 +61,8 @@ export function resolveOutDir(outDir: string | null, roots: string[]): string {
   } catch (e) {
     throw unusableOutDir(e);
   }
-  if (!realRoots.some((root) => within(root, after))) throw new HttpError(400, 'out_dir: must lie inside a clip root');
-  if (Buffer.byteLength(after) > MAX_DIR_BYTES) throw new HttpError(400, `out_dir: path longer than ${MAX_DIR_BYTES} bytes`);
+  if (!realRoots.some((root) => within(root, after))) throw new DomainError('OUT_OF_ROOT', 'out_dir: must lie inside a clip root');
+  if (Buffer.byteLength(after) > MAX_DIR_BYTES) throw new DomainError('OUT_OF_ROOT', `out_dir: path longer than ${MAX_DIR_BYTES} bytes`);
   return after;
 }
 

@@ -34,7 +34,7 @@ export interface CameraConfig {
 }
 
 export interface AppConfig {
-  /** Global options (dataDir, host, port, authToken, clipRoots, minFreeBytes, clipWorkers, ffmpeg, logLevel), same names/types as ProducerOptionsInput. */
+  /** Global options (dataDir, host, port, authToken, clipRoots, minFreeBytes, clipMaxAgeMs, clipWorkers, ffmpeg, logLevel), same names/types as ProducerOptionsInput. */
   global: ProducerOptionsInput;
   cameras: CameraConfig[];
   /** The camera bare routes (/health, /clip…) address: `default_camera`, else the only camera, else one named "default", else the first. */
@@ -43,7 +43,7 @@ export interface AppConfig {
   file: string | null;
 }
 
-const GLOBAL_KEYS = ['data_dir', 'host', 'port', 'auth_token', 'clip_roots', 'min_free_bytes', 'clip_workers', 'ffmpeg', 'log_level', 'default_camera', 'cameras'] as const;
+const GLOBAL_KEYS = ['data_dir', 'host', 'port', 'auth_token', 'clip_roots', 'min_free_bytes', 'clip_max_age', 'clip_workers', 'ffmpeg', 'log_level', 'default_camera', 'cameras'] as const;
 const CAMERA_KEYS = ['source', 'detect_source', 'audio', 'segment_seconds', 'retention', 'record', 'motion', 'transcode', 'loop', 'stall_timeout', 'testsrc', 'input_args'] as const;
 const RETENTION_KEYS = ['max_age', 'max_bytes'] as const;
 const MOTION_KEYS = ['enabled', 'threshold', 'min_area_pct', 'pre_roll', 'post_roll'] as const;
@@ -86,6 +86,7 @@ function readGlobal(src: YamlSource, top: Map<string, Entry>): ProducerOptionsIn
   }
   if ((e = get('clip_roots'))) g.clipRoots = src.stringList(e);
   if ((e = get('min_free_bytes'))) g.minFreeBytes = src.bytes(e);
+  if ((e = get('clip_max_age'))) g.clipMaxAgeMs = src.duration(e, 1, 'positive');
   if ((e = get('clip_workers'))) g.clipWorkers = src.number(e, integerIn(1, 64), 'an integer in 1..64');
   if ((e = get('ffmpeg'))) g.ffmpeg = src.string(e);
   if ((e = get('log_level'))) g.logLevel = src.oneOf(e, LOG_LEVELS);

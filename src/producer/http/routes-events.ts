@@ -1,15 +1,16 @@
 // GET /events: server-sent events for people and pages watching the recorder live —
 // `segment` (sealed), `segment-removed` (retention), `gap`, `clip` (a job finished), and a `health`
 // heartbeat every few seconds. Slow clients are cut off instead of buffered without bound.
-import type { Producer } from '../producer.js';
-import type { Router } from './router.js';
 import { segmentJson } from '../segments/timeline.js';
+import type { CameraRoute } from './camera-route.js';
 
 const HEARTBEAT_MS = 5000;
 
-export function addEventRoutes(router: Router, p: Producer): void {
-  router.add('GET', '/events', (c) => {
-    const { res } = c;
+export const eventRoutes: CameraRoute[] = [{
+  method: 'GET', url: '/events',
+  schema: { summary: 'Server-sent events: segment, segment-removed, gap, clip, and a health heartbeat.' },
+  handler: (c, p) => {
+    const res = c.raw();
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -51,5 +52,5 @@ export function addEventRoutes(router: Router, p: Producer): void {
         resolve();
       }, { once: true });
     });
-  });
-}
+  },
+}];

@@ -2,7 +2,8 @@
 // ingest state, fragments, bytes, segments, gaps, restarts, clock drift, clip jobs by status, clip
 // latency histogram — and the HTTP answers by status code.
 import type { Producer } from '../producer.js';
-import type { Router } from './router.js';
+import type { FastifyInstance } from 'fastify';
+import { route } from './server.js';
 import { mergeLabelled, renderMetrics, type Metric } from '../metrics.js';
 
 const STATES = ['starting', 'running', 'degraded', 'stalled', 'restarting', 'failed', 'stopped'] as const;
@@ -42,13 +43,14 @@ export interface MetricsSource {
   readonly httpStatusCounts: ReadonlyMap<number, number>;
 }
 
-export function addMetricsRoute(router: Router, src: MetricsSource): void {
-  router.add('GET', '/metrics', (c) => {
+export function addMetricsRoute(app: FastifyInstance, src: MetricsSource): void {
+  route(app, { method: 'GET', url: '/metrics', schema: { summary: 'Prometheus metrics, every camera series labelled with camera.' }, handler: (c) => {
     const metrics = mergeLabelled([...src.cameras].map(([name, p]) => ({ labels: { camera: name }, metrics: cameraMetrics(p) })));
     metrics.push({ name: 'segrec_http_requests_total', help: 'HTTP requests answered, by status code.', type: 'counter',
       samples: [...src.httpStatusCounts].sort(([a], [b]) => a - b).map(([code, n]) => ({ labels: { code: String(code) }, value: n })) });
     const body = renderMetrics(metrics);
-    c.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-    c.res.end(body);
-  });
+    const res = c.raw();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.end(body);
+  } });
 }

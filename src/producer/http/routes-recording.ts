@@ -1,86 +1,99 @@
-// Routes of the recording side: GET /health, POST /force_rotate, GET /segments (spans and gaps),
-// GET /live.mp4 (the running ffmpeg's fMP4 stream, for the motion pipeline and live viewing).
-import type { Producer } from '../producer.js';
-import { HttpError, type Router } from './router.js';
-import { queryInt } from './validate.js';
+// Routes of the recording side of a camera: GET /health, POST /force_rotate, GET /segments (spans and
+// gaps), GET /live.mp4 (the running ffmpeg's fMP4 stream, for the motion pipeline and live viewing).
+import { DomainError } from '../../protocol/errors.js';
+import { ForceRotateAnswer, HealthPayload, SegmentsAnswer, SegmentsQuery } from '../../protocol/schemas.js';
 import { segmentJson, timeline } from '../segments/timeline.js';
+import { errors, type CameraRoute } from './camera-route.js';
 
 const MAX_PTS = Number.MAX_SAFE_INTEGER;
 
-export function addRecordingRoutes(router: Router, p: Producer): void {
-  router.add('GET', '/health', (c) => c.json(200, p.health()));
-
-  router.add('POST', '/force_rotate', async (c) => {
-    await c.body(); // validates that a body, if any, is JSON
-    const state = p.ingest.state;
-    if (state !== 'running') {
-      throw new HttpError(503, `ingest is ${state}${p.ingest.lastError ? ` (last error: ${p.ingest.lastError})` : ''}; nothing to seal`);
-    }
-    // The next fragment boundary is at most one GOP away; allow a few.
-    const timeoutMs = Math.max(5000, 3 * p.ingest.fragmentIntervalMs);
-    let sealed;
-    try {
-      sealed = await p.writer.requestRotate(timeoutMs);
-    } catch (e) {
-      throw new HttpError(503, `force_rotate: ${(e as Error).message}`);
-    }
-    c.json(200, { ok: true, sealed: sealed ? segmentJson(sealed) : null });
-  });
-
-  router.add('GET', '/segments', (c) => {
-    const q = c.url.searchParams;
-    const from = queryInt(q, 'from_pts_ns', 0, MAX_PTS) ?? 0;
-    const to = queryInt(q, 'to_pts_ns', 0, MAX_PTS) ?? MAX_PTS;
-    const limit = queryInt(q, 'limit', 1, 100_000) ?? 20_000;
-    if (to <= from) throw new HttpError(400, 'to_pts_ns: must be greater than from_pts_ns');
-    const rows = p.index.overlapping(from, to);
-    const truncated = rows.length > limit;
-    const shown = truncated ? rows.slice(rows.length - limit) : rows;
-    const t = timeline(shown, p.index.gapsIn(from, to));
-    c.json(200, { ok: true, segments: shown.map(segmentJson), gaps: t.gaps, spans: t.spans, truncated });
-  });
-
-  router.add('GET', '/live.mp4', async (c) => {
-    const deadline = Date.now() + 15_000;
-    while ((!p.live || p.live.offsetNs === null) && Date.now() < deadline && !c.signal.aborted) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const live = p.live;
-    if (!live || live.offsetNs === null) throw new HttpError(503, `live: ingest is ${p.ingest.state}; no stream to follow`);
-    const { res } = c;
-    const offsetNs = live.offsetNs;
-    res.writeHead(200, {
-      'content-type': 'video/mp4',
-      'cache-control': 'no-store',
-      'x-segrec-pts-offset-ns': String(offsetNs),
-      'x-segrec-run-id': String(live.runId),
-    });
-    // A HEAD has no body: answer the head now instead of holding an empty stream open.
-    if (c.req.method === 'HEAD') { res.end(); return; }
-    res.write(live.init.bytes);
-    await new Promise<void>((resolve) => {
-      // Fragments are cut every second within a GOP: a viewer starts at the next keyframe. A re-anchored
-      // run (a timestamp jump) changes the offset: the stream ends, and the client reconnects to learn it.
-      let started = false;
-      const onFrag = (f: { runId: number; bytes: Buffer; offsetNs: number; keyframe: boolean }) => {
-        if (f.runId !== live.runId) return;
-        if (f.offsetNs !== offsetNs) { finish(); return; }
-        started ||= f.keyframe;
-        if (!started) return;
-        // A client that cannot keep up is cut off rather than buffered without bound.
-        if (res.writableLength > 16 * 1024 * 1024) { res.destroy(); return; }
-        res.write(f.bytes);
-      };
-      const onEnd = (e: { runId: number }) => { if (e.runId === live.runId) finish(); };
-      const finish = () => {
-        p.events.off('live-fragment', onFrag);
-        p.events.off('run-ended', onEnd);
-        res.end();
-        resolve();
-      };
-      p.events.on('live-fragment', onFrag);
-      p.events.on('run-ended', onEnd);
-      c.signal.addEventListener('abort', finish, { once: true });
-    });
-  });
-}
+export const recordingRoutes: CameraRoute[] = [
+  {
+    method: 'GET', url: '/health',
+    schema: { summary: "The camera's state and the epoch↔PTS anchor (DESIGN §4).", response: { 200: HealthPayload } },
+    handler: (c, p) => c.json(200, p.health()),
+  },
+  {
+    method: 'POST', url: '/force_rotate',
+    schema: { summary: 'Seal the open segment at the next fragment boundary.', response: { 200: ForceRotateAnswer, ...errors(400, 413, 503) } },
+    handler: async (c, p) => {
+      await c.body(); // a body, if any, was checked to be JSON
+      const state = p.ingest.state;
+      if (state !== 'running') {
+        throw new DomainError('NOT_RECORDING', `ingest is ${state}${p.ingest.lastError ? ` (last error: ${p.ingest.lastError})` : ''}; nothing to seal`);
+      }
+      // The next fragment boundary is at most one GOP away; allow a few.
+      const timeoutMs = Math.max(5000, 3 * p.ingest.fragmentIntervalMs);
+      let sealed;
+      try {
+        sealed = await p.writer.requestRotate(timeoutMs);
+      } catch (e) {
+        throw new DomainError('NOT_RECORDING', `force_rotate: ${(e as Error).message}`);
+      }
+      c.json(200, { ok: true, sealed: sealed ? segmentJson(sealed) : null });
+    },
+  },
+  {
+    method: 'GET', url: '/segments',
+    schema: { summary: 'Segments overlapping a PTS window, the gaps between them and the spans of continuous footage.', querystring: SegmentsQuery, response: { 200: SegmentsAnswer, ...errors(400) } },
+    handler: (c, p) => {
+      const q = c.query as { from_pts_ns?: number; to_pts_ns?: number; limit?: number };
+      const from = q.from_pts_ns ?? 0;
+      const to = q.to_pts_ns ?? MAX_PTS;
+      const limit = q.limit ?? 20_000;
+      if (to <= from) throw new DomainError('INVALID_FIELD', 'to_pts_ns: must be greater than from_pts_ns');
+      const rows = p.index.overlapping(from, to);
+      const truncated = rows.length > limit;
+      const shown = truncated ? rows.slice(rows.length - limit) : rows;
+      const t = timeline(shown, p.index.gapsIn(from, to));
+      c.json(200, { ok: true, segments: shown.map(segmentJson), gaps: t.gaps, spans: t.spans, truncated });
+    },
+  },
+  {
+    method: 'GET', url: '/live.mp4',
+    schema: { summary: "The running ffmpeg's fragmented MP4 from the next keyframe (x-segrec-pts-offset-ns maps its times to producer PTS).", response: { ...errors(503) } },
+    handler: async (c, p) => {
+      const deadline = Date.now() + 15_000;
+      while ((!p.live || p.live.offsetNs === null) && Date.now() < deadline && !c.signal.aborted) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const live = p.live;
+      if (!live || live.offsetNs === null) throw new DomainError('NOT_RECORDING', `live: ingest is ${p.ingest.state}; no stream to follow`);
+      const res = c.raw();
+      const offsetNs = live.offsetNs;
+      res.writeHead(200, {
+        'content-type': 'video/mp4',
+        'cache-control': 'no-store',
+        'x-segrec-pts-offset-ns': String(offsetNs),
+        'x-segrec-run-id': String(live.runId),
+      });
+      // A HEAD has no body: answer the head now instead of holding an empty stream open.
+      if (c.req.method === 'HEAD') { res.end(); return; }
+      res.write(live.init.bytes);
+      await new Promise<void>((resolve) => {
+        // Fragments are cut every second within a GOP: a viewer starts at the next keyframe. A re-anchored
+        // run (a timestamp jump) changes the offset: the stream ends, and the client reconnects to learn it.
+        let started = false;
+        const onFrag = (f: { runId: number; bytes: Buffer; offsetNs: number; keyframe: boolean }) => {
+          if (f.runId !== live.runId) return;
+          if (f.offsetNs !== offsetNs) { finish(); return; }
+          started ||= f.keyframe;
+          if (!started) return;
+          // A client that cannot keep up is cut off rather than buffered without bound.
+          if (res.writableLength > 16 * 1024 * 1024) { res.destroy(); return; }
+          res.write(f.bytes);
+        };
+        const onEnd = (e: { runId: number }) => { if (e.runId === live.runId) finish(); };
+        const finish = () => {
+          p.events.off('live-fragment', onFrag);
+          p.events.off('run-ended', onEnd);
+          res.end();
+          resolve();
+        };
+        p.events.on('live-fragment', onFrag);
+        p.events.on('run-ended', onEnd);
+        c.signal.addEventListener('abort', finish, { once: true });
+      });
+    },
+  },
+];

@@ -1,61 +1,109 @@
-// Validation of JSON bodies and query strings. Every failure is a 400 whose message names the field.
-import { HttpError } from './router.js';
+// Request validation from the protocol's JSON Schemas: bodies with Ajv (no type coercion, unknown
+// fields refused), query strings by walking the schema (decimal integers only — `1e3`, ` 5` and `0x10`
+// are not integers here — an empty value is absent, and enums name their values). Every failure is a
+// 400 whose message starts with the field it names.
+import { Ajv, type ErrorObject } from 'ajv';
+import { DomainError } from '../../protocol/errors.js';
+import { fieldName, queryIntValue } from '../../protocol/fields.js';
 
-export type JsonObject = Record<string, unknown>;
+const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false, verbose: true });
 
-export function requireObject(v: unknown, what = 'body'): JsonObject {
-  if (v === undefined) return {};
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, `${what}: must be a JSON object`);
-  return v as JsonObject;
+type Validator = (data: unknown) => { value?: unknown; error?: Error } | boolean;
+
+interface SchemaNode {
+  type?: string;
+  properties?: Record<string, SchemaNode>;
+  minimum?: number;
+  maximum?: number;
+  anyOf?: SchemaNode[];
+  enum?: unknown[];
+  const?: unknown;
+  pattern?: string;
 }
 
-export function rejectUnknownKeys(obj: JsonObject, allowed: readonly string[]): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) {
-      throw new HttpError(400, `${k.length > 64 ? k.slice(0, 64) + '…' : k}: unknown field (allowed: ${allowed.join(', ')})`);
+/** What an Ajv error says, in the words of the producer's other checks. */
+function what(e: Partial<ErrorObject>): string {
+  const params = (e.params ?? {}) as Record<string, unknown>;
+  const data = e.data;
+  switch (e.keyword) {
+    case 'type': {
+      const want = String(params.type ?? '').split(',')[0];
+      if (want === 'number') return 'must be a finite number';
+      if (want === 'integer') return typeof data === 'number' && Number.isFinite(data) ? 'must be an integer' : 'must be a number';
+      return `must be ${want === 'object' || want === 'array' ? 'an' : 'a'} ${want}`;
     }
+    case 'minimum': case 'maximum': {
+      const ps = (e.parentSchema ?? {}) as { type?: string; minimum?: number; maximum?: number };
+      if (ps.type === 'number' && ps.minimum !== undefined && ps.maximum !== undefined) return `must be between ${ps.minimum} and ${ps.maximum}`;
+      if (e.keyword === 'maximum') return `must be at most ${String(params.limit)}`;
+      return params.limit === 0 ? 'must not be negative' : `must be at least ${String(params.limit)}`;
+    }
+    case 'maxLength': return `longer than ${String(params.limit)} characters`;
+    case 'enum': return `must be one of ${(params.allowedValues as unknown[] | undefined)?.join(', ') ?? 'the allowed values'}`;
+    default: return e.message ?? 'invalid';
   }
 }
 
-/** A non-negative safe integer, or undefined/null when absent. */
-export function optNonNegInt(obj: JsonObject, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const v = obj[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new HttpError(400, `${key}: must be a number`);
-  if (!Number.isInteger(v)) throw new HttpError(400, `${key}: must be an integer`);
-  if (v < 0) throw new HttpError(400, `${key}: must not be negative`);
-  if (v > max) throw new HttpError(400, `${key}: must be at most ${max}`);
-  return v;
+/** The message of the first Ajv error: `<field>: <what>`. */
+export function validationMessage(errors: Array<Partial<ErrorObject>>, dataVar: string): string {
+  const e = errors[0] ?? {};
+  const params = (e.params ?? {}) as Record<string, unknown>;
+  if (typeof params.additionalProperty === 'string') return `${fieldName(params.additionalProperty)}: unknown field`;
+  if (typeof params.missingProperty === 'string') return `${params.missingProperty}: required`;
+  const path = (e.instancePath ?? '').replace(/^\//, '').split('/')[0];
+  const field = path === '' ? dataVar : fieldName(path.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return `${field}: ${what(e)}`;
 }
 
-export function optFiniteNumber(obj: JsonObject, key: string, min = -Infinity, max = Infinity): number | undefined {
-  const v = obj[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new HttpError(400, `${key}: must be a finite number`);
-  if (v < min || v > max) throw new HttpError(400, `${key}: must be between ${min} and ${max}`);
-  return v;
+/** Validates a JSON body against its schema (an absent body is checked by the route's parser). */
+export function bodyValidator(schema: unknown): Validator {
+  const check = ajv.compile(schema as object);
+  return (data: unknown) => {
+    if (data === undefined) return { value: data };
+    if (check(data)) return { value: data };
+    const first = check.errors?.[0];
+    if (first && first.instancePath === '' && first.keyword === 'type') return { error: new DomainError('INVALID_BODY', 'body: must be a JSON object') };
+    return { error: new DomainError('INVALID_FIELD', validationMessage(check.errors ?? [], 'body')) };
+  };
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-export function optString(obj: JsonObject, key: string, maxLen: number): string | undefined {
-  const v = obj[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new HttpError(400, `${key}: must be a string`);
-  if (v.length > maxLen) throw new HttpError(400, `${key}: longer than ${maxLen} characters`);
-  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(v)) throw new HttpError(400, `${key}: must not contain control characters`);
-  // A lone surrogate has no UTF-8 form: it would not survive the index or the filesystem unchanged.
-  if (LONE_SURROGATE.test(v)) throw new HttpError(400, `${key}: must be valid Unicode (no lone surrogates)`);
-  return v;
+function enumValues(n: SchemaNode): string[] | null {
+  if (n.enum && n.enum.every((v) => typeof v === 'string')) return n.enum as string[];
+  if (!n.anyOf || !n.anyOf.every((a) => typeof a.const === 'string')) return null;
+  return n.anyOf.map((a) => a.const as string);
 }
 
-/** An integer query parameter (decimal digits only), or undefined when absent. */
-export function queryInt(q: URLSearchParams, key: string, min: number, max: number): number | undefined {
-  const v = q.get(key);
-  if (v === null || v === '') return undefined;
-  if (!/^-?\d{1,17}$/.test(v)) throw new HttpError(400, `${key}: must be an integer`);
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new HttpError(400, `${key}: must be between ${min} and ${max}`);
-  return n;
+/** Where a query's validation error waits until the handler reads the query (so a route checks its path first, as it always did). */
+export const QUERY_ERROR = Symbol('query error');
+
+/**
+ * Validates and converts a query object (first values, strings) against an object schema. A failure
+ * is kept under QUERY_ERROR and thrown when the handler reads the query.
+ */
+export function queryValidator(schema: unknown): Validator {
+  const props = (schema as SchemaNode).properties ?? {};
+  return (data: unknown) => {
+    const q = (data ?? {}) as Record<string, string | undefined>;
+    const out = Object.create(null) as Record<string, unknown>;
+    try {
+      for (const [key, node] of Object.entries(props)) {
+        const v = q[key];
+        // An empty integer is absent (`?limit=`); an empty enum value is not one of its values.
+        if (v === undefined || (v === '' && node.type === 'integer')) continue;
+        const values = enumValues(node);
+        if (node.type === 'integer') {
+          out[key] = queryIntValue(key, v, node.minimum ?? -Number.MAX_SAFE_INTEGER, node.maximum ?? Number.MAX_SAFE_INTEGER);
+        } else if (values) {
+          if (!values.includes(v)) throw new DomainError('INVALID_FIELD', `${key}: must be ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`);
+          out[key] = v;
+        } else {
+          if (node.pattern && !new RegExp(node.pattern, 'u').test(v)) throw new DomainError('INVALID_FIELD', `${key}: must match ${node.pattern}`);
+          out[key] = v;
+        }
+      }
+    } catch (e) {
+      return { value: { [QUERY_ERROR]: e } };
+    }
+    return { value: out };
+  };
 }

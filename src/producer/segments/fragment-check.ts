@@ -4,7 +4,7 @@
 import type { InitSegment } from '../../mp4/init.js';
 import { parseMoof, type ParsedMoof } from '../../mp4/fragment.js';
 import { fragmentTimes } from './fragment-times.js';
-import type { FragmentRow } from './index-db.js';
+import type { FragmentRow } from '../store/catalog.js';
 
 /** Why the moof bytes do not match the index row, or (when they do) the parsed moof and its video frame count. */
 export function checkFragment(moofBytes: Buffer, f: FragmentRow, init: InitSegment, offsetNs: number): { why: string } | { moof: ParsedMoof; frames: number } {

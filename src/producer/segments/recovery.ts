@@ -17,7 +17,7 @@ import { parseInit, type InitSegment } from '../../mp4/init.js';
 import { fragmentTimes, videoTrack } from './fragment-times.js';
 import { checkFragment } from './fragment-check.js';
 import { crc32 } from './crc32.js';
-import type { FragmentRow, SegmentIndex, SegmentRow } from './index-db.js';
+import type { FragmentRow, SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath, startPtsFromName } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
 

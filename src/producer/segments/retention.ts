@@ -3,11 +3,13 @@
 // Normally the index row goes first, then the file (a crash in between leaves a file that recovery adopts
 // again: nothing lost). When the disk is so full that SQLite cannot even record the removal, the file
 // goes first to make room and the row after it (a crash in between leaves a row whose file is missing,
-// which recovery drops).
+// which recovery drops). Inside an App with a global `min_free_bytes` the free-disk limit is the App's
+// storage budget's instead (storage-budget.ts: the oldest footage across all cameras goes first); it
+// removes through remove() here, with the same bookkeeping.
 import { rmdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
-import type { SegmentIndex, SegmentRow } from './index-db.js';
+import type { SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath } from './paths.js';
 
 export interface RetentionLimits {
@@ -101,10 +103,10 @@ export class Retention {
 
   /** One pass; returns the removed segments. */
   run(nowEpochMs = Date.now()): SegmentRow[] {
+    this.dropOrphanRows();
     if (!this.enabled) return [];
     const { index } = this.deps;
     const limits = this.limits;
-    this.dropOrphanRows();
     // Page through the oldest sealed segments until one that is not pinned is kept: every limit is
     // monotonic in time (ages grow older, totals shrink, free space grows), so nothing after it is due.
     // A pass where no limit is exceeded reads one page, not the whole table.
@@ -129,12 +131,31 @@ export class Retention {
       }
       if (candidates.some((s) => !isPinned(s.id) && !d.reason.has(s.id))) break;
     }
+    this.remove(victims, (seg) => reason.get(seg.id));
+    return victims;
+  }
+
+  /**
+   * Whether a segment's file is already gone and only its index row is left (an emergency pass under a
+   * full disk removed the file; the row goes at the next pass): not a candidate for removal.
+   */
+  isPendingRemoval(id: number): boolean {
+    return this.orphanRows.has(id);
+  }
+
+  /**
+   * Removes the given sealed segments (index row, then file; files first when the disk is too full for
+   * SQLite), logging each with its reason. The caller chose them: unpinned, sealed, not pending removal.
+   * Used by run() and by the App's storage budget (min free disk across cameras).
+   */
+  remove(victims: SegmentRow[], reasonOf: (seg: SegmentRow) => string | undefined): void {
+    const { index } = this.deps;
     let i = 0;
     try {
       for (; i < victims.length; i++) {
         index.deleteSegment(victims[i].id);
         unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, victims[i].path));
-        this.removed(victims[i], reason.get(victims[i].id));
+        this.removed(victims[i], reasonOf(victims[i]));
       }
     } catch (e) {
       if (!isSqliteFull(e)) throw e;
@@ -150,12 +171,11 @@ export class Retention {
         for (const seg of rest) this.orphanRows.add(seg.id);
         this.deps.log.error('disk full: segment files removed, their index rows not yet (retried next pass)', { segments: rest.length });
       }
-      for (const seg of rest) this.removed(seg, reason.get(seg.id));
+      for (const seg of rest) this.removed(seg, reasonOf(seg));
     }
     if (victims.length > 0) {
       try { index.pruneGaps(); } catch { /* a full disk can refuse this too; next pass */ }
     }
-    return victims;
   }
 
   /** Rows whose files an emergency pass already removed. */

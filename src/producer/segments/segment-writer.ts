@@ -20,7 +20,9 @@ import type { InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
 import { fragmentTimes, videoTrack, type FragmentTimes } from './fragment-times.js';
 import { classifyJump, holeReason, presentationHoles } from './discontinuity.js';
-import type { SegmentIndex, SegmentRow } from './index-db.js';
+import { isDiskFull, storageErrorCode, StorageFaultTracker, type StorageFault } from './storage-fault.js';
+
+import type { SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath, segmentRelPath } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
 import { crc32 } from './crc32.js';
@@ -58,28 +60,6 @@ interface RunState {
   resyncSeen: boolean;
 }
 
-/** Storing fragments is failing (for /health and logs); null while it works. */
-export interface StorageFault {
-  code: string;
-  /** What fails and where, e.g. "disk full (ENOSPC): cannot write segments in /data/segments". */
-  message: string;
-  sinceEpochMs: number;
-  /** Fragments dropped since the fault began, and the footage they held (ns). */
-  fragments: number;
-  droppedNs: number;
-}
-
-/** The errno / SQLite code of an error that means "storage failed", or null for anything else (a bug). */
-export function storageErrorCode(e: unknown): string | null {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return null;
-  return /^E[A-Z0-9]+$/.test(code) || /^SQLITE_(FULL|IOERR|CANTOPEN|READONLY|CORRUPT|NOTADB|PERM)/.test(code) ? code : null;
-}
-
-export function isDiskFull(code: string): boolean {
-  return code === 'ENOSPC' || code === 'EDQUOT' || code.startsWith('SQLITE_FULL');
-}
-
 type RotateWaiter = { resolve: (row: SegmentRow | null) => void };
 
 export interface SegmentWriterEvents {
@@ -96,13 +76,9 @@ export class SegmentWriter {
   private fragmentsDropped = 0;
   private fragmentsWritten = 0;
   private bytesWritten = 0;
-  private fault: StorageFault | null = null;
-  private faultLoggedAtMs = 0;
+  private readonly faults: StorageFaultTracker;
   /** Segments sealed on disk whose index row could not be marked sealed yet (retried with the next write). */
   private unsealedIds: Array<{ id: number; mtimeMs: number | null }> = [];
-  /** The newest storage error (kept after recovery, with what it cost), for /health's last_error. */
-  lastStorageError: { message: string; atMs: number } | null = null;
-
   constructor(
     private readonly deps: {
       index: SegmentIndex;
@@ -116,7 +92,14 @@ export class SegmentWriter {
       /** Asked to free space when the disk is full (retention); returns how many segments it removed. */
       makeRoom?: () => number;
     },
-  ) {}
+  ) {
+    this.faults = new StorageFaultTracker(deps.segmentsDir, deps.log);
+  }
+
+  /** The newest storage error (kept after recovery, with what it cost), for /health's last_error. */
+  get lastStorageError(): { message: string; atMs: number } | null {
+    return this.faults.lastError;
+  }
 
   get counters(): { fragmentsWritten: number; fragmentsDropped: number; bytesWritten: number } {
     return { fragmentsWritten: this.fragmentsWritten, fragmentsDropped: this.fragmentsDropped, bytesWritten: this.bytesWritten };
@@ -124,7 +107,7 @@ export class SegmentWriter {
 
   /** Non-null while fragments cannot be stored. */
   get storageFault(): StorageFault | null {
-    return this.fault;
+    return this.faults.fault;
   }
 
   get openSegment(): SegmentRow | null {
@@ -260,10 +243,11 @@ export class SegmentWriter {
     // Lost time before this fragment (a new run, or fragments dropped while storage failed) is recorded
     // in the same transaction as the fragment, so a failure leaves neither.
     const gaps: Array<{ startNs: number; stopNs: number; reason: string }> = [];
-    if (this.fault) {
+    const fault = this.faults.fault;
+    if (fault) {
       const lastStop = this.deps.index.lastSegment()?.stop_pts_ns ?? run.pendingGaps[0]?.startNs ?? startNs;
       const reasons = run.pendingGaps.map((g) => `; ${g.reason}`).join('');
-      const reason = `${this.fault.message}; ${this.fault.fragments} fragment(s) not recorded${reasons}`;
+      const reason = `${fault.message}; ${fault.fragments} fragment(s) not recorded${reasons}`;
       if (startNs > lastStop) gaps.push({ startNs: lastStop, stopNs: startNs, reason });
       // Holes inside this fragment lie after its start: still worth recording.
       gaps.push(...run.pendingGaps.filter((g) => g.startNs >= startNs));
@@ -298,13 +282,7 @@ export class SegmentWriter {
       this.deps.events?.gap?.(g);
       this.deps.log.info('gap in recording', { from_pts_ns: g.startNs, to_pts_ns: g.stopNs, ms: Math.round((g.stopNs - g.startNs) / 1e6), reason: g.reason });
     }
-    if (this.fault) {
-      const fault = this.fault;
-      this.fault = null;
-      const lost = `${fault.fragments} fragment(s) (${(fault.droppedNs / 1e9).toFixed(1)} s of footage) were not recorded`;
-      this.lastStorageError = { message: `${fault.message} from ${new Date(fault.sinceEpochMs).toISOString()} for ${Date.now() - fault.sinceEpochMs} ms; ${lost}`, atMs: Date.now() };
-      this.deps.log.info('storing segments again', { after_ms: Date.now() - fault.sinceEpochMs, dropped_fragments: fault.fragments, code: fault.code });
-    }
+    this.faults.stored();
   }
 
   /** After a failed write: cut off what was written of the fragment and seal the segment before it. */
@@ -321,23 +299,7 @@ export class SegmentWriter {
 
   private noteDropped(code: string, e: Error, ns: number): void {
     this.fragmentsDropped++;
-    const now = Date.now();
-    if (!this.fault) {
-      const what = isDiskFull(code) ? `disk full (${code})` : `storage error (${code})`;
-      this.fault = { code, message: `${what}: cannot write segments in ${this.deps.segmentsDir}`, sinceEpochMs: now, fragments: 0, droppedNs: 0 };
-      this.faultLoggedAtMs = now;
-      this.deps.log.error('cannot store fragments; dropping them until storing works again', { code, error: e.message, dir: this.deps.segmentsDir });
-    } else if (now - this.faultLoggedAtMs >= 30_000) {
-      this.faultLoggedAtMs = now;
-      this.deps.log.error('still cannot store fragments', { code, error: e.message, dropped_fragments: this.fault.fragments + 1 });
-    }
-    const fault = this.fault;
-    fault.fragments++;
-    fault.droppedNs += ns;
-    this.lastStorageError = {
-      message: `${fault.message} (${e.message}); ${fault.fragments} fragment(s) (${(fault.droppedNs / 1e9).toFixed(1)} s of footage) not recorded so far`,
-      atMs: now,
-    };
+    this.faults.dropped(code, e, ns);
     this.resolveRotations(null);
   }
 

@@ -1,16 +1,10 @@
 // Pure: the recorded timeline as the API shows it — segments in wire form, the gaps between them
 // (with the recorded reason where the index knows one), holes inside a segment (a recorded gap within
 // its bounds: fragments recovery left out as damaged) and the merged spans of continuous footage.
-import type { GapRow, SegmentRow } from './index-db.js';
+import type { GapRow, SegmentRow } from '../store/catalog.js';
+import type { GapJson, SegmentJson, SpanJson } from '../../protocol/schemas.js';
 
-export interface SegmentJson {
-  id: number; path: string; start_pts_ns: number; stop_pts_ns: number; start_epoch_ms: number; stop_epoch_ms: number;
-  duration_ms: number; bytes: number; frames: number; fragments: number; sealed: boolean; codec: string; width: number;
-  height: number; fps: number; has_audio: boolean;
-}
-
-export interface GapJson { start_pts_ns: number; stop_pts_ns: number; duration_ms: number; reason: string }
-export interface SpanJson { start_pts_ns: number; stop_pts_ns: number; start_epoch_ms: number; stop_epoch_ms: number; segments: number }
+export type { GapJson, SegmentJson, SpanJson };
 
 export function segmentJson(s: SegmentRow): SegmentJson {
   return {

@@ -1,7 +1,8 @@
 // Clip jobs in the SQLite index, so they survive restarts (even kill -9): finished jobs keep answering,
-// queued and interrupted ones are found and run again.
+// queued and interrupted ones are found and run again. A done job whose clip clip retention deleted
+// (clip-retention.ts) stays done, its outcome's path null and `expired_ms` set.
 import type Database from 'better-sqlite3';
-import type { ClipSpec } from './clip-request.js';
+import type { ClipSpec } from '../clips/clip-request.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'error';
 
@@ -19,6 +20,8 @@ export interface ClipOutcome {
   partial: boolean;
   partial_reason: string | null;
   audio: boolean;
+  /** When clip retention deleted the clip (its path is then null); absent or null while it is published. */
+  expired_ms?: number | null;
 }
 
 export interface JobRecord {
@@ -43,24 +46,6 @@ interface JobRow {
   outcome: string | null; error: string | null; created_ms: number; updated_ms: number; deadline_ms: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS jobs (
-  seq INTEGER PRIMARY KEY,
-  clip_id TEXT NOT NULL UNIQUE,
-  status TEXT NOT NULL,
-  spec TEXT NOT NULL,
-  start_pts_ns INTEGER NOT NULL,
-  stop_pts_ns INTEGER NOT NULL,
-  out_dir TEXT NOT NULL,
-  outcome TEXT,
-  error TEXT,
-  created_ms REAL NOT NULL,
-  updated_ms REAL NOT NULL,
-  deadline_ms REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-`;
-
 /** A clip id: the camera's prefix (camera-names.ts clipIdPrefix) and the job's sequence number. */
 export function clipIdOf(seq: number, prefix = 'clip-'): string {
   return `${prefix}${String(seq).padStart(16, '0')}`;
@@ -79,7 +64,6 @@ export class JobStore {
   private readonly s;
 
   constructor(private readonly db: Database.Database, private readonly idPrefix = 'clip-') {
-    db.exec(SCHEMA);
     this.s = {
       nextSeq: db.prepare<[], { n: number }>('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM jobs'),
       insert: db.prepare(`INSERT INTO jobs (seq, clip_id, status, spec, start_pts_ns, stop_pts_ns, out_dir, created_ms, updated_ms, deadline_ms)
@@ -91,6 +75,11 @@ export class JobStore {
       recent: db.prepare<[number], JobRow>('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?'),
       recentByStatus: db.prepare<[string, number], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY seq DESC LIMIT ?'),
       countByStatus: db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
+      publishedBefore: db.prepare<[number, number, number, number], JobRow>(`SELECT * FROM jobs
+        WHERE status = 'done' AND json_extract(outcome, '$.path') IS NOT NULL AND updated_ms < ? AND (updated_ms, seq) > (?, ?)
+        ORDER BY updated_ms, seq LIMIT ?`),
+      expire: db.prepare(`UPDATE jobs SET outcome = json_set(outcome, '$.path', json('null'), '$.expired_ms', @now), updated_ms = @now
+        WHERE clip_id = @clip_id AND status = 'done' AND outcome IS NOT NULL`),
     };
   }
 
@@ -125,6 +114,19 @@ export class JobStore {
 
   recent(limit: number, status?: JobStatus): JobRecord[] {
     return (status ? this.s.recentByStatus.all(status, limit) : this.s.recent.all(limit)).map(fromRow);
+  }
+
+  /**
+   * Done jobs whose clip is still published (a path in the outcome) and that finished before `beforeMs`,
+   * oldest first, after the (updatedMs, seq) cursor of a previous page.
+   */
+  publishedBefore(beforeMs: number, after: { updatedMs: number; seq: number }, limit: number): JobRecord[] {
+    return this.s.publishedBefore.all(beforeMs, after.updatedMs, after.seq, limit).map(fromRow);
+  }
+
+  /** Records that a done job's clip is gone (clip retention): its path becomes null, `expired_ms` is now; it stays done. */
+  markExpired(clipId: string, nowMs: number): void {
+    this.s.expire.run({ clip_id: clipId, now: nowMs });
   }
 
   countsByStatus(): Record<string, number> {

@@ -1,11 +1,11 @@
-// The SQLite index (better-sqlite3, WAL): schema, and every query over segments, fragments, gaps and
-// clock metadata. The segment files stay the truth; this is a fast, crash-safe catalogue of them
-// (reconciled with the files at start by recovery.ts). Clip jobs keep their own table (clips/job-store.ts).
+// The SQLite index (better-sqlite3, WAL): opening it (the schema is store/migrations.ts), and every
+// query over segments, fragments, gaps and clock metadata. The segment files stay the truth; this is a fast, crash-safe catalogue of them
+// (reconciled with the files at start by segments/recovery.ts). Clip jobs are in job-store.ts, the schema in migrations.ts.
 // Each fragment row carries the CRC-32 of its bytes and each sealed segment the file's mtime at sealing,
 // so recovery can tell a file that changed after it was sealed and find exactly what was damaged
 // (both are NULL in rows written before they existed: such rows are checked by structure only).
 import Database from 'better-sqlite3';
-import { sampleEntryCodecNames } from '../../mp4/init.js';
+import { migrate } from './migrations.js';
 
 export interface SegmentRow {
   id: number;
@@ -61,90 +61,15 @@ export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'seale
   bytes: number;
 };
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS segments (
-  id INTEGER PRIMARY KEY,
-  path TEXT NOT NULL UNIQUE,
-  run_id INTEGER NOT NULL,
-  start_pts_ns INTEGER NOT NULL,
-  stop_pts_ns INTEGER NOT NULL,
-  start_epoch_ms REAL NOT NULL,
-  stop_epoch_ms REAL NOT NULL,
-  offset_ns INTEGER NOT NULL,
-  anchor_epoch_ms REAL NOT NULL,
-  anchor_pts_ns INTEGER NOT NULL,
-  bytes INTEGER NOT NULL,
-  init_size INTEGER NOT NULL,
-  fragments INTEGER NOT NULL DEFAULT 0,
-  frames INTEGER NOT NULL DEFAULT 0,
-  codec TEXT NOT NULL,
-  codec_string TEXT NOT NULL,
-  width INTEGER NOT NULL,
-  height INTEGER NOT NULL,
-  fps REAL NOT NULL,
-  has_audio INTEGER NOT NULL,
-  description_key TEXT NOT NULL,
-  sealed INTEGER NOT NULL DEFAULT 0,
-  created_ms REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS segments_start ON segments(start_pts_ns);
-CREATE INDEX IF NOT EXISTS segments_stop ON segments(stop_pts_ns);
-CREATE INDEX IF NOT EXISTS segments_epoch ON segments(start_epoch_ms);
-CREATE INDEX IF NOT EXISTS segments_stop_epoch ON segments(stop_epoch_ms);
-CREATE TABLE IF NOT EXISTS fragments (
-  segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
-  seq INTEGER NOT NULL,
-  start_pts_ns INTEGER NOT NULL,
-  stop_pts_ns INTEGER NOT NULL,
-  offset INTEGER NOT NULL,
-  size INTEGER NOT NULL,
-  moof_size INTEGER NOT NULL,
-  samples INTEGER NOT NULL,
-  keyframe INTEGER NOT NULL,
-  PRIMARY KEY (segment_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS gaps (
-  id INTEGER PRIMARY KEY,
-  start_pts_ns INTEGER NOT NULL,
-  stop_pts_ns INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  created_ms REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS gaps_start ON gaps(start_pts_ns);
-`;
-
 export function openDatabase(path: string): Database.Database {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
-  // Columns added after the first schema (older data directories get them, NULL for existing rows).
-  const columns = (table: string) => new Set(db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
-  if (!columns('segments').has('mtime_ms')) db.exec('ALTER TABLE segments ADD COLUMN mtime_ms REAL');
-  if (!columns('fragments').has('crc')) db.exec('ALTER TABLE fragments ADD COLUMN crc INTEGER');
-  renameRowCodecs(db);
+  // Numbered schema upgrades (store/migrations.ts); a failing optional step is retried at the next start.
+  migrate(db);
   return db;
-}
-
-/**
- * Rows written before codecs were named as ffprobe names them hold the sample entry fourcc ('avc1',
- * 'hvc1', ...): renamed once per data directory. 'mp4v' stays (its codec is in the segment file's esds).
- */
-function renameRowCodecs(db: Database.Database): void {
-  const done = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'codec_names'").get();
-  if (done?.value === 'ffprobe') return;
-  const rename = db.prepare('UPDATE segments SET codec = ? WHERE codec = ?');
-  try {
-    db.transaction(() => {
-      for (const [fourcc, name] of sampleEntryCodecNames()) if (fourcc !== name) rename.run(name, fourcc);
-      db.prepare("INSERT INTO meta(key, value) VALUES ('codec_names', 'ffprobe') ON CONFLICT(key) DO UPDATE SET value = excluded.value").run();
-    })();
-  } catch {
-    // Only names change here: a full disk must not stop the producer from starting (retried at the next start).
-  }
 }
 
 /** Typed queries over the segment catalogue. */

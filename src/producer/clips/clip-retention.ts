@@ -1,0 +1,198 @@
+// Clip retention (issue 10): with a global `clip_max_age` (`--clip-max-age`; default: keep forever), a
+// sweep at start and every minute deletes published clips older than that — the .mp4 and its .json
+// sidecar — so clip roots do not grow forever. It deletes only what this producer made: the clips its
+// job store recorded as published (status done, a path in the outcome), by the time the job finished,
+// and only after checking the file is still that clip: inside a clip root, a regular file of the size
+// the job recorded, beside a sidecar naming the job's clip id (a name the producer handed out may since
+// hold someone else's file). A clip still being written is never a candidate (its job is not done; its
+// temp files are not published paths). The job record is kept: it stays `done`, its path becomes null
+// and `expired_ms` says when (GET /clip/{id} answers `expired: true`). The clip goes first, its sidecar
+// after it (publishing is the reverse), so a crash in between leaves a sidecar the next sweep removes.
+import { lstatSync, readFileSync, realpathSync, unlinkSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import type { Logger } from '../../common/log.js';
+import type { JobRecord, JobStore } from '../store/job-store.js';
+import { sidecarPathOf } from './output-paths.js';
+
+/** How often the sweep runs (it also runs when the clip engine starts). */
+export const CLIP_SWEEP_INTERVAL_MS = 60_000;
+const PAGE = 256;
+
+export interface ClipSweepResult {
+  /** Jobs marked expired by this sweep. */
+  expired: string[];
+  /** Files deleted (clips and their sidecars). */
+  deleted: string[];
+  /** Jobs marked expired whose file was left in place: it is no longer provably the clip this producer made. */
+  leftInPlace: string[];
+}
+
+function within(root: string, p: string): boolean {
+  const r = relative(root, p);
+  return r === '' || (!r.startsWith('..' + sep) && r !== '..' && !isAbsolute(r));
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException).code;
+}
+
+/** Whose the sidecar beside a clip path is: this job's, missing, or something else (another clip's, unreadable). */
+function sidecarOwner(clipPath: string, clipId: string): 'ours' | 'absent' | 'other' {
+  let text: string;
+  try {
+    text = readFileSync(sidecarPathOf(clipPath), 'utf8');
+  } catch (e) {
+    return errno(e) === 'ENOENT' ? 'absent' : 'other';
+  }
+  try {
+    return (JSON.parse(text) as { clip_id?: unknown }).clip_id === clipId ? 'ours' : 'other';
+  } catch {
+    return 'other';
+  }
+}
+
+export class ClipRetention {
+  private timer: NodeJS.Timeout | null = null;
+  /** Clips outside every clip root, already warned about (left alone, looked at again each sweep). */
+  private readonly warnedOutside = new Set<string>();
+
+  constructor(
+    private readonly deps: {
+      store: JobStore; clipRoots: string[]; maxAgeMs: number | null; log: Logger; intervalMs?: number;
+    },
+  ) {}
+
+  get enabled(): boolean {
+    return this.deps.maxAgeMs !== null;
+  }
+
+  /** Sweeps now and then every interval (nothing when clips are kept forever). */
+  start(): void {
+    if (!this.enabled || this.timer) return;
+    this.sweepSafely();
+    this.timer = setInterval(() => this.sweepSafely(), this.deps.intervalMs ?? CLIP_SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private sweepSafely(): void {
+    try {
+      this.sweep();
+    } catch (e) {
+      // An SQLite error under a full disk, say: the next sweep tries again.
+      this.deps.log.error('clip retention failed; retrying at the next sweep', { error: (e as Error).message });
+    }
+  }
+
+  /** One sweep: deletes the published clips that finished more than the max age before `nowMs`. */
+  sweep(nowMs = Date.now()): ClipSweepResult {
+    const result: ClipSweepResult = { expired: [], deleted: [], leftInPlace: [] };
+    const maxAge = this.deps.maxAgeMs;
+    if (maxAge === null) return result;
+    const roots = this.realRoots();
+    const before = nowMs - maxAge;
+    let cursor = { updatedMs: -1, seq: -1 };
+    for (;;) {
+      const page = this.deps.store.publishedBefore(before, cursor, PAGE);
+      for (const job of page) this.expire(job, roots, nowMs, result);
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1];
+      cursor = { updatedMs: last.updatedMs, seq: last.seq };
+    }
+    if (result.expired.length > 0) {
+      this.deps.log.info('clip retention: expired clips', {
+        clips: result.expired.length, files_deleted: result.deleted.length, left_in_place: result.leftInPlace.length,
+        max_age_ms: maxAge,
+      });
+    }
+    return result;
+  }
+
+  private realRoots(): string[] {
+    const out: string[] = [];
+    for (const r of this.deps.clipRoots) {
+      try { out.push(realpathSync(r)); } catch { /* a root that is gone holds nothing to delete */ }
+    }
+    return out;
+  }
+
+  private expire(job: JobRecord, roots: string[], nowMs: number, result: ClipSweepResult): void {
+    const recorded = job.outcome?.path;
+    if (!recorded) return;
+    const log = this.deps.log;
+    let dir: string | null;
+    try {
+      dir = realpathSync(dirname(recorded));
+    } catch (e) {
+      if (errno(e) !== 'ENOENT') {
+        log.warn('clip retention: cannot look at a clip; retrying at the next sweep', { clip_id: job.clipId, error: (e as Error).message });
+        return;
+      }
+      dir = null; // its directory is gone, and the clip with it
+    }
+    if (dir !== null && !roots.some((root) => within(root, dir))) {
+      // Not in a clip root (the roots changed since): not the sweep's to touch.
+      if (!this.warnedOutside.has(job.clipId)) {
+        this.warnedOutside.add(job.clipId);
+        log.warn('clip retention: clip lies outside every clip root; left alone', { clip_id: job.clipId, path: recorded });
+      }
+      return;
+    }
+    const deleted: string[] = [];
+    let leftInPlace = false;
+    if (dir !== null) {
+      const file = join(dir, basename(recorded));
+      let st: ReturnType<typeof lstatSync> | null;
+      try {
+        st = lstatSync(file);
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') {
+          log.warn('clip retention: cannot look at a clip; retrying at the next sweep', { clip_id: job.clipId, error: (e as Error).message });
+          return;
+        }
+        st = null;
+      }
+      const sidecar = sidecarPathOf(file);
+      const owner = sidecarOwner(file, job.clipId);
+      const remove = (p: string) => {
+        try {
+          unlinkSync(p);
+          deleted.push(p);
+        } catch (e) {
+          if (errno(e) !== 'ENOENT') throw e;
+        }
+      };
+      try {
+        if (st === null) {
+          // The clip is gone already (deleted by hand, or a sweep died between the two files): its sidecar goes too.
+          if (owner === 'ours') remove(sidecar);
+        } else if (st.isFile() && st.size === job.outcome!.bytes && owner === 'ours') {
+          remove(file);
+          remove(sidecar);
+        } else {
+          leftInPlace = true;
+        }
+      } catch (e) {
+        result.deleted.push(...deleted);
+        log.warn('clip retention: cannot delete a clip; retrying at the next sweep', { clip_id: job.clipId, error: (e as Error).message });
+        return;
+      }
+    }
+    this.deps.store.markExpired(job.clipId, nowMs);
+    result.expired.push(job.clipId);
+    result.deleted.push(...deleted);
+    if (leftInPlace) {
+      result.leftInPlace.push(job.clipId);
+      log.warn('clip retention: the file at an expired clip\'s path is not that clip any more (size or sidecar differ); left in place', {
+        clip_id: job.clipId, path: recorded,
+      });
+    } else {
+      const what = deleted.length > 0 ? 'clip retention deleted clip' : 'clip retention: expired clip was gone already';
+      log.info(what, { clip_id: job.clipId, path: recorded, age_ms: Math.round(nowMs - job.updatedMs) });
+    }
+  }
+}

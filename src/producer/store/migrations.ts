@@ -1,0 +1,152 @@
+// The index database's schema as numbered upgrades (as Moonfire NVR's server/db does): each step runs
+// once, in its own transaction, and the database's `user_version` records the last one applied. A data
+// directory written by a newer segrec (a higher version than this code knows) is refused rather than
+// misread. Steps after REQUIRED_VERSION only speed things up: if one fails (e.g. the disk is full) the
+// producer still starts and the step is retried at the next start.
+import type Database from 'better-sqlite3';
+import { sampleEntryCodecNames } from '../../mp4/init.js';
+
+export interface Migration {
+  version: number;
+  what: string;
+  up(db: Database.Database): void;
+}
+
+const CATALOG = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  run_id INTEGER NOT NULL,
+  start_pts_ns INTEGER NOT NULL,
+  stop_pts_ns INTEGER NOT NULL,
+  start_epoch_ms REAL NOT NULL,
+  stop_epoch_ms REAL NOT NULL,
+  offset_ns INTEGER NOT NULL,
+  anchor_epoch_ms REAL NOT NULL,
+  anchor_pts_ns INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  init_size INTEGER NOT NULL,
+  fragments INTEGER NOT NULL DEFAULT 0,
+  frames INTEGER NOT NULL DEFAULT 0,
+  codec TEXT NOT NULL,
+  codec_string TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  fps REAL NOT NULL,
+  has_audio INTEGER NOT NULL,
+  description_key TEXT NOT NULL,
+  sealed INTEGER NOT NULL DEFAULT 0,
+  created_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_start ON segments(start_pts_ns);
+CREATE INDEX IF NOT EXISTS segments_stop ON segments(stop_pts_ns);
+CREATE INDEX IF NOT EXISTS segments_epoch ON segments(start_epoch_ms);
+CREATE INDEX IF NOT EXISTS segments_stop_epoch ON segments(stop_epoch_ms);
+CREATE TABLE IF NOT EXISTS fragments (
+  segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  start_pts_ns INTEGER NOT NULL,
+  stop_pts_ns INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  moof_size INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  keyframe INTEGER NOT NULL,
+  PRIMARY KEY (segment_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gaps (
+  id INTEGER PRIMARY KEY,
+  start_pts_ns INTEGER NOT NULL,
+  stop_pts_ns INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  created_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gaps_start ON gaps(start_pts_ns);
+`;
+
+const JOBS = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY,
+  clip_id TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  start_pts_ns INTEGER NOT NULL,
+  stop_pts_ns INTEGER NOT NULL,
+  out_dir TEXT NOT NULL,
+  outcome TEXT,
+  error TEXT,
+  created_ms REAL NOT NULL,
+  updated_ms REAL NOT NULL,
+  deadline_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+`;
+
+const columns = (db: Database.Database, table: string) =>
+  new Set(db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
+
+export const MIGRATIONS: Migration[] = [
+  // Steps 1–3 may meet a data directory from before versioning (user_version 0, some of it present):
+  // they are written to find their work already done.
+  { version: 1, what: 'catalog: meta, segments, fragments, gaps', up: (db) => db.exec(CATALOG) },
+  {
+    version: 2, what: 'segments.mtime_ms (recovery) and fragments.crc (damage detection)',
+    up: (db) => {
+      if (!columns(db, 'segments').has('mtime_ms')) db.exec('ALTER TABLE segments ADD COLUMN mtime_ms REAL');
+      if (!columns(db, 'fragments').has('crc')) db.exec('ALTER TABLE fragments ADD COLUMN crc INTEGER');
+    },
+  },
+  { version: 3, what: 'clip jobs', up: (db) => db.exec(JOBS) },
+  {
+    // Rows written before codecs were named as ffprobe names them hold the sample entry fourcc ('avc1',
+    // 'hvc1', ...). 'mp4v' stays (its codec is in the segment file's esds).
+    version: 4, what: 'codec names as ffprobe gives them',
+    up: (db) => {
+      const rename = db.prepare('UPDATE segments SET codec = ? WHERE codec = ?');
+      for (const [fourcc, name] of sampleEntryCodecNames()) if (fourcc !== name) rename.run(name, fourcc);
+    },
+  },
+  {
+    version: 5, what: 'index of published clips (clip retention pages through it)',
+    up: (db) => db.exec(`CREATE INDEX IF NOT EXISTS jobs_published ON jobs(updated_ms)
+      WHERE status = 'done' AND json_extract(outcome, '$.path') IS NOT NULL`),
+  },
+];
+
+/** The version every table and column the code uses exists at; later steps are optional. */
+export const REQUIRED_VERSION = 3;
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+export class SchemaError extends Error {
+  override name = 'SchemaError';
+}
+
+/**
+ * Brings the database to the latest version; returns the versions applied. Throws SchemaError for a
+ * database newer than this code, and the step's error when a required step fails.
+ */
+export function migrate(db: Database.Database, o: { onOptionalFailure?: (m: Migration, e: Error) => void; steps?: Migration[]; required?: number } = {}): number[] {
+  const steps = o.steps ?? MIGRATIONS;
+  const latest = steps[steps.length - 1].version;
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > latest) {
+    throw new SchemaError(`the index database is at schema version ${current}, newer than this segrec knows (${latest}): use a newer segrec for this data directory`);
+  }
+  const applied: number[] = [];
+  for (const m of steps) {
+    if (m.version <= current) continue;
+    try {
+      db.transaction(() => {
+        m.up(db);
+        db.pragma(`user_version = ${m.version}`);
+      })();
+    } catch (e) {
+      if (m.version <= (o.required ?? REQUIRED_VERSION)) throw e;
+      o.onOptionalFailure?.(m, e as Error);
+      break;
+    }
+    applied.push(m.version);
+  }
+  return applied;
+}

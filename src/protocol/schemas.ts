@@ -1,0 +1,134 @@
+// The wire contract as JSON Schemas (TypeBox): every request the producer validates and every answer it
+// gives, snake_case as the spec has it. The HTTP layer validates requests with these schemas and
+// generates /openapi.json from them; the Recorder, the CLI and the web page's types come from here too.
+import Type, { type Static, type TSchema } from 'typebox';
+import { ERROR_CODES, type ErrorCode } from './errors.js';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Int = (o: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(o);
+const PtsNs = (description: string) => Int({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description });
+
+export const ErrorBody = Type.Object({
+  ok: Type.Literal(false),
+  message: Type.String({ description: 'What is wrong; a 400 starts with the field it names ("start_pts_ns: …").' }),
+  code: Type.Unsafe<ErrorCode>({ type: 'string', enum: [...ERROR_CODES], description: 'Stable error code.' }),
+}, { $id: 'ErrorBody' });
+export type ErrorBody = Static<typeof ErrorBody>;
+
+// ---- Requests --------------------------------------------------------------------------------------
+
+/** Longest window one clip may cover (ns). */
+export const MAX_CLIP_NS = 3600 * 1e9;
+/** Longest a job may wait for footage that has not arrived yet (ms). */
+export const MAX_WAIT_MS = 600_000;
+/** The longest GET /clip/{id}?wait_ms= holds an answer (ms). */
+export const WAIT_MS_CAP = 30_000;
+
+/**
+ * POST /clip. Types and ranges are checked by this schema; the rules across fields (a window is a pair,
+ * PTS wins over epoch, stop after start, at most an hour, a plain .mp4 file name) by the clip request
+ * parser. null counts as absent.
+ */
+export const ClipBody = Type.Object({
+  start_pts_ns: Type.Optional(Nullable(PtsNs('Window start, producer PTS (ns).'))),
+  stop_pts_ns: Type.Optional(Nullable(PtsNs('Window stop (exclusive), producer PTS (ns).'))),
+  start_epoch_ms: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1e15, description: 'Window start, epoch ms (used when no PTS is given).' }))),
+  stop_epoch_ms: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1e15, description: 'Window stop, epoch ms.' }))),
+  label: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+  out_dir: Type.Optional(Nullable(Type.String({ maxLength: 4096, description: 'A directory inside a clip root.' }))),
+  filename: Type.Optional(Nullable(Type.String({ maxLength: 200, description: 'A plain name ending in .mp4.' }))),
+  max_wait_ms: Type.Optional(Nullable(Int({ minimum: 0, maximum: MAX_WAIT_MS, description: 'How long the job may wait for footage.' }))),
+}, { additionalProperties: false, $id: 'ClipBody' });
+export type ClipBody = Static<typeof ClipBody>;
+
+export const SegmentsQuery = Type.Object({
+  from_pts_ns: Type.Optional(PtsNs('Segments overlapping [from, to).')),
+  to_pts_ns: Type.Optional(PtsNs('Exclusive end.')),
+  limit: Type.Optional(Int({ minimum: 1, maximum: 100_000 })),
+});
+export const ClipWaitQuery = Type.Object({
+  wait_ms: Type.Optional(Int({ minimum: 0, maximum: 3_600_000, description: `Hold the answer until the job ends (at most ${WAIT_MS_CAP} ms).` })),
+});
+export const JOB_STATUSES = ['queued', 'running', 'done', 'error'] as const;
+export const JobStatus = Type.Unsafe<(typeof JOB_STATUSES)[number]>({ type: 'string', enum: [...JOB_STATUSES] });
+export const ClipsQuery = Type.Object({
+  limit: Type.Optional(Int({ minimum: 1, maximum: 1000 })),
+  status: Type.Optional(JobStatus),
+  camera: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Only this camera (GET /clips across cameras).' })),
+});
+export const CameraParams = Type.Object({ camera: Type.String() });
+export const ClipParams = Type.Object({ id: Type.String() });
+export const FileParams = Type.Object({ file: Type.String() });
+
+// ---- Answers ---------------------------------------------------------------------------------------
+
+export const INGEST_STATES = ['starting', 'running', 'degraded', 'stalled', 'restarting', 'failed', 'stopped'] as const;
+export const IngestState = Type.Unsafe<(typeof INGEST_STATES)[number]>({ type: 'string', enum: [...INGEST_STATES] });
+export const AudioStatus = Type.Object({
+  codec: Nullable(Type.String({ description: 'The source audio codec as ffprobe names it.' })),
+  kept: Type.Boolean(),
+  mode: Type.Union([Type.Literal('copy'), Type.Literal('aac'), Type.Literal('none')]),
+  reason: Nullable(Type.String()),
+});
+
+export const HealthPayload = Type.Object({
+  ok: Type.Literal(true),
+  ts_ms: Type.Number(),
+  pts_ns: Type.Number(),
+  timebase: Type.Object({ pts_units: Type.Literal('ns'), pts_per_ms: Type.Number(), base_epoch_ms: Type.Number(), base_pts_ns: Type.Number() }),
+  ingest: Type.Object({
+    state: IngestState, source: Type.String(), codec: Nullable(Type.String()), width: Nullable(Type.Number()), height: Nullable(Type.Number()),
+    fps: Nullable(Type.Number()), restarts: Type.Number(), last_frame_age_ms: Nullable(Type.Number()),
+    error: Nullable(Type.String({ description: 'The current problem; null while it records.' })),
+    last_error: Nullable(Type.String()), last_error_at_ms: Nullable(Type.Number()), drift_ms: Type.Number(), audio: AudioStatus,
+  }),
+  segments: Type.Object({
+    count: Type.Number(), bytes: Type.Number(), oldest_start_pts_ns: Nullable(Type.Number()), newest_stop_pts_ns: Nullable(Type.Number()),
+    gaps: Type.Number(), open_start_pts_ns: Nullable(Type.Number()),
+  }),
+  clips: Type.Object({ queued: Type.Number(), running: Type.Number() }),
+}, { $id: 'Health' });
+export type HealthPayload = Static<typeof HealthPayload>;
+
+export const SegmentJson = Type.Object({
+  id: Type.Integer(), path: Type.String(), start_pts_ns: Type.Number(), stop_pts_ns: Type.Number(), start_epoch_ms: Type.Number(),
+  stop_epoch_ms: Type.Number(), duration_ms: Type.Number(), bytes: Type.Number(), frames: Type.Number(), fragments: Type.Number(),
+  sealed: Type.Boolean(), codec: Type.String(), width: Type.Number(), height: Type.Number(), fps: Type.Number(), has_audio: Type.Boolean(),
+}, { $id: 'Segment' });
+export type SegmentJson = Static<typeof SegmentJson>;
+export const GapJson = Type.Object({ start_pts_ns: Type.Number(), stop_pts_ns: Type.Number(), duration_ms: Type.Number(), reason: Type.String() });
+export type GapJson = Static<typeof GapJson>;
+export const SpanJson = Type.Object({
+  start_pts_ns: Type.Number(), stop_pts_ns: Type.Number(), start_epoch_ms: Type.Number(), stop_epoch_ms: Type.Number(), segments: Type.Number(),
+});
+export type SpanJson = Static<typeof SpanJson>;
+export const SegmentsAnswer = Type.Object({
+  ok: Type.Literal(true), segments: Type.Array(SegmentJson), gaps: Type.Array(GapJson), spans: Type.Array(SpanJson), truncated: Type.Boolean(),
+});
+export const ForceRotateAnswer = Type.Object({ ok: Type.Literal(true), sealed: Nullable(SegmentJson) });
+
+export const ClipJson = Type.Object({
+  clip_id: Type.String(), status: JobStatus, mode: Type.Union([Type.Literal('pts'), Type.Literal('epoch')]), label: Nullable(Type.String()),
+  start_pts_ns: Type.Number(), stop_pts_ns: Type.Number(), start_epoch_ms: Nullable(Type.Number()), stop_epoch_ms: Nullable(Type.Number()),
+  error: Nullable(Type.String()), created_ms: Type.Number(), updated_ms: Type.Number(),
+  path: Nullable(Type.String()), actual_start_pts_ns: Nullable(Type.Number()), actual_stop_pts_ns: Nullable(Type.Number()),
+  lead_in_ms: Nullable(Type.Number()), duration_ms: Nullable(Type.Number()), frames: Nullable(Type.Number()), bytes: Nullable(Type.Number()),
+  segments: Type.Array(Type.String()), gaps: Type.Array(Type.Object({ start_pts_ns: Type.Number(), stop_pts_ns: Type.Number() })),
+  partial: Type.Boolean(), partial_reason: Nullable(Type.String()),
+  expired_ms: Type.Optional(Nullable(Type.Number({ description: 'When clip retention (clip_max_age) deleted the clip; its path is then null.' }))),
+}, { $id: 'Clip' });
+export type ClipJson = Static<typeof ClipJson>;
+export const ClipAccepted = Type.Object({ ok: Type.Literal(true), clip_id: Type.String(), status: JobStatus, clip: ClipJson });
+export const ClipAnswer = Type.Object({ ok: Type.Literal(true), clip: ClipJson, message: Nullable(Type.String()) });
+export const ClipsAnswer = Type.Object({ ok: Type.Literal(true), clips: Type.Array(Type.Intersect([ClipJson, Type.Object({ camera: Type.Optional(Type.String()) })])) });
+
+export const CameraSummary = Type.Object({
+  name: Type.String(), record: Type.Boolean(), default: Type.Boolean(), state: Type.String(), source: Type.String(),
+  last_fragment_age_ms: Nullable(Type.Number()), error: Nullable(Type.String()),
+});
+export type CameraSummary = Static<typeof CameraSummary>;
+export const CamerasAnswer = Type.Object({ ok: Type.Literal(true), default_camera: Type.String(), cameras: Type.Array(CameraSummary) });
+export const ReloadAnswer = Type.Object({
+  ok: Type.Literal(true), added: Type.Array(Type.String()), removed: Type.Array(Type.String()), restarted: Type.Array(Type.String()), unchanged: Type.Array(Type.String()),
+});
+export type ReloadResult = Omit<Static<typeof ReloadAnswer>, 'ok'>;
