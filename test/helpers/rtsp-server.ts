@@ -28,6 +28,11 @@ export interface RtspServer {
   restart(): Promise<void>;
   /** The server's stderr so far (for test failure messages). */
   stderr(): string;
+  /**
+   * Holes in a mount's own video timestamps so far (the rig prints `HOLE <mount> <from_ms> <to_ms>`, in
+   * its running time): when the source itself skipped frames, a recording is right to show a gap.
+   */
+  holes(mount: string): Array<{ fromMs: number; toMs: number }>;
 }
 
 export interface StartRtspServerOptions {
@@ -52,7 +57,7 @@ export function freePort(): Promise<number> {
 
 interface Running { child: ChildProcess; exited: Promise<void> }
 
-function spawnServer(port: number, extra: string[], log: { text: string }): Promise<Running> {
+function spawnServer(port: number, extra: string[], log: { text: string; out: string }): Promise<Running> {
   return new Promise((resolve, reject) => {
     const child = spawn(RTSP_SERVER_PYTHON, [RTSP_SERVER_SCRIPT, '--port', String(port), ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -75,6 +80,8 @@ function spawnServer(port: number, extra: string[], log: { text: string }): Prom
     });
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
+      log.out += d;
+      if (log.out.length > 256_000) log.out = log.out.slice(-128_000);
       if (!settled && /^READY \d+$/m.test(stdout)) {
         settled = true;
         clearTimeout(timer);
@@ -89,7 +96,7 @@ function spawnServer(port: number, extra: string[], log: { text: string }): Prom
 export async function startRtspServer(opts: StartRtspServerOptions = {}): Promise<RtspServer> {
   const port = opts.port ?? await freePort();
   const extra = opts.args ?? [];
-  const log = { text: '' };
+  const log = { text: '', out: '' };
   let current: Running | null = await spawnServer(port, extra, log);
 
   const stop = async () => {
@@ -119,5 +126,7 @@ export async function startRtspServer(opts: StartRtspServerOptions = {}): Promis
       current = await spawnServer(port, extra, log);
     },
     stderr: () => log.text,
+    holes: (mount: string) => [...log.out.matchAll(/^HOLE (\S+) (\d+) (\d+)$/gm)]
+      .filter((m) => m[1] === mount).map((m) => ({ fromMs: Number(m[2]), toMs: Number(m[3]) })),
   };
 }
