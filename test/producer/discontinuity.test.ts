@@ -1,8 +1,11 @@
-// Pure rules for timestamp jumps inside one ingest run (segments/discontinuity.ts) and the rate limit
-// on ffmpeg's warnings (ingest/warning-log.ts).
+// Pure rules for timestamp jumps inside one ingest run (segments/discontinuity.ts, the fragment end in
+// fragment-times.ts, a new run's placement in pts-clock.ts) and the rate limit on ffmpeg's warnings
+// (ingest/warning-log.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyJump, holeReason, presentationHoles } from '../../src/producer/segments/discontinuity.js';
+import { presentedStopRelNs } from '../../src/producer/segments/fragment-times.js';
+import { PtsClock } from '../../src/producer/segments/pts-clock.js';
 import { WarningLog } from '../../src/producer/ingest/warning-log.js';
 import { createLogger } from '../../src/common/log.js';
 
@@ -66,4 +69,27 @@ test("ffmpeg's warnings reach the log once per kind per interval, with the count
   assert.equal(lines.length, 3);
   assert.match(lines[2], /repeated=49/);
   assert.equal(w.total, 52);
+});
+
+test("a stretched sample duration (the muxer's DTS step before a forward jump) is cut to one frame in the fragment's end", () => {
+  const t = {
+    startRelNs: 0, stopRelNs: 2_120e6, frames: 3, samples: 3, keyframe: true, frameDurationNs: 40e6,
+    videoSamples: [{ ptsRelNs: 0, durationNs: 40e6 }, { ptsRelNs: 80e6, durationNs: 2_040e6 }, { ptsRelNs: 40e6, durationNs: 40e6 }],
+  };
+  assert.equal(presentedStopRelNs(t, 40e6), 120e6);
+  // Without a known frame period, the fragment's own median is used; ordinary durations are kept.
+  assert.equal(presentedStopRelNs(t, 0), 120e6);
+  assert.equal(presentedStopRelNs({ ...t, videoSamples: [{ ptsRelNs: 0, durationNs: 40e6 }, { ptsRelNs: 40e6, durationNs: 90e6 }] }, 40e6), 130e6);
+});
+
+test('a new run starts no closer to the earlier footage than the wall time that passed, even when its pts ran ahead', () => {
+  const clock = new PtsClock(1_000_000);
+  // Earlier footage ends at pts 12 s, but was captured at epoch base + 10 s (its pts ran 2 s ahead).
+  const floorNs = 12e9;
+  const floorEpochMs = 1_000_000 + 10_000;
+  // A new run's first 1 s fragment arrives 3 s (wall) after that: 2 s of wall time were not recorded.
+  const r = clock.startRun(0, 1e9, floorEpochMs + 3000, floorNs, true, floorEpochMs);
+  assert.deepEqual(r.gap, { startNs: floorNs, stopNs: floorNs + 2e9 });
+  // Without that knowledge the wall clock places it at 12 s, right after the earlier footage: no gap.
+  assert.equal(new PtsClock(1_000_000).startRun(0, 1e9, floorEpochMs + 3000, floorNs, true).gap, null);
 });

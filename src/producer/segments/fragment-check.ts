@@ -27,7 +27,11 @@ export function checkFragment(moofBytes: Buffer, f: FragmentRow, init: InitSegme
   if (!t) return { why: 'no video samples' };
   const startNs = offsetNs + t.startRelNs;
   const stopNs = offsetNs + t.stopRelNs;
-  if (Math.abs(startNs - f.start_pts_ns) > 1000 || Math.abs(stopNs - f.stop_pts_ns) > 1000) {
+  // The writer may have cut a stretched last duration (fragment-times.ts presentedStopRelNs): the index
+  // then ends after the last frame's start and before the file's stretched end.
+  const lastPtsNs = offsetNs + Math.max(...t.videoSamples.map((v) => v.ptsRelNs));
+  const stopOk = Math.abs(stopNs - f.stop_pts_ns) <= 1000 || (f.stop_pts_ns < stopNs && f.stop_pts_ns > lastPtsNs);
+  if (Math.abs(startNs - f.start_pts_ns) > 1000 || !stopOk) {
     return { why: `times ${startNs}..${stopNs} ns, the index says ${f.start_pts_ns}..${f.stop_pts_ns}` };
   }
   return { moof, frames: t.frames };

@@ -58,3 +58,20 @@ export function fragmentStartsOnKeyframe(init: InitSegment, f: { moof: ParsedMoo
   const video = videoTrack(init);
   return f.moof.trackRuns.find((r) => r.trackId === video?.trackId)?.samples[0]?.isSync === true;
 }
+
+/** A sample lasting more than this many frame periods is a hole in the source's timestamps, not a frame. */
+export const STRETCHED_FRAMES = 2.5;
+
+/**
+ * The fragment's presentation end (relative ns) with stretched sample durations cut to one frame: at a
+ * forward step in the source's timestamps the muxer gives the sample before it the whole step as its
+ * duration (DTS difference); taken as footage, that would hide the step and make the B-frames that
+ * follow look like a step back. The hole then shows before the next frame instead.
+ */
+export function presentedStopRelNs(t: FragmentTimes, frameNs: number): number {
+  const frame = frameNs > 0 ? frameNs : t.frameDurationNs;
+  if (!(frame > 0)) return t.stopRelNs;
+  let stop = -Infinity;
+  for (const v of t.videoSamples) stop = Math.max(stop, v.ptsRelNs + (v.durationNs > STRETCHED_FRAMES * frame ? frame : v.durationNs));
+  return Number.isFinite(stop) ? stop : t.stopRelNs;
+}

@@ -33,12 +33,18 @@ export class PtsClock {
 
   /**
    * Picks the offset of a new run from its first fragment's relative bounds (ns from tick 0) and the
-   * wall time it arrived; `floorNs` is the end of footage recorded so far (0 when none).
+   * wall time it arrived; `floorNs` is the end of footage recorded so far (0 when none), captured at
+   * `floorEpochMs` when known.
    */
-  startRun(firstStartRelNs: number, firstStopRelNs: number, arrivalEpochMs: number, floorNs: number, hadFootage: boolean): RunOffset {
+  startRun(firstStartRelNs: number, firstStopRelNs: number, arrivalEpochMs: number, floorNs: number, hadFootage: boolean, floorEpochMs?: number): RunOffset {
     let offsetNs = this.wallPtsNs(arrivalEpochMs) - firstStopRelNs;
+    // When the footage at the floor is known to end at `floorEpochMs` (wall clock), the new run starts
+    // no closer to it than the wall time that passed between the two: the time nothing was recorded is
+    // a gap even when the earlier run's timestamps had run ahead of the clock (a camera clock step).
+    const lostNs = floorEpochMs === undefined ? 0 : Math.max(0, (arrivalEpochMs - floorEpochMs) * 1e6 - (firstStopRelNs - firstStartRelNs));
+    const minStartNs = floorNs + lostNs;
     const startNs = offsetNs + firstStartRelNs;
-    if (startNs < floorNs) offsetNs += floorNs - startNs;
+    if (startNs < minStartNs) offsetNs += minStartNs - startNs;
     offsetNs = Math.round(offsetNs);
     const newStart = offsetNs + firstStartRelNs;
     this.recent.length = 0;

@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { scanFragmentedFile } from '../../mp4/scan.js';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
-import { fragmentTimes, videoTrack } from './fragment-times.js';
+import { fragmentTimes, presentedStopRelNs, videoTrack } from './fragment-times.js';
 import { checkFragment } from './fragment-check.js';
 import { crc32 } from './crc32.js';
 import type { FragmentRow, SegmentIndex, SegmentRow } from '../store/catalog.js';
@@ -57,13 +57,16 @@ function scanSegment(abs: string, segmentId: number, offsetNs: number | null, na
   const frags: FragmentRow[] = [];
   let frames = 0;
   let off = offsetNs;
+  let frameNs = 0;
   for (const f of scan.fragments) {
     const t = fragmentTimes(scan.init, f.moof);
     if (!t) continue;
     if (off === null) off = (nameStartNs ?? 0) - t.startRelNs;
     frames += t.frames;
+    // As the writer does: the frame period from fragments of several frames, stretched durations cut.
+    if (t.frameDurationNs > 0 && (t.frames >= 4 || frameNs === 0)) frameNs = t.frameDurationNs;
     frags.push({
-      segment_id: segmentId, seq: frags.length, start_pts_ns: off + t.startRelNs, stop_pts_ns: off + t.stopRelNs,
+      segment_id: segmentId, seq: frags.length, start_pts_ns: off + t.startRelNs, stop_pts_ns: off + presentedStopRelNs(t, frameNs),
       offset: f.offset, size: f.size, moof_size: moofSizeAt(bytes, f.offset), samples: t.samples, keyframe: t.keyframe ? 1 : 0,
       crc: crc32(bytes.subarray(f.offset, f.offset + f.size)),
     });

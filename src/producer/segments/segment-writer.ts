@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type { InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
-import { fragmentTimes, videoTrack, type FragmentTimes } from './fragment-times.js';
+import { fragmentTimes, presentedStopRelNs, videoTrack, type FragmentTimes } from './fragment-times.js';
 import { classifyJump, holeReason, presentationHoles } from './discontinuity.js';
 import { isDiskFull, storageErrorCode, StorageFaultTracker, type StorageFault } from './storage-fault.js';
 
@@ -147,11 +147,13 @@ export class SegmentWriter {
     }
     // A fragment of a frame or two (cut short by a jump) says little about the frame rate.
     if (t.frameDurationNs > 0 && (t.frames >= 4 || run.frameDurationNs === 0)) run.frameDurationNs = t.frameDurationNs;
+    t.stopRelNs = presentedStopRelNs(t, run.frameDurationNs);
     if (run.offsetNs === null) {
       // Above the newest footage in the index, so a restart never overlaps or reuses recorded PTS.
       const last = this.deps.index.lastSegment();
       const floor = last ? last.stop_pts_ns : 0;
-      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined);
+      // The wall time nothing was recorded is a gap, even when the old run's timestamps ran ahead of the clock.
+      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined, last?.stop_epoch_ms);
       run.offsetNs = r.offsetNs;
       if (r.gap && r.gap.stopNs - r.gap.startNs > 0) run.pendingGaps.push({ ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' });
     } else {
@@ -203,7 +205,7 @@ export class SegmentWriter {
     this.deps.log.warn('source timestamps jumped', { reason: jump.reason });
     this.sealOpen('source timestamps jumped');
     const frame = Math.max(1, run.frameDurationNs);
-    const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, arrivalEpochMs, run.lastStopNs + frame, true);
+    const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, arrivalEpochMs, run.lastStopNs + frame, true, this.deps.clock.epochMsOf(run.lastStopNs));
     run.offsetNs = r.offsetNs;
     run.pendingGaps.push({ startNs: run.lastStopNs, stopNs: r.offsetNs + t.startRelNs, reason: jump.reason });
   }
