@@ -10,7 +10,8 @@ import type { InitSegment } from '../mp4/init.js';
 import { resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
 import { IngestPlan } from './ingest/ingest-plan.js';
 import { IngestSupervisor, nowEpochMs, type IngestState } from './ingest/supervisor.js';
-import { openDatabase, SegmentIndex, type SegmentRow } from './store/catalog.js';
+import { openDatabase, SegmentIndex, type GapRow, type SegmentRow } from './store/catalog.js';
+import { DomainError } from '../protocol/errors.js';
 import { PtsClock } from './segments/pts-clock.js';
 import { reconcile, type RecoveryReport } from './segments/recovery.js';
 import { PinSet, Retention } from './segments/retention.js';
@@ -247,6 +248,31 @@ export class Producer {
     const i = this.ingest.lastError;
     if (w && (i === null || w.atMs >= (this.ingest.lastErrorAtMs ?? 0))) return { message: w.message, atMs: w.atMs };
     return i === null ? null : { message: i, atMs: this.ingest.lastErrorAtMs };
+  }
+
+  /**
+   * Seals the open segment at the next fragment boundary (POST /force_rotate): the sealed segment, or
+   * null when the run ended with nothing to seal. NOT_RECORDING while ingest does not run.
+   */
+  async forceRotate(): Promise<SegmentRow | null> {
+    const state = this.ingest.state;
+    if (state !== 'running') {
+      throw new DomainError('NOT_RECORDING', `ingest is ${state}${this.ingest.lastError ? ` (last error: ${this.ingest.lastError})` : ''}; nothing to seal`);
+    }
+    // The next fragment boundary is at most one GOP away; allow a few.
+    const timeoutMs = Math.max(5000, 3 * this.ingest.fragmentIntervalMs);
+    try {
+      return await this.writer.requestRotate(timeoutMs);
+    } catch (e) {
+      throw new DomainError('NOT_RECORDING', `force_rotate: ${(e as Error).message}`);
+    }
+  }
+
+  /** The newest `limit` segments overlapping [from, to) and the recorded gaps there (GET /segments). */
+  segmentsIn(from: number, to: number, limit: number): { segments: SegmentRow[]; gaps: GapRow[]; truncated: boolean } {
+    const rows = this.index.overlapping(from, to);
+    const truncated = rows.length > limit;
+    return { segments: truncated ? rows.slice(rows.length - limit) : rows, gaps: this.index.gapsIn(from, to), truncated };
   }
 
   /**

@@ -18,18 +18,7 @@ export const recordingRoutes: CameraRoute[] = [
     schema: { summary: 'Seal the open segment at the next fragment boundary.', response: { 200: ForceRotateAnswer, ...errors(400, 413, 503) } },
     handler: async (c, p) => {
       await c.body(); // a body, if any, was checked to be JSON
-      const state = p.ingest.state;
-      if (state !== 'running') {
-        throw new DomainError('NOT_RECORDING', `ingest is ${state}${p.ingest.lastError ? ` (last error: ${p.ingest.lastError})` : ''}; nothing to seal`);
-      }
-      // The next fragment boundary is at most one GOP away; allow a few.
-      const timeoutMs = Math.max(5000, 3 * p.ingest.fragmentIntervalMs);
-      let sealed;
-      try {
-        sealed = await p.writer.requestRotate(timeoutMs);
-      } catch (e) {
-        throw new DomainError('NOT_RECORDING', `force_rotate: ${(e as Error).message}`);
-      }
+      const sealed = await p.forceRotate();
       c.json(200, { ok: true, sealed: sealed ? segmentJson(sealed) : null });
     },
   },
@@ -42,11 +31,9 @@ export const recordingRoutes: CameraRoute[] = [
       const to = q.to_pts_ns ?? MAX_PTS;
       const limit = q.limit ?? 20_000;
       if (to <= from) throw new DomainError('INVALID_FIELD', 'to_pts_ns: must be greater than from_pts_ns');
-      const rows = p.index.overlapping(from, to);
-      const truncated = rows.length > limit;
-      const shown = truncated ? rows.slice(rows.length - limit) : rows;
-      const t = timeline(shown, p.index.gapsIn(from, to));
-      c.json(200, { ok: true, segments: shown.map(segmentJson), gaps: t.gaps, spans: t.spans, truncated });
+      const { segments, gaps, truncated } = p.segmentsIn(from, to, limit);
+      const t = timeline(segments, gaps);
+      c.json(200, { ok: true, segments: segments.map(segmentJson), gaps: t.gaps, spans: t.spans, truncated });
     },
   },
   {
