@@ -8,6 +8,7 @@ import {
   type AnalysisRecord, type ClipErrorRecord, type ClipRecord, type PlannedClip, type PtsWindow, type RetryPolicy,
 } from './event-clips.js';
 import type { MotionEvent } from './motion-detector.js';
+import { abortableSleep } from '../common/sleep.js';
 
 /** The PTS-mode subset of the Recorder's ClipRequest that this stage sends. */
 export interface PtsClipRequest { startPtsNs: number; stopPtsNs: number; label?: string }
@@ -43,19 +44,6 @@ export interface ClipStageOptions {
   /** Injectable for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => Date;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export class ClipStage {

@@ -49,6 +49,7 @@
 // written into ffmpeg's pipe 3 (as the producer's ingest does).
 import { FrameReader, type Frame } from './frame-reader.js';
 import { redactCredentials } from './ffmpeg-log.js';
+import { abortableSleep } from '../common/sleep.js';
 
 /** A frame of the detect stream; `ptsNs` is on the detect timeline, `connection` counts from 1. */
 export interface DetectFrame extends Frame { connection: number }
@@ -304,17 +305,7 @@ export class DetectStreamFrames implements AsyncIterable<DetectFrame> {
   }
 
   private sleep(ms: number): Promise<void> {
-    const signal = this.ac.signal;
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return abortableSleep(ms, this.ac.signal);
   }
 
   private async *run(): AsyncGenerator<DetectFrame, void, undefined> {

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { FrameReader, type Frame } from './frame-reader.js';
 import { redactCredentials } from './ffmpeg-log.js';
+import { abortableSleep } from '../common/sleep.js';
 
 export const PTS_OFFSET_HEADER = 'x-segrec-pts-offset-ns';
 
@@ -103,17 +104,7 @@ export class LiveFrames implements AsyncIterable<LiveFrame> {
   }
 
   private sleep(ms: number): Promise<void> {
-    const signal = this.ac.signal;
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return abortableSleep(ms, this.ac.signal);
   }
 
   private async *run(): AsyncGenerator<LiveFrame, void, undefined> {

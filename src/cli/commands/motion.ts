@@ -19,6 +19,7 @@ import {
   ClipStage, ClipPlanner, DetectStreamFrames, LiveFrames, MotionDetector, producerAnchorLagFrames, redactCredentials, runMotionPipeline,
   type AnalysisRecord, type DetectFrame, type LiveFrame,
 } from '../../analysis/index.js';
+import { abortableSleep } from '../../common/sleep.js';
 
 export const MOTION_FLAGS: FlagDef[] = [
   ...COMMON_FLAGS,
@@ -70,19 +71,6 @@ function mainStreamFacts(h: Record<string, unknown>): { frameMs: number; lagFram
 }
 
 export interface MotionRunSummary { events: number; clips: number; clipErrors: number; frames: number }
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 async function getJson(url: string, token: string | null, init: RequestInit = {}): Promise<Record<string, unknown>> {
   const r = await fetch(url, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers ?? {}) } });
@@ -138,7 +126,7 @@ export async function runMotion(o: MotionRunOptions): Promise<MotionRunSummary> 
       if (o.signal.aborted || (stop !== null && firstStop !== null && stop - firstStop >= LIVE_FOOTAGE_NS)) break;
       if (!told) o.print(`waiting for the camera to record before detecting on ${shown}`);
       told = true;
-      await sleep(500, o.signal);
+      await abortableSleep(500, o.signal);
       try {
         h = await getJson(`${o.baseUrl}/health`, o.token);
       } catch {
@@ -190,7 +178,7 @@ export async function runMotion(o: MotionRunOptions): Promise<MotionRunSummary> 
   const refreshStop = new AbortController();
   const refresher = (async () => {
     while (!refreshStop.signal.aborted) {
-      await sleep(o.timebaseRefreshMs ?? 2000, refreshStop.signal);
+      await abortableSleep(o.timebaseRefreshMs ?? 2000, refreshStop.signal);
       if (refreshStop.signal.aborted) break;
       try {
         const fresh = await getJson(`${o.baseUrl}/health`, o.token);
