@@ -29,23 +29,40 @@ export interface BoxHeader {
  */
 export function readBoxHeader(buf: Uint8Array, offset: number, limit: number = buf.length): BoxHeader | null {
   if (offset < 0 || limit > buf.length) throw new Mp4ParseError(`box read out of range: offset ${offset}, limit ${limit}`);
-  if (limit - offset < 8) return null;
-  const size32 = u32(buf, offset);
-  const type = fourcc(buf, offset + 4);
+  return decodeBoxHeader(buf, offset, offset, limit - offset);
+}
+
+/**
+ * The same for a box read from elsewhere (a file read piecewise): `head` holds the box's first
+ * min(16, available) bytes, the box starts at `start` in its file, and `available` bytes of the file
+ * remain from there (a size-0 box extends over all of them). Positions in the answer are file offsets.
+ */
+export function readBoxHeaderAt(head: Uint8Array, start: number, available: number): BoxHeader | null {
+  if (start < 0 || head.length < Math.min(16, available)) {
+    throw new Mp4ParseError(`box header at ${start}: ${head.length} bytes given of the ${Math.min(16, available)} needed`);
+  }
+  return decodeBoxHeader(head, 0, start, available);
+}
+
+/** The header whose bytes are at `pos` in `buf`, for a box at `start` with `available` bytes from there on. */
+function decodeBoxHeader(buf: Uint8Array, pos: number, start: number, available: number): BoxHeader | null {
+  if (available < 8) return null;
+  const size32 = u32(buf, pos);
+  const type = fourcc(buf, pos + 4);
   if (size32 === 1) {
-    if (limit - offset < 16) return null;
-    const hi = u32(buf, offset + 8);
-    const lo = u32(buf, offset + 12);
-    if (hi >= 0x200000) throw new Mp4ParseError(`box '${printable(type)}' at ${offset}: 64-bit size too large`);
+    if (available < 16) return null;
+    const hi = u32(buf, pos + 8);
+    const lo = u32(buf, pos + 12);
+    if (hi >= 0x200000) throw new Mp4ParseError(`box '${printable(type)}' at ${start}: 64-bit size too large`);
     const size = hi * 0x1_0000_0000 + lo;
-    if (size < 16) throw new Mp4ParseError(`box '${printable(type)}' at ${offset}: 64-bit size ${size} < 16`);
-    return { type, start: offset, headerSize: 16, size, end: offset + size };
+    if (size < 16) throw new Mp4ParseError(`box '${printable(type)}' at ${start}: 64-bit size ${size} < 16`);
+    return { type, start, headerSize: 16, size, end: start + size };
   }
   if (size32 === 0) {
-    return { type, start: offset, headerSize: 8, size: limit - offset, end: limit };
+    return { type, start, headerSize: 8, size: available, end: start + available };
   }
-  if (size32 < 8) throw new Mp4ParseError(`box '${printable(type)}' at ${offset}: size ${size32} < 8`);
-  return { type, start: offset, headerSize: 8, size: size32, end: offset + size32 };
+  if (size32 < 8) throw new Mp4ParseError(`box '${printable(type)}' at ${start}: size ${size32} < 8`);
+  return { type, start, headerSize: 8, size: size32, end: start + size32 };
 }
 
 /**

@@ -1,16 +1,41 @@
 // Whole-file scan of a fragmented MP4 (a segment file, possibly cut short by a crash): finds the
 // init segment and every complete fragment (moof + its mdat(s), all samples inside them), and where
 // the usable bytes end. Used for crash recovery (truncate at validBytes) and for unknown files.
-// Pure: the file's bytes in, a description out.
-import { type BoxHeader, isPrintableType, printable, readBoxHeader } from './box.js';
+// Pure: one walk over a ByteSource (random access to the file's bytes, a Buffer or a file read
+// piecewise by the caller) that reads only box headers, the init and each moof whole, never a sample's
+// bytes, so a file of any size is walked in memory bounded by its largest moof; a description out.
+import { type BoxHeader, Mp4ParseError, isPrintableType, printable, readBoxHeaderAt } from './box.js';
 import { type ParsedMoof, parseMoof } from './fragment.js';
 import { type InitSegment, parseInit } from './init.js';
+
+/** Random access to a file's bytes. */
+export interface ByteSource {
+  /** The file's length in bytes. */
+  readonly length: number;
+  /** Exactly the `n` bytes at `at` (at + n <= length); the caller may keep them. Read errors are thrown. */
+  read(at: number, n: number): Buffer;
+}
+
+/** A Buffer as a ByteSource (reads are zero-copy views). */
+export function bufferSource(bytes: Buffer): ByteSource {
+  return { length: bytes.length, read: (at, n) => bytes.subarray(at, at + n) };
+}
+
+/**
+ * Boxes the walk reads whole: the init (everything through moov) and each moof. Real ones are a few KiB
+ * (a moof of an hour-long fragment at 120 fps with every per-sample field is ~7 MiB); a larger size is a
+ * damaged header, and is reported instead of read, so that garbage cannot make a walk allocate gigabytes.
+ */
+export const MAX_INIT_BYTES = 64 * 1024 * 1024;
+export const MAX_MOOF_BYTES = 64 * 1024 * 1024;
 
 export interface ScannedFragment {
   /** File offset of the moof. */
   offset: number;
   /** Bytes from the moof's start through the end of its last mdat. */
   size: number;
+  /** The moof box's size (header included). */
+  moofSize: number;
   moof: ParsedMoof;
 }
 
@@ -32,17 +57,34 @@ export interface ScanResult {
 /** Top-level boxes that carry no samples and may appear between or after fragments. */
 const HARMLESS = new Set(['free', 'skip', 'mfra', 'sidx', 'styp', 'prft', 'emsg', 'uuid', 'udta', 'meta', 'ssix']);
 
+/** A walk's findings but the fragments themselves (which it hands over one by one). */
+export type WalkResult = Omit<ScanResult, 'fragments'> & { fragmentCount: number };
+
+/** The whole scan of a file held in memory: every fragment listed. */
 export function scanFragmentedFile(bytes: Buffer): ScanResult {
-  const result: ScanResult = { init: null, initSize: 0, fragments: [], validBytes: 0, trailing: null };
-  const len = bytes.length;
+  const fragments: ScannedFragment[] = [];
+  const r = walkFragmentedFile(bufferSource(bytes), (f) => { fragments.push(f); });
+  return { init: r.init, initSize: r.initSize, fragments, validBytes: r.validBytes, trailing: r.trailing };
+}
+
+/**
+ * Walks a fragmented MP4 from its start, calling `onFragment` for each complete fragment in file order
+ * (with the file's init), and stops at the first box that is incomplete, garbled or out of place.
+ * Errors thrown by `src.read` or `onFragment` propagate (nothing is concluded from a failed read).
+ */
+export function walkFragmentedFile(src: ByteSource, onFragment: (f: ScannedFragment, init: InitSegment) => void): WalkResult {
+  const result: WalkResult = { init: null, initSize: 0, fragmentCount: 0, validBytes: 0, trailing: null };
+  const len = src.length;
   let pos = 0;
 
   const header = (at: number): BoxHeader | string => {
+    const head = src.read(at, Math.min(16, len - at));
     let h: BoxHeader | null;
     try {
-      h = readBoxHeader(bytes, at);
+      h = readBoxHeaderAt(head, at, len - at);
     } catch (e) {
-      return `bad box header at ${at}: ${e instanceof Error ? e.message : String(e)}`;
+      if (!(e instanceof Mp4ParseError)) throw e;
+      return `bad box header at ${at}: ${e.message}`;
     }
     if (h === null) return `truncated box header at ${at} (${len - at} bytes left)`;
     if (!isPrintableType(h.type)) return `garbage at ${at} (box type '${printable(h.type)}')`;
@@ -56,8 +98,10 @@ export function scanFragmentedFile(bytes: Buffer): ScanResult {
     if (typeof h === 'string') { result.trailing = h; return result; }
     if (h.type === 'moof' || h.type === 'mdat') { result.trailing = `'${h.type}' at ${pos} before any moov`; return result; }
     if (h.type === 'moov') {
+      if (h.end > MAX_INIT_BYTES) { result.trailing = `init of ${h.end} bytes (through the moov at ${pos}) exceeds the ${MAX_INIT_BYTES}-byte limit`; return result; }
+      const initBytes = src.read(0, h.end);
       try {
-        result.init = parseInit(bytes.subarray(0, h.end));
+        result.init = parseInit(initBytes);
       } catch (e) {
         result.trailing = `unusable moov at ${pos}: ${e instanceof Error ? e.message : String(e)}`;
         return result;
@@ -84,9 +128,11 @@ export function scanFragmentedFile(bytes: Buffer): ScanResult {
       pos = h.end;
       continue;
     }
+    if (h.size > MAX_MOOF_BYTES) { result.trailing = `moof at ${pos} of ${h.size} bytes exceeds the ${MAX_MOOF_BYTES}-byte limit`; break; }
+    const moofBytes = src.read(pos, h.size);
     let moof: ParsedMoof;
     try {
-      moof = parseMoof(bytes.subarray(pos, h.end), pos, init, nextDecode);
+      moof = parseMoof(moofBytes, pos, init, nextDecode);
     } catch (e) {
       result.trailing = `unusable moof at ${pos}: ${e instanceof Error ? e.message : String(e)}`;
       break;
@@ -106,7 +152,8 @@ export function scanFragmentedFile(bytes: Buffer): ScanResult {
       result.trailing = problem ?? (mdats.length === 0 ? `moof at ${pos} has no mdat` : `moof at ${pos}: ${outside}`);
       break;
     }
-    result.fragments.push({ offset: pos, size: end - pos, moof });
+    onFragment({ offset: pos, size: end - pos, moofSize: h.size, moof }, init);
+    result.fragmentCount++;
     result.validBytes = end;
     for (const r of moof.trackRuns) {
       const last = r.samples[r.samples.length - 1];

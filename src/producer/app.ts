@@ -18,7 +18,7 @@ import { addWebRoutes } from './http/routes-web.js';
 import { addMetricsRoute } from './http/routes-metrics.js';
 import { recordingRoutes } from './http/routes-recording.js';
 import { eventRoutes } from './http/routes-events.js';
-import { clipRoutes, recentClips } from './http/routes-clips.js';
+import { clipCursor, clipRoutes, recentClips } from './http/routes-clips.js';
 import { snapshotRoutes } from './http/routes-snapshot.js';
 import { errors, type CameraRoute } from './http/camera-route.js';
 import { DomainError } from '../protocol/errors.js';
@@ -175,12 +175,17 @@ export class App {
       method: 'GET', url: '/clips',
       schema: { summary: 'The newest clip jobs of every camera (or of ?camera=), newest first.', querystring: ClipsQuery, response: { 200: ClipsAnswer, ...errors(400, 404) } },
       handler: (c) => {
-        const q = c.query as { limit?: number; status?: JobStatus; camera?: string };
+        const q = c.query as { limit?: number; status?: JobStatus; camera?: string; before?: string };
         const limit = q.limit ?? 100;
         const cams: Array<[string, Producer]> = q.camera !== undefined ? [[q.camera, this.namedCamera(q.camera)]] : [...this.cameras];
-        const all: Array<ClipJson & { camera: string }> = cams.flatMap(([name, p]) => recentClips(p, limit, q.status).map((j) => ({ ...j, camera: name })));
+        // Pages across cameras by (created_ms, clip_id), newest first: `before` is the last clip of the previous page.
+        const owner = q.before === undefined ? undefined : this.cameras.get(CLIP_ID.exec(q.before)?.[1] ?? this.config.defaultCamera);
+        if (q.before !== undefined && !owner) throw new DomainError('INVALID_FIELD', `before: unknown clip ${q.before}`);
+        const cursor = q.before === undefined || !owner ? undefined : clipCursor(owner, q.before);
+        const all: Array<ClipJson & { camera: string }> = cams.flatMap(([name, p]) => recentClips(p, limit + 1, q.status, cursor).map((j) => ({ ...j, camera: name })));
         all.sort((a, b) => b.created_ms - a.created_ms || (a.clip_id < b.clip_id ? 1 : -1));
-        c.json(200, { ok: true, clips: all.slice(0, limit) });
+        const page = all.slice(0, limit);
+        c.json(200, { ok: true, clips: page, next_before: all.length > limit ? page[page.length - 1].clip_id : null });
       },
     });
     route(app, {

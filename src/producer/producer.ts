@@ -15,6 +15,7 @@ import { DomainError } from '../protocol/errors.js';
 import { PtsClock } from './segments/pts-clock.js';
 import { reconcile, type RecoveryReport } from './segments/recovery.js';
 import { PinSet, Retention } from './segments/retention.js';
+import { BackgroundCheck } from './segments/background-check.js';
 import type { FreeSpaceKeeper } from './segments/storage-budget.js';
 import { SegmentWriter, type IngestFragment } from './segments/segment-writer.js';
 import { segmentsDirOf } from './segments/paths.js';
@@ -25,6 +26,9 @@ import { buildHealth, type HealthPayload } from './health.js';
 import { fragmentStartsOnKeyframe, videoTrack } from './segments/fragment-times.js';
 import type { ClipEngine } from './clips/engine.js';
 import type { ClipJson } from '../protocol/schemas.js';
+
+/** The pause between two retention batches of a backlog (ms). */
+const RETENTION_PAUSE_MS = 20;
 
 export interface ProducerEvents {
   'segment-sealed': [SegmentRow];
@@ -62,7 +66,10 @@ export class Producer {
   readonly ingest: IngestSupervisor;
   readonly ingestPlan: IngestPlan;
   readonly retention: Retention;
+  /** What reconciliation found: at start, then (as it goes) the background check's findings too. */
   readonly recovery: RecoveryReport;
+  /** Checks every other row and file against the index after start (segments/background-check.ts). */
+  readonly backgroundCheck: BackgroundCheck;
   readonly startedAtMs = Date.now();
   /** The camera's latest picture (GET …/snapshot.jpg), cached. */
   readonly snapshots: SnapshotCache = new SnapshotCache(this);
@@ -73,6 +80,7 @@ export class Producer {
    */
   storageBudget: FreeSpaceKeeper | null = null;
   private retentionTimer: NodeJS.Timeout | null = null;
+  private retentionFollowUp: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly db;
   /** The running ffmpeg's init and offset, for /live.mp4. */
@@ -97,6 +105,9 @@ export class Producer {
     }
     this.clock = new PtsClock(base);
     this.recovery = reconcile(this.index, this.clock, this.segmentsDir, this.log.child('recovery'));
+    this.backgroundCheck = new BackgroundCheck({
+      index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, log: this.log.child('recovery'), report: this.recovery,
+    });
     let gapReason = 'producer restart';
     this.writer = new SegmentWriter({
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, segmentSeconds: o.segmentSeconds,
@@ -116,6 +127,8 @@ export class Producer {
       index: this.index, segmentsDir: this.segmentsDir, pins: this.pins, log: this.log.child('retention'),
       limits: { maxAgeMs: o.retentionMaxAgeMs, maxBytes: o.retentionMaxBytes, minFreeBytes: o.minFreeBytes },
       onRemoved: (row) => this.events.emit('segment-removed', row),
+      // The ingest's first run (below): rows of earlier runs still unsealed now are failed recoveries.
+      firstRunId: this.index.maxRunId() + 1,
     });
     this.ingestPlan = new IngestPlan({
       args: o, policy: o.audio, ffprobe: ffprobeBeside(o.ffmpeg), log: this.log.child('ingest'),
@@ -159,6 +172,7 @@ export class Producer {
     const o = this.options;
     this.ingest.start();
     this.clipEngine?.start();
+    this.backgroundCheck.start();
     this.runRetention();
     this.retentionTimer = setInterval(() => this.runRetention(), 5000);
     this.retentionTimer.unref();
@@ -176,6 +190,10 @@ export class Producer {
     let n = 0;
     try {
       n += this.retention.run().length;
+      // A backlog goes in batches with a pause between them, so ingest and HTTP are served in between.
+      if (this.retention.more && !this.retentionFollowUp && !this.closed) {
+        this.retentionFollowUp = setTimeout(() => { this.retentionFollowUp = null; this.runRetention(); }, RETENTION_PAUSE_MS);
+      }
     } catch (e) {
       this.log.error('retention failed', { error: (e as Error).message });
     }
@@ -268,11 +286,15 @@ export class Producer {
     }
   }
 
-  /** The newest `limit` segments overlapping [from, to) and the recorded gaps there (GET /segments). */
-  segmentsIn(from: number, to: number, limit: number): { segments: SegmentRow[]; gaps: GapRow[]; truncated: boolean } {
-    const rows = this.index.overlapping(from, to);
-    const truncated = rows.length > limit;
-    return { segments: truncated ? rows.slice(rows.length - limit) : rows, gaps: this.index.gapsIn(from, to), truncated };
+  /**
+   * A page of GET /segments: the newest `limit` segments overlapping [from, to) before a cursor, in time
+   * order, the recorded gaps among them, and whether older ones remain.
+   */
+  segmentsPage(from: number, to: number, limit: number, before: { startPtsNs: number; id: number } | null): { segments: SegmentRow[]; gaps: GapRow[]; more: boolean } {
+    const { rows, more } = this.index.overlappingPage(from, to, limit, before);
+    if (rows.length === 0) return { segments: rows, gaps: [], more };
+    // The recorded gaps the page's timeline can name: those between and inside its segments.
+    return { segments: rows, gaps: this.index.gapsIn(rows[0].start_pts_ns, rows[rows.length - 1].stop_pts_ns), more };
   }
 
   /**
@@ -298,10 +320,13 @@ export class Producer {
     if (this.closed) return;
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.retentionFollowUp) clearTimeout(this.retentionFollowUp);
+    this.backgroundCheck.stop();
     this.snapshots.close();
     await this.ingest.stop();
     this.writer.close();
     await this.clipEngine?.close();
+    await this.backgroundCheck.done;
     this.db.close();
     this.log.info('camera stopped', { camera: this.name });
   }

@@ -41,18 +41,27 @@ export const ClipBody = Type.Object({
 }, { additionalProperties: false, $id: 'ClipBody' });
 export type ClipBody = Static<typeof ClipBody>;
 
+/** GET /segments without a window: the footage of this long before the newest (ns). */
+export const RECENT_WINDOW_NS = 24 * 3600 * 1e9;
+/** GET /segments: segments per page unless `limit` says otherwise. */
+export const SEGMENTS_PAGE = 1000;
+/** A page cursor of GET /segments: the (start_pts_ns, id) of the oldest segment of the page before. */
+export const SEGMENTS_CURSOR = '^[0-9]{1,19}:[0-9]{1,19}$';
 export const SegmentsQuery = Type.Object({
-  from_pts_ns: Type.Optional(PtsNs('Segments overlapping [from, to).')),
+  from_pts_ns: Type.Optional(PtsNs('Segments overlapping [from, to). Without from and to: the 24 h before the newest footage.')),
   to_pts_ns: Type.Optional(PtsNs('Exclusive end.')),
-  limit: Type.Optional(Int({ minimum: 1, maximum: 100_000 })),
+  limit: Type.Optional(Int({ minimum: 1, maximum: 100_000, description: `Segments per page (default ${SEGMENTS_PAGE}); a page holds the newest of the window.` })),
+  cursor: Type.Optional(Type.String({ pattern: SEGMENTS_CURSOR, description: 'next_cursor of the previous page: the page of older segments.' })),
 });
 export const ClipWaitQuery = Type.Object({
   wait_ms: Type.Optional(Int({ minimum: 0, maximum: 3_600_000, description: `Hold the answer until the job ends (at most ${WAIT_MS_CAP} ms).` })),
 });
 export const JOB_STATUSES = ['queued', 'running', 'done', 'error'] as const;
 export const JobStatus = Type.Unsafe<(typeof JOB_STATUSES)[number]>({ type: 'string', enum: [...JOB_STATUSES] });
+/** A page cursor of GET /clips: the clip id of the oldest clip of the page before. */
 export const ClipsQuery = Type.Object({
   limit: Type.Optional(Int({ minimum: 1, maximum: 1000 })),
+  before: Type.Optional(Type.String({ pattern: '^clip-([a-z0-9][a-z0-9_-]{0,63}-)?[0-9]{16}$', description: 'next_before of the previous page: clips older than this one.' })),
   status: Type.Optional(JobStatus),
   camera: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Only this camera (GET /clips across cameras).' })),
 });
@@ -103,7 +112,10 @@ export const SpanJson = Type.Object({
 });
 export type SpanJson = Static<typeof SpanJson>;
 export const SegmentsAnswer = Type.Object({
-  ok: Type.Literal(true), segments: Type.Array(SegmentJson), gaps: Type.Array(GapJson), spans: Type.Array(SpanJson), truncated: Type.Boolean(),
+  ok: Type.Literal(true), segments: Type.Array(SegmentJson), gaps: Type.Array(GapJson), spans: Type.Array(SpanJson),
+  truncated: Type.Boolean({ description: 'Older segments of the window are on further pages.' }),
+  next_cursor: Nullable(Type.String({ description: 'Pass as ?cursor= (same window) for the page of older segments; null on the last page.' })),
+  window: Type.Object({ from_pts_ns: Type.Number(), to_pts_ns: Type.Number() }, { description: 'The window answered (the default one when none was given).' }),
 });
 export const ForceRotateAnswer = Type.Object({ ok: Type.Literal(true), sealed: Nullable(SegmentJson) });
 
@@ -120,7 +132,10 @@ export const ClipJson = Type.Object({
 export type ClipJson = Static<typeof ClipJson>;
 export const ClipAccepted = Type.Object({ ok: Type.Literal(true), clip_id: Type.String(), status: JobStatus, clip: ClipJson });
 export const ClipAnswer = Type.Object({ ok: Type.Literal(true), clip: ClipJson, message: Nullable(Type.String()) });
-export const ClipsAnswer = Type.Object({ ok: Type.Literal(true), clips: Type.Array(Type.Intersect([ClipJson, Type.Object({ camera: Type.Optional(Type.String()) })])) });
+export const ClipsAnswer = Type.Object({
+  ok: Type.Literal(true), clips: Type.Array(Type.Intersect([ClipJson, Type.Object({ camera: Type.Optional(Type.String()) })])),
+  next_before: Type.Optional(Nullable(Type.String({ description: "One camera's list: pass as ?before= for the page of older clips; null on the last page." }))),
+});
 
 export const CameraSummary = Type.Object({
   name: Type.String(), record: Type.Boolean(), default: Type.Boolean(), state: Type.String(), source: Type.String(),

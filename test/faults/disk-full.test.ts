@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeErrors, makeVideo, probeFrames, tempDir } from '../helpers/media.js';
-import { getJson, listSegments, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
+import { allSegmentRows, getJson, listSegments, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
 import { makeClip } from '../helpers/clips.js';
 import type { HealthPayload } from '../../src/producer/health.js';
 import { scanFragmentedFile } from '../../src/mp4/scan.js';
@@ -78,7 +78,7 @@ test('the segment writer on a full disk: drops whole fragments, cuts partial wri
     });
     const onDisk = () => readdirSync(segmentsDir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name)).sort();
     const consistent = () => {
-      const rows = index.all();
+      const rows = allSegmentRows(index);
       assert.deepEqual(onDisk(), rows.map((r) => join(segmentsDir, r.path)).sort(), 'every file on disk is an indexed segment');
       for (const r of rows) assert.equal(statSync(join(segmentsDir, r.path)).size, r.bytes, `${r.path}: no partial fragment after the indexed bytes`);
     };
@@ -107,7 +107,7 @@ test('the segment writer on a full disk: drops whole fragments, cuts partial wri
       assert.equal(gaps.length, 1, 'one recorded gap');
       assert.match(gaps[0].reason, /disk full \(ENOSPC\).*2 fragment\(s\) not recorded/);
       assert.equal(Math.round((gaps[0].stop_pts_ns - gaps[0].start_pts_ns) / 1e9), 2, 'the gap is the two dropped seconds');
-      const rows = index.all();
+      const rows = allSegmentRows(index);
       assert.equal(rows.reduce((n, r) => n + r.fragments, 0), frags.length - 2, 'every other fragment is indexed');
       for (const r of rows) {
         assert.equal(r.sealed, 1);

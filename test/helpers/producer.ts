@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startProducer, type ProducerHandle } from '../../src/producer/app.js';
 import type { ProducerOptionsInput } from '../../src/producer/options.js';
 import { createLogger } from '../../src/common/log.js';
+import type { SegmentIndex, SegmentRow } from '../../src/producer/store/catalog.js';
 
 export const SMALL_TESTSRC = { width: 320, height: 180, fps: 15, gopSeconds: 1, motionPeriodS: 0, motionDurationS: 0, motionOffsetS: 0 };
 
@@ -93,4 +94,9 @@ export async function spawnProducerProcess(args: string[], env: NodeJS.ProcessEn
     if (!exited()) child.kill('SIGKILL');
     throw e;
   }
+}
+
+/** Every segment row, in time order (tests only: the producer itself never loads the whole table). */
+export function allSegmentRows(index: SegmentIndex): SegmentRow[] {
+  return index.db.prepare<[], SegmentRow>('SELECT * FROM segments ORDER BY start_pts_ns, id').all();
 }

@@ -21,12 +21,16 @@ export interface RecordingOptions {
   audio: boolean;
   /** ffmpeg -frag_duration (µs): fragment by time as well as by keyframe. */
   fragDurationUs?: number;
+  /** Picture size (default 320x240). */
+  size?: string;
+  /** A constant quantizer (0: lossless, for a high bitrate) instead of the encoder's rate control. */
+  qp?: number;
 }
 
 /** Encodes testsrc2 (+ a 440 Hz tone) to a plain MP4, then remuxes it like the producer's ingest. */
 export async function makeRecording(path: string, o: RecordingOptions): Promise<void> {
   const plain = `${path}.src.mp4`;
-  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${o.fps}`];
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${o.size ?? '320x240'}:rate=${o.fps}`];
   if (o.audio) args.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000');
   args.push('-t', String(o.seconds));
   if (o.codec === 'h264') {
@@ -36,6 +40,7 @@ export async function makeRecording(path: string, o: RecordingOptions): Promise<
     args.push('-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', `bframes=${o.bframes}:scenecut=0:log-level=error`, '-tag:v', 'hvc1');
   }
   args.push('-g', String(o.gop), '-keyint_min', String(o.gop), '-pix_fmt', 'yuv420p');
+  if (o.qp !== undefined) args.push('-qp', String(o.qp));
   if (o.audio) args.push('-c:a', 'aac', '-b:a', '64k');
   args.push('-f', 'mp4', plain);
   await runOk('ffmpeg', args);

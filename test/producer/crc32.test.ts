@@ -17,3 +17,20 @@ test('crc32 is CRC-32/IEEE: check value, empty input, and the fallback agrees on
   flipped[500] ^= 1;
   assert.notEqual(crc32(b), crc32(flipped), 'one flipped bit changes it');
 });
+
+test('crc32 continues over pieces: the CRC of a then b from the CRC of a (native and fallback)', () => {
+  const b = randomBytes(100_003);
+  const whole = crc32(b);
+  for (const cuts of [[0], [1], [50_000], [4096, 8192, 99_999], [100_003]]) {
+    let c = 0;
+    let t = 0;
+    let from = 0;
+    for (const at of [...cuts, b.length]) {
+      c = crc32(b.subarray(from, at), c);
+      t = crc32Table(b.subarray(from, at), t);
+      from = at;
+    }
+    assert.equal(c, whole, `native, cut at ${cuts.join(',')}`);
+    assert.equal(t, whole, `fallback, cut at ${cuts.join(',')}`);
+  }
+});

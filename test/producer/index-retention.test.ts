@@ -5,31 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
+import type { SegmentIndex } from '../../src/producer/store/catalog.js';
 import { PinSet, Retention } from '../../src/producer/segments/retention.js';
 import { silentLogger } from '../../src/common/log.js';
 
-const SEC = 1e9;
-const BASE_EPOCH = 1_764_000_000_000;
-
-/** n sealed 10 s segments of 1,000 bytes each, one fragment each, back to back from pts 0. */
-function indexWith(n: number): SegmentIndex {
-  const index = new SegmentIndex(openDatabase(':memory:'));
-  for (let i = 0; i < n; i++) {
-    const start = i * 10 * SEC;
-    const id = index.insertSegment({
-      path: `2026-01-01/${start}.mp4`, run_id: 1, start_pts_ns: start, start_epoch_ms: BASE_EPOCH + start / 1e6, offset_ns: 0,
-      anchor_epoch_ms: BASE_EPOCH + start / 1e6, anchor_pts_ns: start, bytes: 100, init_size: 100, codec: 'avc1',
-      codec_string: 'avc1.42c01e', width: 320, height: 180, fps: 15, has_audio: 0, description_key: 'k', created_ms: 0,
-    });
-    index.addFragment(
-      { segment_id: id, seq: 0, start_pts_ns: start, stop_pts_ns: start + 10 * SEC, offset: 100, size: 900, moof_size: 100, samples: 150, keyframe: 1, crc: 0 },
-      { bytes: 1000, frames: 150, startEpochMs: BASE_EPOCH + start / 1e6, stopEpochMs: BASE_EPOCH + (start + 10 * SEC) / 1e6 },
-    );
-    index.seal(id, null);
-  }
-  return index;
-}
+import { BASE_EPOCH, indexWith, SEC } from '../helpers/synthetic-index.js';
 
 function retention(index: SegmentIndex, pins: PinSet, limits: Partial<Retention['limits']>): Retention {
   const dir = mkdtempSync(join(tmpdir(), 'segrec-ret-'));

@@ -103,6 +103,7 @@ test('a segment file that cannot be read at start is reported and skipped; the p
   mkdir(broken);
   const second = await startTestProducer(tmp.dir, { segmentSeconds: 1 });
   try {
+    await second.producer.backgroundCheck.done;
     assert.ok(second.producer.recovery.corrupt.includes(sealed[1].path), 'reported');
     assert.ok(second.logs.some((l) => /\bERROR\b/.test(l) && l.includes(sealed[1].path)), 'logged as an error naming the file');
     const now = (await listSegments(second.url)).segments;

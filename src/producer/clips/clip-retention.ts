@@ -8,6 +8,8 @@
 // temp files are not published paths). The job record is kept: it stays `done`, its path becomes null
 // and `expired_ms` says when (GET /clip/{id} answers `expired: true`). The clip goes first, its sidecar
 // after it (publishing is the reverse), so a crash in between leaves a sidecar the next sweep removes.
+// The records of finished jobs that hold no clip (failed, or expired) are deleted JOB_RECORD_MAX_AGE_MS
+// after they finished, so the jobs table does not grow forever either.
 import { lstatSync, readFileSync, realpathSync, unlinkSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Logger } from '../../common/log.js';
@@ -17,6 +19,10 @@ import { sidecarPathOf } from './output-paths.js';
 /** How often the sweep runs (it also runs when the clip engine starts). */
 export const CLIP_SWEEP_INTERVAL_MS = 60_000;
 const PAGE = 256;
+/** How long the record of a finished job without a published clip (failed, or expired) is kept. */
+export const JOB_RECORD_MAX_AGE_MS = 30 * 24 * 3600_000;
+/** Job records one step of pruning deletes; a backlog continues after a short pause. */
+const PRUNE_BATCH = 1000;
 
 export interface ClipSweepResult {
   /** Jobs marked expired by this sweep. */
@@ -59,6 +65,8 @@ export class ClipRetention {
   constructor(
     private readonly deps: {
       store: JobStore; clipRoots: string[]; maxAgeMs: number | null; log: Logger; intervalMs?: number;
+      /** How long records of finished jobs without a clip are kept (default JOB_RECORD_MAX_AGE_MS). */
+      jobRecordMaxAgeMs?: number;
     },
   ) {}
 
@@ -66,9 +74,9 @@ export class ClipRetention {
     return this.deps.maxAgeMs !== null;
   }
 
-  /** Sweeps now and then every interval (nothing when clips are kept forever). */
+  /** Sweeps now and then every interval: expired clips (when clips are not kept forever) and old job records. */
   start(): void {
-    if (!this.enabled || this.timer) return;
+    if (this.timer) return;
     this.sweepSafely();
     this.timer = setInterval(() => this.sweepSafely(), this.deps.intervalMs ?? CLIP_SWEEP_INTERVAL_MS);
     this.timer.unref();
@@ -76,16 +84,38 @@ export class ClipRetention {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
     this.timer = null;
+    this.pruneTimer = null;
   }
+
+  private pruneTimer: NodeJS.Timeout | null = null;
 
   private sweepSafely(): void {
     try {
       this.sweep();
+      this.pruneRecords();
     } catch (e) {
       // An SQLite error under a full disk, say: the next sweep tries again.
       this.deps.log.error('clip retention failed; retrying at the next sweep', { error: (e as Error).message });
     }
+  }
+
+  /**
+   * Deletes the records of finished jobs that hold no clip and are older than the record max age, a
+   * batch at a time: a backlog (a million old jobs) continues in steps with pauses between them.
+   */
+  pruneRecords(nowMs = Date.now()): number {
+    const n = this.deps.store.pruneFinished(nowMs - (this.deps.jobRecordMaxAgeMs ?? JOB_RECORD_MAX_AGE_MS), PRUNE_BATCH);
+    if (n === PRUNE_BATCH && this.timer && !this.pruneTimer) {
+      this.pruneTimer = setTimeout(() => {
+        this.pruneTimer = null;
+        try { this.pruneRecords(); } catch (e) { this.deps.log.error('pruning old clip job records failed', { error: (e as Error).message }); }
+      }, 20);
+      this.pruneTimer.unref();
+    }
+    if (n > 0) this.deps.log.debug('pruned records of old finished clip jobs', { jobs: n });
+    return n;
   }
 
   /** One sweep: deletes the published clips that finished more than the max age before `nowMs`. */

@@ -45,9 +45,16 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
-/** A camera's newest clip jobs, newest first (optionally of one status). */
-export function recentClips(p: Producer, limit: number, status?: JobStatus) {
-  return engineOf(p).store.recent(limit, status).map(clipJson);
+/** Where a page of clips ends: a clip's (created_ms, clip_id); `before` must name a known clip of `p`. */
+export function clipCursor(p: Producer, before: string): { createdMs: number; clipId: string } {
+  const job = engineOf(p).get(before);
+  if (!job) throw new DomainError('INVALID_FIELD', `before: unknown clip ${before}`);
+  return { createdMs: job.createdMs, clipId: job.clipId };
+}
+
+/** A camera's newest clip jobs, newest first (optionally of one status, created before a cursor). */
+export function recentClips(p: Producer, limit: number, status?: JobStatus, before?: { createdMs: number; clipId: string }) {
+  return engineOf(p).store.recent(limit, status, before).map(clipJson);
 }
 
 export const clipRoutes: CameraRoute[] = [
@@ -77,8 +84,11 @@ export const clipRoutes: CameraRoute[] = [
     method: 'GET', url: '/clips',
     schema: { summary: "The camera's newest clip jobs.", querystring: ClipsQuery, response: { 200: ClipsAnswer, ...errors(400) } },
     handler: (c, p) => {
-      const q = c.query as { limit?: number; status?: JobStatus };
-      c.json(200, { ok: true, clips: recentClips(p, q.limit ?? 100, q.status) });
+      const q = c.query as { limit?: number; status?: JobStatus; before?: string };
+      const limit = q.limit ?? 100;
+      const clips = recentClips(p, limit + 1, q.status, q.before === undefined ? undefined : clipCursor(p, q.before));
+      const page = clips.slice(0, limit);
+      c.json(200, { ok: true, clips: page, next_before: clips.length > limit ? page[page.length - 1].clip_id : null });
     },
   },
   {

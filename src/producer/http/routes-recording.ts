@@ -1,11 +1,18 @@
 // Routes of the recording side of a camera: GET /health, POST /force_rotate, GET /segments (spans and
 // gaps), GET /live.mp4 (the running ffmpeg's fMP4 stream, for the motion pipeline and live viewing).
 import { DomainError } from '../../protocol/errors.js';
-import { ForceRotateAnswer, HealthPayload, SegmentsAnswer, SegmentsQuery } from '../../protocol/schemas.js';
+import { ForceRotateAnswer, HealthPayload, RECENT_WINDOW_NS, SEGMENTS_PAGE, SegmentsAnswer, SegmentsQuery } from '../../protocol/schemas.js';
 import { segmentJson, timeline } from '../segments/timeline.js';
 import { errors, type CameraRoute } from './camera-route.js';
 
 const MAX_PTS = Number.MAX_SAFE_INTEGER;
+
+/** A /segments page cursor (`start_pts_ns:id`, the schema checked its shape). */
+function parseCursor(cursor: string): { startPtsNs: number; id: number } {
+  const [start, id] = cursor.split(':').map(Number);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(id)) throw new DomainError('INVALID_FIELD', 'cursor: not a cursor this producer gave');
+  return { startPtsNs: start, id };
+}
 
 export const recordingRoutes: CameraRoute[] = [
   {
@@ -26,14 +33,20 @@ export const recordingRoutes: CameraRoute[] = [
     method: 'GET', url: '/segments',
     schema: { summary: 'Segments overlapping a PTS window, the gaps between them and the spans of continuous footage.', querystring: SegmentsQuery, response: { 200: SegmentsAnswer, ...errors(400) } },
     handler: (c, p) => {
-      const q = c.query as { from_pts_ns?: number; to_pts_ns?: number; limit?: number };
-      const from = q.from_pts_ns ?? 0;
+      const q = c.query as { from_pts_ns?: number; to_pts_ns?: number; limit?: number; cursor?: string };
+      // No window: the recent footage (the day before the newest), not years of it.
+      const recent = q.from_pts_ns === undefined && q.to_pts_ns === undefined;
+      const from = recent ? Math.max(0, (p.index.stats().newestStopPtsNs ?? 0) - RECENT_WINDOW_NS) : q.from_pts_ns ?? 0;
       const to = q.to_pts_ns ?? MAX_PTS;
-      const limit = q.limit ?? 20_000;
       if (to <= from) throw new DomainError('INVALID_FIELD', 'to_pts_ns: must be greater than from_pts_ns');
-      const { segments, gaps, truncated } = p.segmentsIn(from, to, limit);
+      const before = q.cursor === undefined ? null : parseCursor(q.cursor);
+      const { segments, gaps, more } = p.segmentsPage(from, to, q.limit ?? SEGMENTS_PAGE, before);
       const t = timeline(segments, gaps);
-      c.json(200, { ok: true, segments: segments.map(segmentJson), gaps: t.gaps, spans: t.spans, truncated });
+      const first = segments[0];
+      c.json(200, {
+        ok: true, segments: segments.map(segmentJson), gaps: t.gaps, spans: t.spans, truncated: more,
+        next_cursor: more && first ? `${first.start_pts_ns}:${first.id}` : null, window: { from_pts_ns: from, to_pts_ns: to },
+      });
     },
   },
   {

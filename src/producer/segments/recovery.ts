@@ -1,4 +1,7 @@
-// Reconciles the index with the files at start (the files are the truth):
+// Reconciles the index with the files (the files are the truth). At start only what a crash can have
+// left (reconcile(): unsealed rows, unindexed files of the newest days), so start-up costs the same at
+// any history size; every other row and file is checked by the background pass (background-check.ts)
+// with the same per-row and per-file steps:
 // - an unsealed segment (left by a crash) is truncated to its last whole fragment, re-indexed from the
 //   file, and sealed; one with no whole fragment is removed;
 // - a sealed segment whose file vanished loses its row; one whose size or mtime changed since it was
@@ -9,14 +12,15 @@
 // - an .mp4 under segments/ that the index does not know is scanned in (its name carries its start pts);
 //   one holding no whole fragment (a crash while it was being opened) is removed.
 // Damaged files are reported (`corrupt`) and logged as errors, never deleted.
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, truncateSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync, truncateSync, unlinkSync, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Logger } from '../../common/log.js';
-import { scanFragmentedFile } from '../../mp4/scan.js';
+import { walkFragmentedFile } from '../../mp4/scan.js';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
 import { fragmentTimes, presentedStopRelNs, videoTrack } from './fragment-times.js';
 import { checkFragment } from './fragment-check.js';
 import { crc32 } from './crc32.js';
+import { withFileBytes } from './file-bytes.js';
 import type { FragmentRow, SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath, startPtsFromName } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
@@ -44,60 +48,42 @@ interface ScannedSegment {
   validBytes: number;
   fileBytes: number;
   trailing: string | null;
-  init: NonNullable<ReturnType<typeof scanFragmentedFile>['init']>;
+  init: InitSegment;
 }
 
 const NO_WHOLE_FRAGMENT = 'no whole fragment';
 
+/**
+ * Scans a segment file into index rows, streaming: box headers, the init and each moof are read whole,
+ * each fragment's bytes only through its CRC-32, a chunk at a time (a file of any size, in bounded memory).
+ */
 function scanSegment(abs: string, segmentId: number, offsetNs: number | null, nameStartNs: number | null): ScannedSegment | string {
-  const bytes = readFileSync(abs);
-  const scan = scanFragmentedFile(bytes);
-  if (!scan.init) return 'no init segment';
-  if (!videoTrack(scan.init)) return 'no video track';
-  const frags: FragmentRow[] = [];
-  let frames = 0;
-  let off = offsetNs;
-  let frameNs = 0;
-  for (const f of scan.fragments) {
-    const t = fragmentTimes(scan.init, f.moof);
-    if (!t) continue;
-    if (off === null) off = (nameStartNs ?? 0) - t.startRelNs;
-    frames += t.frames;
-    // As the writer does: the frame period from fragments of several frames, stretched durations cut.
-    if (t.frameDurationNs > 0 && (t.frames >= 4 || frameNs === 0)) frameNs = t.frameDurationNs;
-    frags.push({
-      segment_id: segmentId, seq: frags.length, start_pts_ns: off + t.startRelNs, stop_pts_ns: off + presentedStopRelNs(t, frameNs),
-      offset: f.offset, size: f.size, moof_size: moofSizeAt(bytes, f.offset), samples: t.samples, keyframe: t.keyframe ? 1 : 0,
-      crc: crc32(bytes.subarray(f.offset, f.offset + f.size)),
+  return withFileBytes(abs, (file) => {
+    const frags: FragmentRow[] = [];
+    let frames = 0;
+    let off = offsetNs;
+    let frameNs = 0;
+    const scan = walkFragmentedFile(file, (f, init) => {
+      const t = fragmentTimes(init, f.moof);
+      if (!t) return;
+      if (off === null) off = (nameStartNs ?? 0) - t.startRelNs;
+      frames += t.frames;
+      // As the writer does: the frame period from fragments of several frames, stretched durations cut.
+      if (t.frameDurationNs > 0 && (t.frames >= 4 || frameNs === 0)) frameNs = t.frameDurationNs;
+      frags.push({
+        segment_id: segmentId, seq: frags.length, start_pts_ns: off + t.startRelNs, stop_pts_ns: off + presentedStopRelNs(t, frameNs),
+        offset: f.offset, size: f.size, moof_size: f.moofSize, samples: t.samples, keyframe: t.keyframe ? 1 : 0,
+        crc: file.crc32(f.offset, f.size),
+      });
     });
-  }
-  if (frags.length === 0 || off === null) return NO_WHOLE_FRAGMENT;
-  return {
-    offsetNs: off, frags, frames, startNs: frags[0].start_pts_ns, stopNs: frags[frags.length - 1].stop_pts_ns, validBytes: scan.validBytes,
-    fileBytes: bytes.length, trailing: scan.trailing, init: scan.init,
-  };
-}
-
-function moofSizeAt(bytes: Buffer, offset: number): number {
-  return bytes.readUInt32BE(offset);
-}
-
-function walkMp4(dir: string): string[] {
-  let out: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const n of names.sort()) {
-    const p = join(dir, n);
-    let st;
-    try { st = statSync(p); } catch { continue; }
-    if (st.isDirectory()) out = out.concat(walkMp4(p));
-    else if (n.endsWith('.mp4')) out.push(p);
-  }
-  return out;
+    if (!scan.init) return 'no init segment';
+    if (!videoTrack(scan.init)) return 'no video track';
+    if (frags.length === 0 || off === null) return NO_WHOLE_FRAGMENT;
+    return {
+      offsetNs: off, frags, frames, startNs: frags[0].start_pts_ns, stopNs: frags[frags.length - 1].stop_pts_ns, validBytes: scan.validBytes,
+      fileBytes: file.length, trailing: scan.trailing, init: scan.init,
+    };
+  });
 }
 
 /**
@@ -189,13 +175,40 @@ function verifySealed(index: SegmentIndex, row: SegmentRow, abs: string, st: Sta
   });
 }
 
-export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: string, log: Logger): RecoveryReport {
-  const report: RecoveryReport = { recoveredOpen: 0, truncatedBytes: 0, droppedRows: 0, rescanned: 0, adopted: 0, corrupt: [], damagedFragments: 0 };
-  const known = new Set<string>();
-  const epochOf = (row: Pick<SegmentRow, 'anchor_epoch_ms' | 'anchor_pts_ns'>, pts: number) => row.anchor_epoch_ms + (pts - row.anchor_pts_ns) / 1e6;
-  const reconcileRow = (row: SegmentRow): void => {
-    const abs = segmentAbsPath(segmentsDir, row.path);
-    known.add(abs);
+/** What reconciling one row or file needs: the index, where the files are, and the report it adds to. */
+export interface ReconcileContext {
+  index: SegmentIndex;
+  clock: PtsClock;
+  segmentsDir: string;
+  log: Logger;
+  report: RecoveryReport;
+}
+
+export function emptyReport(): RecoveryReport {
+  return { recoveredOpen: 0, truncatedBytes: 0, droppedRows: 0, rescanned: 0, adopted: 0, corrupt: [], damagedFragments: 0 };
+}
+
+const epochOf = (row: Pick<SegmentRow, 'anchor_epoch_ms' | 'anchor_pts_ns'>, pts: number) => row.anchor_epoch_ms + (pts - row.anchor_pts_ns) / 1e6;
+
+// One file that cannot be read or written (permissions, I/O errors) is reported and left as it is; it
+// never stops the producer from starting.
+function guarded(ctx: ReconcileContext, path: string, f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    ctx.report.corrupt.push(path);
+    ctx.log.error('could not reconcile a segment file; left as it is', { path, error: (e as Error).message });
+  }
+}
+
+/**
+ * Brings one index row in line with its file: a missing file drops the row; a sealed file that changed
+ * since sealing is verified; an unsealed one (a crash's open segment) is recovered and sealed.
+ */
+export function reconcileRow(ctx: ReconcileContext, row: SegmentRow): void {
+  guarded(ctx, row.path, () => {
+    const { index, report, log } = ctx;
+    const abs = segmentAbsPath(ctx.segmentsDir, row.path);
     let st: Stats;
     try {
       st = statSync(abs);
@@ -233,9 +246,14 @@ export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: str
     log.info('recovered open segment', {
       path: row.path, fragments: scanned.frags.length, truncated_bytes: scanned.fileBytes - scanned.validBytes,
     });
-  };
-  const adoptFile = (abs: string): void => {
-    const rel = relative(segmentsDir, abs);
+  });
+}
+
+/** Indexes a segment file the index does not know (its name carries its start pts), or removes an empty one. */
+export function adoptFile(ctx: ReconcileContext, abs: string): void {
+  const rel = relative(ctx.segmentsDir, abs);
+  guarded(ctx, rel, () => {
+    const { index, report, log } = ctx;
     const nameStart = startPtsFromName(abs.split('/').pop()!);
     if (nameStart === null) return;
     const scanned = scanSegment(abs, -1, null, nameStart);
@@ -253,7 +271,7 @@ export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: str
     }
     const video = videoTrack(scanned.init)!;
     const audio = scanned.init.tracks.find((t) => t.kind === 'audio');
-    const startEpoch = clock.baseEpochMs + scanned.startNs / 1e6;
+    const startEpoch = ctx.clock.baseEpochMs + scanned.startNs / 1e6;
     const id = index.insertSegment({
       path: rel, run_id: 0, start_pts_ns: scanned.startNs, start_epoch_ms: startEpoch, offset_ns: scanned.offsetNs,
       anchor_epoch_ms: startEpoch, anchor_pts_ns: scanned.startNs, bytes: scanned.validBytes, init_size: scanned.init.bytes.length,
@@ -276,20 +294,44 @@ export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: str
     } else {
       log.info('adopted segment file unknown to the index', { path: rel, fragments: frags.length });
     }
-  };
-  // One file that cannot be read or written (permissions, I/O errors, a file too large to read whole)
-  // is reported and left as it is; it never stops the producer from starting.
-  const guarded = (path: string, f: () => void) => {
-    try {
-      f();
-    } catch (e) {
-      report.corrupt.push(path);
-      log.error('could not reconcile a segment file; left as it is', { path, error: (e as Error).message });
-    }
-  };
-  for (const row of index.all()) guarded(row.path, () => reconcileRow(row));
-  for (const abs of walkMp4(segmentsDir)) {
-    if (!known.has(abs)) guarded(relative(segmentsDir, abs), () => adoptFile(abs));
+  });
+}
+
+/** The day directories under segments/ (YYYY-MM-DD), oldest first. */
+export function dayDirs(segmentsDir: string): string[] {
+  try {
+    return readdirSync(segmentsDir).filter((n) => /^\d{4}-\d{2}-\d{2}$/.test(n)).sort();
+  } catch {
+    return [];
   }
-  return report;
+}
+
+/** The .mp4 files of one day directory unknown to the index, in name order. */
+export function unknownFilesIn(ctx: Pick<ReconcileContext, 'index' | 'segmentsDir'>, day: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(ctx.segmentsDir, day));
+  } catch {
+    return [];
+  }
+  const known = new Set(ctx.index.pathsUnder(`${day}/`));
+  return names.filter((n) => n.endsWith('.mp4') && !known.has(`${day}/${n}`)).sort().map((n) => join(ctx.segmentsDir, day, n));
+}
+
+/** How many of the newest day directories start-up checks for files a crash left unindexed. */
+const NEWEST_DAYS = 2;
+
+/**
+ * What start-up must do before recording resumes, whatever the history: recover the open segments a
+ * crash left (unsealed rows) and index or remove the files the newest days hold that the index does not
+ * know (a crash between creating a file and indexing it). Every other row and file is checked by the
+ * background pass (background-check.ts).
+ */
+export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: string, log: Logger): RecoveryReport {
+  const ctx: ReconcileContext = { index, clock, segmentsDir, log, report: emptyReport() };
+  for (const row of index.unsealed()) reconcileRow(ctx, row);
+  for (const day of dayDirs(segmentsDir).slice(-NEWEST_DAYS)) {
+    for (const abs of unknownFilesIn(ctx, day)) adoptFile(ctx, abs);
+  }
+  return ctx.report;
 }

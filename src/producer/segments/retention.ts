@@ -1,16 +1,25 @@
 // Retention: removes the oldest sealed segments while any limit is exceeded (age, total bytes, free disk),
-// never one that a reader has pinned (clip jobs pin what they read), and logs what it removed.
+// never one that a reader has pinned (clip jobs pin what they read), and logs what it removed. A pass
+// removes a bounded batch; the producer spaces the passes of a backlog out so ingest and HTTP go on.
 // Normally the index row goes first, then the file (a crash in between leaves a file that recovery adopts
 // again: nothing lost). When the disk is so full that SQLite cannot even record the removal, the file
 // goes first to make room and the row after it (a crash in between leaves a row whose file is missing,
 // which recovery drops). Inside an App with a global `min_free_bytes` the free-disk limit is the App's
 // storage budget's instead (storage-budget.ts: the oldest footage across all cameras goes first); it
 // removes through remove() here, with the same bookkeeping.
+// The max-bytes total counts what retention can ever free: sealed segments, and the segments this
+// process is writing (the open one, and one whose sealing the index has not recorded yet), which will be
+// sealed. A segment a previous run left unsealed that recovery could not recover (an unreadable file: a
+// failed recovery, reported by recovery and logged here once) can never be removed by retention; counting
+// it would make every new segment look over the limit and be removed right after it is sealed.
 import { rmdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type { SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath } from './paths.js';
+
+/** Segments one retention pass removes at most. */
+export const RETENTION_BATCH = 256;
 
 export interface RetentionLimits {
   maxAgeMs: number | null;
@@ -91,6 +100,11 @@ export class Retention {
     private readonly deps: {
       index: SegmentIndex; segmentsDir: string; limits: RetentionLimits; pins: PinSet; log: Logger;
       onRemoved?: (row: SegmentRow) => void;
+      /**
+       * The first ingest run of this process: unsealed rows of earlier runs are failed recoveries, left
+       * out of the max-bytes total. Without it every row with fragments counts.
+       */
+      firstRunId?: number;
     },
   ) {
     this.limits = { ...deps.limits };
@@ -101,8 +115,16 @@ export class Retention {
     return l.maxAgeMs !== null || l.maxBytes !== null || l.minFreeBytes !== null;
   }
 
-  /** One pass; returns the removed segments. */
-  run(nowEpochMs = Date.now()): SegmentRow[] {
+  /** Whether the last pass stopped at its batch size with more segments due (the caller runs another soon). */
+  more = false;
+
+  /**
+   * One pass: removes at most `batch` segments (rows in one transaction, then their files), so a large
+   * backlog (a retention limit lowered on years of footage) goes in small steps the caller spaces out,
+   * freeing disk as it goes; `more` says whether segments are still due. Returns the removed segments.
+   */
+  run(nowEpochMs = Date.now(), batch = RETENTION_BATCH): SegmentRow[] {
+    this.more = false;
     this.dropOrphanRows();
     if (!this.enabled) return [];
     const { index } = this.deps;
@@ -112,7 +134,7 @@ export class Retention {
     // A pass where no limit is exceeded reads one page, not the whole table.
     const free = limits.minFreeBytes !== null ? freeDiskBytes(this.deps.segmentsDir) : null;
     const isPinned = (id: number) => this.deps.pins.has(id);
-    let total = index.stats().bytes;
+    let total = index.stats().bytes - this.stuckBytes();
     let freeNow = free;
     const victims: SegmentRow[] = [];
     const reason = new Map<number, string>();
@@ -124,12 +146,13 @@ export class Retention {
       const candidates = page.filter((s) => !this.orphanRows.has(s.id));
       const d = chooseRemovals(candidates, limits, nowEpochMs, total, freeNow, isPinned);
       for (const seg of d.remove) {
+        if (victims.length === batch) { this.more = true; break; }
         victims.push(seg);
         reason.set(seg.id, d.reason.get(seg.id)!);
         total -= seg.bytes;
         if (freeNow !== null) freeNow += seg.bytes;
       }
-      if (candidates.some((s) => !isPinned(s.id) && !d.reason.has(s.id))) break;
+      if (this.more || candidates.some((s) => !isPinned(s.id) && !d.reason.has(s.id))) break;
     }
     this.remove(victims, (seg) => reason.get(seg.id));
     return victims;
@@ -150,32 +173,54 @@ export class Retention {
    */
   remove(victims: SegmentRow[], reasonOf: (seg: SegmentRow) => string | undefined): void {
     const { index } = this.deps;
-    let i = 0;
+    if (victims.length === 0) return;
+    const dropRows = () => index.db.transaction(() => { for (const seg of victims) index.deleteSegment(seg.id); })();
     try {
-      for (; i < victims.length; i++) {
-        index.deleteSegment(victims[i].id);
-        unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, victims[i].path));
-        this.removed(victims[i], reasonOf(victims[i]));
+      // The rows in one transaction (one WAL append), then the files.
+      dropRows();
+      for (const seg of victims) {
+        unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, seg.path));
+        this.removed(seg, reasonOf(seg));
       }
     } catch (e) {
       if (!isSqliteFull(e)) throw e;
-      // The disk is too full for SQLite to record even a removal: free the bytes first, then drop the
-      // rows in one transaction (one WAL append instead of one per row).
-      const rest = victims.slice(i);
-      for (const seg of rest) unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, seg.path));
-      this.deps.log.warn('disk full: removed segment files before their index rows', { segments: rest.length });
+      // The disk is too full for SQLite to record even a removal: free the bytes first, then the rows.
+      for (const seg of victims) unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, seg.path));
+      this.deps.log.warn('disk full: removed segment files before their index rows', { segments: victims.length });
       try {
-        index.db.transaction(() => { for (const seg of rest) index.deleteSegment(seg.id); })();
+        dropRows();
       } catch (e2) {
         if (!isSqliteFull(e2)) throw e2;
-        for (const seg of rest) this.orphanRows.add(seg.id);
-        this.deps.log.error('disk full: segment files removed, their index rows not yet (retried next pass)', { segments: rest.length });
+        for (const seg of victims) this.orphanRows.add(seg.id);
+        this.deps.log.error('disk full: segment files removed, their index rows not yet (retried next pass)', { segments: victims.length });
       }
-      for (const seg of rest) this.removed(seg, reasonOf(seg));
+      for (const seg of victims) this.removed(seg, reasonOf(seg));
     }
-    if (victims.length > 0) {
-      try { index.pruneGaps(); } catch { /* a full disk can refuse this too; next pass */ }
+    try {
+      index.pruneGaps();
+      index.releaseFreePages();
+    } catch { /* a full disk can refuse this too; next pass */ }
+  }
+
+  /** Unsealed rows of earlier runs (failed recoveries) already logged. */
+  private readonly stuckLogged = new Set<number>();
+
+  /** Bytes of the segments earlier runs left unsealed (failed recoveries): never removable, so not counted. */
+  private stuckBytes(): number {
+    const first = this.deps.firstRunId;
+    if (first === undefined) return 0;
+    let bytes = 0;
+    for (const row of this.deps.index.unsealed()) {
+      if (row.run_id >= first || row.fragments === 0) continue;
+      bytes += row.bytes;
+      if (!this.stuckLogged.has(row.id)) {
+        this.stuckLogged.add(row.id);
+        this.deps.log.error('segment left unsealed by a failed recovery: it is not counted toward max bytes, and retention never removes it (repair or remove the file, then restart)', {
+          path: row.path, bytes: row.bytes,
+        });
+      }
     }
+    return bytes;
   }
 
   /** Rows whose files an emergency pass already removed. */

@@ -63,6 +63,9 @@ export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'seale
 
 export function openDatabase(path: string): Database.Database {
   const db = new Database(path);
+  // A new index gives the pages retention frees back to the disk (releaseFreePages); this can only be
+  // chosen before the first table exists (an older index keeps reusing its free pages instead).
+  if (db.pragma('page_count', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
@@ -93,7 +96,6 @@ export class SegmentIndex {
           bytes = @bytes, fragments = fragments + 1, frames = @frames WHERE id = @id`),
       seal: db.prepare('UPDATE segments SET sealed = 1, mtime_ms = ? WHERE id = ?'),
       byId: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE id = ?'),
-      all: db.prepare<[], SegmentRow>('SELECT * FROM segments ORDER BY start_pts_ns, id'),
       // Segments never overlap, so those overlapping [from, to) start at or after the first one that ends
       // after `from`: found through the stop index, then a range on the start index (no walk from the
       // oldest row).
@@ -101,6 +103,13 @@ export class SegmentIndex {
         WHERE start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @from AND fragments > 0
                                          ORDER BY stop_pts_ns LIMIT 1), @to)
           AND start_pts_ns < @to AND stop_pts_ns > @from AND fragments > 0 ORDER BY start_pts_ns, id`),
+      // A page of `overlapping`, newest first, before a (start, id) cursor: walks the start index down
+      // from the window's end and stops after @limit rows; bounded below as `overlapping` is.
+      pageBefore: db.prepare<{ from: number; to: number; cs: number; cid: number; limit: number }, SegmentRow>(`SELECT * FROM segments
+        WHERE start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @from AND fragments > 0
+                                         ORDER BY stop_pts_ns LIMIT 1), @to)
+          AND start_pts_ns < @to AND stop_pts_ns > @from AND fragments > 0 AND (start_pts_ns, id) < (@cs, @cid)
+        ORDER BY start_pts_ns DESC, id DESC LIMIT @limit`),
       firstEndingAfterEpoch: db.prepare<[number], SegmentRow>(
         'SELECT * FROM segments WHERE stop_epoch_ms > ? AND fragments > 0 ORDER BY stop_epoch_ms LIMIT 1'),
       oldestSealed: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE sealed = 1 ORDER BY start_pts_ns, id LIMIT ?'),
@@ -126,15 +135,25 @@ export class SegmentIndex {
         WHERE segment_id = (SELECT id FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1) ORDER BY seq DESC LIMIT 1`),
       deleteFragments: db.prepare('DELETE FROM fragments WHERE segment_id = ?'),
       deleteSegment: db.prepare('DELETE FROM segments WHERE id = ?'),
+      // Counts from the totals the triggers keep (migrations.ts), bounds from one step down an index:
+      // the same cost at any history size.
       stats: db.prepare<[], { count: number; bytes: number | null; oldest: number | null; newest: number | null; newest_epoch: number | null }>(
-        'SELECT COUNT(*) AS count, SUM(bytes) AS bytes, MIN(start_pts_ns) AS oldest, MAX(stop_pts_ns) AS newest, MAX(stop_epoch_ms) AS newest_epoch FROM segments WHERE fragments > 0'),
+        `SELECT (SELECT n FROM totals WHERE name = 'segments') AS count, (SELECT n FROM totals WHERE name = 'segment_bytes') AS bytes,
+          (SELECT start_pts_ns FROM segments WHERE fragments > 0 ORDER BY start_pts_ns LIMIT 1) AS oldest,
+          (SELECT stop_pts_ns FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1) AS newest,
+          (SELECT stop_epoch_ms FROM segments WHERE fragments > 0 ORDER BY stop_epoch_ms DESC LIMIT 1) AS newest_epoch`),
       insertGap: db.prepare('INSERT INTO gaps (start_pts_ns, stop_pts_ns, reason, created_ms) VALUES (?, ?, ?, ?)'),
       gapsIn: db.prepare<[number, number], GapRow>('SELECT * FROM gaps WHERE stop_pts_ns > ? AND start_pts_ns < ? ORDER BY start_pts_ns'),
-      gapCount: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM gaps'),
+      gapCount: db.prepare<[], { n: number }>("SELECT n FROM totals WHERE name = 'gaps'"),
       lastSegment: db.prepare<[], SegmentRow>('SELECT * FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1'),
       replaceBounds: db.prepare(`UPDATE segments SET start_pts_ns = @start_pts_ns, stop_pts_ns = @stop_pts_ns, start_epoch_ms = @start_epoch_ms,
           stop_epoch_ms = @stop_epoch_ms, bytes = @bytes, fragments = @fragments, frames = @frames WHERE id = @id`),
       maxRun: db.prepare<[], { run: number | null }>('SELECT MAX(run_id) AS run FROM segments'),
+      unsealed: db.prepare<[], SegmentRow>('SELECT * FROM segments WHERE sealed = 0 ORDER BY id'),
+      // Through the path's UNIQUE index: the rows of one day directory.
+      pathsUnder: db.prepare<[string, string], { path: string }>('SELECT path FROM segments WHERE path >= ? AND path < ?'),
+      sealedByIdAfter: db.prepare<[number, number, number], SegmentRow>('SELECT * FROM segments WHERE id > ? AND id <= ? AND sealed = 1 ORDER BY id LIMIT ?'),
+      maxId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM segments'),
     };
   }
 
@@ -182,12 +201,21 @@ export class SegmentIndex {
     return this.stmts.byId.get(id);
   }
 
-  all(): SegmentRow[] {
-    return this.stmts.all.all();
-  }
-
   overlapping(fromPtsNs: number, toPtsNs: number): SegmentRow[] {
     return this.stmts.overlapping.all({ from: fromPtsNs, to: toPtsNs });
+  }
+
+  /**
+   * The newest `limit` segments overlapping [from, to) that start before the cursor (start, id) — none
+   * given: from the window's end — in time order, and whether older ones remain (the next page's cursor
+   * is the first row's (start_pts_ns, id)).
+   */
+  overlappingPage(fromPtsNs: number, toPtsNs: number, limit: number, before: { startPtsNs: number; id: number } | null): { rows: SegmentRow[]; more: boolean } {
+    const rows = this.stmts.pageBefore.all({
+      from: fromPtsNs, to: toPtsNs, cs: before?.startPtsNs ?? Number.MAX_SAFE_INTEGER, cid: before?.id ?? Number.MAX_SAFE_INTEGER, limit: limit + 1,
+    });
+    const more = rows.length > limit;
+    return { rows: rows.slice(0, limit).reverse(), more };
   }
 
   /** The first segment (in time) whose footage ends after an epoch instant, or undefined. */
@@ -269,6 +297,30 @@ export class SegmentIndex {
 
   maxRunId(): number {
     return this.stmts.maxRun.get()?.run ?? 0;
+  }
+
+  /** Gives up to `pages` free pages back to the filesystem (an index made with incremental auto-vacuum). */
+  releaseFreePages(pages = 4096): void {
+    this.db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+  }
+
+  /** Rows not sealed: at start, the open segments a crash left. */
+  unsealed(): SegmentRow[] {
+    return this.stmts.unsealed.all();
+  }
+
+  /** The paths of the rows whose path starts with `prefix` (a day directory and '/'). */
+  pathsUnder(prefix: string): string[] {
+    return this.stmts.pathsUnder.all(prefix, `${prefix}\uffff`).map((r) => r.path);
+  }
+
+  /** Sealed rows with afterId < id <= maxId, by id: a cursor for the background check. */
+  sealedByIdAfter(afterId: number, maxId: number, limit: number): SegmentRow[] {
+    return this.stmts.sealedByIdAfter.all(afterId, maxId, limit);
+  }
+
+  maxId(): number {
+    return this.stmts.maxId.get()?.id ?? 0;
   }
 
   addGap(startPtsNs: number, stopPtsNs: number, reason: string): void {

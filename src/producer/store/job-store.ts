@@ -72,12 +72,19 @@ export class JobStore {
       setStatus: db.prepare('UPDATE jobs SET status = ?, updated_ms = ? WHERE clip_id = ?'),
       finish: db.prepare('UPDATE jobs SET status = @status, outcome = @outcome, error = @error, updated_ms = @now WHERE clip_id = @clip_id'),
       unfinished: db.prepare<[], JobRow>("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq"),
-      recent: db.prepare<[number], JobRow>('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?'),
-      recentByStatus: db.prepare<[string, number], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY seq DESC LIMIT ?'),
-      countByStatus: db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
+      // Newest first by (created_ms, clip_id) — the order GET /clips merges cameras in — before a cursor.
+      recent: db.prepare<[number, string, number], JobRow>(
+        'SELECT * FROM jobs WHERE (created_ms, clip_id) < (?, ?) ORDER BY created_ms DESC, clip_id DESC LIMIT ?'),
+      recentByStatus: db.prepare<[string, number, string, number], JobRow>(
+        'SELECT * FROM jobs WHERE status = ? AND (created_ms, clip_id) < (?, ?) ORDER BY created_ms DESC, clip_id DESC LIMIT ?'),
+      // Kept by triggers (migrations.ts), not counted: the same cost with a million finished jobs.
+      countByStatus: db.prepare<[], { status: string; n: number }>("SELECT substr(name, 6) AS status, n FROM totals WHERE name LIKE 'jobs:%'"),
       publishedBefore: db.prepare<[number, number, number, number], JobRow>(`SELECT * FROM jobs
         WHERE status = 'done' AND json_extract(outcome, '$.path') IS NOT NULL AND updated_ms < ? AND (updated_ms, seq) > (?, ?)
         ORDER BY updated_ms, seq LIMIT ?`),
+      pruneFinished: db.prepare<[number, number]>(`DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs
+        WHERE updated_ms < ? AND status IN ('done', 'error') AND (outcome IS NULL OR json_extract(outcome, '$.path') IS NULL)
+        ORDER BY updated_ms LIMIT ?)`),
       expire: db.prepare(`UPDATE jobs SET outcome = json_set(outcome, '$.path', json('null'), '$.expired_ms', @now), updated_ms = @now
         WHERE clip_id = @clip_id AND status = 'done' AND outcome IS NOT NULL`),
     };
@@ -112,8 +119,12 @@ export class JobStore {
     return this.s.unfinished.all().map(fromRow);
   }
 
-  recent(limit: number, status?: JobStatus): JobRecord[] {
-    return (status ? this.s.recentByStatus.all(status, limit) : this.s.recent.all(limit)).map(fromRow);
+  /** The newest `limit` jobs (of one status), newest first; with `before`, those created before that job. */
+  recent(limit: number, status?: JobStatus, before?: { createdMs: number; clipId: string }): JobRecord[] {
+    const t = before?.createdMs ?? Infinity;
+    const id = before?.clipId ?? '';
+    const rows = status ? this.s.recentByStatus.all(status, t, before ? id : '\uffff', limit) : this.s.recent.all(t, before ? id : '\uffff', limit);
+    return rows.map(fromRow);
   }
 
   /**
@@ -127,6 +138,14 @@ export class JobStore {
   /** Records that a done job's clip is gone (clip retention): its path becomes null, `expired_ms` is now; it stays done. */
   markExpired(clipId: string, nowMs: number): void {
     this.s.expire.run({ clip_id: clipId, now: nowMs });
+  }
+
+  /**
+   * Deletes up to `limit` records of finished jobs that hold no published clip (failed, or their clip
+   * expired) and last changed before `beforeMs`, oldest first; returns how many went.
+   */
+  pruneFinished(beforeMs: number, limit: number): number {
+    return this.s.pruneFinished.run(beforeMs, limit).changes;
   }
 
   countsByStatus(): Record<string, number> {

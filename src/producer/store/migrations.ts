@@ -83,6 +83,49 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 `;
 
+// Counts /health, /metrics and retention read without scanning a table, kept by triggers in the same
+// transaction as the change they count (so a crash never leaves them wrong). `segments` and
+// `segment_bytes` count segments holding at least one fragment (as the API lists them); `jobs:STATUS`
+// the clip jobs by status. Filled once from the tables when the step runs.
+const TOTALS = `
+CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR REPLACE INTO totals SELECT 'segments', COUNT(*) FROM segments WHERE fragments > 0;
+INSERT OR REPLACE INTO totals SELECT 'segment_bytes', COALESCE(SUM(bytes), 0) FROM segments WHERE fragments > 0;
+INSERT OR REPLACE INTO totals SELECT 'gaps', COUNT(*) FROM gaps;
+INSERT OR REPLACE INTO totals VALUES ('jobs:queued', 0), ('jobs:running', 0), ('jobs:done', 0), ('jobs:error', 0);
+INSERT OR REPLACE INTO totals SELECT 'jobs:' || status, COUNT(*) FROM jobs GROUP BY status;
+CREATE TRIGGER IF NOT EXISTS totals_segment_insert AFTER INSERT ON segments WHEN NEW.fragments > 0 BEGIN
+  UPDATE totals SET n = n + 1 WHERE name = 'segments';
+  UPDATE totals SET n = n + NEW.bytes WHERE name = 'segment_bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS totals_segment_delete AFTER DELETE ON segments WHEN OLD.fragments > 0 BEGIN
+  UPDATE totals SET n = n - 1 WHERE name = 'segments';
+  UPDATE totals SET n = n - OLD.bytes WHERE name = 'segment_bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS totals_segment_update AFTER UPDATE OF fragments, bytes ON segments
+  WHEN OLD.fragments > 0 OR NEW.fragments > 0 BEGIN
+  UPDATE totals SET n = n + (NEW.fragments > 0) - (OLD.fragments > 0) WHERE name = 'segments';
+  UPDATE totals SET n = n + IIF(NEW.fragments > 0, NEW.bytes, 0) - IIF(OLD.fragments > 0, OLD.bytes, 0) WHERE name = 'segment_bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS totals_gap_insert AFTER INSERT ON gaps BEGIN UPDATE totals SET n = n + 1 WHERE name = 'gaps'; END;
+CREATE TRIGGER IF NOT EXISTS totals_gap_delete AFTER DELETE ON gaps BEGIN UPDATE totals SET n = n - 1 WHERE name = 'gaps'; END;
+CREATE TRIGGER IF NOT EXISTS totals_job_insert AFTER INSERT ON jobs BEGIN
+  INSERT INTO totals VALUES ('jobs:' || NEW.status, 1) ON CONFLICT(name) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS totals_job_delete AFTER DELETE ON jobs BEGIN
+  UPDATE totals SET n = n - 1 WHERE name = 'jobs:' || OLD.status;
+END;
+CREATE TRIGGER IF NOT EXISTS totals_job_status AFTER UPDATE OF status ON jobs WHEN NEW.status IS NOT OLD.status BEGIN
+  UPDATE totals SET n = n - 1 WHERE name = 'jobs:' || OLD.status;
+  INSERT INTO totals VALUES ('jobs:' || NEW.status, 1) ON CONFLICT(name) DO UPDATE SET n = n + 1;
+END;
+CREATE INDEX IF NOT EXISTS segments_unsealed ON segments(id) WHERE sealed = 0;
+CREATE INDEX IF NOT EXISTS segments_run ON segments(run_id);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_ms, clip_id);
+CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs(status, created_ms, clip_id);
+CREATE INDEX IF NOT EXISTS jobs_updated ON jobs(updated_ms);
+`;
+
 const columns = (db: Database.Database, table: string) =>
   new Set(db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
 
@@ -112,6 +155,7 @@ export const MIGRATIONS: Migration[] = [
     up: (db) => db.exec(`CREATE INDEX IF NOT EXISTS jobs_published ON jobs(updated_ms)
       WHERE status = 'done' AND json_extract(outcome, '$.path') IS NOT NULL`),
   },
+  { version: 6, what: 'maintained totals (segments, bytes, gaps, jobs by status); indexes of unsealed segments and of jobs by time', up: (db) => db.exec(TOTALS) },
 ];
 
 /** The version every table and column the code uses exists at; later steps are optional. */
