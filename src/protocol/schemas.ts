@@ -41,6 +41,8 @@ export const ClipBody = Type.Object({
 }, { additionalProperties: false, $id: 'ClipBody' });
 export type ClipBody = Static<typeof ClipBody>;
 
+/** Breaks between segments shorter than this (ns) are rounding within one run, not gaps (the timeline's spans). */
+export const GAP_TOLERANCE_NS = 1_000_000;
 /** GET /segments without a window: the footage of this long before the newest (ns). */
 export const RECENT_WINDOW_NS = 24 * 3600 * 1e9;
 /** GET /segments: segments per page unless `limit` says otherwise. */

@@ -66,6 +66,17 @@ describe('segrec against a running producer', () => {
     assert.equal(s.code, 0, s.stderr);
     assert.match(s.stdout, /\d+ segments, .* continuous spans/);
     assert.match(s.stdout, /sealed \d{4}-\d\d-\d\d\/\d+\.mp4/);
+    // Pages of 2 segments, folded together: the same spans and segments as one page of everything.
+    await segrec(['rotate', '--producer', p.url]);
+    type Folded = { count: number; spans: Array<{ start_pts_ns: number; stop_pts_ns: number; segments: number }>; segments: Array<{ id: number }> };
+    const whole = await segrec(['segments', '--producer', p.url, '--since', 'all', '--all', '--json']);
+    const paged = await segrec(['segments', '--producer', p.url, '--since', 'all', '--all', '--json', '--page', '2']);
+    assert.equal(paged.code, 0, paged.stderr);
+    const [w, pg] = [JSON.parse(whole.stdout) as Folded, JSON.parse(paged.stdout) as Folded];
+    const sealedIds = (f: Folded) => f.segments.map((x) => x.id).slice(0, 3);
+    assert.ok(pg.count >= 4, `several pages: ${pg.count} segments`);
+    assert.deepEqual(sealedIds(pg), sealedIds(w), 'the same segments, oldest first');
+    assert.deepEqual(pg.spans.map((x) => x.start_pts_ns), w.spans.map((x) => x.start_pts_ns), 'spans joined across page seams');
     const c = await segrec(['clips', '--producer', p.url]);
     assert.equal(c.code, 0);
     assert.match(c.stdout, /clip-\d{16}\s+done/);

@@ -1,8 +1,9 @@
 // `segrec health`, `segrec rotate`, `segrec segments`, `segrec clips`: look at a running producer.
-import { parseFlags, type FlagDef } from '../../common/flags.js';
+import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { call, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
 import { clock, dur, secs, size } from '../format.js';
-import type { ClipJson, GapJson, HealthPayload, SegmentJson, SpanJson } from '../../protocol/schemas.js';
+import { parseDurationMs } from '../../common/units.js';
+import { GAP_TOLERANCE_NS, type ClipJson, type GapJson, type HealthPayload, type SegmentJson, type SpanJson } from '../../protocol/schemas.js';
 
 export async function healthCommand(argv: string[]): Promise<number> {
   const c = connFrom(parseFlags(argv, COMMON_FLAGS));
@@ -31,25 +32,71 @@ export async function rotateCommand(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-const SEGMENTS_FLAGS: FlagDef[] = [...COMMON_FLAGS, { name: 'all', value: false, help: 'list every segment, not just spans and gaps' }];
+const SEGMENTS_FLAGS: FlagDef[] = [
+  ...COMMON_FLAGS,
+  { name: 'since', value: true, help: 'how far back from the newest footage, e.g. 2h, 7d, all (default: 1d, as the producer answers)' },
+  { name: 'all', value: false, help: 'list every segment, not just spans and gaps' },
+  { name: 'page', value: true, help: 'segments per request (default 5000)' },
+];
+
+/** The footage of a window, every page of it (newest first) folded into spans and gaps; segments kept only for --all. */
+async function footage(c: ReturnType<typeof connFrom>, since: string | undefined, keepSegments: boolean, page: number) {
+  let window = '';
+  if (since !== undefined) {
+    const { body: h } = await call<HealthPayload>(c, 'GET', '/health');
+    const newest = h.segments.newest_stop_pts_ns ?? 0;
+    const from = since === 'all' ? 0 : Math.max(0, newest - parseDurationMs(since, '--since') * 1e6);
+    window = `from_pts_ns=${from}&`;
+  }
+  const spans: SpanJson[] = [];
+  const gaps: GapJson[] = [];
+  const segments: SegmentJson[] = [];
+  let count = 0;
+  let bytes = 0;
+  let cursor: string | null = null;
+  do {
+    const { body }: { body: SegmentsPage } = await call<SegmentsPage>(c, 'GET', `/segments?${window}limit=${page}${cursor ? `&cursor=${cursor}` : ''}`);
+    count += body.segments.length;
+    for (const s of body.segments) bytes += s.bytes;
+    if (keepSegments) segments.unshift(...body.segments);
+    // Pages go back in time: a page's last span continues the newer page's first one when they touch.
+    const newer = spans[0];
+    const last = body.spans[body.spans.length - 1];
+    if (newer && last && newer.start_pts_ns - last.stop_pts_ns <= GAP_TOLERANCE_NS) {
+      newer.start_pts_ns = last.start_pts_ns;
+      newer.start_epoch_ms = last.start_epoch_ms;
+      newer.segments += last.segments;
+      body.spans.pop();
+    } else if (newer && last) {
+      gaps.unshift({ start_pts_ns: last.stop_pts_ns, stop_pts_ns: newer.start_pts_ns, duration_ms: (newer.start_pts_ns - last.stop_pts_ns) / 1e6, reason: 'no footage' });
+    }
+    spans.unshift(...body.spans);
+    gaps.unshift(...body.gaps);
+    cursor = body.next_cursor;
+  } while (cursor);
+  return { count, bytes, spans, gaps, segments };
+}
+
+type SegmentsPage = { segments: SegmentJson[]; gaps: GapJson[]; spans: SpanJson[]; next_cursor: string | null };
 
 export async function segmentsCommand(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, SEGMENTS_FLAGS);
   const c = connFrom(flags);
-  const { body } = await call<{ segments: SegmentJson[]; gaps: GapJson[]; spans: SpanJson[] }>(c, 'GET', '/segments');
-  if (c.json) { printJson(body); return EXIT.ok; }
-  const total = body.segments.reduce((n, s) => n + s.bytes, 0);
-  process.stdout.write(`${body.segments.length} segments, ${size(total)}, ${body.spans.length} continuous spans, ${body.gaps.length} gaps\n`);
-  for (const sp of body.spans) {
+  const since = flags.get('since');
+  const pageFlag = flags.get('page');
+  const page = typeof pageFlag === 'string' ? Number(pageFlag) : 5000;
+  if (!Number.isInteger(page) || page < 1 || page > 100_000) throw new UsageError('--page: a whole number of segments, 1 to 100000');
+  const f = await footage(c, typeof since === 'string' ? since : undefined, flags.get('all') === true, page);
+  if (c.json) { printJson({ ok: true, segments: f.segments, spans: f.spans, gaps: f.gaps, count: f.count, bytes: f.bytes }); return EXIT.ok; }
+  process.stdout.write(`${f.count} segments, ${size(f.bytes)}, ${f.spans.length} continuous spans, ${f.gaps.length} gaps\n`);
+  for (const sp of f.spans) {
     process.stdout.write(`  span  ${clock(sp.start_epoch_ms)} → ${clock(sp.stop_epoch_ms)}  ${dur((sp.stop_pts_ns - sp.start_pts_ns) / 1e6).padStart(9)}  ${sp.segments} segments\n`);
   }
-  for (const g of body.gaps) {
+  for (const g of f.gaps) {
     process.stdout.write(`  gap   pts ${secs(g.start_pts_ns)} → ${secs(g.stop_pts_ns)}  ${dur(g.duration_ms).padStart(9)}  ${g.reason}\n`);
   }
-  if (flags.get('all') === true) {
-    for (const s of body.segments) {
-      process.stdout.write(`  ${s.sealed ? 'sealed' : 'OPEN  '} ${s.path}  ${secs(s.stop_pts_ns - s.start_pts_ns)}  ${s.frames} frames  ${size(s.bytes)}\n`);
-    }
+  for (const s of f.segments) {
+    process.stdout.write(`  ${s.sealed ? 'sealed' : 'OPEN  '} ${s.path}  ${secs(s.stop_pts_ns - s.start_pts_ns)}  ${s.frames} frames  ${size(s.bytes)}\n`);
   }
   return EXIT.ok;
 }

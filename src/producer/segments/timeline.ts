@@ -2,7 +2,7 @@
 // (with the recorded reason where the index knows one), holes inside a segment (a recorded gap within
 // its bounds: fragments recovery left out as damaged) and the merged spans of continuous footage.
 import type { GapRow, SegmentRow } from '../store/catalog.js';
-import type { GapJson, SegmentJson, SpanJson } from '../../protocol/schemas.js';
+import { GAP_TOLERANCE_NS, type GapJson, type SegmentJson, type SpanJson } from '../../protocol/schemas.js';
 
 export type { GapJson, SegmentJson, SpanJson };
 
@@ -15,8 +15,7 @@ export function segmentJson(s: SegmentRow): SegmentJson {
   };
 }
 
-/** Gaps smaller than this (ns) are rounding between segments of one run, not holes. */
-export const GAP_TOLERANCE_NS = 1_000_000;
+export { GAP_TOLERANCE_NS } from '../../protocol/schemas.js';
 
 export function timeline(segments: SegmentRow[], gapRows: GapRow[]): { gaps: GapJson[]; spans: SpanJson[] } {
   const gaps: GapJson[] = [];
