@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'test-artifacts/**', 'web/vendor/**', '.tmp/**', '.scratch/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'test-artifacts/**', 'web/vendor/**', '.tmp/**', '.scratch/**', '.cache/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

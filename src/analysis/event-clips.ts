@@ -1,10 +1,47 @@
 // Event → clip planning (pure, no I/O): preroll/postroll in PTS units, merging of overlapping or adjacent
 // padded events into one clip window (in batch, or streaming as events arrive), the retry policy for
 // clip requests, the force-rotate decision, and the JSONL records the clip stage writes.
-import type { MotionEvent } from './motion-detector.js';
+// Windows are in producer PTS, exact at any size: a number while exact, a bigint past 2^53 ns (PtsValue);
+// the arithmetic below keeps plain number arithmetic while every value is a number and the result stays
+// exact, and goes through bigint otherwise. A PTS that could not be mapped is NaN and stays NaN.
+import type { PtsValue } from '../protocol/pts.js';
+import { ptsOut } from '../protocol/pts.js';
+import { parseWireJson, stringifyWireJson } from '../protocol/wire-json.js';
 
-/** A half-open window [startPtsNs, stopPtsNs) in producer PTS nanoseconds. */
-export interface PtsWindow { startPtsNs: number; stopPtsNs: number }
+/** A half-open window [startPtsNs, stopPtsNs) in producer PTS nanoseconds (numbers while exact, else bigints). */
+export interface PtsWindow { startPtsNs: PtsValue; stopPtsNs: PtsValue }
+
+/** A motion event placed on the producer's PTS (a MotionEvent of frames whose time is producer PTS fits). */
+export interface PtsEvent extends PtsWindow {
+  /** Highest per-frame score (fraction of changed pixels, 0..1) seen in the event. */
+  peakScore: number;
+  /** Number of frames with motion in the event. */
+  frames: number;
+}
+
+const isNaNPts = (p: PtsValue): boolean => typeof p === 'number' && !Number.isFinite(p);
+const toBig = (p: PtsValue): bigint => (typeof p === 'bigint' ? p : BigInt(Math.round(p)));
+
+/** `p + ns` (ns a number, rounded to a whole ns when the sum is taken in bigint); NaN when either is not finite. */
+export function ptsPlus(p: PtsValue, ns: number): PtsValue {
+  if (isNaNPts(p) || !Number.isFinite(ns)) return Number.NaN;
+  if (typeof p === 'number') {
+    const r = p + ns;
+    if (Math.abs(r) <= Number.MAX_SAFE_INTEGER && Math.abs(p) <= Number.MAX_SAFE_INTEGER) return r;
+  }
+  return ptsOut(toBig(p) + BigInt(Math.round(ns)));
+}
+
+/** `stop − start` in ns as a number, exact while under 2^53 ns (NaN when either is NaN). */
+export function ptsSpanNs(start: PtsValue, stop: PtsValue): number {
+  if (isNaNPts(start) || isNaNPts(stop)) return Number.NaN;
+  if (typeof start === 'number' && typeof stop === 'number') return stop - start;
+  return Number(toBig(stop) - toBig(start));
+}
+
+const ptsLesser = (a: PtsValue, b: PtsValue): PtsValue => (isNaNPts(a) || isNaNPts(b) ? Number.NaN : a <= b ? a : b);
+const ptsGreater = (a: PtsValue, b: PtsValue): PtsValue => (isNaNPts(a) || isNaNPts(b) ? Number.NaN : a >= b ? a : b);
+const ptsCompare = (a: PtsValue, b: PtsValue): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export interface PaddingOptions {
   /** Added before an event's start (ms). */
@@ -25,7 +62,7 @@ export type PlannerOptions = PaddingOptions & MergeOptions;
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { prerollMs: 2000, postrollMs: 2000, mergeGapMs: 0, maxClipMs: 900_000 };
 
 /** A clip to request: the padded (and possibly merged) window and the events it covers. */
-export interface PlannedClip<E extends PtsWindow = MotionEvent> extends PtsWindow {
+export interface PlannedClip<E extends PtsWindow = PtsEvent> extends PtsWindow {
   events: E[];
 }
 
@@ -37,28 +74,28 @@ export function msToNs(ms: number): number {
 /** Applies preroll/postroll in PTS units; the start is clamped at 0 (the producer clock's origin). */
 export function padWindow(w: PtsWindow, pad: PaddingOptions): PtsWindow {
   return {
-    startPtsNs: Math.max(0, w.startPtsNs - msToNs(pad.prerollMs)),
-    stopPtsNs: w.stopPtsNs + msToNs(pad.postrollMs),
+    startPtsNs: ptsGreater(0, ptsPlus(w.startPtsNs, -msToNs(pad.prerollMs))),
+    stopPtsNs: ptsPlus(w.stopPtsNs, msToNs(pad.postrollMs)),
   };
 }
 
 function canMerge(a: PtsWindow, b: PtsWindow, o: MergeOptions): boolean {
-  const start = Math.min(a.startPtsNs, b.startPtsNs);
-  const stop = Math.max(a.stopPtsNs, b.stopPtsNs);
-  return b.startPtsNs <= a.stopPtsNs + msToNs(o.mergeGapMs) && a.startPtsNs <= b.stopPtsNs + msToNs(o.mergeGapMs)
-    && stop - start <= msToNs(o.maxClipMs);
+  const start = ptsLesser(a.startPtsNs, b.startPtsNs);
+  const stop = ptsGreater(a.stopPtsNs, b.stopPtsNs);
+  return b.startPtsNs <= ptsPlus(a.stopPtsNs, msToNs(o.mergeGapMs)) && a.startPtsNs <= ptsPlus(b.stopPtsNs, msToNs(o.mergeGapMs))
+    && ptsSpanNs(start, stop) <= msToNs(o.maxClipMs);
 }
 
 function mergeInto<E extends PtsWindow>(clip: PlannedClip<E>, padded: PtsWindow, ev: E): void {
-  clip.startPtsNs = Math.min(clip.startPtsNs, padded.startPtsNs);
-  clip.stopPtsNs = Math.max(clip.stopPtsNs, padded.stopPtsNs);
+  clip.startPtsNs = ptsLesser(clip.startPtsNs, padded.startPtsNs);
+  clip.stopPtsNs = ptsGreater(clip.stopPtsNs, padded.stopPtsNs);
   clip.events.push(ev);
 }
 
 /** Pads every event and merges the overlapping/adjacent ones (batch form; any input order). */
 export function planClips<E extends PtsWindow>(events: readonly E[], options: Partial<PlannerOptions> = {}): PlannedClip<E>[] {
   const o = { ...DEFAULT_PLANNER_OPTIONS, ...options };
-  const sorted = [...events].sort((a, b) => a.startPtsNs - b.startPtsNs || a.stopPtsNs - b.stopPtsNs);
+  const sorted = [...events].sort((a, b) => ptsCompare(a.startPtsNs, b.startPtsNs) || ptsCompare(a.stopPtsNs, b.stopPtsNs));
   const out: PlannedClip<E>[] = [];
   for (const ev of sorted) {
     const padded = padWindow(ev, o);
@@ -74,7 +111,7 @@ export function planClips<E extends PtsWindow>(events: readonly E[], options: Pa
  * A clip is held back while a later event could still merge into it, and released by `addEvent` (when
  * an event that does not merge arrives), by `advance` (when no future event can reach it) or by `flush`.
  */
-export class ClipPlanner<E extends PtsWindow = MotionEvent> {
+export class ClipPlanner<E extends PtsWindow = PtsEvent> {
   readonly options: PlannerOptions;
   private pending: PlannedClip<E> | null = null;
 
@@ -108,11 +145,11 @@ export class ClipPlanner<E extends PtsWindow = MotionEvent> {
    * detector's open event start, or else the PTS of the frame just pushed). Returns the held clip
    * once no such event could merge with it.
    */
-  advance(horizonPtsNs: number): PlannedClip<E>[] {
+  advance(horizonPtsNs: PtsValue): PlannedClip<E>[] {
     const p = this.pending;
     if (!p) return [];
-    const earliestPaddedStart = horizonPtsNs - msToNs(this.options.prerollMs);
-    if (earliestPaddedStart > p.stopPtsNs + msToNs(this.options.mergeGapMs)) {
+    const earliestPaddedStart = ptsPlus(horizonPtsNs, -msToNs(this.options.prerollMs));
+    if (earliestPaddedStart > ptsPlus(p.stopPtsNs, msToNs(this.options.mergeGapMs))) {
       this.pending = null;
       return [p];
     }
@@ -174,7 +211,7 @@ export function shouldRetry(err: unknown, attempt: number, policy: RetryPolicy):
  * Whether to force-rotate before requesting a clip ending at `stopPtsNs`: when the window reaches into
  * the open segment (`stop > openSegmentStartPtsNs`), or when the open segment's start is unknown.
  */
-export function needsForceRotate(stopPtsNs: number, openSegmentStartPtsNs: number | null | undefined): boolean {
+export function needsForceRotate(stopPtsNs: PtsValue, openSegmentStartPtsNs: PtsValue | null | undefined): boolean {
   return openSegmentStartPtsNs === null || openSegmentStartPtsNs === undefined || stopPtsNs > openSegmentStartPtsNs;
 }
 
@@ -185,8 +222,8 @@ export interface EventRecord {
   type: 'event';
   /** ISO time the record was written. */
   ts: string;
-  startPtsNs: number;
-  stopPtsNs: number;
+  startPtsNs: PtsValue;
+  stopPtsNs: PtsValue;
   durationMs: number;
   peakScore: number;
   frames: number;
@@ -199,8 +236,8 @@ export interface EventRecord {
 interface ClipAttemptRecord {
   ts: string;
   label: string;
-  startPtsNs: number;
-  stopPtsNs: number;
+  startPtsNs: PtsValue;
+  stopPtsNs: PtsValue;
   /** The events the clip covers. */
   events: PtsWindow[];
   attempts: number;
@@ -226,13 +263,13 @@ export interface ClipErrorRecord extends ClipAttemptRecord {
 
 export type AnalysisRecord = EventRecord | ClipRecord | ClipErrorRecord;
 
-export function eventRecord(ev: MotionEvent, now: Date, epochMsForPtsNs?: (ptsNs: number) => number): EventRecord {
+export function eventRecord(ev: PtsEvent, now: Date, epochMsForPtsNs?: (ptsNs: PtsValue) => number): EventRecord {
   return {
     type: 'event',
     ts: now.toISOString(),
     startPtsNs: ev.startPtsNs,
     stopPtsNs: ev.stopPtsNs,
-    durationMs: (ev.stopPtsNs - ev.startPtsNs) / 1e6,
+    durationMs: ptsSpanNs(ev.startPtsNs, ev.stopPtsNs) / 1e6,
     peakScore: Number(ev.peakScore.toFixed(5)),
     frames: ev.frames,
     startEpochMs: epochMsForPtsNs ? epochMsForPtsNs(ev.startPtsNs) : null,
@@ -261,12 +298,18 @@ function mapKeys(v: unknown, f: (k: string) => string): unknown {
 const toSnake = (k: string) => k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 const toCamel = (k: string) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
 
-/** One JSONL line. On disk the keys are snake_case, like the producer's wire format (`start_pts_ns`). */
+/**
+ * One JSONL line. On disk the keys are snake_case and PTS are integers with all their digits, like the
+ * producer's wire format (`start_pts_ns`).
+ */
 export function toJsonl(record: AnalysisRecord): string {
-  return `${JSON.stringify(mapKeys(record, toSnake))}\n`;
+  return `${stringifyWireJson(mapKeys(record, toSnake))}\n`;
 }
 
-/** Parses JSONL text back into records (blank lines skipped; snake_case keys become camelCase). */
+/**
+ * Parses JSONL text back into records (blank lines skipped; snake_case keys become camelCase; integers
+ * past 2^53 become bigints, as parseWireJson reads them).
+ */
 export function parseJsonl(text: string): AnalysisRecord[] {
-  return text.split('\n').filter((l) => l.trim()).map((l) => mapKeys(JSON.parse(l), toCamel) as AnalysisRecord);
+  return text.split('\n').filter((l) => l.trim()).map((l) => mapKeys(parseWireJson(l), toCamel) as AnalysisRecord);
 }

@@ -3,11 +3,15 @@
 // the response body into a FrameReader (`-i pipe:0`), so header and bytes always belong together and
 // every frame carries producer PTS. When the response ends (the producer's ingest restarted) or fails,
 // it reconnects with capped exponential backoff; each response is one numbered `connection`.
+// Producer PTS pass 2^53 ns (where a number stops being exact) after 104 days of a data directory's clock:
+// the offset is read exactly as a bigint, and a frame carries it as `ptsBaseNs` with its time since then as
+// the number `ptsNs` (the frame's producer PTS is `ptsBaseNs + ptsNs`, exact at any size).
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { FrameReader, type Frame } from './frame-reader.js';
 import { redactCredentials } from './ffmpeg-log.js';
 import { abortableSleep } from '../common/sleep.js';
+import { PTS_MAX, ptsOut, type PtsValue } from '../protocol/pts.js';
 
 export const PTS_OFFSET_HEADER = 'x-segrec-pts-offset-ns';
 
@@ -21,11 +25,21 @@ export const PTS_OFFSET_HEADER = 'x-segrec-pts-offset-ns';
  */
 export const LIVE_INPUT_ARGS: readonly string[] = ['-f', 'mov', '-probesize', '32', '-analyzeduration', '0', '-threads', '1'];
 
-/** A frame of the live stream; `connection` (from 1) changes whenever the stream was reconnected. */
-export interface LiveFrame extends Frame { connection: number }
+/**
+ * A frame of the live stream; `connection` (from 1) changes whenever the stream was reconnected. Its
+ * producer PTS is `ptsBaseNs + ptsNs`: `ptsBaseNs` is the connection's offset (the header), `ptsNs` the
+ * frame's time in the stream (ns, a number). `epochMs` is mapped from the producer PTS.
+ */
+export interface LiveFrame extends Frame { connection: number; ptsBaseNs: bigint }
+
+/** A live frame's producer PTS: a number while exact, else a bigint. */
+export function livePts(f: Pick<LiveFrame, 'ptsNs' | 'ptsBaseNs'>): PtsValue {
+  return Number.isFinite(f.ptsNs) ? ptsOut(f.ptsBaseNs + BigInt(Math.round(f.ptsNs))) : Number.NaN;
+}
 
 export type LiveStatus =
-  | { type: 'connected'; connection: number; ptsOffsetNs: number }
+  /** `ptsOffsetNs`: the connection's offset, a number while exact, else a bigint. */
+  | { type: 'connected'; connection: number; ptsOffsetNs: PtsValue }
   | { type: 'ended'; connection: number; frames: number; error: string | null }
   | { type: 'retry'; delayMs: number; error: string | null };
 
@@ -40,7 +54,8 @@ export interface LiveFramesOptions {
   /** Frame width (see FrameReader). Default 160. */
   width?: number;
   maxQueuedFrames?: number;
-  epochMsForPtsNs?: (ptsNs: number) => number;
+  /** Maps a frame's producer PTS (a number while exact, else a bigint) to epoch ms (e.g. `timebase.ptsToEpochMs`). */
+  epochMsForPtsNs?: (ptsNs: PtsValue) => number;
   /** Extra ffmpeg input options (after LIVE_INPUT_ARGS). */
   inputArgs?: string[];
   /** Backoff between connections: starts at `initialDelayMs`, doubles after each failed or empty response, capped at `maxDelayMs`. */
@@ -60,11 +75,11 @@ export class LiveFramesAuthError extends Error {
   }
 }
 
-/** Parses the offset header: a (possibly negative) integer of nanoseconds that is exact as a number. */
-export function parsePtsOffsetHeader(value: string | null): number | null {
-  if (value === null || !/^\s*-?\d+\s*$/.test(value)) return null;
-  const n = Number(value.trim());
-  return Number.isSafeInteger(n) ? n : null;
+/** Parses the offset header exactly: a (possibly negative) integer of nanoseconds within ±(2^63 − 1). */
+export function parsePtsOffsetHeader(value: string | null): bigint | null {
+  if (value === null || !/^\s*-?\d{1,19}\s*$/.test(value)) return null;
+  const n = BigInt(value.trim());
+  return n <= PTS_MAX && n >= -PTS_MAX ? n : null;
 }
 
 /** `base` + `path`, keeping a path prefix of the base (`http://h/x` + `/live.mp4` → `http://h/x/live.mp4`). */
@@ -132,17 +147,20 @@ export class LiveFrames implements AsyncIterable<LiveFrame> {
             error = !res.ok ? `HTTP ${res.status}` : !res.body ? 'empty response' : `missing or invalid ${PTS_OFFSET_HEADER} header`;
           } else {
             connection++;
-            o.onStatus?.({ type: 'connected', connection, ptsOffsetNs: offset });
+            o.onStatus?.({ type: 'connected', connection, ptsOffsetNs: ptsOut(offset) });
             const body = Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>);
+            const toEpoch = o.epochMsForPtsNs;
+            // The reader's times are the stream's own (offset 0); the offset is added exactly, in bigint.
             const reader = new FrameReader({
-              input: 'pipe:0', stdin: body, inputArgs: [...LIVE_INPUT_ARGS, ...(o.inputArgs ?? [])], ptsOffsetNs: offset,
-              ffmpegPath: o.ffmpegPath, width: o.width, maxQueuedFrames: o.maxQueuedFrames, epochMsForPtsNs: o.epochMsForPtsNs,
+              input: 'pipe:0', stdin: body, inputArgs: [...LIVE_INPUT_ARGS, ...(o.inputArgs ?? [])],
+              ffmpegPath: o.ffmpegPath, width: o.width, maxQueuedFrames: o.maxQueuedFrames,
+              epochMsForPtsNs: toEpoch ? (ns) => toEpoch(livePts({ ptsNs: ns, ptsBaseNs: offset })) : undefined,
             });
             this.reader = reader;
             try {
               for await (const f of reader) {
                 frames++;
-                yield { ...f, connection };
+                yield { ...f, connection, ptsBaseNs: offset };
               }
             } catch (e) {
               error = message(e);

@@ -1,7 +1,9 @@
 // What every terminal command shares: which producer and camera to talk to (--producer /
 // SEGREC_PRODUCER_BASE_URL, --camera NAME, --token / SEGREC_AUTH_TOKEN, --json), a fetch wrapper that turns "connection refused" into an error
-// that says what to do, and the exit codes.
+// that says what to do, and the exit codes. JSON goes as the wire has it (src/protocol/wire-json.ts): PTS
+// past 2^53 are read as bigints and written with all their digits, in answers, requests and --json output.
 import type { FlagDef, ParsedFlags } from '../common/flags.js';
+import { parseWireJson, stringifyWireJson } from '../protocol/wire-json.js';
 import { CAMERA_NAME } from '../producer/camera-names.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -39,7 +41,7 @@ export async function call<T>(c: Conn, method: string, path: string, body?: unkn
     res = await fetch(c.baseUrl + path, {
       method,
       headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(c.token ? { authorization: `Bearer ${c.token}` } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : stringifyWireJson(body),
       signal: AbortSignal.timeout(60_000),
     });
   } catch (e) {
@@ -52,7 +54,7 @@ export async function call<T>(c: Conn, method: string, path: string, body?: unkn
   const text = await res.text();
   let parsed: unknown;
   try {
-    parsed = text ? JSON.parse(text) : null;
+    parsed = text ? parseWireJson(text) : null;
   } catch {
     throw new CliError(`${method} ${path}: the answer (HTTP ${res.status}) is not JSON — is ${c.baseUrl} a segrec producer?`);
   }
@@ -64,6 +66,7 @@ export async function call<T>(c: Conn, method: string, path: string, body?: unkn
   return { status: res.status, body: parsed as T };
 }
 
+/** Pretty JSON on stdout; bigints (PTS past 2^53) as plain integers with all their digits. */
 export function printJson(v: unknown): void {
-  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+  process.stdout.write(stringifyWireJson(v, 2) + '\n');
 }

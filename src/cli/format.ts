@@ -1,8 +1,25 @@
 // Human-readable formatting for the terminal: durations, sizes, wall-clock times, and parsing the
 // relative/absolute times people type. Sizes and durations share src/common/units with the producer.
 import { formatBytes, parseDurationMs } from '../common/units.js';
-export function secs(ns: number): string {
-  return `${(ns / 1e9).toFixed(3)} s`;
+import type { PtsValue } from '../protocol/pts.js';
+
+/**
+ * Seconds with 3 decimals (`41.230 s`) of a span or a PTS in ns. A whole number of ns (a number or a bigint,
+ * e.g. a PTS past 2^53) is printed exactly by integer arithmetic, rounded to the ms (halves up).
+ */
+export function secs(ns: PtsValue): string {
+  if (typeof ns === 'number' && !Number.isSafeInteger(ns)) return `${(ns / 1e9).toFixed(3)} s`;
+  const v = BigInt(ns);
+  const neg = v < 0n;
+  const ms = ((neg ? -v : v) + 500_000n) / 1_000_000n;
+  return `${neg && ms > 0n ? '-' : ''}${ms / 1000n}.${String(ms % 1000n).padStart(3, '0')} s`;
+}
+
+/** `stop − start` in ns as a number, computed exactly (both may be bigints past 2^53). */
+export function spanNs(start: PtsValue, stop: PtsValue): number {
+  if (typeof start === 'number' && typeof stop === 'number') return stop - start;
+  const big = (v: PtsValue): bigint => (typeof v === 'bigint' ? v : BigInt(Math.round(v)));
+  return Number(big(stop) - big(start));
 }
 
 export function dur(ms: number): string {

@@ -3,7 +3,7 @@
 import { redactSecrets } from './redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFields = Record<string, string | number | boolean | null | undefined>;
+export type LogFields = Record<string, string | number | bigint | boolean | null | undefined>;
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
@@ -34,7 +34,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     const ts = new Date().toISOString();
     let line: string;
     if (json) {
-      line = JSON.stringify({ ts, level: lvl, component, msg, ...fields });
+      line = JSON.stringify({ ts, level: lvl, component, msg, ...fields }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
     } else {
       const kv = fields
         ? Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`).join(' ')

@@ -1,5 +1,10 @@
 // The producer's clock mapping: epoch milliseconds <-> PTS nanoseconds, as reported by /health.timebase.
 // Owns the formula `pts = basePtsNs + (epochMs - baseEpochMs) * ptsPerMs` and the validation of its inputs.
+// A PTS is an exact integer of any size (a data directory's clock passes 2^53 ns, where a JavaScript number
+// stops being exact, after 104 days): the base PTS is kept as a bigint, epoch → PTS is computed in bigint
+// from the exact values of the doubles involved, and a PTS is returned as a number while that is exact,
+// else as a bigint (PtsValue, src/protocol/pts.ts).
+import { ptsOut, type PtsValue } from '../protocol/pts.js';
 
 /** The only PTS unit the producer speaks. */
 export type PtsUnits = 'ns';
@@ -11,17 +16,44 @@ export interface TimebaseInit {
   ptsPerMs: number;
   /** The epoch-ms instant that corresponds to `basePtsNs`. */
   baseEpochMs: number;
-  /** The PTS (ns) that corresponds to `baseEpochMs`. */
-  basePtsNs: number;
+  /**
+   * The PTS (ns) that corresponds to `baseEpochMs`: a safe-integer number, a bigint, or a string of digits
+   * (a number past 2^53 is refused: it may have lost digits, e.g. to JSON.parse).
+   */
+  basePtsNs: number | bigint | string;
 }
 
 function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** An exact integer PTS from a number (safe integers only), a bigint or a string of digits; throws naming `name`. */
+function exactPts(v: unknown, name: string): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'string' && /^-?[0-9]{1,19}$/.test(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isInteger(v)) {
+    throw new Error(
+      `${name} is ${v}, past 2^53 where a number is not exact (it may have lost digits): read /health with ` +
+      'parseWireJson (it gives a bigint there), or pass a bigint or a string of digits',
+    );
+  }
+  throw new Error(`${name} must be a whole number of ns: a safe integer, a bigint or a string of digits (got ${describe(v)})`);
+}
+
 function checkFields(init: Record<string, unknown>, names: {
   ptsUnits: string; ptsPerMs: string; baseEpochMs: string; basePtsNs: string;
-}): { ptsUnits: PtsUnits; ptsPerMs: number; baseEpochMs: number; basePtsNs: number } {
+}): { ptsUnits: PtsUnits; ptsPerMs: number; baseEpochMs: number; basePtsNs: bigint } {
   const units = init.ptsUnits;
   if (units !== undefined && units !== 'ns') {
     throw new Error(`${names.ptsUnits} must be "ns" (got ${JSON.stringify(units) ?? String(units)})`);
@@ -34,28 +66,34 @@ function checkFields(init: Record<string, unknown>, names: {
   if (!isFiniteNumber(baseEpochMs)) {
     throw new Error(`${names.baseEpochMs} must be a finite number (got ${describe(baseEpochMs)})`);
   }
-  const basePtsNs = init.basePtsNs;
-  if (!isFiniteNumber(basePtsNs)) {
-    throw new Error(`${names.basePtsNs} must be a finite number (got ${describe(basePtsNs)})`);
-  }
-  return { ptsUnits: 'ns', ptsPerMs, baseEpochMs, basePtsNs };
+  return { ptsUnits: 'ns', ptsPerMs, baseEpochMs, basePtsNs: exactPts(init.basePtsNs, names.basePtsNs) };
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'number') return String(v);
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
+/** A finite double as the exact fraction `num / 2^shift`. */
+function exactFraction(x: number): { num: bigint; shift: bigint } {
+  let shift = 0n;
+  // Doubling a non-integer double is exact (it is below 2^52, so nothing overflows); at most 1074 times.
+  while (!Number.isInteger(x)) {
+    x *= 2;
+    shift++;
   }
+  return { num: BigInt(x), shift };
+}
+
+/** `num / 2^shift` rounded to an integer, halves upwards (as Math.round); `>>` on a bigint floors. */
+function roundShifted(num: bigint, shift: bigint): bigint {
+  return shift === 0n ? num : (num + (1n << (shift - 1n))) >> shift;
 }
 
 export class Timebase {
   readonly ptsUnits: PtsUnits;
   readonly ptsPerMs: number;
   readonly baseEpochMs: number;
-  readonly basePtsNs: number;
+  /** The base PTS: a number while exact, else a bigint. */
+  readonly basePtsNs: PtsValue;
+  readonly #basePts: bigint;
+  readonly #baseEpoch: { num: bigint; shift: bigint };
+  readonly #perMs: { num: bigint; shift: bigint };
 
   constructor(init: TimebaseInit) {
     if (typeof init !== 'object' || init === null) throw new Error('Timebase needs an init object');
@@ -65,29 +103,45 @@ export class Timebase {
     this.ptsUnits = v.ptsUnits;
     this.ptsPerMs = v.ptsPerMs;
     this.baseEpochMs = v.baseEpochMs;
-    this.basePtsNs = v.basePtsNs;
-  }
-
-  /** Maps an epoch-ms instant to PTS, rounded to a whole nanosecond. Throws on a non-finite input. */
-  epochMsToPts(epochMs: number): number {
-    if (!isFiniteNumber(epochMs)) throw new RangeError(`epochMs must be a finite number (got ${describe(epochMs)})`);
-    const pts = Math.round(this.basePtsNs + (epochMs - this.baseEpochMs) * this.ptsPerMs);
-    return pts === 0 ? 0 : pts; // never -0
+    this.#basePts = v.basePtsNs;
+    this.basePtsNs = ptsOut(v.basePtsNs);
+    this.#baseEpoch = exactFraction(v.baseEpochMs);
+    this.#perMs = exactFraction(v.ptsPerMs);
   }
 
   /**
-   * Maps a PTS back to epoch milliseconds (not rounded). Throws on a non-finite input. Note that an
-   * epoch-ms double around today (~1.8e12) resolves only ~0.24 µs, so PTS → epoch → PTS is exact to that.
+   * Maps an epoch-ms instant to PTS, rounded to a whole nanosecond (halves up): computed exactly from the
+   * doubles given, at any size of PTS. A number while exact, else a bigint. Throws on a non-finite input.
    */
-  ptsToEpochMs(pts: number): number {
-    if (!isFiniteNumber(pts)) throw new RangeError(`pts must be a finite number (got ${describe(pts)})`);
-    return this.baseEpochMs + (pts - this.basePtsNs) / this.ptsPerMs;
+  epochMsToPts(epochMs: number): PtsValue {
+    if (!isFiniteNumber(epochMs)) throw new RangeError(`epochMs must be a finite number (got ${describe(epochMs)})`);
+    const e = exactFraction(epochMs);
+    const b = this.#baseEpoch;
+    const shift = e.shift > b.shift ? e.shift : b.shift;
+    const diff = (e.num << (shift - e.shift)) - (b.num << (shift - b.shift));
+    return ptsOut(this.#basePts + roundShifted(diff * this.#perMs.num, shift + this.#perMs.shift));
+  }
+
+  /**
+   * Maps a PTS (a number or a bigint) back to epoch milliseconds (not rounded). Throws on a non-finite
+   * number. An epoch-ms double around today (~1.8e12) resolves only ~0.24 µs, so PTS → epoch → PTS is
+   * exact to that.
+   */
+  ptsToEpochMs(pts: PtsValue): number {
+    let diffNs: number;
+    if (typeof pts === 'bigint') diffNs = Number(pts - this.#basePts);
+    else if (!isFiniteNumber(pts)) throw new RangeError(`pts must be a finite number or a bigint (got ${describe(pts)})`);
+    else if (Number.isInteger(pts)) diffNs = Number(BigInt(pts) - this.#basePts);
+    else diffNs = pts - Number(this.#basePts);
+    return this.baseEpochMs + diffNs / this.ptsPerMs;
   }
 }
 
 /**
  * Builds a Timebase from a parsed `GET /health` answer (`health.timebase.{pts_units, pts_per_ms,
- * base_epoch_ms, base_pts_ns}`). Throws an Error naming the missing or invalid field.
+ * base_epoch_ms, base_pts_ns}`). Parse the answer with parseWireJson (src/protocol/wire-json.ts): past 2^53
+ * `base_pts_ns` is then a bigint, while JSON.parse would have rounded it (refused here). Throws an Error
+ * naming the missing or invalid field.
  */
 export function timebaseFromHealthPayload(health: unknown): Timebase {
   if (typeof health !== 'object' || health === null || Array.isArray(health)) {

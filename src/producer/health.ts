@@ -1,4 +1,5 @@
 // Builds the /health payload exactly as DESIGN §4 gives it (pure: the producer passes in its state).
+import { ptsAdd } from '../protocol/pts.js';
 import type { IngestState } from './ingest/supervisor.js';
 import type { AudioStatus } from './ingest/ingest-plan.js';
 import type { HealthPayload } from '../protocol/schemas.js';
@@ -6,7 +7,7 @@ import type { HealthPayload } from '../protocol/schemas.js';
 export interface HealthInput {
   nowEpochMs: number;
   anchorEpochMs: number;
-  anchorPtsNs: number;
+  anchorPtsNs: bigint;
   ingest: {
     state: IngestState; source: string; codec: string | null; width: number | null; height: number | null; fps: number | null;
     restarts: number; newestStopEpochMs: number | null; driftMs: number;
@@ -16,14 +17,14 @@ export interface HealthInput {
     lastError: { message: string; atMs: number | null } | null;
     audio: AudioStatus;
   };
-  segments: { count: number; bytes: number; oldestStartPtsNs: number | null; newestStopPtsNs: number | null; gaps: number; openStartPtsNs: number | null };
+  segments: { count: number; bytes: number; oldestStartPtsNs: bigint | null; newestStopPtsNs: bigint | null; gaps: number; openStartPtsNs: bigint | null };
   clips: { queued: number; running: number };
 }
 
 export type { HealthPayload };
 
 export function buildHealth(h: HealthInput): HealthPayload {
-  const ptsNow = Math.round(h.anchorPtsNs + (h.nowEpochMs - h.anchorEpochMs) * 1e6);
+  const ptsNow = ptsAdd(h.anchorPtsNs, (h.nowEpochMs - h.anchorEpochMs) * 1e6);
   const newest = h.ingest.newestStopEpochMs;
   return {
     ok: true,

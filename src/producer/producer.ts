@@ -1,6 +1,7 @@
 // One camera: wires ingest (ffmpeg supervision) → segment writer → SQLite index, retention, recovery
 // and the clip engine into one object with a `close()`. It knows nothing of HTTP: the App (app.ts)
 // serves every camera's routes (http/routes-*.ts) on one server.
+import { ptsAdd, ptsDiff } from '../protocol/pts.js';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,11 +34,11 @@ const RETENTION_PAUSE_MS = 20;
 export interface ProducerEvents {
   'segment-sealed': [SegmentRow];
   'segment-removed': [SegmentRow];
-  fragment: [{ segmentId: number; startNs: number; stopNs: number; bytes: number; runId: number; offsetNs: number }];
+  fragment: [{ segmentId: number; startNs: bigint; stopNs: bigint; bytes: number; runId: number; offsetNs: bigint }];
   'run-started': [{ runId: number; init: InitSegment }];
   'run-ended': [{ runId: number; reason: string }];
-  'live-fragment': [{ runId: number; bytes: Buffer; offsetNs: number; keyframe: boolean }];
-  gap: [{ startNs: number; stopNs: number; reason: string }];
+  'live-fragment': [{ runId: number; bytes: Buffer; offsetNs: bigint; keyframe: boolean }];
+  gap: [{ startNs: bigint; stopNs: bigint; reason: string }];
   'clip-finished': [ClipJson];
 }
 
@@ -84,7 +85,7 @@ export class Producer {
   private closed = false;
   private readonly db;
   /** The running ffmpeg's init and offset, for /live.mp4. */
-  live: { runId: number; init: InitSegment; offsetNs: number | null } | null = null;
+  live: { runId: number; init: InitSegment; offsetNs: bigint | null } | null = null;
 
   constructor(input: ProducerOptionsInput = {}, name = DEFAULT_CAMERA) {
     this.options = resolveProducerOptions(input);
@@ -98,8 +99,10 @@ export class Producer {
     for (const root of o.clipRoots) mkdirSync(root, { recursive: true });
     this.db = openDatabase(join(o.dataDir, 'index.sqlite'));
     this.index = new SegmentIndex(this.db);
-    let base = Number(this.index.getMeta('clock_base_epoch_ms'));
-    if (!Number.isFinite(base) || base <= 0) {
+    // The epoch of pts 0 (before 1970, negative, for a clock that has run for decades).
+    const stored = this.index.getMeta('clock_base_epoch_ms');
+    let base = stored === undefined || stored.trim() === '' ? NaN : Number(stored);
+    if (!Number.isFinite(base)) {
       base = nowEpochMs();
       this.index.setMeta('clock_base_epoch_ms', String(base));
     }
@@ -216,14 +219,14 @@ export class Producer {
    * The current epoch↔pts anchor: the clock's latest estimate, expressed at the newest footage; with no
    * run yet, the newest segment's own anchor; with nothing recorded, the wall clock. `nowPtsNs` is "now".
    */
-  currentAnchor(now = nowEpochMs()): { epochMs: number; ptsNs: number; nowPtsNs: number } {
+  currentAnchor(now = nowEpochMs()): { epochMs: number; ptsNs: bigint; nowPtsNs: bigint } {
     const last = this.index.lastSegment() ?? null;
     const run = this.writer.currentRun;
     const ptsNs = last ? last.stop_pts_ns : this.clock.wallPtsNs(now);
     const epochMs = run?.offsetNs != null || !last
       ? this.clock.epochMsOf(ptsNs)
-      : last.anchor_epoch_ms + (ptsNs - last.anchor_pts_ns) / 1e6;
-    return { epochMs, ptsNs, nowPtsNs: Math.round(ptsNs + (now - epochMs) * 1e6) };
+      : last.anchor_epoch_ms + ptsDiff(ptsNs, last.anchor_pts_ns) / 1e6;
+    return { epochMs, ptsNs, nowPtsNs: ptsAdd(ptsNs, (now - epochMs) * 1e6) };
   }
 
   health(): HealthPayload {
@@ -290,7 +293,7 @@ export class Producer {
    * A page of GET /segments: the newest `limit` segments overlapping [from, to) before a cursor, in time
    * order, the recorded gaps among them, and whether older ones remain.
    */
-  segmentsPage(from: number, to: number, limit: number, before: { startPtsNs: number; id: number } | null): { segments: SegmentRow[]; gaps: GapRow[]; more: boolean } {
+  segmentsPage(from: bigint, to: bigint, limit: number, before: { startPtsNs: bigint; id: number } | null): { segments: SegmentRow[]; gaps: GapRow[]; more: boolean } {
     const { rows, more } = this.index.overlappingPage(from, to, limit, before);
     if (rows.length === 0) return { segments: rows, gaps: [], more };
     // The recorded gaps the page's timeline can name: those between and inside its segments.

@@ -6,6 +6,7 @@
 // The picture is cached: it is made again only when a newer keyframe exists, and then at most once
 // per `minIntervalMs`; requests that arrive while ffmpeg runs share that run. Nothing recorded yet is
 // a SnapshotError with code NO_FOOTAGE (the route answers 503).
+import { ptsAdd, ptsDiff, ptsMax } from '../protocol/pts.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { FragmentRow, SegmentIndex, SegmentRow } from './store/catalog.js';
@@ -30,7 +31,7 @@ export interface Snapshot {
   segmentId: number;
   fragmentSeq: number;
   /** Producer PTS (ns) at which the keyframe's fragment starts. */
-  ptsNs: number;
+  ptsNs: bigint;
   /** Wall-clock time of that instant (epoch ms), from the segment's own anchor. */
   epochMs: number;
   /** When this picture was made (Date.now()). */
@@ -131,7 +132,7 @@ export class SnapshotCache {
     };
     const hit = pick(last);
     if (hit) return hit;
-    const older = idx.overlapping(Math.max(0, last.start_pts_ns - KEYFRAME_LOOKBACK_NS), last.start_pts_ns + 1)
+    const older = idx.overlapping(ptsMax(0n, ptsAdd(last.start_pts_ns, -KEYFRAME_LOOKBACK_NS)), last.start_pts_ns + 1n)
       .filter((r) => r.id !== last.id).reverse();
     for (const row of older) {
       const h = pick(row);
@@ -162,7 +163,7 @@ export class SnapshotCache {
     const jpeg = await this.decode(input);
     return {
       jpeg, etag: `"${frag.start_pts_ns}-${jpeg.length}"`, segmentId: row.id, fragmentSeq: frag.seq, ptsNs: frag.start_pts_ns,
-      epochMs: row.anchor_epoch_ms + (frag.start_pts_ns - row.anchor_pts_ns) / 1e6, madeAtMs: Date.now(),
+      epochMs: row.anchor_epoch_ms + ptsDiff(frag.start_pts_ns, row.anchor_pts_ns) / 1e6, madeAtMs: Date.now(),
     };
   }
 

@@ -6,7 +6,20 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const Int = (o: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(o);
-const PtsNs = (description: string) => Int({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description });
+/**
+ * A PTS in a request (protocol/pts.ts): a JSON integer from 0 to 2^63 − 1, or a string of its digits. The
+ * body parser hands integers past 2^53 over as their digits (JSON.parse would round them), so they meet
+ * the string branch; `x-pts` marks the field for the query walker and the routes, which read it exactly.
+ */
+const PtsNs = (description: string) => Type.Unsafe<number | string>({
+  anyOf: [
+    { type: 'integer', minimum: 0, maximum: Number(2n ** 63n - 1n) },
+    { type: 'string', pattern: '^[0-9]{1,19}$' },
+  ],
+  'x-pts': true, description,
+});
+/** A PTS in an answer: a JSON integer with all its digits (a bigint inside the producer; may pass 2^53). */
+const PtsOut = (description?: string) => Type.Unsafe<number | bigint>({ type: 'integer', format: 'int64', ...(description ? { description } : {}) });
 
 export const ErrorBody = Type.Object({
   ok: Type.Literal(false),
@@ -85,8 +98,8 @@ export const AudioStatus = Type.Object({
 export const HealthPayload = Type.Object({
   ok: Type.Literal(true),
   ts_ms: Type.Number(),
-  pts_ns: Type.Number(),
-  timebase: Type.Object({ pts_units: Type.Literal('ns'), pts_per_ms: Type.Number(), base_epoch_ms: Type.Number(), base_pts_ns: Type.Number() }),
+  pts_ns: PtsOut(),
+  timebase: Type.Object({ pts_units: Type.Literal('ns'), pts_per_ms: Type.Number(), base_epoch_ms: Type.Number(), base_pts_ns: PtsOut() }),
   ingest: Type.Object({
     state: IngestState, source: Type.String(), codec: Nullable(Type.String()), width: Nullable(Type.Number()), height: Nullable(Type.Number()),
     fps: Nullable(Type.Number()), restarts: Type.Number(), last_frame_age_ms: Nullable(Type.Number()),
@@ -94,40 +107,40 @@ export const HealthPayload = Type.Object({
     last_error: Nullable(Type.String()), last_error_at_ms: Nullable(Type.Number()), drift_ms: Type.Number(), audio: AudioStatus,
   }),
   segments: Type.Object({
-    count: Type.Number(), bytes: Type.Number(), oldest_start_pts_ns: Nullable(Type.Number()), newest_stop_pts_ns: Nullable(Type.Number()),
-    gaps: Type.Number(), open_start_pts_ns: Nullable(Type.Number()),
+    count: Type.Number(), bytes: Type.Number(), oldest_start_pts_ns: Nullable(PtsOut()), newest_stop_pts_ns: Nullable(PtsOut()),
+    gaps: Type.Number(), open_start_pts_ns: Nullable(PtsOut()),
   }),
   clips: Type.Object({ queued: Type.Number(), running: Type.Number() }),
 }, { $id: 'Health' });
 export type HealthPayload = Static<typeof HealthPayload>;
 
 export const SegmentJson = Type.Object({
-  id: Type.Integer(), path: Type.String(), start_pts_ns: Type.Number(), stop_pts_ns: Type.Number(), start_epoch_ms: Type.Number(),
+  id: Type.Integer(), path: Type.String(), start_pts_ns: PtsOut(), stop_pts_ns: PtsOut(), start_epoch_ms: Type.Number(),
   stop_epoch_ms: Type.Number(), duration_ms: Type.Number(), bytes: Type.Number(), frames: Type.Number(), fragments: Type.Number(),
   sealed: Type.Boolean(), codec: Type.String(), width: Type.Number(), height: Type.Number(), fps: Type.Number(), has_audio: Type.Boolean(),
 }, { $id: 'Segment' });
 export type SegmentJson = Static<typeof SegmentJson>;
-export const GapJson = Type.Object({ start_pts_ns: Type.Number(), stop_pts_ns: Type.Number(), duration_ms: Type.Number(), reason: Type.String() });
+export const GapJson = Type.Object({ start_pts_ns: PtsOut(), stop_pts_ns: PtsOut(), duration_ms: Type.Number(), reason: Type.String() });
 export type GapJson = Static<typeof GapJson>;
 export const SpanJson = Type.Object({
-  start_pts_ns: Type.Number(), stop_pts_ns: Type.Number(), start_epoch_ms: Type.Number(), stop_epoch_ms: Type.Number(), segments: Type.Number(),
+  start_pts_ns: PtsOut(), stop_pts_ns: PtsOut(), start_epoch_ms: Type.Number(), stop_epoch_ms: Type.Number(), segments: Type.Number(),
 });
 export type SpanJson = Static<typeof SpanJson>;
 export const SegmentsAnswer = Type.Object({
   ok: Type.Literal(true), segments: Type.Array(SegmentJson), gaps: Type.Array(GapJson), spans: Type.Array(SpanJson),
   truncated: Type.Boolean({ description: 'Older segments of the window are on further pages.' }),
   next_cursor: Nullable(Type.String({ description: 'Pass as ?cursor= (same window) for the page of older segments; null on the last page.' })),
-  window: Type.Object({ from_pts_ns: Type.Number(), to_pts_ns: Type.Number() }, { description: 'The window answered (the default one when none was given).' }),
+  window: Type.Object({ from_pts_ns: PtsOut(), to_pts_ns: PtsOut() }, { description: 'The window answered (the default one when none was given).' }),
 });
 export const ForceRotateAnswer = Type.Object({ ok: Type.Literal(true), sealed: Nullable(SegmentJson) });
 
 export const ClipJson = Type.Object({
   clip_id: Type.String(), status: JobStatus, mode: Type.Union([Type.Literal('pts'), Type.Literal('epoch')]), label: Nullable(Type.String()),
-  start_pts_ns: Type.Number(), stop_pts_ns: Type.Number(), start_epoch_ms: Nullable(Type.Number()), stop_epoch_ms: Nullable(Type.Number()),
+  start_pts_ns: PtsOut(), stop_pts_ns: PtsOut(), start_epoch_ms: Nullable(Type.Number()), stop_epoch_ms: Nullable(Type.Number()),
   error: Nullable(Type.String()), created_ms: Type.Number(), updated_ms: Type.Number(),
-  path: Nullable(Type.String()), actual_start_pts_ns: Nullable(Type.Number()), actual_stop_pts_ns: Nullable(Type.Number()),
+  path: Nullable(Type.String()), actual_start_pts_ns: Nullable(PtsOut()), actual_stop_pts_ns: Nullable(PtsOut()),
   lead_in_ms: Nullable(Type.Number()), duration_ms: Nullable(Type.Number()), frames: Nullable(Type.Number()), bytes: Nullable(Type.Number()),
-  segments: Type.Array(Type.String()), gaps: Type.Array(Type.Object({ start_pts_ns: Type.Number(), stop_pts_ns: Type.Number() })),
+  segments: Type.Array(Type.String()), gaps: Type.Array(Type.Object({ start_pts_ns: PtsOut(), stop_pts_ns: PtsOut() })),
   partial: Type.Boolean(), partial_reason: Nullable(Type.String()),
   expired_ms: Type.Optional(Nullable(Type.Number({ description: 'When clip retention (clip_max_age) deleted the clip; its path is then null.' }))),
 }, { $id: 'Clip' });

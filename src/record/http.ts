@@ -1,5 +1,8 @@
 // HTTP transport of the Recorder: one JSON request over global fetch with a per-request timeout and the
 // caller's AbortSignal, turning every fault (network, status, non-JSON, ok:false) into a ClipError.
+// JSON goes both ways as the wire contract has it (src/protocol/wire-json.ts): a bigint in a body is written
+// as a plain integer, and an integer in an answer past 2^53 is read as a bigint, never rounded.
+import { parseWireJson, stringifyWireJson } from '../protocol/wire-json.js';
 import { ClipAbortError, ClipError, ClipHttpError } from './errors.js';
 import type { JsonObject, JsonValue } from './types.js';
 
@@ -108,7 +111,7 @@ export async function requestJson(req: JsonRequest): Promise<JsonResponse> {
     const res = await fetch(req.url, {
       method: req.method,
       headers,
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      body: req.body === undefined ? undefined : stringifyWireJson(req.body),
       signal: controller.signal,
       // The producer never redirects: following one would take another resource's answer (a 303 even turns
       // the POST into a GET) for the job's.
@@ -134,7 +137,7 @@ export async function requestJson(req: JsonRequest): Promise<JsonResponse> {
 
   let parsed: JsonValue | undefined;
   try {
-    parsed = JSON.parse(text) as JsonValue;
+    parsed = parseWireJson(text) as JsonValue;
   } catch {
     parsed = undefined;
   }

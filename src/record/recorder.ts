@@ -4,7 +4,8 @@ import { Timebase } from '../common/timebase.js';
 import { validateRecorderConfig } from './config.js';
 import { ClipAbortError, ClipError, ClipHttpError, ClipTimeoutError } from './errors.js';
 import { isJsonObject, MAX_TIMER_MS, producerMessage, requestJson, throwIfAborted } from './http.js';
-import type { ClipRequest, ClipResult, JsonObject, RecorderConfig, RequestClipOptions } from './types.js';
+import type { PtsValue } from '../protocol/pts.js';
+import type { ClipRequest, ClipResult, JsonObject, JsonValue, RecorderConfig, RequestClipOptions } from './types.js';
 import { prepareClip, requestMaxWaitMs } from './window.js';
 
 /** Longest `wait_ms` asked of the producer in one GET. */
@@ -25,7 +26,7 @@ export function jobIdFromPostAnswer(json: JsonObject): string | undefined {
   const nested = isJsonObject(json.clip) ? json.clip : undefined;
   for (const v of [json.clip_id, json.id, nested?.clip_id, nested?.id]) {
     if (typeof v === 'string' && v !== '') return v;
-    if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+    if ((typeof v === 'number' && Number.isSafeInteger(v)) || typeof v === 'bigint') return String(v);
   }
   return undefined;
 }
@@ -39,6 +40,22 @@ export function jobStatusFromAnswer(json: JsonObject): JobStatus {
     status: typeof rawStatus === 'string' && rawStatus !== '' ? rawStatus.toLowerCase() : undefined,
     path: typeof rawPath === 'string' && rawPath !== '' ? rawPath : null,
   };
+}
+
+/**
+ * Reads the clip's actual window (`actual_start_pts_ns`/`actual_stop_pts_ns`) from a GET /clip/{id} answer,
+ * flat or nested; each present only when it is a whole number (a number while exact, a bigint past 2^53).
+ */
+export function actualWindowFromAnswer(json: JsonObject): { actualStartPtsNs?: PtsValue; actualStopPtsNs?: PtsValue } {
+  const src = isJsonObject(json.clip) ? json.clip : json;
+  const out: { actualStartPtsNs?: PtsValue; actualStopPtsNs?: PtsValue } = {};
+  const pts = (v: JsonValue | undefined): PtsValue | undefined =>
+    typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v)) ? v : undefined;
+  const start = pts(src.actual_start_pts_ns);
+  const stop = pts(src.actual_stop_pts_ns);
+  if (start !== undefined) out.actualStartPtsNs = start;
+  if (stop !== undefined) out.actualStopPtsNs = stop;
+  return out;
 }
 
 /**
@@ -157,6 +174,7 @@ export class Recorder {
           result.startMs = window.startMs;
           result.stopMs = window.stopMs;
         }
+        Object.assign(result, actualWindowFromAnswer(res.json));
         return result;
       }
       // Not terminal (queued, running, or a status we do not know): poll again, at most every

@@ -1,7 +1,12 @@
 // The Recorder's public data shapes (camelCase): its configuration, a clip request, a clip result,
 // and the JSON value types used for raw producer payloads.
+// PTS: the Recorder takes a PTS as a number (a safe integer: exact only up to 2^53 ns, 104 days of producer
+// clock) or a bigint (any size up to 2^63 − 1), and returns every PTS as a number while that is exact and as
+// a bigint beyond (PtsValue). Raw answers are parsed the same way (parseWireJson): an integer past 2^53 is a
+// bigint there too.
+import type { PtsValue } from '../protocol/pts.js';
 
-export type JsonPrimitive = string | number | boolean | null;
+export type JsonPrimitive = string | number | bigint | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
 export interface JsonObject { [key: string]: JsonValue }
 
@@ -25,9 +30,12 @@ export interface RecorderConfig {
 }
 
 export interface ClipRequest {
-  /** Window in producer PTS nanoseconds (integers). Takes precedence over the epoch window. */
-  startPtsNs?: number;
-  stopPtsNs?: number;
+  /**
+   * Window in producer PTS nanoseconds: a safe-integer number, or a bigint (needed past 2^53 ns, where a
+   * number is no longer exact: such a number is refused). Takes precedence over the epoch window.
+   */
+  startPtsNs?: number | bigint;
+  stopPtsNs?: number | bigint;
   /** Window in epoch milliseconds, used when no PTS window is given. */
   startMs?: number;
   stopMs?: number;
@@ -48,13 +56,22 @@ export interface ClipResult {
   mode: ClipMode;
   /** The clip's path as reported by the producer (null if it reported none). */
   path: string | null;
-  /** The normalized window as sent (PTS fields present in PTS mode and in epoch mode with a Timebase). */
-  startPtsNs?: number;
-  stopPtsNs?: number;
+  /**
+   * The normalized window as sent (PTS fields present in PTS mode and in epoch mode with a Timebase): a
+   * number while exact, a bigint past 2^53.
+   */
+  startPtsNs?: PtsValue;
+  stopPtsNs?: PtsValue;
+  /**
+   * The clip's actual window as the producer reports it (`actual_start_pts_ns`/`actual_stop_pts_ns`: its
+   * first frame, and the end of its last), when the answer carries them: a number while exact, a bigint past 2^53.
+   */
+  actualStartPtsNs?: PtsValue;
+  actualStopPtsNs?: PtsValue;
   /** Present in epoch mode: the widened epoch window. */
   startMs?: number;
   stopMs?: number;
-  /** The last `GET /clip/{id}` answer. */
+  /** The last `GET /clip/{id}` answer (parsed with parseWireJson: integers past 2^53 are bigints). */
   raw: JsonObject;
 }
 

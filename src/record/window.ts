@@ -1,6 +1,8 @@
 // Pure validation and normalization of a ClipRequest: picks the window mode, applies preroll/postroll,
 // maps epoch windows through a Timebase, and builds the snake_case POST /clip body. No I/O here.
+// PTS arithmetic is done in bigint (exact at any size); results are numbers while exact, bigints beyond.
 import type { Timebase } from '../common/timebase.js';
+import { PTS_MAX, ptsOut, type PtsValue } from '../protocol/pts.js';
 import { ClipRequestError } from './errors.js';
 import type { ClipMode, ClipRequest, JsonObject, RecorderConfig } from './types.js';
 
@@ -9,9 +11,9 @@ export const DEFAULT_PTS_PER_MS = 1_000_000;
 
 export interface NormalizedWindow {
   mode: ClipMode;
-  /** PTS window as sent (PTS mode, or epoch mode mapped through a Timebase). */
-  startPtsNs?: number;
-  stopPtsNs?: number;
+  /** PTS window as sent (PTS mode, or epoch mode mapped through a Timebase): a number while exact, else a bigint. */
+  startPtsNs?: PtsValue;
+  stopPtsNs?: PtsValue;
   /** Epoch window after preroll/postroll (epoch mode only). */
   startMs?: number;
   stopMs?: number;
@@ -45,12 +47,28 @@ function finite(name: string, v: unknown): number {
   return v;
 }
 
-function ptsValue(name: string, v: unknown): number {
-  const n = finite(name, v);
-  if (!Number.isSafeInteger(n)) throw new ClipRequestError(`${name} must be a safe integer number of ns (got ${n})`);
-  if (n < 0) throw new ClipRequestError(`${name} must not be negative (got ${n})`);
-  return n;
+/** A PTS field of a request: a safe-integer number or a bigint, 0 to PTS_MAX. */
+function ptsValue(name: string, v: unknown): bigint {
+  let p: bigint;
+  if (typeof v === 'bigint') p = v;
+  else {
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new ClipRequestError(`${name} must be a finite number or a bigint (got ${fmt(v)})`);
+    }
+    if (!Number.isSafeInteger(v)) {
+      throw new ClipRequestError(Number.isInteger(v)
+        ? `${name} must be a safe integer number of ns (got ${v}): past 2^53 a number is not exact, pass a bigint`
+        : `${name} must be a safe integer number of ns (got ${v})`);
+    }
+    p = BigInt(v);
+  }
+  if (p < 0n) throw new ClipRequestError(`${name} must not be negative (got ${p})`);
+  if (p > PTS_MAX) throw new ClipRequestError(`${name} must be at most ${PTS_MAX} (2^63 − 1 ns; got ${p})`);
+  return p;
 }
+
+/** A PTS from a Timebase as a bigint (it returns integers). */
+const big = (v: PtsValue): bigint => (typeof v === 'bigint' ? v : BigInt(v));
 
 /** The effective roll (request value, else default, else 0), checked finite and non-negative. */
 function roll(name: string, requested: unknown, fallback: unknown): number {
@@ -67,10 +85,12 @@ function roll(name: string, requested: unknown, fallback: unknown): number {
  * - Exactly one PTS field given → ClipRequestError, even if the epoch window is complete (a half PTS
  *   window is almost certainly a bug in the caller, and silently falling back to epoch would hide it).
  * - No PTS field → epoch mode, which needs both `startMs` and `stopMs`.
- * - PTS values must be non-negative safe integers; epoch values finite and non-negative;
- *   `stop > start`; an epoch window whose start maps (via the Timebase) to a negative PTS is rejected.
+ * - PTS values must be non-negative safe-integer numbers or bigints (up to 2^63 − 1); epoch values finite
+ *   and non-negative; `stop > start`; an epoch window whose start maps (via the Timebase) to a negative PTS
+ *   is rejected.
  * - Preroll is subtracted and postroll added in the window's own units (ms × ptsPerMs for PTS, where
- *   ptsPerMs comes from the Timebase or defaults to 1e6); a widened start is clamped at 0.
+ *   ptsPerMs comes from the Timebase or defaults to 1e6, rounded to a whole ns); a widened start is
+ *   clamped at 0. PTS results are numbers while exact, else bigints.
  */
 export function normalizeClipWindow(req: ClipRequest, defaults: WindowDefaults = {}, timebase?: Timebase): NormalizedWindow {
   if (typeof req !== 'object' || req === null) throw new ClipRequestError('clip request must be an object');
@@ -89,12 +109,12 @@ export function normalizeClipWindow(req: ClipRequest, defaults: WindowDefaults =
     const stop = ptsValue('stopPtsNs', req.stopPtsNs);
     if (stop <= start) throw new ClipRequestError(`stopPtsNs (${stop}) must be greater than startPtsNs (${start})`);
     const ptsPerMs = timebase?.ptsPerMs ?? DEFAULT_PTS_PER_MS;
-    const startPtsNs = Math.max(0, start - Math.round(prerollMs * ptsPerMs));
-    const stopPtsNs = stop + Math.round(postrollMs * ptsPerMs);
-    if (!Number.isSafeInteger(stopPtsNs)) {
-      throw new ClipRequestError(`stopPtsNs plus postroll (${stopPtsNs}) is beyond the safe integer range`);
+    const widenedStart = start - BigInt(Math.round(prerollMs * ptsPerMs));
+    const stopPtsNs = stop + BigInt(Math.round(postrollMs * ptsPerMs));
+    if (stopPtsNs > PTS_MAX) {
+      throw new ClipRequestError(`stopPtsNs plus postroll (${stopPtsNs}) is beyond the largest PTS (${PTS_MAX}, 2^63 − 1 ns)`);
     }
-    return { mode: 'pts', startPtsNs, stopPtsNs };
+    return { mode: 'pts', startPtsNs: ptsOut(widenedStart > 0n ? widenedStart : 0n), stopPtsNs: ptsOut(stopPtsNs) };
   }
 
   const hasStartMs = given(req.startMs);
@@ -115,26 +135,26 @@ export function normalizeClipWindow(req: ClipRequest, defaults: WindowDefaults =
   const stopMs = stop + postrollMs;
   if (!timebase) return { mode: 'epoch', startMs, stopMs };
 
-  const rawStartPts = timebase.epochMsToPts(start);
-  if (rawStartPts < 0) {
+  const rawStartPts = big(timebase.epochMsToPts(start));
+  if (rawStartPts < 0n) {
     throw new ClipRequestError(
       `epoch window maps to a negative PTS: startMs ${start} → ${rawStartPts} ns (timebase base_epoch_ms ${timebase.baseEpochMs})`,
     );
   }
-  let startPtsNs = timebase.epochMsToPts(startMs);
-  if (startPtsNs < 0) {
+  let startPtsNs = big(timebase.epochMsToPts(startMs));
+  if (startPtsNs < 0n) {
     // Only the preroll reaches before the producer's PTS origin: clamp, as PTS mode does.
-    startPtsNs = 0;
+    startPtsNs = 0n;
     startMs = timebase.ptsToEpochMs(0);
   }
-  const stopPtsNs = timebase.epochMsToPts(stopMs);
-  if (!Number.isSafeInteger(startPtsNs) || !Number.isSafeInteger(stopPtsNs)) {
-    throw new ClipRequestError(`epoch window maps beyond the safe integer PTS range (${startPtsNs}..${stopPtsNs})`);
+  const stopPtsNs = big(timebase.epochMsToPts(stopMs));
+  if (stopPtsNs > PTS_MAX) {
+    throw new ClipRequestError(`epoch window maps beyond the largest PTS (${startPtsNs}..${stopPtsNs}; at most ${PTS_MAX})`);
   }
   if (stopPtsNs <= startPtsNs) {
     throw new ClipRequestError(`epoch window is empty once mapped to PTS (${startPtsNs}..${stopPtsNs})`);
   }
-  return { mode: 'epoch', startMs, stopMs, startPtsNs, stopPtsNs };
+  return { mode: 'epoch', startMs, stopMs, startPtsNs: ptsOut(startPtsNs), stopPtsNs: ptsOut(stopPtsNs) };
 }
 
 function optionalString(name: string, v: unknown, nonEmpty: boolean): string | undefined {
@@ -154,7 +174,8 @@ export function requestMaxWaitMs(req: ClipRequest): number | undefined {
 
 /**
  * Builds the POST /clip body for a normalized window. The window is sent as `start_pts_ns`/`stop_pts_ns`
- * whenever PTS is known, else as `start_epoch_ms`/`stop_epoch_ms`. `label` and `out_dir` fall back to the
+ * whenever PTS is known (a bigint stays a bigint: stringifyWireJson writes all its digits), else as
+ * `start_epoch_ms`/`stop_epoch_ms`. `label` and `out_dir` fall back to the
  * config defaults; `filename` and `max_wait_ms` come only from the request. Absent values are omitted.
  */
 export function buildClipBody(req: ClipRequest, window: NormalizedWindow, defaults: BodyDefaults = {}): JsonObject {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ClipPlanner, isTransientClipError, msToNs, needsForceRotate, padWindow, parseJsonl, planClips, retryDelayMs, shouldRetry, toJsonl,
+  ClipPlanner, isTransientClipError, msToNs, needsForceRotate, padWindow, parseJsonl, planClips, ptsPlus, ptsSpanNs, retryDelayMs, shouldRetry, toJsonl,
   type ClipErrorRecord, type ClipRecord, type PtsWindow,
 } from '../../src/analysis/event-clips.js';
 import { ClipStage, type ClipOutcome, type ClipRequester, type PtsClipRequest } from '../../src/analysis/clip-stage.js';
@@ -19,7 +19,7 @@ const S = 1_000_000_000;
 function ev(startS: number, stopS: number): MotionEvent {
   return { startPtsNs: startS * S, stopPtsNs: stopS * S, peakScore: 0.1, frames: 10 };
 }
-const spans = (xs: PtsWindow[]): number[][] => xs.map((x) => [x.startPtsNs / S, x.stopPtsNs / S]);
+const spans = (xs: PtsWindow[]): number[][] => xs.map((x) => [Number(x.startPtsNs) / S, Number(x.stopPtsNs) / S]);
 
 describe('clip planning', () => {
   it('pads in PTS units and clamps the start at 0', () => {
@@ -52,6 +52,28 @@ describe('clip planning', () => {
     assert.deepEqual(spans(p.addEvent(ev(40, 41))), [[28, 33]]); // did not merge: the previous one is released
     assert.deepEqual(spans(p.flush()), [[38, 43]]);
     assert.deepEqual(p.flush(), []);
+  });
+
+  it('plans exactly past 2^53 ns (bigints), numbers and bigints mixed, NaN kept NaN', () => {
+    const B = 3_155_760_000_000_000_001n; // 100 years of producer clock, an odd ns
+    const bev = (startS: number, stopS: number) => ({ startPtsNs: B + BigInt(startS * S), stopPtsNs: B + BigInt(stopS * S), peakScore: 0.1, frames: 3 });
+    assert.deepEqual(padWindow(bev(10, 12), { prerollMs: 2000, postrollMs: 0.000001 }), { startPtsNs: B + 8n * 1_000_000_000n, stopPtsNs: B + 12_000_000_001n });
+    const clips = planClips([bev(21, 21.5), bev(10, 12), bev(14, 15)], { prerollMs: 1000, postrollMs: 1000 });
+    assert.deepEqual(clips.map((c) => [c.startPtsNs, c.stopPtsNs]), [[B + 9_000_000_000n, B + 16_000_000_000n], [B + 20_000_000_000n, B + 22_500_000_000n]]);
+    const p = new ClipPlanner({ prerollMs: 2000, postrollMs: 2000, mergeGapMs: 0, maxClipMs: 60_000 });
+    assert.deepEqual(p.addEvent(bev(10, 12)), []);
+    assert.deepEqual(p.advance(B + 16_000_000_000n), []); // touching still merges
+    assert.deepEqual(p.advance(B + 16_000_000_001n).map((c) => [c.startPtsNs, c.stopPtsNs]), [[B + 8_000_000_000n, B + 14_000_000_000n]]);
+    assert.ok(needsForceRotate(B + 1n, B) && !needsForceRotate(B, B) && needsForceRotate(B, 5) && !needsForceRotate(5, B));
+    // The arithmetic: numbers while exact, bigints past 2^53, exact across the border.
+    const max = Number.MAX_SAFE_INTEGER;
+    assert.equal(ptsPlus(max - 1, 1), max);
+    assert.equal(ptsPlus(max, 1), 2n ** 53n);
+    assert.equal(ptsPlus(2n ** 53n, -1), max);
+    assert.equal(ptsPlus(B, 0.4), B);
+    assert.ok(Number.isNaN(ptsPlus(Number.NaN, 1)) && Number.isNaN(ptsPlus(B, Number.NaN)));
+    assert.equal(ptsSpanNs(B, B + 1_500_000_000n), 1_500_000_000);
+    assert.equal(ptsSpanNs(max, 2n ** 53n + 1n), 2);
   });
 
   it('retries only transient failures, with capped exponential delays', () => {
@@ -95,6 +117,12 @@ describe('clip planning', () => {
     assert.deepEqual(onDisk.events, [{ start_pts_ns: 1, stop_pts_ns: 2 }]);
     assert.ok(!/[a-z][A-Z]/.test(Object.keys(onDisk).join(' ')), 'no camelCase key on disk');
     assert.deepEqual(parseJsonl(line + line), [rec, rec]);
+    // PTS past 2^53 are written with all their digits and read back as the same bigints.
+    const big: ClipErrorRecord = { ...rec, startPtsNs: 3_155_760_000_000_000_001n, stopPtsNs: 3_155_760_000_000_000_002n,
+      events: [{ startPtsNs: 3_155_760_000_000_000_001n, stopPtsNs: 9_007_199_254_740_991 }] };
+    const bigLine = toJsonl(big);
+    assert.match(bigLine, /"start_pts_ns":3155760000000000001,"stop_pts_ns":3155760000000000002,/);
+    assert.deepEqual(parseJsonl(bigLine), [big]);
   });
 });
 
@@ -174,7 +202,7 @@ describe('ClipStage', () => {
         running++;
         maxRunning = Math.max(maxRunning, running);
         await new Promise((r) => setTimeout(r, 5));
-        order.push(req.startPtsNs / S);
+        order.push(Number(req.startPtsNs) / S);
         running--;
         return { jobId: 'j', path: null };
       },
@@ -189,7 +217,7 @@ describe('ClipStage', () => {
     const events: string[] = [];
     const recorder: ClipRequester = {
       requestClip: async (req) => {
-        events.push(`clip ${req.stopPtsNs / S}`);
+        events.push(`clip ${Number(req.stopPtsNs) / S}`);
         return { jobId: 'j', path: null };
       },
     };
@@ -233,7 +261,7 @@ describe('ClipStage', () => {
   });
 
   it('accepts a Recorder-shaped object whose request type is the full ClipRequest (type-level check)', () => {
-    interface FullClipRequest { startPtsNs?: number; stopPtsNs?: number; startMs?: number; stopMs?: number; label?: string; outDir?: string }
+    interface FullClipRequest { startPtsNs?: number | bigint; stopPtsNs?: number | bigint; startMs?: number; stopMs?: number; label?: string; outDir?: string }
     interface FullClipResult { jobId: string; status: 'done'; mode: 'pts' | 'epoch'; path: string | null; raw: Record<string, unknown> }
     const recorderLike = {
       requestClip: async (_req: FullClipRequest, _opts: { signal?: AbortSignal } = {}): Promise<FullClipResult> =>

@@ -10,7 +10,7 @@ import { FrameReader, type Frame } from '../../src/analysis/frame-reader.js';
 import {
   DEFAULT_MOTION_OPTIONS, MotionDetector, boxBlurGray, changedFraction, downscaleGray, type MotionEvent, type MotionFrame,
 } from '../../src/analysis/motion-detector.js';
-import { ClipPlanner, parseJsonl } from '../../src/analysis/event-clips.js';
+import { ClipPlanner, parseJsonl, toJsonl, type AnalysisRecord } from '../../src/analysis/event-clips.js';
 import { ClipStage, type ClipRequester, type PtsClipRequest } from '../../src/analysis/clip-stage.js';
 import { runMotionPipeline } from '../../src/analysis/pipeline.js';
 import { findOverlayFont, testsrcGraph, type TestsrcOptions } from '../../src/producer/ingest/testsrc.js';
@@ -146,6 +146,45 @@ function knownIntervalsNs(o: TestsrcOptions, seconds: number): Array<[number, nu
   return out;
 }
 
+describe('pipeline at 100 years of producer clock (frames on a bigint base, PTS past 2^53)', () => {
+  it('places events on base + frame time exactly, per connection, and asks for exact bigint clips', async () => {
+    const B1 = 3_155_760_000_000_000_007n; // 100 years and an odd ns
+    const B2 = B1 + 3_600_000_000_001n; // the next ingest run, an hour later
+    const requests: PtsClipRequest[] = [];
+    const recorder: ClipRequester = {
+      requestClip: async (req) => {
+        requests.push(req);
+        return { jobId: `clip-${requests.length}`, path: null };
+      },
+    };
+    const records: AnalysisRecord[] = [];
+    async function* frames(): AsyncGenerator<MotionFrame & { connection: number; ptsBaseNs: bigint }> {
+      // Connection 1: the square is visible in frames 10..20 → event [10, 22) frames; connection 2: 5..10 → [5, 12).
+      for (let i = 0; i < 40; i++) yield { ...synth(i, i >= 10 && i <= 20 ? i : null), connection: 1, ptsBaseNs: B1 };
+      for (let i = 0; i < 40; i++) yield { ...synth(i, i >= 5 && i <= 10 ? i : null), connection: 2, ptsBaseNs: B2 };
+    }
+    const summary = await runMotionPipeline({
+      frames: frames(),
+      detector: new MotionDetector(unitOpts),
+      stage: new ClipStage({ recorder, label: 'motion_event', onRecord: (r) => records.push(r) }),
+      planner: new ClipPlanner({ prerollMs: 1000, postrollMs: 500 }),
+    });
+    assert.equal(summary.events, 2);
+    const F = BigInt(FRAME_NS);
+    assert.deepEqual(requests, [
+      { startPtsNs: B1 + 10n * F - 1_000_000_000n, stopPtsNs: B1 + 22n * F + 500_000_000n, label: 'motion_event' },
+      { startPtsNs: B2 + 5n * F - 1_000_000_000n, stopPtsNs: B2 + 12n * F + 500_000_000n, label: 'motion_event' },
+    ]);
+    const events = records.filter((r) => r.type === 'event');
+    assert.deepEqual(events.map((e) => [e.startPtsNs, e.stopPtsNs, e.durationMs]),
+      [[B1 + 10n * F, B1 + 22n * F, 1200], [B2 + 5n * F, B2 + 12n * F, 700]]);
+    // On disk (JSONL) the PTS are plain integers with all their digits, and they read back exactly.
+    const line = toJsonl(events[0]);
+    assert.match(line, new RegExp(`"start_pts_ns":${B1 + 10n * F},"stop_pts_ns":${B1 + 22n * F},`));
+    assert.deepEqual(parseJsonl(line), [events[0]]);
+  });
+});
+
 describe('motion on the real testsrc', () => {
   const tmp = tempDir('segrec-motion-');
   const small: TestsrcOptions = { width: 320, height: 180, fps: 15, gopSeconds: 1, motionPeriodS: 10, motionDurationS: 3, motionOffsetS: 4 };
@@ -241,7 +280,7 @@ describe('motion on the real testsrc', () => {
     const recs = parseJsonl(readFileSync(logPath, 'utf8'));
     assert.deepEqual(recs.map((r) => r.type), ['event', 'clip', 'event', 'clip']);
     const evs = recs.filter((r) => r.type === 'event');
-    assert.deepEqual(requests, evs.map((e) => ({ startPtsNs: e.startPtsNs - 1e9, stopPtsNs: e.stopPtsNs + 1.5e9, label: 'motion_event' })));
+    assert.deepEqual(requests, evs.map((e) => ({ startPtsNs: Number(e.startPtsNs) - 1e9, stopPtsNs: Number(e.stopPtsNs) + 1.5e9, label: 'motion_event' })));
     // The first clip was released while streaming, once no later event could merge with it (not at the end).
     assert.ok(clipAt[0] < 10e9, `first clip released at ${clipAt[0]}`);
   });

@@ -26,14 +26,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/media.js';
-import { makeClip } from '../helpers/clips.js';
+import { makeClip, type ClipWire } from '../helpers/clips.js';
 import { segmentFile, startTestProducer, waitFor } from '../helpers/producer.js';
 import { RTSP_PASSWORD, startRtspServer, type CameraMount, type RtspServer } from '../helpers/rtsp-server.js';
 import {
   audioFacts, cmdlineOf, decodeAlone, decodeErrors, FRAME_NS, framesIn, frameMd5s, health, packetsOf, probeFile, recordedFrames, sleep,
   streamDuration, streamOf, timeline, watchHealth, type FileProbe, type Frame, type Gap, type Recorded, type Segment, type Timeline,
 } from './support.js';
-import type { ClipJson } from '../../src/producer/clips/engine.js';
 
 type Producer = Awaited<ReturnType<typeof startTestProducer>>;
 
@@ -150,7 +149,7 @@ function assertNoMissingFrames(frames: Frame[], what: string, resync: Gap[] = []
 /** A clip cut over HTTP and what ffmpeg/ffprobe make of it. */
 interface CutClip {
   label: string;
-  clip: ClipJson;
+  clip: ClipWire;
   audio: AudioWant | null;
   /** The recording's frames in the window, in presentation order. */
   want: Frame[];
@@ -249,7 +248,7 @@ async function checkClip(p: Producer, rec: Recorded, startNs: number, stopNs: nu
 }
 
 /** Whether a clip lists a recorded gap (within a frame at both ends). */
-function listsGap(clip: ClipJson, g: Gap): boolean {
+function listsGap(clip: ClipWire, g: Gap): boolean {
   return clip.gaps.some((c) => Math.abs(c.start_pts_ns - g.start_pts_ns) <= FRAME_NS && Math.abs(c.stop_pts_ns - g.stop_pts_ns) <= FRAME_NS);
 }
 

@@ -11,10 +11,9 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeErrors, makeVideo, probeStreams, tempDir, videoFrameMd5s } from '../helpers/media.js';
 import { listSegments, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
-import { makeClip } from '../helpers/clips.js';
+import { makeClip, type ClipWire } from '../helpers/clips.js';
 import { AAC_FRAME_S, framesIn, recording, type Recording, writeSegmentFiles } from '../helpers/recordings.js';
 import { hasX265 } from '../mp4/fixtures.js';
-import type { ClipJson } from '../../src/producer/clips/engine.js';
 
 const tmp = tempDir('segrec-clip-complete-');
 const data = join(tmp.dir, 'data');
@@ -57,14 +56,14 @@ after(async () => {
 const segmentsOf = (at: number, next: number) =>
   segs.filter((s) => s.path.startsWith('2000-01-01/') && s.start_pts_ns >= at && s.start_pts_ns < next);
 
-async function clip(startNs: number, stopNs: number, label: string): Promise<ClipJson> {
+async function clip(startNs: number, stopNs: number, label: string): Promise<ClipWire> {
   const c = await makeClip(p.url, { start_pts_ns: Math.round(startNs), stop_pts_ns: Math.round(stopNs), label });
   assert.equal(c.status, 'done', `${label}: ${c.error}`);
   return c;
 }
 
 /** Frame-exact against the recording, decodes cleanly; returns the clip's audio duration (s). */
-async function checkExact(c: ClipJson, rec: Recording, at: number, startNs: number, stopNs: number): Promise<number> {
+async function checkExact(c: ClipWire, rec: Recording, at: number, startNs: number, stopNs: number): Promise<number> {
   const want = framesIn(rec, at, Math.round(startNs), Math.round(stopNs));
   assert.ok(want.length > 0);
   const [md5s, errors, streams] = await Promise.all([videoFrameMd5s(c.path!), decodeErrors(c.path!), probeStreams(c.path!)]);
@@ -79,7 +78,7 @@ async function checkExact(c: ClipJson, rec: Recording, at: number, startNs: numb
   return a.duration;
 }
 
-function sidecarOf(c: ClipJson): Record<string, unknown> {
+function sidecarOf(c: ClipWire): Record<string, unknown> {
   return JSON.parse(readFileSync(c.path!.replace(/\.mp4$/, '.json'), 'utf8')) as Record<string, unknown>;
 }
 

@@ -9,8 +9,8 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, unlinkSync, utimesSy
 import { join } from 'node:path';
 import { tempDir } from '../helpers/media.js';
 import { getJson, listSegments, postJson, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
-import { makeClip } from '../helpers/clips.js';
-import type { ClipEngine, ClipJson } from '../../src/producer/clips/engine.js';
+import { makeClip, type ClipWire } from '../helpers/clips.js';
+import type { ClipEngine } from '../../src/producer/clips/engine.js';
 import type { ClipSpec } from '../../src/producer/clips/clip-request.js';
 import { JobStore, type ClipOutcome } from '../../src/producer/store/job-store.js';
 import { ClipRetention } from '../../src/producer/clips/clip-retention.js';
@@ -19,11 +19,12 @@ import { OptionsError, parseProducerArgs, resolveProducerOptions } from '../../s
 import { silentLogger } from '../../src/common/log.js';
 
 /** GET /clip/{id}'s clip, with the expiry field clip retention adds. */
-type WireClip = ClipJson & { expired_ms?: number | null };
+type WireClip = ClipWire & { expired_ms?: number | null };
 
+const SEC_NS = 1_000_000_000n;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sidecarOf = (p: string) => p.replace(/\.mp4$/, '.json');
-const SPEC: ClipSpec = { mode: 'pts', startPtsNs: 0, stopPtsNs: 1e9, label: null, outDir: null, filename: null, maxWaitMs: 0 };
+const SPEC: ClipSpec = { mode: 'pts', startPtsNs: 0n, stopPtsNs: SEC_NS, label: null, outDir: null, filename: null, maxWaitMs: 0 };
 
 test('--clip-max-age: a duration flag (and SEGREC_CLIP_MAX_AGE), positive; clips are kept forever by default', () => {
   assert.equal(parseProducerArgs(['--clip-max-age', '30d'], {}).clipMaxAgeMs, 30 * 86_400_000);
@@ -37,12 +38,12 @@ test('--clip-max-age: a duration flag (and SEGREC_CLIP_MAX_AGE), positive; clips
 
 /** A done job with a published clip (real files: the clip and a sidecar naming it), as the engine leaves one. */
 function publish(store: JobStore, dir: string, name: string, bytes = 1000): { clipId: string; path: string } {
-  const job = store.create(SPEC, { startPtsNs: 0, stopPtsNs: 1e9 }, dir, Date.now());
+  const job = store.create(SPEC, { startPtsNs: 0n, stopPtsNs: SEC_NS }, dir, Date.now());
   const path = join(dir, name);
   writeFileSync(sidecarOf(path), JSON.stringify({ clip_id: job.clipId, path }));
   writeFileSync(path, Buffer.alloc(bytes, 1));
   const outcome: ClipOutcome = {
-    path, actual_start_pts_ns: 0, actual_stop_pts_ns: 1e9, lead_in_ms: 0, duration_ms: 1000, frames: 15, bytes, segments: [], gaps: [],
+    path, actual_start_pts_ns: 0n, actual_stop_pts_ns: SEC_NS, lead_in_ms: 0, duration_ms: 1000, frames: 15, bytes, segments: [], gaps: [],
     partial: false, partial_reason: null, audio: false,
   };
   store.markRunning(job.clipId);
@@ -59,7 +60,7 @@ test('the sweep runs at start and periodically; a running job and files it did n
     const store = new JobStore(db);
     const old = publish(store, root, 'old.mp4');
     // A job still running: its temp file, and a file already at the name it will most likely get.
-    const running = store.create(SPEC, { startPtsNs: 0, stopPtsNs: 1e9 }, root, Date.now() - 1e9);
+    const running = store.create(SPEC, { startPtsNs: 0n, stopPtsNs: SEC_NS }, root, Date.now() - 1e9);
     store.markRunning(running.clipId);
     const temp = join(root, `.segrec-${running.clipId}.mp4.tmp`);
     writeFileSync(temp, 'being written');

@@ -11,8 +11,10 @@ import { DomainError } from '../../src/protocol/errors.js';
 import { silentLogger } from '../../src/common/log.js';
 import type { ClipSpec } from '../../src/producer/clips/clip-request.js';
 import type { ClipJson } from '../../src/protocol/schemas.js';
+import { stringifyWireJson } from '../../src/protocol/wire-json.js';
+import { at } from '../helpers/synthetic-index.js';
 
-function fakePorts(dir: string, nowPtsNs: number, finished: ClipJson[]): { ports: ClipPorts; index: SegmentIndex } {
+function fakePorts(dir: string, nowPtsNs: bigint, finished: ClipJson[]): { ports: ClipPorts; index: SegmentIndex } {
   const db = openDatabase(':memory:');
   const index = new SegmentIndex(db);
   const ports: ClipPorts = {
@@ -25,8 +27,9 @@ function fakePorts(dir: string, nowPtsNs: number, finished: ClipJson[]): { ports
   return { ports, index };
 }
 
-const pts = (startPtsNs: number, stopPtsNs: number, extra: Partial<ClipSpec> = {}): ClipSpec =>
-  ({ mode: 'pts', startPtsNs, stopPtsNs, label: null, outDir: null, filename: null, maxWaitMs: 30_000, ...extra });
+/** A PTS window [startS, stopS) in seconds. */
+const pts = (startS: number, stopS: number, extra: Partial<ClipSpec> = {}): ClipSpec =>
+  ({ mode: 'pts', startPtsNs: at(startS), stopPtsNs: at(stopS), label: null, outDir: null, filename: null, maxWaitMs: 30_000, ...extra });
 
 function codeOf(fn: () => unknown): string {
   try { fn(); } catch (e) { assert.ok(e instanceof DomainError, String(e)); return `${e.code}: ${e.message}`; }
@@ -36,26 +39,26 @@ function codeOf(fn: () => unknown): string {
 test('the clip service refuses with domain codes and queues what may still come, on fakes of its ports', async () => {
   const tmp = tempDir();
   const finished: ClipJson[] = [];
-  const { ports, index } = fakePorts(tmp.dir, 100e9, finished);
-  index.addGap(10e9, 20e9, 'camera unreachable');
+  const { ports, index } = fakePorts(tmp.dir, at(100), finished);
+  index.addGap(at(10), at(20), 'camera unreachable');
   const engine = new ClipEngine(ports);
   engine.start();
   try {
-    assert.match(codeOf(() => engine.submit(pts(12e9, 14e9))), /^NO_FOOTAGE: .*camera unreachable/);
-    assert.match(codeOf(() => engine.submit(pts(50e9, 60e9))), /^NO_FOOTAGE: no segments overlap/);
-    assert.match(codeOf(() => engine.submit(pts(150e9, 151e9, { outDir: '/etc' }))), /^OUT_OF_ROOT: out_dir:/);
+    assert.match(codeOf(() => engine.submit(pts(12, 14))), /^NO_FOOTAGE: .*camera unreachable/);
+    assert.match(codeOf(() => engine.submit(pts(50, 60))), /^NO_FOOTAGE: no segments overlap/);
+    assert.match(codeOf(() => engine.submit(pts(150, 151, { outDir: '/etc' }))), /^OUT_OF_ROOT: out_dir:/);
     // A window in the future waits; with a 100 ms wait and no footage coming it ends in error.
-    const job = engine.submit(pts(150e9, 151e9, { maxWaitMs: 100 }));
+    const job = engine.submit(pts(150, 151, { maxWaitMs: 100 }));
     assert.match(job.clipId, /^clip-front-\d{16}$/);
     assert.equal(job.status, 'queued');
     const ac = new AbortController();
     await engine.waitTerminal(job.clipId, 5000, ac.signal);
     const done = engine.get(job.clipId)!;
-    assert.equal(done.status, 'error', JSON.stringify(done));
+    assert.equal(done.status, 'error', stringifyWireJson(done));
     assert.deepEqual(finished.map((c) => [c.clip_id, c.status]), [[job.clipId, 'error']]);
   } finally {
     await engine.close();
   }
-  assert.match(codeOf(() => engine.submit(pts(150e9, 151e9))), /^SHUTTING_DOWN:/);
+  assert.match(codeOf(() => engine.submit(pts(150, 151))), /^SHUTTING_DOWN:/);
   tmp.cleanup();
 });

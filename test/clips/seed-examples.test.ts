@@ -44,7 +44,7 @@ describe('the seed usage examples through the Recorder', () => {
     const clip = (result.raw.clip ?? {}) as Record<string, unknown>;
     // The producer mapped the epoch window with the footage's anchor: the clip starts within a frame of it.
     const expectedStart = tb.epochMsToPts(startMs);
-    assert.ok(Math.abs(Number(clip.actual_start_pts_ns) - expectedStart) <= 1e9 / 15 + 5e6, 'epoch start mapped onto the footage');
+    assert.ok(Math.abs(Number(clip.actual_start_pts_ns) - Number(expectedStart)) <= 1e9 / 15 + 5e6, 'epoch start mapped onto the footage');
   });
 
   test('PTS event clip: Timebase from /health, PTS window, frame-exact result', async () => {

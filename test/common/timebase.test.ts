@@ -1,7 +1,9 @@
-// Timebase: the epoch-ms <-> PTS-ns formula, rounding, round trips, and validation of /health.timebase.
+// Timebase: the epoch-ms <-> PTS-ns formula, rounding, round trips, and validation of /health.timebase;
+// exact at 1, 10 and 100 years of producer clock (PTS past 2^53, bigints), checked against bigint arithmetic.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Timebase, timebaseFromHealthPayload } from '../../src/common/timebase.js';
+import { parseWireJson } from '../../src/protocol/wire-json.js';
 
 const HEALTH = {
   ok: true,
@@ -47,7 +49,7 @@ describe('Timebase math', () => {
     }
     // An epoch-ms double near 1.76e12 has a resolution of ~244 ns, so PTS survives to within that.
     for (const pts of [0, 1, 33_366_666, 41_230_000_000, 86_400_000_000_000]) {
-      assert.ok(Math.abs(tb.epochMsToPts(tb.ptsToEpochMs(pts)) - pts) <= 250, `pts ${pts}`);
+      assert.ok(Math.abs(Number(tb.epochMsToPts(tb.ptsToEpochMs(pts))) - pts) <= 250, `pts ${pts}`);
     }
     // With a small base the round trip is exact.
     const small = new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: 1_000 });
@@ -68,13 +70,73 @@ describe('Timebase math', () => {
   });
 });
 
+describe('Timebase at 1, 10 and 100 years of producer clock (PTS past 2^53)', () => {
+  const YEAR_NS = 31_557_600_000_000_000n; // 365.25 days
+  const BASE_EPOCH_MS = 1_764_049_958_893.4; // in [2^40, 2^41): its doubles are spaced 2^-12 ms apart
+  /** Round half up of n / d for d > 0, by bigint floor division (the oracle). */
+  const roundDiv = (n: bigint, d: bigint): bigint => {
+    const t = 2n * n + d;
+    const q = t / (2n * d);
+    return t % (2n * d) < 0n ? q - 1n : q;
+  };
+  for (const years of [1n, 10n, 100n]) {
+    const base = years * YEAR_NS + 123_456_789n; // an odd base: nothing lines up by luck
+    test(`${years} year(s): epoch ms → PTS is exact, a bigint; PTS → epoch ms → PTS within an epoch double's resolution`, () => {
+      const tb = new Timebase({ ptsPerMs: 1e6, baseEpochMs: BASE_EPOCH_MS, basePtsNs: base });
+      assert.equal(tb.basePtsNs, base);
+      assert.equal(tb.epochMsToPts(BASE_EPOCH_MS), base);
+      // base + m/4096 ms is an exact double for these m, so the exact PTS is base + round(m × 1e6 / 4096).
+      for (const m of [0, 1, 2, 3, 4095, 4096, 409_600_001, -1, -3, -4096 * 3_600_000 - 7, 4096 * 86_400_000 * 30 + 2049]) {
+        const epochMs = BASE_EPOCH_MS + m / 4096;
+        assert.equal(epochMs - BASE_EPOCH_MS, m / 4096, `m ${m} is exact`);
+        const want = base + roundDiv(BigInt(m) * 1_000_000n, 4096n);
+        const got = tb.epochMsToPts(epochMs);
+        assert.equal(typeof got, 'bigint', `m ${m}: a bigint past 2^53`);
+        assert.equal(got, want, `m ${m}`);
+      }
+      // Every ns near the base survives PTS → epoch → PTS to within the epoch double's spacing (244 ns).
+      for (const d of [0n, 1n, 17n, 1_000_000n, 33_366_667n, 86_400_000_000_123n]) {
+        const pts = base + d;
+        const back = tb.epochMsToPts(tb.ptsToEpochMs(pts));
+        assert.ok(typeof back === 'bigint' && (back - pts <= 122n && pts - back <= 122n), `${pts} → ${back}`);
+      }
+      assert.equal(tb.ptsToEpochMs(base + 2_500_000_000n), BASE_EPOCH_MS + 2500);
+    });
+
+    test(`${years} year(s): timebaseFromHealthPayload reads base_pts_ns exactly from parseWireJson, refuses a rounded number`, () => {
+      const text = `{"ok":true,"ts_ms":${BASE_EPOCH_MS + 41_230},"pts_ns":${base + 41_230_000_000n},` +
+        `"timebase":{"pts_units":"ns","pts_per_ms":1000000,"base_epoch_ms":${BASE_EPOCH_MS},"base_pts_ns":${base}}}`;
+      const health = parseWireJson(text) as { ts_ms: number; pts_ns: bigint };
+      const tb = timebaseFromHealthPayload(health);
+      assert.equal(tb.basePtsNs, base);
+      assert.equal(tb.epochMsToPts(health.ts_ms), health.pts_ns);
+      assert.throws(() => timebaseFromHealthPayload(JSON.parse(text)), /base_pts_ns is \d+, past 2\^53 .*parseWireJson/);
+    });
+  }
+
+  test('a base given as a string of digits, and a bigint base inside the safe range, come back as numbers', () => {
+    const tb = new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: '3155760000000000123' });
+    assert.equal(tb.basePtsNs, 3_155_760_000_000_000_123n);
+    assert.equal(tb.epochMsToPts(-1), 3_155_759_999_999_000_123n);
+    const small = new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: 5n });
+    assert.equal(small.basePtsNs, 5);
+    assert.equal(small.epochMsToPts(1), 1_000_005);
+    // Crossing 2^53 switches number → bigint exactly there.
+    const edge = new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: 2n ** 53n - 1_000_001n });
+    assert.equal(edge.epochMsToPts(1), Number.MAX_SAFE_INTEGER);
+    assert.equal(edge.epochMsToPts(1.000001), 2n ** 53n);
+  });
+});
+
 describe('Timebase validation', () => {
   test('constructor names the invalid field', () => {
     assert.throws(() => new Timebase({ ptsPerMs: 0, baseEpochMs: 0, basePtsNs: 0 }), /ptsPerMs must be a positive finite number/);
     assert.throws(() => new Timebase({ ptsPerMs: -1, baseEpochMs: 0, basePtsNs: 0 }), /ptsPerMs/);
     assert.throws(() => new Timebase({ ptsPerMs: Number.NaN, baseEpochMs: 0, basePtsNs: 0 }), /ptsPerMs/);
     assert.throws(() => new Timebase({ ptsPerMs: 1e6, baseEpochMs: Number.POSITIVE_INFINITY, basePtsNs: 0 }), /baseEpochMs must be a finite number/);
-    assert.throws(() => new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: Number.NaN }), /basePtsNs must be a finite number/);
+    assert.throws(() => new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: Number.NaN }), /basePtsNs must be a whole number of ns/);
+    assert.throws(() => new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: 1.5 }), /basePtsNs must be a whole number of ns/);
+    assert.throws(() => new Timebase({ ptsPerMs: 1e6, baseEpochMs: 0, basePtsNs: 2 ** 60 }), /basePtsNs is 1152921504606847000, past 2\^53 .* pass a bigint/);
     assert.throws(() => new Timebase({ ptsUnits: 'us', ptsPerMs: 1e3, baseEpochMs: 0, basePtsNs: 0 }), /ptsUnits must be "ns"/);
   });
 
@@ -99,7 +161,7 @@ describe('Timebase validation', () => {
     ['string pts_per_ms', { timebase: { pts_units: 'ns', pts_per_ms: '1000000', base_epoch_ms: 0, base_pts_ns: 0 } }, /health\.timebase\.pts_per_ms must be a positive finite number/],
     ['zero pts_per_ms', { timebase: { pts_units: 'ns', pts_per_ms: 0, base_epoch_ms: 0, base_pts_ns: 0 } }, /health\.timebase\.pts_per_ms/],
     ['missing base_epoch_ms', { timebase: { pts_units: 'ns', pts_per_ms: 1e6, base_pts_ns: 0 } }, /health\.timebase\.base_epoch_ms must be a finite number/],
-    ['null base_pts_ns', { timebase: { pts_units: 'ns', pts_per_ms: 1e6, base_epoch_ms: 0, base_pts_ns: null } }, /health\.timebase\.base_pts_ns must be a finite number/],
+    ['null base_pts_ns', { timebase: { pts_units: 'ns', pts_per_ms: 1e6, base_epoch_ms: 0, base_pts_ns: null } }, /health\.timebase\.base_pts_ns must be a whole number of ns/],
   ];
   for (const [name, payload, re] of bad) {
     test(`timebaseFromHealthPayload rejects: ${name}`, () => {

@@ -20,6 +20,9 @@ type Producer = Awaited<ReturnType<typeof startTestProducer>>;
 // Fragments of 0.5 s (8 frames at 16 fps) and segments of 1.5 s: three fragments per segment.
 const OPTS = { segmentSeconds: 1.5, testsrc: { fps: 16, gopSeconds: 0.5 } };
 
+/** A fragment's bounds as the wire gives them (numbers: this test's clock is small). */
+const wireNs = (f: FragmentRow) => ({ start: Number(f.start_pts_ns), stop: Number(f.stop_pts_ns) });
+
 /** XORs `n` bytes at `at` with 0xff. */
 function flip(path: string, at: number, n: number): void {
   const buf = readFileSync(path).subarray(at, at + n);
@@ -82,11 +85,11 @@ test('damaged segment files: reconciled at restart, reported, clips skip or name
     const { segments: now, gaps } = await listSegments(p.url);
     const byId = (s: SegmentWire) => now.find((x) => x.id === s.id)!;
     assert.equal(byId(A).fragments, 1, 'A keeps its intact first fragment');
-    assert.equal(byId(A).stop_pts_ns, frags.get(A.id)![0].stop_pts_ns);
+    assert.equal(byId(A).stop_pts_ns, wireNs(frags.get(A.id)![0]).stop);
     assert.equal(byId(B).fragments, 2, 'B keeps its 1st and 3rd fragments');
     assert.equal(byId(C).fragments, 2, 'C keeps its 1st and 3rd fragments');
     assert.equal(byId(D).fragments, 3);
-    const gapFor = (s: SegmentWire, f: FragmentRow) => gaps.find((g) => g.start_pts_ns === f.start_pts_ns && g.reason.includes(`segment damaged: ${s.path}`));
+    const gapFor = (s: SegmentWire, f: FragmentRow) => gaps.find((g) => g.start_pts_ns === wireNs(f).start && g.reason.includes(`segment damaged: ${s.path}`));
     assert.ok(gapFor(A, a2), `A's lost tail is a recorded gap: ${JSON.stringify(gaps)}`);
     assert.match(gapFor(A, a2)!.reason, /truncated/);
     assert.ok(gapFor(B, b2), "B's damaged fragment is a recorded gap (a hole inside the segment)");
@@ -104,20 +107,20 @@ test('damaged segment files: reconciled at restart, reported, clips skip or name
       return c;
     };
     await exact(D.start_pts_ns + 1e8, D.stop_pts_ns - 1e8, framesIn(frames, D.start_pts_ns + 1e8, D.stop_pts_ns - 1e8), 'a clip inside D');
-    const bFirst = frags.get(B.id)![0];
-    await exact(bFirst.start_pts_ns + 1e8, bFirst.stop_pts_ns - 1e8, framesIn(frames, bFirst.start_pts_ns + 1e8, bFirst.stop_pts_ns - 1e8), "a clip in B's intact part");
+    const bFirst = wireNs(frags.get(B.id)![0]);
+    await exact(bFirst.start + 1e8, bFirst.stop - 1e8, framesIn(frames, bFirst.start + 1e8, bFirst.stop - 1e8), "a clip in B's intact part");
 
     // Clips across the damage: the damaged fragment is skipped as a reported gap.
-    const outside = (f: FragmentRow) => (x: SourceFrame) => x.ptsNs < f.start_pts_ns || x.ptsNs >= f.stop_pts_ns;
+    const outside = (f: FragmentRow) => (x: SourceFrame) => x.ptsNs < wireNs(f).start || x.ptsNs >= wireNs(f).stop;
     const across: Record<string, unknown> = {};
     for (const [s, f] of [[B, b2], [C, c2]] as const) {
       const win = [s.start_pts_ns + 1e8, s.stop_pts_ns - 1e8];
       const c = await exact(win[0], win[1], framesIn(frames, win[0], win[1]).filter(outside(f)), `a clip across ${s.path}'s damage`);
-      assert.ok(c.gaps.some((g) => g.start_pts_ns <= f.start_pts_ns + 1e6 && g.stop_pts_ns >= f.stop_pts_ns - 1e6), 'the hole is reported in the clip');
+      assert.ok(c.gaps.some((g) => g.start_pts_ns <= wireNs(f).start + 1e6 && g.stop_pts_ns >= wireNs(f).stop - 1e6), 'the hole is reported in the clip');
       across[s.path] = { frames: c.frames, gaps: c.gaps.length };
     }
     // A clip wholly inside damaged footage fails, naming the segment.
-    const inside = await makeClip(p.url, { start_pts_ns: b2.start_pts_ns + 1e8, stop_pts_ns: b2.stop_pts_ns - 1e8 });
+    const inside = await makeClip(p.url, { start_pts_ns: wireNs(b2).start + 1e8, stop_pts_ns: wireNs(b2).stop - 1e8 });
     assert.equal(inside.status, 'error');
     assert.ok(String(inside.error).includes(B.path) && /damaged/.test(String(inside.error)), `the error names the damaged segment: ${inside.error}`);
 

@@ -17,6 +17,7 @@ import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js'
 import { PtsClock } from '../../src/producer/segments/pts-clock.js';
 import { SegmentWriter, type IngestFragment } from '../../src/producer/segments/segment-writer.js';
 import { createLogger } from '../../src/common/log.js';
+import { PTS_MAX, ptsDiff } from '../../src/protocol/pts.js';
 import { clipRootState, Figures, fillDisk, md5File, sleep, withTmpfs } from './support.js';
 
 type Producer = Awaited<ReturnType<typeof startTestProducer>>;
@@ -103,10 +104,11 @@ test('the segment writer on a full disk: drops whole fragments, cuts partial wri
       for (const f of frags.slice(7)) writer.appendFragment(f);
       writer.close();
       consistent();
-      const gaps = index.gapsIn(0, Number.MAX_SAFE_INTEGER);
+      const gaps = index.gapsIn(0n, PTS_MAX);
       assert.equal(gaps.length, 1, 'one recorded gap');
       assert.match(gaps[0].reason, /disk full \(ENOSPC\).*2 fragment\(s\) not recorded/);
-      assert.equal(Math.round((gaps[0].stop_pts_ns - gaps[0].start_pts_ns) / 1e9), 2, 'the gap is the two dropped seconds');
+      const gapNs = ptsDiff(gaps[0].stop_pts_ns, gaps[0].start_pts_ns);
+      assert.equal(Math.round(gapNs / 1e9), 2, 'the gap is the two dropped seconds');
       const rows = allSegmentRows(index);
       assert.equal(rows.reduce((n, r) => n + r.fragments, 0), frags.length - 2, 'every other fragment is indexed');
       for (const r of rows) {
@@ -115,7 +117,7 @@ test('the segment writer on a full disk: drops whole fragments, cuts partial wri
         assert.equal(await decodeErrors(file), '', `${r.path} decodes cleanly`);
         assert.equal((await probeFrames(file)).length, r.frames, `${r.path}: frames = index`);
       }
-      fig.set('writer', { fragments: frags.length, dropped: 2, partialWriteCutOff: true, retriedAfterMakingRoom: true, gapMs: (gaps[0].stop_pts_ns - gaps[0].start_pts_ns) / 1e6 });
+      fig.set('writer', { fragments: frags.length, dropped: 2, partialWriteCutOff: true, retriedAfterMakingRoom: true, gapMs: gapNs / 1e6 });
     } finally {
       db.close();
     }

@@ -16,7 +16,31 @@ export const CLIP_ID = /^clip-\d{16}$/;
 export type ClipExpect =
   | { kind: '413' }
   | { kind: '400'; fields: Set<string> }
-  | { kind: 'valid'; obj: Record<string, unknown>; mode: 'pts' | 'epoch' };
+  | { kind: 'valid'; obj: Record<string, unknown>; mode: 'pts' | 'epoch'; pts?: { start: bigint; stop: bigint } };
+
+/** The largest PTS (a signed 64-bit integer): the contract takes PTS as JSON integers of any size up to it, or as strings of digits. */
+export const PTS_LIMIT = 2n ** 63n - 1n;
+
+/**
+ * The exact value of a PTS field as sent: JSON.parse rounds integers past 2^53, so for those the literal
+ * is read from the text (the last occurrence of the key, as JSON.parse keeps the last); a string of 1–19
+ * digits is its value. null when the value is no PTS (not an integer, negative, past PTS_LIMIT).
+ */
+export function exactPts(text: string, key: string, v: unknown): bigint | null {
+  let p: bigint;
+  if (typeof v === 'string') {
+    if (!/^[0-9]{1,19}$/.test(v)) return null;
+    p = BigInt(v);
+  } else if (typeof v === 'number' && Number.isInteger(v)) {
+    if (Number.isSafeInteger(v)) p = BigInt(v);
+    else {
+      const lits = [...text.matchAll(new RegExp(`(?<!\\\\)"${key}"\\s*:\\s*(-?[0-9]+)(?![0-9.eE])`, 'g'))];
+      if (lits.length === 0) return null;
+      p = BigInt(lits[lits.length - 1][1]);
+    }
+  } else return null;
+  return p >= 0n && p <= PTS_LIMIT ? p : null;
+}
 
 export const given = (v: unknown) => v !== undefined && v !== null;
 // eslint-disable-next-line no-control-regex -- control characters are what is being looked for
@@ -40,9 +64,9 @@ export function oracleClip(body: Buffer): ClipExpect {
     if (!(KEYS as readonly string[]).includes(k)) bad.add(k.length > 64 ? `${k.slice(0, 64)}…` : k);
   }
   const own = (k: string) => (Object.prototype.hasOwnProperty.call(obj, k) ? obj[k] : undefined);
-  const isPts = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
+  const isPts = (v: unknown, k: string) => exactPts(text, k, v) !== null;
   const isEpoch = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1e15;
-  for (const k of ['start_pts_ns', 'stop_pts_ns'] as const) if (given(own(k)) && !isPts(own(k))) bad.add(k);
+  for (const k of ['start_pts_ns', 'stop_pts_ns'] as const) if (given(own(k)) && !isPts(own(k), k)) bad.add(k);
   for (const k of ['start_epoch_ms', 'stop_epoch_ms'] as const) if (given(own(k)) && !isEpoch(own(k))) bad.add(k);
   if (given(own('label')) && !goodString(own('label'), 200)) bad.add('label');
   const outDir = own('out_dir');
@@ -61,7 +85,9 @@ export function oracleClip(body: Buffer): ClipExpect {
   if (given(sp) || given(tp)) {
     if (!given(sp)) bad.add('start_pts_ns');
     if (!given(tp)) bad.add('stop_pts_ns');
-    if (isPts(sp) && isPts(tp) && ((tp as number) <= (sp as number) || (tp as number) - (sp as number) > 3600e9)) bad.add('stop_pts_ns');
+    const [a, b] = [exactPts(text, 'start_pts_ns', sp), exactPts(text, 'stop_pts_ns', tp)];
+    if (a !== null && b !== null && (b <= a || b - a > 3_600_000_000_000n)) bad.add('stop_pts_ns');
+    if (a !== null && b !== null && bad.size === 0) return { kind: 'valid', obj, mode, pts: { start: a, stop: b } };
   } else if (given(se) || given(te)) {
     mode = 'epoch';
     if (!given(se)) bad.add('start_epoch_ms');

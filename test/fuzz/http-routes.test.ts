@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/media.js';
 import { listSegments, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
 import { WEB_DIR } from '../../src/producer/http/routes-web.js';
 import {
-  anyValueToken, FIXTURE_NAMES, routesFor, filenameArb, ident, KEYS, labelArb, MAX_BODY, nested, NO_OVERLAP, isNoFootage, CLIP_ID, numberToken, oracleClip, outDirArb, given,
+  anyValueToken, FIXTURE_NAMES, routesFor, filenameArb, ident, KEYS, labelArb, MAX_BODY, nested, NO_OVERLAP, isNoFootage, CLIP_ID, numberToken, oracleClip, outDirArb, given, exactPts, PTS_LIMIT,
 } from './clip-oracle.js';
 import {
   assertNamesField, assertPrototypeClean, checkAnswerShape, checkProperty, closeClientAgent, newPaths, send, show,
@@ -213,11 +213,11 @@ describe('fuzz: every HTTP route of a real producer', () => {
         assert.equal(a.status, 400, `${what}: expected 400 naming ${show([...exp.fields])}, got ${a.status} ${a.text.slice(0, 200)}`);
         assertNamesField(msg!, exp.fields, what);
       } else if (a.status === 202) {
-        await checkAccepted(a, obj!, exp.mode, text.toString('utf8'), footageEnd, outDirPlain, what);
+        await checkAccepted(a, obj!, exp.mode, exp.pts, text.toString('utf8'), footageEnd, outDirPlain, what);
       } else if (a.status === 409) {
         assert.ok(isNoFootage(msg), `${what}: 409 says no footage (${msg})`);
         if (exp.mode === 'pts') {
-          const s = await send(p.url, { path: `/segments?from_pts_ns=${obj!.start_pts_ns as number}&to_pts_ns=${obj!.stop_pts_ns as number}` });
+          const s = await send(p.url, { path: `/segments?from_pts_ns=${exp.pts!.start}&to_pts_ns=${exp.pts!.stop}` });
           assert.deepEqual((s.json as { segments: unknown[] }).segments, [], `${what}: 409 although segments overlap`);
         }
       } else if (a.status === 400 && msg!.startsWith('out_dir:')) {
@@ -243,7 +243,7 @@ describe('fuzz: every HTTP route of a real producer', () => {
     checkInvariants('after all POST /clip runs');
   });
 
-  async function checkAccepted(a: Answer, obj: Record<string, unknown>, mode: 'pts' | 'epoch', body: string, footageEnd: number,
+  async function checkAccepted(a: Answer, obj: Record<string, unknown>, mode: 'pts' | 'epoch', pts: { start: bigint; stop: bigint } | undefined, body: string, footageEnd: number,
     outDirPlain: string | undefined, what: string): Promise<void> {
     const j = a.json as { ok: boolean; clip_id: string; status: string };
     assert.equal(j.ok, true, what);
@@ -252,7 +252,7 @@ describe('fuzz: every HTTP route of a real producer', () => {
     acceptedJobs.push({ id: j.clip_id, body: body.slice(0, 300) });
     // A PTS window on recorded footage runs at once and must be made; an epoch window with max_wait_ms 0
     // runs at once too, but may overlap nothing once mapped.
-    const mustBeDone = mode === 'pts' && (obj.stop_pts_ns as number) <= footageEnd;
+    const mustBeDone = mode === 'pts' && pts!.stop <= BigInt(footageEnd);
     const runsNow = mustBeDone || obj.max_wait_ms === 0;
     const g = await send(p.url, { path: `/clip/${j.clip_id}?wait_ms=${runsNow ? 15000 : 0}`, timeoutMs: 20_000 });
     assert.equal(g.status, 200, what);
@@ -262,8 +262,9 @@ describe('fuzz: every HTTP route of a real producer', () => {
     same(c.mode, mode, 'mode');
     same(c.label, obj.label ?? null, 'label');
     if (mode === 'pts') {
-      same(c.start_pts_ns, obj.start_pts_ns, 'start_pts_ns');
-      same(c.stop_pts_ns, obj.stop_pts_ns, 'stop_pts_ns');
+      // The answer carries the PTS as JSON integers with all their digits (read exactly from the text).
+      same(exactPts(g.text, 'start_pts_ns', c.start_pts_ns), pts!.start, 'start_pts_ns');
+      same(exactPts(g.text, 'stop_pts_ns', c.stop_pts_ns), pts!.stop, 'stop_pts_ns');
     } else {
       same(c.start_epoch_ms, obj.start_epoch_ms, 'start_epoch_ms');
       same(c.stop_epoch_ms, obj.stop_epoch_ms, 'stop_epoch_ms');
@@ -351,15 +352,17 @@ describe('fuzz: every HTTP route of a real producer', () => {
         return;
       }
       if (pathname === '/segments') {
-        const fields = badInts(q, [['from_pts_ns', 0, Number.MAX_SAFE_INTEGER], ['to_pts_ns', 0, Number.MAX_SAFE_INTEGER], ['limit', 1, 100_000]]);
-        const from = intOr(q, 'from_pts_ns', 0);
-        const to = intOr(q, 'to_pts_ns', Number.MAX_SAFE_INTEGER);
+        const fields = badInts(q, [['limit', 1, 100_000]]);
+        for (const k of ['from_pts_ns', 'to_pts_ns']) if (badPts(q, k)) fields.sure.add(k);
+        const recent = (q.get('from_pts_ns') ?? '') === '' && (q.get('to_pts_ns') ?? '') === '';
+        const from = recent ? undefined : ptsOr(q, 'from_pts_ns', 0n);
+        const to = ptsOr(q, 'to_pts_ns', PTS_LIMIT);
         if (fields.sure.size === 0 && from !== undefined && to !== undefined && to <= from) fields.sure.add('to_pts_ns');
         expectQueryOutcome(a, msg, fields, what);
         if (a.status === 200 && !head) {
           const b = a.json as { ok: boolean; segments: SegmentWire[]; truncated: boolean };
           assert.equal(b.ok, true);
-          for (const s of b.segments) assert.ok(s.stop_pts_ns > from! && s.start_pts_ns < to!, `${what}: segment ${s.id} overlaps the window`);
+          for (const s of b.segments) assert.ok((from === undefined || BigInt(s.stop_pts_ns) > from) && BigInt(s.start_pts_ns) < to!, `${what}: segment ${s.id} overlaps the window`);
           const limit = intOr(q, 'limit', 20_000)!;
           assert.ok(b.segments.length <= limit, what);
         }
@@ -591,6 +594,21 @@ function badInts(q: URLSearchParams, specs: Array<[string, number, number]>): { 
     if (v.replace(/^-/, '').length > 15) maybe.add(k);
   }
   return { sure, maybe };
+}
+
+/** A PTS query value the contract refuses: not a decimal integer, negative (but -0), or past 2^63 − 1. */
+function badPts(q: URLSearchParams, k: string): boolean {
+  const v = q.get(k);
+  if (v === null || v === '') return false;
+  if (!/^-?[0-9]+$/.test(v)) return true;
+  const n = BigInt(v);
+  return n < 0n || n > PTS_LIMIT;
+}
+
+function ptsOr(q: URLSearchParams, k: string, dflt: bigint): bigint | undefined {
+  const v = q.get(k);
+  if (v === null || v === '') return dflt;
+  return badPts(q, k) ? undefined : BigInt(v);
 }
 
 function intOr(q: URLSearchParams, k: string, dflt: number): number | undefined {

@@ -2,8 +2,11 @@
 // (pts on the producer clock and the MD5 of each decoded frame) with ffprobe/ffmpeg as the oracle.
 import assert from 'node:assert/strict';
 import { probeFrames, videoFrameMd5s } from './media.js';
-import { getJson, postJson, segmentFile, type SegmentWire } from './producer.js';
+import { getJson, postJson, segmentFile, type Plain, type SegmentWire } from './producer.js';
 import type { ClipJson } from '../../src/producer/clips/engine.js';
+
+/** A clip as getJson reads it (PTS as numbers: see Plain). */
+export type ClipWire = Plain<ClipJson>;
 
 export interface SourceFrame { ptsNs: number; md5: string; keyframe: boolean; segment: number }
 
@@ -26,12 +29,12 @@ export function framesIn(frames: SourceFrame[], startNs: number, stopNs: number)
 }
 
 /** POSTs a clip and long-polls until it is terminal. */
-export async function makeClip(url: string, body: Record<string, unknown>, timeoutMs = 30_000): Promise<ClipJson> {
+export async function makeClip(url: string, body: Record<string, unknown>, timeoutMs = 30_000): Promise<ClipWire> {
   const r = await postJson<{ ok: boolean; clip_id: string; message?: string }>(`${url}/clip`, body);
   assert.equal(r.status, 202, `POST /clip answered ${r.status}: ${JSON.stringify(r.body)}`);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const g = await getJson<{ clip: ClipJson }>(`${url}/clip/${r.body.clip_id}?wait_ms=5000`);
+    const g = await getJson<{ clip: ClipWire }>(`${url}/clip/${r.body.clip_id}?wait_ms=5000`);
     assert.equal(g.status, 200);
     if (g.body.clip.status === 'done' || g.body.clip.status === 'error') return g.body.clip;
   }

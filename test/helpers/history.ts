@@ -37,6 +37,7 @@ import { segmentRelPath, segmentsDirOf } from '../../src/producer/segments/paths
 import { fragmentedMp4Output } from '../../src/producer/ingest/source-args.js';
 import { clipIdOf, type ClipOutcome } from '../../src/producer/store/job-store.js';
 import type { ClipSpec } from '../../src/producer/clips/clip-request.js';
+import { stringifyWireJson } from '../../src/protocol/wire-json.js';
 
 export interface HistoryOptions {
   dataDir: string;
@@ -215,12 +216,6 @@ function templateOf(file: string, names: { codec: string; codecString: string })
   };
 }
 
-/** The segment file's path under segments/, as the writer names it (exact digits beyond 2^53). */
-function relPathOf(startPtsNs: bigint, startEpochMs: number): string {
-  if (startPtsNs <= MAX_SAFE) return segmentRelPath(Number(startPtsNs), startEpochMs);
-  return `${new Date(Math.max(0, startEpochMs)).toISOString().slice(0, 10)}/${startPtsNs}.mp4`;
-}
-
 // Link workers: plain JS (no loader needed), fed batches of [piece index, relative path].
 const LINK_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -317,8 +312,8 @@ export async function buildHistory(opts: HistoryOptions): Promise<HistoryResult>
   const stopPts = clockStart + totalNs;
   // The clock base puts the newest footage's end at endEpochMs (the producer wants a base > 0: with a
   // clock start older than 1970 allows, the footage then ends later than asked).
-  const base = Math.max(1, Math.round(o.endEpochMs - Number(stopPts) / 1e6));
-  if (base === 1) o.log(`history: clock start ${clockStart} ns is older than the epoch allows; footage ends at ${new Date(1 + Number(stopPts) / 1e6).toISOString()}`);
+  // The clock's base may lie before 1970 (a clock decades in: a negative epoch), as the producer allows.
+  const base = Math.round(o.endEpochMs - Number(BigInt(stopPts) / 1_000_000n));
   const epochOf = (pts: bigint) => base + Number(pts) / 1e6;
 
   // 2. Index rows (and, in parallel, the links).
@@ -370,7 +365,7 @@ export async function buildHistory(opts: HistoryOptions): Promise<HistoryResult>
           const start = cur;
           const stop = start + durations[k];
           const startEpoch = epochOf(start);
-          const rel = relPathOf(start, startEpoch);
+          const rel = segmentRelPath(start, startEpoch); // as the writer names it (exact digits beyond 2^53)
           insertSegment.run(i + 1, rel, sqlInt(start), sqlInt(stop), startEpoch, epochOf(stop), sqlInt(start - BigInt(p.firstStartRelNs)), startEpoch,
             sqlInt(start), p.bytes, p.initSize, p.fragments, p.frames, p.codec, p.codecString, p.width, p.height, p.fps, p.hasAudio ? 1 : 0,
             p.descriptionKey, epochOf(stop), p.mtimeMs);
@@ -443,12 +438,13 @@ function addDoneJobs(db: ReturnType<typeof openDatabase>, n: number, h: { dataDi
         const start = h.clockStart + (span * BigInt(i)) / BigInt(n);
         const stop = start + windowNs;
         const created = h.epochOf(stop) + 2000;
-        const spec: ClipSpec = { mode: 'pts', startPtsNs: Number(start), stopPtsNs: Number(stop), label: 'history', outDir: null, filename: null, maxWaitMs: 30_000 };
+        const spec: ClipSpec = { mode: 'pts', startPtsNs: start, stopPtsNs: stop, label: 'history', outDir: null, filename: null, maxWaitMs: 30_000 };
         const outcome: ClipOutcome = {
-          path: join(outDir, `${clipId}.mp4`), actual_start_pts_ns: Number(start), actual_stop_pts_ns: Number(stop), lead_in_ms: 0, duration_ms: 10_000,
+          path: join(outDir, `${clipId}.mp4`), actual_start_pts_ns: start, actual_stop_pts_ns: stop, lead_in_ms: 0, duration_ms: 10_000,
           frames: 150, bytes: 500_000, segments: [], gaps: [], partial: false, partial_reason: null, audio: false,
         };
-        insert.run(seq, clipId, JSON.stringify(spec), sqlInt(start), sqlInt(stop), outDir, JSON.stringify(outcome), created, created + 30, created + 30_000);
+        // As the job store writes them (exact PTS in the JSON).
+        insert.run(seq, clipId, stringifyWireJson(spec), sqlInt(start), sqlInt(stop), outDir, stringifyWireJson(outcome), created, created + 30, created + 30_000);
       }
     })();
   }

@@ -6,6 +6,7 @@ import { startProducer, type ProducerHandle } from '../../src/producer/app.js';
 import type { ProducerOptionsInput } from '../../src/producer/options.js';
 import { createLogger } from '../../src/common/log.js';
 import type { SegmentIndex, SegmentRow } from '../../src/producer/store/catalog.js';
+import type { HealthPayload } from '../../src/protocol/schemas.js';
 
 export const SMALL_TESTSRC = { width: 320, height: 180, fps: 15, gopSeconds: 1, motionPeriodS: 0, motionDurationS: 0, motionOffsetS: 0 };
 
@@ -47,6 +48,14 @@ export async function postJson<T = Record<string, unknown>>(url: string, body: u
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/**
+ * An answer as getJson reads it (plain JSON.parse): every PTS the schema types `number | bigint` is a
+ * number, which it holds exactly on the small clocks these tests run on.
+ */
+export type Plain<T> = T extends bigint ? never : T extends object ? { [K in keyof T]: Plain<T[K]> } : T;
+/** GET /health as getJson reads it. */
+export type HealthWire = Plain<HealthPayload>;
 
 export interface SegmentWire {
   id: number; path: string; start_pts_ns: number; stop_pts_ns: number; frames: number; fragments: number; sealed: boolean;
@@ -96,7 +105,7 @@ export async function spawnProducerProcess(args: string[], env: NodeJS.ProcessEn
   }
 }
 
-/** Every segment row, in time order (tests only: the producer itself never loads the whole table). */
+/** Every segment row, in time order, as the index reads rows (PTS exact bigints; tests only: the producer itself never loads the whole table). */
 export function allSegmentRows(index: SegmentIndex): SegmentRow[] {
-  return index.db.prepare<[], SegmentRow>('SELECT * FROM segments ORDER BY start_pts_ns, id').all();
+  return index.db.prepare<[], { id: number }>('SELECT id FROM segments ORDER BY start_pts_ns, id').all().map((r) => index.get(r.id)!);
 }

@@ -1,9 +1,12 @@
 // A real node:http server on 127.0.0.1 (ephemeral port) whose answers are decided by a per-test script,
 // and which records every request. Used to test HTTP clients against exact, misbehaving producers.
 // Also a ready-made script of a /clip producer (POST answer shape, GET status sequence and shape).
+// JSON as the wire has it (src/protocol/wire-json.ts): a scripted body may hold bigints (written with all
+// their digits), and a request's integers past 2^53 are recorded as bigints.
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
+import { parseWireJson, stringifyWireJson } from '../../src/protocol/wire-json.js';
 
 export interface RecordedRequest {
   method: string;
@@ -14,7 +17,7 @@ export interface RecordedRequest {
   query: Record<string, string>;
   headers: IncomingHttpHeaders;
   rawBody: string;
-  /** The parsed JSON body, or undefined when empty or not JSON. */
+  /** The parsed JSON body (parseWireJson: integers past 2^53 are bigints), or undefined when empty or not JSON. */
   json: unknown;
   /** ms since the server started, when the request was fully received. */
   atMs: number;
@@ -23,7 +26,10 @@ export interface RecordedRequest {
 export interface ScriptedAnswer {
   status?: number;
   headers?: Record<string, string>;
-  /** A string is sent as is (default content-type text/html); anything else as JSON. */
+  /**
+   * A string is sent as is (default content-type text/html), a Buffer too (application/octet-stream);
+   * anything else as JSON (bigints with all their digits).
+   */
   body?: unknown;
   /** Wait this long before answering (the answer is dropped if the client went away). */
   delayMs?: number;
@@ -64,9 +70,10 @@ export async function startScriptedServer(initial: Script = notScripted): Promis
     }
     if (a.hang) return;
     const isText = typeof a.body === 'string';
-    const payload = a.body === undefined ? '' : isText ? (a.body as string) : JSON.stringify(a.body);
+    const isBytes = Buffer.isBuffer(a.body);
+    const payload = a.body === undefined ? '' : isText || isBytes ? (a.body as string | Buffer) : stringifyWireJson(a.body);
     const headers: Record<string, string> = {
-      'content-type': isText ? 'text/html; charset=utf-8' : 'application/json',
+      'content-type': isText ? 'text/html; charset=utf-8' : isBytes ? 'application/octet-stream' : 'application/json',
       ...a.headers,
     };
     res.writeHead(a.status ?? 200, headers);
@@ -84,7 +91,7 @@ export async function startScriptedServer(initial: Script = notScripted): Promis
       const rawBody = Buffer.concat(chunks).toString('utf8');
       let json: unknown;
       try {
-        json = rawBody === '' ? undefined : JSON.parse(rawBody);
+        json = rawBody === '' ? undefined : parseWireJson(rawBody);
       } catch {
         json = undefined;
       }

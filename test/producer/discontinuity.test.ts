@@ -85,11 +85,11 @@ test("a stretched sample duration (the muxer's DTS step before a forward jump) i
 test('a new run starts no closer to the earlier footage than the wall time that passed, even when its pts ran ahead', () => {
   const clock = new PtsClock(1_000_000);
   // Earlier footage ends at pts 12 s, but was captured at epoch base + 10 s (its pts ran 2 s ahead).
-  const floorNs = 12e9;
+  const floorNs = 12_000_000_000n;
   const floorEpochMs = 1_000_000 + 10_000;
   // A new run's first 1 s fragment arrives 3 s (wall) after that: 2 s of wall time were not recorded.
   const r = clock.startRun(0, 1e9, floorEpochMs + 3000, floorNs, true, floorEpochMs);
-  assert.deepEqual(r.gap, { startNs: floorNs, stopNs: floorNs + 2e9 });
+  assert.deepEqual(r.gap, { startNs: floorNs, stopNs: floorNs + 2_000_000_000n });
   // Without that knowledge the wall clock places it at 12 s, right after the earlier footage: no gap.
   assert.equal(new PtsClock(1_000_000).startRun(0, 1e9, floorEpochMs + 3000, floorNs, true).gap, null);
 });

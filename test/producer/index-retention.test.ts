@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SegmentIndex } from '../../src/producer/store/catalog.js';
+import type { SegmentIndex, SegmentRow } from '../../src/producer/store/catalog.js';
 import { PinSet, Retention } from '../../src/producer/segments/retention.js';
 import { silentLogger } from '../../src/common/log.js';
 
-import { BASE_EPOCH, indexWith, SEC } from '../helpers/synthetic-index.js';
+import { at, BASE_EPOCH, CENTURY_NS, indexWith, secOf } from '../helpers/synthetic-index.js';
+import { PTS_MAX } from '../../src/protocol/pts.js';
 
 function retention(index: SegmentIndex, pins: PinSet, limits: Partial<Retention['limits']>): Retention {
   const dir = mkdtempSync(join(tmpdir(), 'segrec-ret-'));
@@ -17,17 +18,21 @@ function retention(index: SegmentIndex, pins: PinSet, limits: Partial<Retention[
   return Object.assign(r, { cleanup: () => rmSync(dir, { recursive: true, force: true }) });
 }
 
-test('overlapping and firstEndingAfterEpoch find the right segments at both ends of a long index', () => {
-  const index = indexWith(500);
-  assert.deepEqual(index.overlapping(25 * SEC, 45 * SEC).map((s) => s.start_pts_ns / SEC), [20, 30, 40]);
-  assert.deepEqual(index.overlapping(4_985 * SEC, 9_999 * SEC).map((s) => s.start_pts_ns / SEC), [4_980, 4_990]);
-  assert.deepEqual(index.overlapping(0, 1).map((s) => s.start_pts_ns), [0]);
-  assert.deepEqual(index.overlapping(10 * SEC, 20 * SEC).map((s) => s.start_pts_ns / SEC), [10], 'stop is exclusive, touching is not overlapping');
-  assert.deepEqual(index.overlapping(6_000 * SEC, 7_000 * SEC), [], 'after all footage');
-  assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH + 12_000)?.start_pts_ns, 10 * SEC);
-  assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH - 1e6)?.start_pts_ns, 0, 'before all footage: the first segment');
-  assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH + 5_000_000), undefined, 'after all footage: none');
-});
+for (const [clock, base] of [['0', 0n], ['100 years', CENTURY_NS]] as const) {
+  test(`overlapping and firstEndingAfterEpoch find the right segments at both ends of a long index (clock at ${clock})`, () => {
+    const index = indexWith(500, base);
+    const secs = (rows: SegmentRow[]) => rows.map((s) => secOf(s.start_pts_ns, base));
+    assert.deepEqual(secs(index.overlapping(at(25, base), at(45, base))), [20, 30, 40]);
+    assert.deepEqual(secs(index.overlapping(at(4_985, base), at(9_999, base))), [4_980, 4_990]);
+    assert.deepEqual(index.overlapping(base, base + 1n).map((s) => s.start_pts_ns), [base], 'exact to the ns');
+    assert.deepEqual(index.overlapping(base + 10_000_000_000n - 1n, base + 10_000_000_000n).map((s) => s.start_pts_ns), [base], 'the last ns of the first segment');
+    assert.deepEqual(secs(index.overlapping(at(10, base), at(20, base))), [10], 'stop is exclusive, touching is not overlapping');
+    assert.deepEqual(index.overlapping(at(6_000, base), at(7_000, base)), [], 'after all footage');
+    assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH + 12_000)?.start_pts_ns, at(10, base));
+    assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH - 1e6)?.start_pts_ns, base, 'before all footage: the first segment');
+    assert.equal(index.firstEndingAfterEpoch(BASE_EPOCH + 5_000_000), undefined, 'after all footage: none');
+  });
+}
 
 test('retention pages through the oldest sealed segments: bytes limit across pages, pinned ones skipped', () => {
   const index = indexWith(300);
@@ -50,15 +55,15 @@ test('retention pages through the oldest sealed segments: bytes limit across pag
 
 test('retention by age stops at the first segment young enough; gaps before the oldest footage are forgotten', () => {
   const index = indexWith(200);
-  index.addGap(5 * SEC, 6 * SEC, 'old gap');
-  index.addGap(1_500 * SEC, 1_501 * SEC, 'recent gap');
+  index.addGap(at(5), at(6), 'old gap');
+  index.addGap(at(1_500), at(1_501), 'recent gap');
   const r = retention(index, new PinSet(), { maxAgeMs: 1000 * 1000 });
   try {
     const now = BASE_EPOCH + 2_000 * 1000; // 2,000 s after the start: footage that ended before 1,000 s goes
     const removed = r.run(now);
     assert.equal(removed.length, 99, 'segments ending at 10..990 s');
-    assert.equal(index.stats().oldestStartPtsNs, 990 * SEC);
-    assert.deepEqual(index.gapsIn(0, Number.MAX_SAFE_INTEGER).map((g) => g.reason), ['recent gap']);
+    assert.equal(index.stats().oldestStartPtsNs, at(990));
+    assert.deepEqual(index.gapsIn(0n, PTS_MAX).map((g) => g.reason), ['recent gap']);
   } finally {
     (r as unknown as { cleanup: () => void }).cleanup();
   }

@@ -15,7 +15,8 @@ import { PinSet, Retention, RETENTION_BATCH } from '../../src/producer/segments/
 import { ClipRetention } from '../../src/producer/clips/clip-retention.js';
 import { silentLogger } from '../../src/common/log.js';
 import { tempDir } from '../helpers/media.js';
-import { BASE_EPOCH, fillIndex, indexWith, SEC } from '../helpers/synthetic-index.js';
+import { at, BASE_EPOCH, CENTURY_NS, fillIndex, indexWith } from '../helpers/synthetic-index.js';
+import { PTS_MAX } from '../../src/protocol/pts.js';
 
 type Counted = { segments: number; bytes: number; gaps: number; jobs: Record<string, number> };
 
@@ -40,26 +41,26 @@ test('the maintained totals equal a count of the tables through every kind of ch
   check('after inserts');
   // An empty (just opened) segment is not counted until its first fragment.
   const id = index.insertSegment({
-    path: '2026-01-01/x.mp4', run_id: 2, start_pts_ns: 400 * SEC, start_epoch_ms: BASE_EPOCH, offset_ns: 0, anchor_epoch_ms: BASE_EPOCH,
-    anchor_pts_ns: 0, bytes: 77, init_size: 77, codec: 'h264', codec_string: 'avc1', width: 1, height: 1, fps: 1, has_audio: 0,
+    path: '2026-01-01/x.mp4', run_id: 2, start_pts_ns: at(400), start_epoch_ms: BASE_EPOCH, offset_ns: 0n, anchor_epoch_ms: BASE_EPOCH,
+    anchor_pts_ns: 0n, bytes: 77, init_size: 77, codec: 'h264', codec_string: 'avc1', width: 1, height: 1, fps: 1, has_audio: 0,
     description_key: 'k', created_ms: 0,
   });
   check('an empty segment');
-  index.addFragment({ segment_id: id, seq: 0, start_pts_ns: 400 * SEC, stop_pts_ns: 401 * SEC, offset: 77, size: 10, moof_size: 5, samples: 1, keyframe: 1, crc: 0 },
+  index.addFragment({ segment_id: id, seq: 0, start_pts_ns: at(400), stop_pts_ns: at(401), offset: 77, size: 10, moof_size: 5, samples: 1, keyframe: 1, crc: 0 },
     { bytes: 87, frames: 1, startEpochMs: BASE_EPOCH, stopEpochMs: BASE_EPOCH + 1000 });
   check('its first fragment');
-  index.replaceFragments(id, [], { start_pts_ns: 400 * SEC, stop_pts_ns: 400 * SEC, start_epoch_ms: BASE_EPOCH, stop_epoch_ms: BASE_EPOCH, bytes: 5, frames: 0 });
+  index.replaceFragments(id, [], { start_pts_ns: at(400), stop_pts_ns: at(400), start_epoch_ms: BASE_EPOCH, stop_epoch_ms: BASE_EPOCH, bytes: 5, frames: 0 });
   check('its fragments replaced by none');
   index.deleteSegment(id);
   index.deleteSegment(3);
   check('deletes');
-  index.addGap(1, 2, 'x');
-  index.addGap(3, 4, 'y');
+  index.addGap(1n, 2n, 'x');
+  index.addGap(3n, 4n, 'y');
   check('gaps added');
   index.db.prepare('DELETE FROM gaps WHERE reason = ?').run('x');
   check('a gap removed');
-  const a = jobs.create(spec(), { startPtsNs: 0, stopPtsNs: SEC }, '/tmp', 1);
-  const b = jobs.create(spec(), { startPtsNs: 0, stopPtsNs: SEC }, '/tmp', 2);
+  const a = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 1);
+  const b = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 2);
   jobs.markRunning(a.clipId);
   jobs.finish(a.clipId, 'done', null, null);
   jobs.finish(b.clipId, 'error', null, 'no');
@@ -83,27 +84,29 @@ test('the totals step fills the totals from the rows of an existing database', (
   assert.deepEqual(counted(db).segments, 25);
 });
 
-test('pages of segments walk a window newest first, each page in time order, every segment exactly once', () => {
-  const index = indexWith(1000);
-  for (const [from, to, limit] of [[0, Number.MAX_SAFE_INTEGER, 64], [1234 * SEC, 5678 * SEC, 100], [95 * SEC, 105 * SEC, 1], [20 * SEC, 30 * SEC, 5]] as const) {
-    const want = index.overlapping(from, to).map((s) => s.id);
-    const got: number[] = [];
-    let before: { startPtsNs: number; id: number } | null = null;
-    let pages = 0;
-    for (;;) {
-      const { rows, more } = index.overlappingPage(from, to, limit, before);
-      pages++;
-      assert.ok(rows.length <= limit);
-      for (let i = 1; i < rows.length; i++) assert.ok(rows[i].start_pts_ns > rows[i - 1].start_pts_ns, 'a page is in time order');
-      if (got.length > 0 && rows.length > 0) assert.ok(rows[rows.length - 1].id < got[0], 'each page is older than the one before');
-      got.unshift(...rows.map((r) => r.id));
-      if (!more) break;
-      before = { startPtsNs: rows[0].start_pts_ns, id: rows[0].id };
+for (const [clock, base] of [['0', 0n], ['100 years', CENTURY_NS]] as const) {
+  test(`pages of segments walk a window newest first, each page in time order, every segment exactly once (clock at ${clock})`, () => {
+    const index = indexWith(1000, base);
+    for (const [from, to, limit] of [[base, PTS_MAX, 64], [at(1234, base), at(5678, base), 100], [at(95, base), at(105, base), 1], [at(20, base), at(30, base), 5]] as const) {
+      const want = index.overlapping(from, to).map((s) => s.id);
+      const got: number[] = [];
+      let before: { startPtsNs: bigint; id: number } | null = null;
+      let pages = 0;
+      for (;;) {
+        const { rows, more } = index.overlappingPage(from, to, limit, before);
+        pages++;
+        assert.ok(rows.length <= limit);
+        for (let i = 1; i < rows.length; i++) assert.ok(rows[i].start_pts_ns > rows[i - 1].start_pts_ns, 'a page is in time order');
+        if (got.length > 0 && rows.length > 0) assert.ok(rows[rows.length - 1].id < got[0], 'each page is older than the one before');
+        got.unshift(...rows.map((r) => r.id));
+        if (!more) break;
+        before = { startPtsNs: rows[0].start_pts_ns, id: rows[0].id };
+      }
+      assert.deepEqual(got, want, `[${from}, ${to}) by ${limit}`);
+      assert.equal(pages, Math.max(1, Math.ceil(want.length / limit)));
     }
-    assert.deepEqual(got, want, `[${from}, ${to}) by ${limit}`);
-    assert.equal(pages, Math.max(1, Math.ceil(want.length / limit)));
-  }
-});
+  });
+}
 
 test('the queries behind /health, /segments, /clips and retention use indexes, never a scan of a table', () => {
   const index = indexWith(10);
@@ -138,13 +141,13 @@ test('records of old finished jobs without a clip are pruned in batches; publish
   const now = 100 * day;
   const made: string[] = [];
   for (let i = 0; i < 2500; i++) {
-    const j = jobs.create(spec(), { startPtsNs: 0, stopPtsNs: SEC }, '/tmp', 1);
+    const j = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 1);
     made.push(j.clipId);
     jobs.finish(j.clipId, 'error', null, 'no footage');
   }
-  const published = jobs.create(spec(), { startPtsNs: 0, stopPtsNs: SEC }, '/tmp', 1);
+  const published = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 1);
   jobs.finish(published.clipId, 'done', { path: '/tmp/x.mp4' } as never, null);
-  const queued = jobs.create(spec(), { startPtsNs: 0, stopPtsNs: SEC }, '/tmp', 1);
+  const queued = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 1);
   // All of them finished long ago…
   index.db.prepare('UPDATE jobs SET updated_ms = ?').run(now - 60 * day);
   // …but one failed only yesterday.

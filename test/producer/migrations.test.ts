@@ -60,7 +60,7 @@ test('a data directory from before versioning is upgraded in place, its rows kep
     const seg = idx.lastSegment()!;
     assert.deepEqual([seg.path, seg.codec, seg.frames, seg.mtime_ms], ['2023-11-14/0.mp4', 'h264', 50, null], 'row kept, codec renamed, new column NULL');
     assert.equal(db.prepare<[], { crc: number | null }>('SELECT crc FROM fragments').get()!.crc, null);
-    assert.equal(idx.gapsIn(0, 4e9).length, 1);
+    assert.equal(idx.gapsIn(0n, 4_000_000_000n).length, 1);
     assert.equal(idx.getMeta('clock_base_epoch_ms'), '1700000000000');
     assert.equal(new JobStore(db).recent(5).length, 0, 'the jobs table exists');
   } finally {

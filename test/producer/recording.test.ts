@@ -3,8 +3,7 @@
 import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeErrors, probeFrames, probeStreams, tempDir, videoFrameMd5s } from '../helpers/media.js';
-import { getJson, listSegments, postJson, segmentFile, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
-import type { HealthPayload } from '../../src/producer/health.js';
+import { getJson, listSegments, postJson, segmentFile, startTestProducer, waitFor, type HealthWire, type SegmentWire } from '../helpers/producer.js';
 
 describe('recording from testsrc', () => {
   const tmp = tempDir();
@@ -42,7 +41,7 @@ describe('recording from testsrc', () => {
   });
 
   test('/health reports the contract fields', async () => {
-    const { status, body } = await getJson<HealthPayload>(`${p.url}/health`);
+    const { status, body } = await getJson<HealthWire>(`${p.url}/health`);
     assert.equal(status, 200);
     assert.equal(body.ok, true);
     assert.equal(body.timebase.pts_units, 'ns');
@@ -60,10 +59,10 @@ describe('recording from testsrc', () => {
   });
 
   test('force_rotate seals within one GOP; the next segment continues without a frame lost or duplicated', async () => {
-    await waitFor('ingest running', async () => (await getJson<HealthPayload>(`${p.url}/health`)).body.ingest.state === 'running');
+    await waitFor('ingest running', async () => (await getJson<HealthWire>(`${p.url}/health`)).body.ingest.state === 'running');
     // "Now" on the producer clock just before asking: the sealed segment ends at most one GOP (1 s) later
     // in media time, whatever the HTTP and scheduling latency on the test machine.
-    const ptsBefore = (await getJson<HealthPayload>(`${p.url}/health`)).body.pts_ns;
+    const ptsBefore = (await getJson<HealthWire>(`${p.url}/health`)).body.pts_ns;
     const t0 = Date.now();
     const r = await postJson<{ ok: boolean; sealed: SegmentWire }>(`${p.url}/force_rotate`, {});
     const elapsed = Date.now() - t0;
@@ -95,12 +94,12 @@ describe('ingest restarts', () => {
       const pid = p.producer.ingest.pid!;
       process.kill(pid, 'SIGKILL');
       await waitFor('restart and new footage', async () => {
-        const h = (await getJson<HealthPayload>(`${p.url}/health`)).body;
+        const h = (await getJson<HealthWire>(`${p.url}/health`)).body;
         const segs = (await listSegments(p.url)).segments;
         return h.ingest.restarts >= 1 && h.ingest.state === 'running' && p.producer.ingest.pid !== pid &&
           segs.some((s) => s.fragments > 0 && s.start_pts_ns > 0 && segs.indexOf(s) > 0 && s.start_pts_ns > segs[0].stop_pts_ns);
       });
-      const h = (await getJson<HealthPayload>(`${p.url}/health`)).body;
+      const h = (await getJson<HealthWire>(`${p.url}/health`)).body;
       assert.ok(h.ingest.last_error && /signal SIGKILL|exited/.test(h.ingest.last_error), `last_error tells why: ${h.ingest.last_error}`);
       const { segments, gaps } = await listSegments(p.url);
       for (let i = 1; i < segments.length; i++) {
@@ -120,7 +119,7 @@ describe('ingest restarts', () => {
     const p = await startTestProducer(tmp.dir, { source: 'rtsp://admin:s3cretPW@127.0.0.1:9/stream' });
     try {
       const h = await waitFor('a failed attempt', async () => {
-        const b = (await getJson<HealthPayload>(`${p.url}/health`)).body;
+        const b = (await getJson<HealthWire>(`${p.url}/health`)).body;
         return b.ingest.restarts >= 1 ? b : null;
       });
       assert.ok(['restarting', 'starting', 'failed'].includes(h.ingest.state));

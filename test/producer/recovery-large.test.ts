@@ -17,6 +17,7 @@ import { segmentAbsPath, segmentRelPath, segmentsDirOf } from '../../src/produce
 import { PtsClock } from '../../src/producer/segments/pts-clock.js';
 import { reconcile } from '../../src/producer/segments/recovery.js';
 import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
+import { ptsAdd, ptsMs } from '../../src/protocol/pts.js';
 import { writeRepeatedSegment } from '../helpers/big-segment.js';
 import { decodeErrors, probeFrames, tempDir, videoFrameMd5s } from '../helpers/media.js';
 import { makeRecording } from '../helpers/recordings.js';
@@ -74,9 +75,9 @@ test('a crashed open segment of more than 4 GiB is recovered by streaming: every
     const dataDir = join(tmp.dir, 'data');
     const segmentsDir = segmentsDirOf(dataDir);
     mkdirSync(segmentsDir, { recursive: true });
-    const offsetNs = 3_600e9;
-    const startNs = offsetNs + fragmentTimes(init, recScan.fragments[0].moof)!.startRelNs;
-    const startEpochMs = BASE_EPOCH_MS + startNs / 1e6;
+    const offsetNs = 3_600_000_000_000n;
+    const startNs = ptsAdd(offsetNs, fragmentTimes(init, recScan.fragments[0].moof)!.startRelNs);
+    const startEpochMs = BASE_EPOCH_MS + ptsMs(startNs);
     const rel = segmentRelPath(startNs, startEpochMs);
     const abs = segmentAbsPath(segmentsDir, rel);
     mkdirSync(dirname(abs), { recursive: true });
@@ -103,7 +104,7 @@ test('a crashed open segment of more than 4 GiB is recovered by streaming: every
       const ft = fragmentTimes(init, f.moof)!;
       bytes += f.size;
       index.addFragment(
-        { segment_id: id, seq, start_pts_ns: offsetNs + ft.startRelNs, stop_pts_ns: offsetNs + ft.stopRelNs, offset: f.offset, size: f.size,
+        { segment_id: id, seq, start_pts_ns: ptsAdd(offsetNs, ft.startRelNs), stop_pts_ns: ptsAdd(offsetNs, ft.stopRelNs), offset: f.offset, size: f.size,
           moof_size: f.moofSize, samples: ft.samples, keyframe: 1, crc: crc32(rec.subarray(f.offset, f.offset + f.size)) },
         { bytes, frames: ft.frames, startEpochMs, stopEpochMs: startEpochMs + (ft.stopRelNs - ft.startRelNs) / 1e6 },
       );
@@ -146,7 +147,7 @@ test('a crashed open segment of more than 4 GiB is recovered by streaming: every
     const srcRun = src.moof.trackRuns.find((r) => r.trackId === video.trackId)!;
     const shiftTicks = big.last.repetition * big.durationTicks.get(video.trackId)!;
     const minPts = Math.min(...srcRun.samples.map((s) => s.decodeTime + s.ctsOffset));
-    assert.equal(last.start_pts_ns, offsetNs + ticksToNs(minPts + shiftTicks, video.timescale), 'the last fragment\'s time');
+    assert.equal(last.start_pts_ns, ptsAdd(offsetNs, ticksToNs(minPts + shiftTicks, video.timescale)), 'the last fragment\'s time');
     assert.equal(row.stop_pts_ns, last.stop_pts_ns);
 
     // The last fragment, read back from where the index says it is, decodes to the recording's frames.

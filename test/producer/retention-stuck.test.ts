@@ -14,24 +14,24 @@ import { fragmentTimes, videoTrack } from '../../src/producer/segments/fragment-
 import { segmentAbsPath, segmentRelPath, segmentsDirOf } from '../../src/producer/segments/paths.js';
 import { PinSet, Retention } from '../../src/producer/segments/retention.js';
 import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
+import { ptsAdd } from '../../src/protocol/pts.js';
 import { tempDir } from '../helpers/media.js';
 import { listSegments, segmentFile, startTestProducer, waitFor } from '../helpers/producer.js';
 import { makeRecording } from '../helpers/recordings.js';
-
-const SEC = 1e9;
-const BASE_EPOCH = 1_764_000_000_000;
+import { at, BASE_EPOCH } from '../helpers/synthetic-index.js';
 
 /** A segment row of `bytes` bytes in one fragment, from run `runId`, sealed or not. */
 function addSegment(index: SegmentIndex, i: number, runId: number, bytes: number, sealed: boolean): number {
-  const start = i * 10 * SEC;
+  const start = at(i * 10);
+  const epoch = BASE_EPOCH + i * 10_000;
   const id = index.insertSegment({
-    path: `2026-01-01/${start}.mp4`, run_id: runId, start_pts_ns: start, start_epoch_ms: BASE_EPOCH + start / 1e6, offset_ns: 0,
-    anchor_epoch_ms: BASE_EPOCH + start / 1e6, anchor_pts_ns: start, bytes: 100, init_size: 100, codec: 'avc1',
+    path: `2026-01-01/${start}.mp4`, run_id: runId, start_pts_ns: start, start_epoch_ms: epoch, offset_ns: 0n,
+    anchor_epoch_ms: epoch, anchor_pts_ns: start, bytes: 100, init_size: 100, codec: 'avc1',
     codec_string: 'avc1.42c01e', width: 320, height: 180, fps: 15, has_audio: 0, description_key: 'k', created_ms: 0,
   });
   index.addFragment(
-    { segment_id: id, seq: 0, start_pts_ns: start, stop_pts_ns: start + 10 * SEC, offset: 100, size: bytes - 100, moof_size: 100, samples: 150, keyframe: 1, crc: 0 },
-    { bytes, frames: 150, startEpochMs: BASE_EPOCH + start / 1e6, stopEpochMs: BASE_EPOCH + (start + 10 * SEC) / 1e6 },
+    { segment_id: id, seq: 0, start_pts_ns: start, stop_pts_ns: at(i * 10 + 10), offset: 100, size: bytes - 100, moof_size: 100, samples: 150, keyframe: 1, crc: 0 },
+    { bytes, frames: 150, startEpochMs: epoch, stopEpochMs: epoch + 10_000 },
   );
   if (sealed) index.seal(id, null);
   return id;
@@ -87,10 +87,10 @@ test('an open segment whose recovery fails (its path is a directory) is reported
     const index = new SegmentIndex(db);
     const baseEpoch = Date.now() - 600_000;
     index.setMeta('clock_base_epoch_ms', String(baseEpoch));
-    const startNs = fragmentTimes(init, scan.fragments[0].moof)!.startRelNs;
+    const startNs = ptsAdd(0n, fragmentTimes(init, scan.fragments[0].moof)!.startRelNs);
     const rel = segmentRelPath(startNs, baseEpoch);
     const id = index.insertSegment({
-      path: rel, run_id: 1, start_pts_ns: startNs, start_epoch_ms: baseEpoch, offset_ns: 0, anchor_epoch_ms: baseEpoch, anchor_pts_ns: startNs,
+      path: rel, run_id: 1, start_pts_ns: startNs, start_epoch_ms: baseEpoch, offset_ns: 0n, anchor_epoch_ms: baseEpoch, anchor_pts_ns: startNs,
       bytes: init.bytes.length, init_size: init.bytes.length, codec: video.codec, codec_string: video.codecString, width: video.width ?? 0,
       height: video.height ?? 0, fps: 30, has_audio: 0, description_key: init.tracks.map((x) => x.descriptionKey).join('+'), created_ms: Date.now(),
     });
@@ -99,7 +99,7 @@ test('an open segment whose recovery fails (its path is a directory) is reported
       const t = fragmentTimes(init, f.moof)!;
       frames += t.frames;
       index.addFragment(
-        { segment_id: id, seq, start_pts_ns: t.startRelNs, stop_pts_ns: t.stopRelNs, offset: f.offset, size: f.size, moof_size: f.moofSize, samples: t.samples, keyframe: 1, crc: null },
+        { segment_id: id, seq, start_pts_ns: ptsAdd(0n, t.startRelNs), stop_pts_ns: ptsAdd(0n, t.stopRelNs), offset: f.offset, size: f.size, moof_size: f.moofSize, samples: t.samples, keyframe: 1, crc: null },
         { bytes: f.offset + f.size, frames, startEpochMs: baseEpoch, stopEpochMs: baseEpoch + t.stopRelNs / 1e6 },
       );
     }

@@ -80,7 +80,7 @@ test('snapshot.jpg: latest keyframe as a JPEG, 503 NO_FOOTAGE without footage, c
         writeFileSync(file, r.body);
         assert.deepEqual(await probeJpeg(file), { codec: 'mjpeg', width: w, height: hgt }, name);
         const seg = h.app.camera(name)!.index.lastSegment()!;
-        assert.ok(r.ptsNs >= seg.start_pts_ns - 5e9 && r.ptsNs <= seg.stop_pts_ns, `${name}: the frame's pts ${r.ptsNs} lies in the newest footage`);
+        assert.ok(r.ptsNs >= Number(seg.start_pts_ns) - 5e9 && r.ptsNs <= Number(seg.stop_pts_ns), `${name}: the frame's pts ${r.ptsNs} lies in the newest footage`);
         assert.ok(Math.abs(r.epochMs - Date.now()) < 15_000, `${name}: the frame's wall-clock time is recent`);
       }
     });

@@ -18,6 +18,7 @@ import { openDatabase, SegmentIndex, type SegmentRow } from '../../src/producer/
 import { chooseRemovals, freeDiskBytes, PinSet, Retention } from '../../src/producer/segments/retention.js';
 import { chooseOldestAcross, StorageBudget, type BudgetCamera } from '../../src/producer/segments/storage-budget.js';
 import { fillDisk, withTmpfs } from '../faults/support.js';
+import { at } from '../helpers/synthetic-index.js';
 
 const row = (id: number, startEpochMs: number, bytes = 100): SegmentRow => ({ id, start_epoch_ms: startEpochMs, bytes, stop_epoch_ms: startEpochMs + 1000 } as SegmentRow);
 const ids = (c: Array<{ camera: string; row: SegmentRow }>) => c.map((x) => `${x.camera}${x.row.id}`);
@@ -52,15 +53,15 @@ test('chooseOldestAcross: the oldest across cameras first, pinned ones skipped, 
 function syntheticCamera(name: string, n: number, firstEpochMs: number, dir: string): BudgetCamera {
   const index = new SegmentIndex(openDatabase(':memory:'));
   for (let i = 0; i < n; i++) {
-    const start = i * 10e9;
+    const start = at(i * 10);
     const epoch = firstEpochMs + i * 10_000;
     const id = index.insertSegment({
-      path: `2026-01-01/${name}-${i}.mp4`, run_id: 1, start_pts_ns: start, start_epoch_ms: epoch, offset_ns: 0, anchor_epoch_ms: epoch,
+      path: `2026-01-01/${name}-${i}.mp4`, run_id: 1, start_pts_ns: start, start_epoch_ms: epoch, offset_ns: 0n, anchor_epoch_ms: epoch,
       anchor_pts_ns: start, bytes: 0, init_size: 100, codec: 'h264', codec_string: 'avc1.42c01e', width: 320, height: 180, fps: 15,
       has_audio: 0, description_key: 'k', created_ms: 0,
     });
     index.addFragment(
-      { segment_id: id, seq: 0, start_pts_ns: start, stop_pts_ns: start + 10e9, offset: 100, size: 900, moof_size: 100, samples: 150, keyframe: 1, crc: 0 },
+      { segment_id: id, seq: 0, start_pts_ns: start, stop_pts_ns: at(i * 10 + 10), offset: 100, size: 900, moof_size: 100, samples: 150, keyframe: 1, crc: 0 },
       { bytes: 1000, frames: 150, startEpochMs: epoch, stopEpochMs: epoch + 10_000 },
     );
     index.seal(id, null);

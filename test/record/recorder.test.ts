@@ -4,8 +4,10 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { producerScript, serverFor, type ScriptedServer } from '../helpers/scripted-server.js';
 import { Recorder } from '../../src/record/recorder.js';
-import { Timebase } from '../../src/common/timebase.js';
+import { Timebase, timebaseFromHealthPayload } from '../../src/common/timebase.js';
 import type { RecorderConfig } from '../../src/record/types.js';
+import { ClipRequestError } from '../../src/record/errors.js';
+import { parseWireJson } from '../../src/protocol/wire-json.js';
 
 const tb = new Timebase({ ptsPerMs: 1e6, baseEpochMs: 1_764_049_958_893.4, basePtsNs: 0 });
 
@@ -102,6 +104,56 @@ describe('request bodies', () => {
     const rec = new Recorder({ producerBaseUrl: `${srv.url}/segrec/`, maxWaitMs: 2000, pollIntervalMs: 10 });
     await rec.requestClip({ startPtsNs: 1, stopPtsNs: 2 });
     assert.deepEqual(srv.requests.map((r) => r.path), ['/segrec/clip', '/segrec/clip/clip-0000000000000003']);
+  });
+});
+
+describe('PTS past 2^53 (1, 10 and 100 years of producer clock)', () => {
+  const YEAR_NS = 31_557_600_000_000_000n;
+  for (const years of [1n, 10n, 100n]) {
+    test(`${years} year(s): a bigint window goes out with all its digits; the answer's 19-digit PTS come back exact`, async (t) => {
+      const start = years * YEAR_NS + 41_000_000_007n;
+      const stop = start + 3_000_000_000n;
+      // The producer's answer as it would send it: every PTS a plain JSON integer.
+      const clip = {
+        clip_id: 'clip-0000000000000003', status: 'done', path: '/clips/x.mp4', error: null,
+        start_pts_ns: start - 500_000_000n, stop_pts_ns: stop,
+        actual_start_pts_ns: start - 500_000_000n + 33_333_334n, actual_stop_pts_ns: stop + 1n,
+        gaps: [{ start_pts_ns: start + 1n, stop_pts_ns: start + 2n }],
+      };
+      const srv = await serverFor(t, producerScript({ get: () => ({ body: { ok: true, clip, message: null } }) }));
+      const res = await recorderFor(srv).requestClip({ startPtsNs: start, stopPtsNs: stop, prerollMs: 500 });
+      assert.equal(posts(srv)[0].rawBody, `{"start_pts_ns":${start - 500_000_000n},"stop_pts_ns":${stop}}`);
+      assert.deepEqual(posts(srv)[0].json, { start_pts_ns: start - 500_000_000n, stop_pts_ns: stop });
+      assert.equal(res.startPtsNs, start - 500_000_000n);
+      assert.equal(res.stopPtsNs, stop);
+      assert.equal(res.actualStartPtsNs, start - 500_000_000n + 33_333_334n);
+      assert.equal(res.actualStopPtsNs, stop + 1n);
+      assert.deepEqual(res.raw.clip, clip);
+    });
+
+    test(`${years} year(s): epoch mode with a Timebase from /health parsed by parseWireJson sends exact PTS`, async (t) => {
+      const base = years * YEAR_NS + 999n;
+      const health = parseWireJson(
+        `{"ok":true,"timebase":{"pts_units":"ns","pts_per_ms":1000000,"base_epoch_ms":1764049958893.4,"base_pts_ns":${base}}}`);
+      const srv = await serverFor(t, producerScript());
+      const res = await recorderFor(srv, {}, timebaseFromHealthPayload(health))
+        .requestClip({ startMs: 1_764_049_958_893.4 + 10_000, stopMs: 1_764_049_958_893.4 + 12_500.25 });
+      assert.equal(posts(srv)[0].rawBody, `{"start_pts_ns":${base + 10_000_000_000n},"stop_pts_ns":${base + 12_500_250_000n}}`);
+      assert.equal(res.startPtsNs, base + 10_000_000_000n);
+      assert.equal(res.stopPtsNs, base + 12_500_250_000n);
+    });
+  }
+
+  test('an actual window that fits a number comes back as numbers (flat answers too); a number past 2^53 is refused', async (t) => {
+    const srv = await serverFor(t, producerScript({
+      get: () => ({ body: { ok: true, status: 'done', path: '/x.mp4', actual_start_pts_ns: 40_999_999_999, actual_stop_pts_ns: 44_000_000_000 } }),
+    }));
+    const res = await recorderFor(srv).requestClip({ startPtsNs: 41_000_000_000, stopPtsNs: 44_000_000_000 });
+    assert.equal(res.actualStartPtsNs, 40_999_999_999);
+    assert.equal(res.actualStopPtsNs, 44_000_000_000);
+    await assert.rejects(recorderFor(srv).requestClip({ startPtsNs: 3_155_760_000_000_000_000, stopPtsNs: 3_155_760_001_000_000_000 }),
+      (e: unknown) => e instanceof ClipRequestError && /startPtsNs must be a safe integer number of ns .*pass a bigint/.test(e.message));
+    assert.equal(posts(srv).length, 1, 'nothing was sent for the refused request');
   });
 });
 

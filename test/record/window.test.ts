@@ -5,6 +5,8 @@ import { Timebase } from '../../src/common/timebase.js';
 import { ClipRequestError } from '../../src/record/errors.js';
 import { buildClipBody, normalizeClipWindow, prepareClip } from '../../src/record/window.js';
 import type { ClipRequest } from '../../src/record/types.js';
+import { PTS_MAX } from '../../src/protocol/pts.js';
+import { stringifyWireJson } from '../../src/protocol/wire-json.js';
 
 const tb = new Timebase({ ptsPerMs: 1e6, baseEpochMs: 1_700_000_000_000, basePtsNs: 0 });
 
@@ -67,10 +69,20 @@ describe('window rejections (ClipRequestError)', () => {
   test('infinite epoch', () => rejects({ startMs: Number.NEGATIVE_INFINITY, stopMs: 5 }, /startMs must be a finite number/));
   test('string number', () => rejects({ startMs: '5', stopMs: 6 } as unknown as ClipRequest, /startMs must be a finite number/));
   test('non-integer PTS', () => rejects({ startPtsNs: 1.5, stopPtsNs: 5 }, /startPtsNs must be a safe integer/));
-  test('unsafe-integer PTS', () => rejects({ startPtsNs: 0, stopPtsNs: 2 ** 53 }, /stopPtsNs must be a safe integer/));
+  test('unsafe-integer PTS (a number past 2^53: pass a bigint)', () =>
+    rejects({ startPtsNs: 0, stopPtsNs: 2 ** 53 }, /stopPtsNs must be a safe integer number of ns \(got 9007199254740992\): .*pass a bigint/));
   test('negative PTS', () => rejects({ startPtsNs: -1, stopPtsNs: 5 }, /startPtsNs must not be negative/));
-  test('postroll pushing PTS past the safe range', () =>
-    rejects({ startPtsNs: 0, stopPtsNs: Number.MAX_SAFE_INTEGER - 10, postrollMs: 1 }, /beyond the safe integer range/));
+  test('negative bigint PTS', () => rejects({ startPtsNs: -1n, stopPtsNs: 5n }, /startPtsNs must not be negative \(got -1\)/));
+  test('bigint PTS beyond 2^63 − 1', () => rejects({ startPtsNs: 0n, stopPtsNs: PTS_MAX + 1n }, /stopPtsNs must be at most 9223372036854775807/));
+  test('bigint PTS stop == start', () =>
+    rejects({ startPtsNs: 4_611_686_018_427_388_416n, stopPtsNs: 4_611_686_018_427_388_416n },
+      /stopPtsNs \(4611686018427388416\) must be greater than startPtsNs \(4611686018427388416\)/));
+  test('bigint PTS stop < start by 1 ns', () =>
+    rejects({ startPtsNs: 4_611_686_018_427_388_417n, stopPtsNs: 4_611_686_018_427_388_416n }, /must be greater/));
+  test('a string is not a PTS', () =>
+    rejects({ startPtsNs: '5', stopPtsNs: 6 } as unknown as ClipRequest, /startPtsNs must be a finite number or a bigint \(got "5"\)/));
+  test('postroll pushing PTS past the largest PTS', () =>
+    rejects({ startPtsNs: 0, stopPtsNs: PTS_MAX - 10n, postrollMs: 1 }, /beyond the largest PTS \(9223372036854775807/));
   test('negative epoch start', () => rejects({ startMs: -5, stopMs: 5 }, /startMs must not be negative/));
   test('epoch window mapping to negative PTS', () =>
     rejects({ startMs: 1_699_999_999_000, stopMs: 1_700_000_001_000 }, /maps to a negative PTS/, {}, tb));
@@ -136,6 +148,48 @@ describe('preroll and postroll', () => {
       { mode: 'epoch', startMs: 5000, stopMs: 6500 },
     );
   });
+});
+
+describe('PTS past 2^53 (bigints)', () => {
+  const Y100 = 3_155_760_000_000_000_123n; // 100 years of producer clock, an odd ns
+
+  test('a bigint window stays exact through preroll/postroll and comes back as bigints', () => {
+    const w = normalizeClipWindow({ startPtsNs: Y100, stopPtsNs: Y100 + 1n, prerollMs: 1.5, postrollMs: 0.000001 });
+    assert.deepEqual(w, { mode: 'pts', startPtsNs: Y100 - 1_500_000n, stopPtsNs: Y100 + 2n });
+  });
+
+  test('numbers and bigints mix; results are numbers while exact, bigints past 2^53', () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    assert.deepEqual(normalizeClipWindow({ startPtsNs: 5n, stopPtsNs: 10 }), { mode: 'pts', startPtsNs: 5, stopPtsNs: 10 });
+    // A safe window whose postroll crosses 2^53: the stop becomes a bigint, exact.
+    assert.deepEqual(normalizeClipWindow({ startPtsNs: max - 5, stopPtsNs: max, postrollMs: 0.000002 }),
+      { mode: 'pts', startPtsNs: max - 5, stopPtsNs: 2n ** 53n + 1n });
+    // A bigint window whose preroll reaches below 2^53 gives a number start.
+    assert.deepEqual(normalizeClipWindow({ startPtsNs: 2n ** 53n, stopPtsNs: 2n ** 53n + 7n, prerollMs: 0.000001 }),
+      { mode: 'pts', startPtsNs: max, stopPtsNs: 2n ** 53n + 7n });
+  });
+
+  test('the body keeps bigints, and the wire text carries all their digits', () => {
+    const { body } = prepareClip({ startPtsNs: 4_611_686_018_427_388_416n, stopPtsNs: 4_611_686_018_427_388_417n, label: 'x' });
+    assert.equal(stringifyWireJson(body), '{"start_pts_ns":4611686018427388416,"stop_pts_ns":4611686018427388417,"label":"x"}');
+  });
+
+  for (const years of [1n, 10n, 100n]) {
+    test(`epoch window with a Timebase at ${years} year(s) of producer clock maps to exact bigint PTS`, () => {
+      const base = years * 31_557_600_000_000_000n + 987n;
+      const big = new Timebase({ ptsPerMs: 1e6, baseEpochMs: 1_700_000_000_000, basePtsNs: base });
+      const w = normalizeClipWindow({ startMs: 1_700_000_001_000.25, stopMs: 1_700_000_003_000, prerollMs: 500 }, {}, big);
+      assert.deepEqual(w, {
+        mode: 'epoch', startMs: 1_700_000_000_500.25, stopMs: 1_700_000_003_000,
+        startPtsNs: base + 500_250_000n, stopPtsNs: base + 3_000_000_000n,
+      });
+      // One epoch double apart (2^-12 ms = 244.140625 ns): two PTS 244 ns apart, each rounded to the ns.
+      assert.deepEqual(normalizeClipWindow({ startMs: 1_700_000_001_000, stopMs: 1_700_000_001_000 + 2 ** -12 }, {}, big), {
+        mode: 'epoch', startMs: 1_700_000_001_000, stopMs: 1_700_000_001_000 + 2 ** -12,
+        startPtsNs: base + 1_000_000_000n, stopPtsNs: base + 1_000_000_244n,
+      });
+    });
+  }
 });
 
 describe('POST /clip body', () => {

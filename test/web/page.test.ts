@@ -5,12 +5,15 @@
 // With many cameras: the grid shows each camera with a live thumbnail; choosing one shows its timeline
 // (its clips and motion events marked, no other camera's), a clip made there by mouse is that camera's,
 // and the clips list holds every camera's clips, filterable by camera, each playable.
+// At 100 years of producer clock (PTS past 2^53, against a scripted producer): the timeline's spans and
+// gaps carry the producer's exact digits, and a window selected by mouse is sent as exact integers.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { tempDir } from '../helpers/media.js';
+import { makeVideo, tempDir } from '../helpers/media.js';
+import { startScriptedServer, type RecordedRequest } from '../helpers/scripted-server.js';
 import { getJson, listSegments, postJson, startTestProducer, waitFor, type SegmentWire, type SegmentsWire } from '../helpers/producer.js';
 import { startApp } from '../../src/producer/app.js';
 import { parseAppConfig } from '../../src/producer/config/app-config.js';
@@ -307,6 +310,108 @@ cameras:
     } finally {
       await page.close();
       await h.close();
+      tmp.cleanup();
+    }
+  });
+
+  test('at 100 years of producer clock (PTS past 2^53): exact digits on the timeline and in the clip it asks for', async () => {
+    const tmp = tempDir();
+    const WEB = new URL('../../web/', import.meta.url).pathname;
+    const mp4 = join(tmp.dir, 'clip.mp4');
+    await makeVideo(mp4, { seconds: 2, fps: FPS, width: 192, height: 108, gop: 15 });
+    const N = 3_155_760_000_000_000_123n; // "now" on the producer's clock at the first /health: 100 years and an odd ns
+    const t0 = Date.now();
+    const nowPts = () => N + BigInt(Date.now() - t0) * 1_000_000n;
+    const S = (ms: number, odd: bigint) => N + BigInt(ms) * 1_000_000n + odd;
+    const seg = (id: number, start: bigint, stop: bigint) => ({
+      id, path: `2125-11-25/${start}.mp4`, start_pts_ns: start, stop_pts_ns: stop, start_epoch_ms: 0, stop_epoch_ms: 0, duration_ms: 0,
+      bytes: 1000, frames: 10, fragments: 1, sealed: true, codec: 'h264', width: 192, height: 108, fps: FPS, has_audio: false,
+    });
+    const segs = [seg(1, S(-30_000, 7n), S(-6_000, 3n)), seg(2, S(-4_000, 11n), S(600_000, 13n))];
+    const gaps = [{ start_pts_ns: S(-6_000, 3n), stop_pts_ns: S(-4_000, 11n), duration_ms: 2000, reason: 'ingest restarted' }];
+    let clip: Record<string, unknown> | null = null;
+    const files: Record<string, [string, string]> = {
+      '/': ['index.html', 'text/html; charset=utf-8'], '/web/app.js': ['app.js', 'text/javascript'], '/web/style.css': ['style.css', 'text/css'],
+    };
+    const srv = await startScriptedServer((req: RecordedRequest) => {
+      const f = files[req.path];
+      if (f) return { body: readFileSync(join(WEB, f[0]), 'utf8'), headers: { 'content-type': f[1] } };
+      if (req.path === '/cameras') {
+        return { body: { ok: true, default_camera: 'front', cameras: [{ name: 'front', state: 'running', record: true, source: 'testsrc', last_fragment_age_ms: null, error: null, default: true }] } };
+      }
+      const sub = req.path.replace(/^\/cameras\/front\//, '');
+      if (sub === 'health') {
+        return { body: {
+          ok: true, ts_ms: Date.now(), pts_ns: nowPts(),
+          timebase: { pts_units: 'ns', pts_per_ms: 1e6, base_epoch_ms: t0, base_pts_ns: N },
+          ingest: { state: 'running', source: 'testsrc', codec: 'h264', width: 192, height: 108, fps: FPS, restarts: 0, last_frame_age_ms: 5, last_error: null, drift_ms: 0 },
+          segments: { count: 2, bytes: 2000, oldest_start_pts_ns: segs[0].start_pts_ns, newest_stop_pts_ns: segs[1].stop_pts_ns, gaps: 1, open_start_pts_ns: null },
+          clips: { queued: 0, running: 0 },
+        } };
+      }
+      if (sub === 'segments') return { body: { ok: true, segments: segs, gaps, spans: [], truncated: false, next_cursor: null, window: { from_pts_ns: 0, to_pts_ns: 0 } } };
+      if (sub === 'events') return { headers: { 'content-type': 'text/event-stream' }, body: ': open\n\n: open\n\n', stallBody: true };
+      if (sub === 'clips') return { body: { ok: true, clips: clip ? [clip] : [] } };
+      if (req.method === 'POST' && sub === 'clip') {
+        const b = req.json as { start_pts_ns: bigint; stop_pts_ns: bigint; label: string };
+        clip = {
+          clip_id: 'clip-front-0000000000000001', status: 'done', mode: 'pts', label: b.label, start_pts_ns: b.start_pts_ns, stop_pts_ns: b.stop_pts_ns,
+          start_epoch_ms: null, stop_epoch_ms: null, error: null, created_ms: Date.now(), updated_ms: Date.now(), path: '/clips/x.mp4',
+          actual_start_pts_ns: b.start_pts_ns, actual_stop_pts_ns: b.stop_pts_ns, lead_in_ms: 0, duration_ms: 2000, frames: 30, bytes: 1000,
+          segments: [], gaps: [], partial: false, partial_reason: null,
+        };
+        return { status: 202, body: { ok: true, clip_id: clip.clip_id, status: 'queued' } };
+      }
+      if (clip && sub === `clip/${String(clip.clip_id)}`) return { body: { ok: true, clip, message: null } };
+      if (clip && sub === `clip/${String(clip.clip_id)}/file`) return { body: readFileSync(mp4), headers: { 'content-type': 'video/mp4' } };
+      return { status: 404, body: { ok: false, message: `no route ${req.path}` } };
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const errors = watchErrors(page);
+    try {
+      await page.goto(`${srv.url}/`);
+      await page.waitForSelector('#tl rect.span');
+      await page.locator('#h-events', { hasText: /^connected$/ }).waitFor();
+      // A 30 s view, held still: both spans and the gap between them are in it.
+      while ((await page.textContent('#zoom-label')) !== '30 s') await page.click('#zoom-in');
+      await page.uncheck('#follow');
+      await page.waitForTimeout(300);
+
+      // The spans and the gap carry the producer's digits exactly (a Number would have rounded them to 512 ns).
+      const attrs = (sel: string) => page.$$eval(sel, (rs) => rs.map((r) => [r.getAttribute('data-start-pts'), r.getAttribute('data-stop-pts')]));
+      assert.deepEqual(await attrs('#tl rect.span'), segs.map((x) => [String(x.start_pts_ns), String(x.stop_pts_ns)]));
+      assert.deepEqual(await attrs('#tl rect.gap'), [[String(gaps[0].start_pts_ns), String(gaps[0].stop_pts_ns)]]);
+      for (const v of ['data-view-start-pts', 'data-view-stop-pts']) assert.match((await page.getAttribute('#tl', v))!, /^\d{19}$/);
+
+      // A window selected by mouse inside the second span goes out as the integers shown, all digits.
+      const { selStart, selStop, nsPerPx } = await dragSelect(page, { start: Number(S(-3_000, 0n)), stop: Number(S(-1_000, 0n)) });
+      const startText = (await page.getAttribute('#sel-start', 'data-pts'))!;
+      const stopText = (await page.getAttribute('#sel-stop', 'data-pts'))!;
+      assert.match(startText, /^\d{19}$/);
+      assert.equal(Number(startText), selStart);
+      assert.equal(Number(stopText), selStop);
+      await page.fill('#clip-label', 'century');
+      await page.click('#make-clip');
+      await page.locator('#clip-status.ok, #clip-status.warn, #clip-status.bad').waitFor({ timeout: 20_000 });
+      assert.match((await page.textContent('#clip-status'))!, /^Done: century — 30 frames/);
+      const post = srv.requests.find((r) => r.method === 'POST')!;
+      assert.equal(post.rawBody, `{"start_pts_ns":${startText},"stop_pts_ns":${stopText},"label":"century"}`);
+      const body = post.json as { start_pts_ns: bigint; stop_pts_ns: bigint };
+      assert.equal(typeof body.start_pts_ns, 'bigint');
+      const off = (a: bigint, b: bigint) => Number(a > b ? a - b : b - a);
+      assert.ok(off(body.start_pts_ns, S(-3_000, 0n)) <= 2 * nsPerPx, 'the clip starts where the mouse went down');
+      assert.ok(off(body.stop_pts_ns, S(-1_000, 0n)) <= 2 * nsPerPx, 'the clip stops where the mouse went up');
+      // Every query the page made carries integers with all their digits.
+      for (const r of srv.requests.filter((x) => x.path.endsWith('/segments'))) {
+        assert.match(r.query.from_pts_ns ?? '', /^\d+$/, r.rawUrl);
+        if (r.query.to_pts_ns !== undefined) assert.match(r.query.to_pts_ns, /^\d+$/, r.rawUrl);
+      }
+      await page.locator('#clips button[data-clip-id="clip-front-0000000000000001"][aria-current="true"]').waitFor();
+      assert.deepEqual(errors, [], 'no console errors or page errors');
+      assert.equal(await page.locator('#messages .message').count(), 0, 'no error messages shown');
+    } finally {
+      await page.close();
+      await srv.close();
       tmp.cleanup();
     }
   });

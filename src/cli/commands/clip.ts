@@ -3,12 +3,14 @@
 //               [--filename F.mp4] [--wait 60s | --no-wait]
 // --last and --start/stop-pts go out in PTS (for --last, "now" on the producer's clock from /health), so
 // the cut is exact; --from/--to go out as epoch ms, so the producer maps them with the anchor of the
-// footage they fall in (old footage included, whatever the drift since).
+// footage they fall in (old footage included, whatever the drift since). PTS are exact at any size
+// (19 digits): flags are read into bigints and sent with all their digits.
 import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { call, CliError, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
 import { clock, parseSpan, parseTime } from '../format.js';
 import { describeClip } from './status.js';
 import type { ClipJson, HealthPayload } from '../../protocol/schemas.js';
+import { PTS_MAX } from '../../protocol/pts.js';
 
 export const CLIP_FLAGS: FlagDef[] = [
   ...COMMON_FLAGS,
@@ -24,10 +26,12 @@ export const CLIP_FLAGS: FlagDef[] = [
   { name: 'no-wait', value: false, help: 'queue the clip and exit' },
 ];
 
-function intFlag(v: string | boolean | undefined, name: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer (ns)`);
-  return n;
+/** A PTS flag: decimal digits, read exactly (a bigint: past 2^53 a number would round it). */
+function ptsFlag(v: string | boolean | undefined, name: string): bigint {
+  const text = typeof v === 'string' ? v.trim() : '';
+  const p = /^[0-9]{1,19}$/.test(text) ? BigInt(text) : -1n;
+  if (p < 0n || p > PTS_MAX) throw new UsageError(`--${name} must be a non-negative integer (ns, at most ${PTS_MAX})`);
+  return p;
 }
 
 export async function clipCommand(argv: string[]): Promise<number> {
@@ -36,18 +40,19 @@ export async function clipCommand(argv: string[]): Promise<number> {
   const waitMs = flags.get('no-wait') === true ? 0 : parseSpan(String(flags.get('wait') ?? '60s'));
   const body: Record<string, unknown> = {};
   if (flags.has('start-pts') || flags.has('stop-pts')) {
-    const start = intFlag(flags.get('start-pts'), 'start-pts');
-    const stop = intFlag(flags.get('stop-pts'), 'stop-pts');
+    const start = ptsFlag(flags.get('start-pts'), 'start-pts');
+    const stop = ptsFlag(flags.get('stop-pts'), 'stop-pts');
     if (stop <= start) throw new UsageError('the window is empty: --stop-pts must be after --start-pts');
     Object.assign(body, { start_pts_ns: start, stop_pts_ns: stop });
   } else {
     const { body: h } = await call<HealthPayload>(c, 'GET', '/health');
     try {
       if (flags.has('last')) {
-        const spanNs = Math.round(parseSpan(String(flags.get('last'))) * 1e6);
-        if (spanNs <= 0) throw new UsageError('--last must be longer than 0');
-        body.start_pts_ns = Math.max(0, h.pts_ns - spanNs);
-        body.stop_pts_ns = h.pts_ns;
+        const spanNs = BigInt(Math.round(parseSpan(String(flags.get('last'))) * 1e6));
+        if (spanNs <= 0n) throw new UsageError('--last must be longer than 0');
+        const now = BigInt(h.pts_ns);
+        body.start_pts_ns = now > spanNs ? now - spanNs : 0n;
+        body.stop_pts_ns = now;
       } else if (flags.has('from')) {
         const fromMs = parseTime(String(flags.get('from')), h.ts_ms);
         const toMs = flags.has('to') ? parseTime(String(flags.get('to')), h.ts_ms) : h.ts_ms;

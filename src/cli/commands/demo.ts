@@ -9,7 +9,7 @@ import { startApp, type ProducerHandle } from '../../producer/app.js';
 import { appConfigFromFlags, type AppConfig } from '../../producer/config/app-config.js';
 import { DEFAULT_TESTSRC } from '../../producer/ingest/testsrc.js';
 import { EXIT } from '../client.js';
-import { dur, size } from '../format.js';
+import { dur, size, spanNs } from '../format.js';
 import { startFailure } from '../producer-cmd.js';
 import { startMotion, terminalPrinter } from './run.js';
 
@@ -63,8 +63,8 @@ export default async function demoCommand(argv: string[]): Promise<number> {
   print(null, `recording ${[...app.cameras.keys()].join(' and ')} (test cameras) into ${app.options.dataDir} — web page and API at ${handle.url}`);
   print(null, `clips of motion events will appear in ${app.options.clipRoots[0]} (Ctrl-C to stop)`);
   for (const [name, p] of app.cameras) {
-    p.events.on('segment-sealed', (s) => print(name, `segment sealed ${s.path}: ${dur((s.stop_pts_ns - s.start_pts_ns) / 1e6)}, ${s.frames} frames, ${size(s.bytes)}`));
-    p.events.on('gap', (g) => print(name, `gap in recording: ${dur((g.stopNs - g.startNs) / 1e6)} (${g.reason})`));
+    p.events.on('segment-sealed', (s) => print(name, `segment sealed ${s.path}: ${dur(spanNs(s.start_pts_ns, s.stop_pts_ns) / 1e6)}, ${s.frames} frames, ${size(s.bytes)}`));
+    p.events.on('gap', (g) => print(name, `gap in recording: ${dur(spanNs(g.startNs, g.stopNs) / 1e6)} (${g.reason})`));
   }
   const motion = await startMotion(handle, config, { print });
   return await new Promise<number>((resolve) => {

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { COMMON_FLAGS, connFrom, EXIT } from '../client.js';
-import { dur, parseSpan } from '../format.js';
+import { dur, parseSpan, spanNs } from '../format.js';
 import { Recorder } from '../../record/index.js';
 import { timebaseFromHealthPayload, type Timebase } from '../../common/timebase.js';
 import {
@@ -20,6 +20,8 @@ import {
   type AnalysisRecord, type DetectFrame, type LiveFrame,
 } from '../../analysis/index.js';
 import { abortableSleep } from '../../common/sleep.js';
+import type { PtsValue } from '../../protocol/pts.js';
+import { parseWireJson } from '../../protocol/wire-json.js';
 
 export const MOTION_FLAGS: FlagDef[] = [
   ...COMMON_FLAGS,
@@ -57,10 +59,11 @@ export interface MotionRunOptions {
 /** Footage recorded after the first fragment before detection on a sub-stream starts. */
 const LIVE_FOOTAGE_NS = 2e9;
 
-/** The end of the camera's newest footage per a /health answer (null before any). */
-function newestStopPtsNs(h: Record<string, unknown>): number | null {
-  const seg = h.segments as { newest_stop_pts_ns?: number | null } | undefined;
-  return typeof seg?.newest_stop_pts_ns === 'number' ? seg.newest_stop_pts_ns : null;
+/** The end of the camera's newest footage per a /health answer (null before any; a bigint past 2^53). */
+function newestStopPtsNs(h: Record<string, unknown>): PtsValue | null {
+  const seg = h.segments as { newest_stop_pts_ns?: unknown } | undefined;
+  const v = seg?.newest_stop_pts_ns;
+  return typeof v === 'number' || typeof v === 'bigint' ? v : null;
 }
 
 /** The main stream's frame interval (ms; NaN when unknown) and the producer's anchor lag in its frames. */
@@ -75,7 +78,8 @@ export interface MotionRunSummary { events: number; clips: number; clipErrors: n
 async function getJson(url: string, token: string | null, init: RequestInit = {}): Promise<Record<string, unknown>> {
   const r = await fetch(url, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers ?? {}) } });
   if (!r.ok) throw new Error(`${init.method ?? 'GET'} ${url}: HTTP ${r.status}`);
-  return (await r.json()) as Record<string, unknown>;
+  // As the wire has it: PTS past 2^53 become bigints (JSON.parse would round them).
+  return parseWireJson(await r.text()) as Record<string, unknown>;
 }
 
 export async function runMotion(o: MotionRunOptions): Promise<MotionRunSummary> {
@@ -96,7 +100,7 @@ export async function runMotion(o: MotionRunOptions): Promise<MotionRunSummary> 
     forceRotate: () => getJson(`${o.baseUrl}/force_rotate`, o.token, { method: 'POST' }),
     openSegmentStartPtsNs: async () => {
       const h = await getJson(`${o.baseUrl}/health`, o.token);
-      const seg = h.segments as { open_start_pts_ns?: number | null } | undefined;
+      const seg = h.segments as { open_start_pts_ns?: PtsValue | null } | undefined;
       return seg?.open_start_pts_ns ?? null;
     },
     epochMsForPtsNs: (pts) => tb.ptsToEpochMs(pts),
@@ -104,26 +108,26 @@ export async function runMotion(o: MotionRunOptions): Promise<MotionRunSummary> 
       if (r.type === 'event') {
         o.print(`motion event: ${dur(r.durationMs)} (peak ${(r.peakScore * 100).toFixed(1)} % of the picture changed)`);
       } else if (r.type === 'clip') {
-        o.print(`clip ${r.jobId}: ${dur((r.stopPtsNs - r.startPtsNs) / 1e6)} → ${r.path}`);
+        o.print(`clip ${r.jobId}: ${dur(spanNs(r.startPtsNs, r.stopPtsNs) / 1e6)} → ${r.path}`);
       } else {
         o.print(`clip failed: ${r.error.message}`);
       }
     },
   });
   let frames: AsyncIterable<LiveFrame | DetectFrame>;
-  let clipTime: ((ptsNs: number) => number) | undefined;
+  let clipTime: ((ptsNs: number) => PtsValue) | undefined;
   if (o.detectSource) {
     const shown = redactCredentials(o.detectSource);
     // Detection starts once the main stream is recorded live: events before its footage could not be
     // clipped, and the producer's epoch↔PTS anchor settles over its first fragments (those ffmpeg held
     // while probing arrive late) — 2 s of new footage after the first.
     let h = health;
-    let firstStop: number | null = null;
+    let firstStop: PtsValue | null = null;
     let told = false;
     for (;;) {
       const stop = newestStopPtsNs(h);
       if (stop !== null) firstStop ??= stop;
-      if (o.signal.aborted || (stop !== null && firstStop !== null && stop - firstStop >= LIVE_FOOTAGE_NS)) break;
+      if (o.signal.aborted || (stop !== null && firstStop !== null && spanNs(firstStop, stop) >= LIVE_FOOTAGE_NS)) break;
       if (!told) o.print(`waiting for the camera to record before detecting on ${shown}`);
       told = true;
       await abortableSleep(500, o.signal);

@@ -1,7 +1,7 @@
 // `segrec health`, `segrec rotate`, `segrec segments`, `segrec clips`: look at a running producer.
 import { parseFlags, UsageError, type FlagDef } from '../../common/flags.js';
 import { call, COMMON_FLAGS, connFrom, EXIT, printJson } from '../client.js';
-import { clock, dur, secs, size } from '../format.js';
+import { clock, dur, secs, size, spanNs } from '../format.js';
 import { parseDurationMs } from '../../common/units.js';
 import { GAP_TOLERANCE_NS, type ClipJson, type GapJson, type HealthPayload, type SegmentJson, type SpanJson } from '../../protocol/schemas.js';
 
@@ -28,7 +28,7 @@ export async function rotateCommand(argv: string[]): Promise<number> {
   const { body } = await call<{ sealed: SegmentJson | null }>(c, 'POST', '/force_rotate', {});
   if (c.json) { printJson(body); return EXIT.ok; }
   const s = body.sealed;
-  process.stdout.write(s ? `sealed ${s.path}: ${secs(s.stop_pts_ns - s.start_pts_ns)}, ${s.frames} frames, ${size(s.bytes)}\n` : 'nothing to seal\n');
+  process.stdout.write(s ? `sealed ${s.path}: ${secs(spanNs(s.start_pts_ns, s.stop_pts_ns))}, ${s.frames} frames, ${size(s.bytes)}\n` : 'nothing to seal\n');
   return EXIT.ok;
 }
 
@@ -44,8 +44,10 @@ async function footage(c: ReturnType<typeof connFrom>, since: string | undefined
   let window = '';
   if (since !== undefined) {
     const { body: h } = await call<HealthPayload>(c, 'GET', '/health');
-    const newest = h.segments.newest_stop_pts_ns ?? 0;
-    const from = since === 'all' ? 0 : Math.max(0, newest - parseDurationMs(since, '--since') * 1e6);
+    // In bigint: the newest PTS may be past 2^53, where a number would round it.
+    const newest = BigInt(h.segments.newest_stop_pts_ns ?? 0);
+    const back = since === 'all' ? newest : BigInt(Math.round(parseDurationMs(since, '--since') * 1e6));
+    const from = newest > back ? newest - back : 0n;
     window = `from_pts_ns=${from}&`;
   }
   const spans: SpanJson[] = [];
@@ -62,13 +64,13 @@ async function footage(c: ReturnType<typeof connFrom>, since: string | undefined
     // Pages go back in time: a page's last span continues the newer page's first one when they touch.
     const newer = spans[0];
     const last = body.spans[body.spans.length - 1];
-    if (newer && last && newer.start_pts_ns - last.stop_pts_ns <= GAP_TOLERANCE_NS) {
+    if (newer && last && spanNs(last.stop_pts_ns, newer.start_pts_ns) <= GAP_TOLERANCE_NS) {
       newer.start_pts_ns = last.start_pts_ns;
       newer.start_epoch_ms = last.start_epoch_ms;
       newer.segments += last.segments;
       body.spans.pop();
     } else if (newer && last) {
-      gaps.unshift({ start_pts_ns: last.stop_pts_ns, stop_pts_ns: newer.start_pts_ns, duration_ms: (newer.start_pts_ns - last.stop_pts_ns) / 1e6, reason: 'no footage' });
+      gaps.unshift({ start_pts_ns: last.stop_pts_ns, stop_pts_ns: newer.start_pts_ns, duration_ms: spanNs(last.stop_pts_ns, newer.start_pts_ns) / 1e6, reason: 'no footage' });
     }
     spans.unshift(...body.spans);
     gaps.unshift(...body.gaps);
@@ -90,13 +92,13 @@ export async function segmentsCommand(argv: string[]): Promise<number> {
   if (c.json) { printJson({ ok: true, segments: f.segments, spans: f.spans, gaps: f.gaps, count: f.count, bytes: f.bytes }); return EXIT.ok; }
   process.stdout.write(`${f.count} segments, ${size(f.bytes)}, ${f.spans.length} continuous spans, ${f.gaps.length} gaps\n`);
   for (const sp of f.spans) {
-    process.stdout.write(`  span  ${clock(sp.start_epoch_ms)} → ${clock(sp.stop_epoch_ms)}  ${dur((sp.stop_pts_ns - sp.start_pts_ns) / 1e6).padStart(9)}  ${sp.segments} segments\n`);
+    process.stdout.write(`  span  ${clock(sp.start_epoch_ms)} → ${clock(sp.stop_epoch_ms)}  ${dur(spanNs(sp.start_pts_ns, sp.stop_pts_ns) / 1e6).padStart(9)}  ${sp.segments} segments\n`);
   }
   for (const g of f.gaps) {
     process.stdout.write(`  gap   pts ${secs(g.start_pts_ns)} → ${secs(g.stop_pts_ns)}  ${dur(g.duration_ms).padStart(9)}  ${g.reason}\n`);
   }
   for (const s of f.segments) {
-    process.stdout.write(`  ${s.sealed ? 'sealed' : 'OPEN  '} ${s.path}  ${secs(s.stop_pts_ns - s.start_pts_ns)}  ${s.frames} frames  ${size(s.bytes)}\n`);
+    process.stdout.write(`  ${s.sealed ? 'sealed' : 'OPEN  '} ${s.path}  ${secs(spanNs(s.start_pts_ns, s.stop_pts_ns))}  ${s.frames} frames  ${size(s.bytes)}\n`);
   }
   return EXIT.ok;
 }

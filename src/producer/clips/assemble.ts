@@ -8,6 +8,8 @@
 // always has its sidecar, even after a crash between the two. A full disk ends the job with an error
 // naming it, and nothing of the clip is left. A resumed job (its producer died mid-publish) adopts the
 // clip it had already published instead of writing a second one.
+import { ptsAdd, ptsDiff } from '../../protocol/pts.js';
+import { stringifyWireJson } from '../../protocol/wire-json.js';
 import { writeFile, unlink } from 'node:fs/promises';
 import { openSync, fsyncSync, fstatSync, closeSync, readSync, existsSync, linkSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
@@ -25,8 +27,8 @@ export interface AssemblyInput {
   clipId: string;
   segments: Array<{ row: SegmentRow; fragments: FragmentRow[] }>;
   segmentsDir: string;
-  startNs: number;
-  stopNs: number;
+  startNs: bigint;
+  stopNs: bigint;
   outDir: string;
   filename: string;
   /** Written into the sidecar as is. */
@@ -39,6 +41,7 @@ export interface AssemblyResult {
   path: string;
   sidecarPath: string;
   bytes: number;
+  /** The cut, its times in ns from the window's start (`startNs`: absolute PTS are bigints, the planner works in numbers). */
   plan: CutPlan;
   segmentPaths: string[];
   /** True when a resumed job found its clip already published. */
@@ -121,12 +124,14 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
     // is its own source, so the planner sees a hole as the gap it is.
     let from = 0;
     for (let k = 1; k <= fragments.length; k++) {
-      if (k < fragments.length && fragments[k].start_pts_ns - fragments[k - 1].stop_pts_ns <= GAP_TOLERANCE_NS) continue;
-      sources.push({ source: i, offsetNs: row.offset_ns, init, fragments: moofs.slice(from, k) });
+      if (k < fragments.length && ptsDiff(fragments[k].start_pts_ns, fragments[k - 1].stop_pts_ns) <= GAP_TOLERANCE_NS) continue;
+      sources.push({ source: i, offsetNs: ptsDiff(row.offset_ns, a.startNs), init, fragments: moofs.slice(from, k) });
       from = k;
     }
   });
-  const plan = planCut(sources, { startNs: a.startNs, stopNs: a.stopNs });
+  // The planner works in ns from the window's start (numbers; a window is at most an hour).
+  const plan = planCut(sources, { startNs: 0, stopNs: ptsDiff(a.stopNs, a.startNs) });
+  const abs = (ns: number) => ptsAdd(a.startNs, ns);
   const layout = layoutMp4(plan.tracks);
   const used = plan.sourcesUsed.map((i) => a.segments[i].row.path);
   if (a.resumed) {
@@ -137,20 +142,20 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
   }
   const tmpMp4 = tempPathFor(a.outDir, a.clipId, 'mp4');
   const tmpJson = tempPathFor(a.outDir, a.clipId, 'json');
-  const sidecarFor = (path: string) => JSON.stringify({
+  const sidecarFor = (path: string) => stringifyWireJson({
     ...a.sidecarExtra,
     path,
     bytes: layout.size,
-    actual_start_pts_ns: plan.actualStartNs,
-    actual_stop_pts_ns: plan.actualStopNs,
+    actual_start_pts_ns: abs(plan.actualStartNs),
+    actual_stop_pts_ns: abs(plan.actualStopNs),
     lead_in_ms: plan.leadInNs / 1e6,
     duration_ms: plan.durationNs / 1e6,
     frames: plan.frames,
     segments: used,
-    gaps: plan.gaps.map((g) => ({ start_pts_ns: g.startNs, stop_pts_ns: g.stopNs })),
+    gaps: plan.gaps.map((g) => ({ start_pts_ns: abs(g.startNs), stop_pts_ns: abs(g.stopNs) })),
     partial: plan.partial,
     partial_reason: plan.partialReason,
-  }, null, 2) + '\n';
+  }, 2) + '\n';
   try {
     // The clip and its sidecar are written and fsynced side by side; the sidecar names the path the clip
     // will most likely get, and is rewritten in the rare case another writer took that name meanwhile.

@@ -3,6 +3,7 @@
 import { DomainError } from '../../protocol/errors.js';
 import { optFiniteNumber, optNonNegInt, optString, rejectUnknownKeys, requireObject } from '../../protocol/fields.js';
 import { MAX_CLIP_NS, MAX_WAIT_MS } from '../../protocol/schemas.js';
+import { ptsField } from '../../protocol/pts.js';
 
 export const CLIP_BODY_KEYS = ['start_pts_ns', 'stop_pts_ns', 'start_epoch_ms', 'stop_epoch_ms', 'label', 'out_dir', 'filename', 'max_wait_ms'] as const;
 
@@ -11,8 +12,8 @@ export const DEFAULT_MAX_WAIT_MS = 30_000;
 
 export interface ClipSpec {
   mode: 'pts' | 'epoch';
-  startPtsNs?: number;
-  stopPtsNs?: number;
+  startPtsNs?: bigint;
+  stopPtsNs?: bigint;
   startEpochMs?: number;
   stopEpochMs?: number;
   label: string | null;
@@ -22,11 +23,17 @@ export interface ClipSpec {
   maxWaitMs: number;
 }
 
+/** An optional PTS field (null counts as absent): a safe integer, or a string of digits past 2^53. */
+function optPts(obj: Record<string, unknown>, key: string): bigint | undefined {
+  const v = obj[key];
+  return v === undefined || v === null ? undefined : ptsField(v, key);
+}
+
 export function parseClipBody(body: unknown): ClipSpec {
   const obj = requireObject(body);
   rejectUnknownKeys(obj, CLIP_BODY_KEYS);
-  const startPts = optNonNegInt(obj, 'start_pts_ns');
-  const stopPts = optNonNegInt(obj, 'stop_pts_ns');
+  const startPts = optPts(obj, 'start_pts_ns');
+  const stopPts = optPts(obj, 'stop_pts_ns');
   const startEpoch = optFiniteNumber(obj, 'start_epoch_ms', 0, 1e15);
   const stopEpoch = optFiniteNumber(obj, 'stop_epoch_ms', 0, 1e15);
   const label = optString(obj, 'label', 200) ?? null;
@@ -41,7 +48,7 @@ export function parseClipBody(body: unknown): ClipSpec {
     if (startPts === undefined) throw new DomainError('INVALID_FIELD', 'start_pts_ns: required with stop_pts_ns');
     if (stopPts === undefined) throw new DomainError('INVALID_FIELD', 'stop_pts_ns: required with start_pts_ns');
     if (stopPts <= startPts) throw new DomainError('INVALID_FIELD', 'stop_pts_ns: must be greater than start_pts_ns');
-    if (stopPts - startPts > MAX_CLIP_NS) throw new DomainError('INVALID_FIELD', `stop_pts_ns: window longer than ${MAX_CLIP_NS / 1e9} s`);
+    if (stopPts - startPts > BigInt(MAX_CLIP_NS)) throw new DomainError('INVALID_FIELD', `stop_pts_ns: window longer than ${MAX_CLIP_NS / 1e9} s`);
     return { mode: 'pts', startPtsNs: startPts, stopPtsNs: stopPts, ...common };
   }
   if (hasEpoch) {

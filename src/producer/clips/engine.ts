@@ -7,6 +7,7 @@
 // answer and queued or interrupted ones run again (adopting a clip one had published just before the
 // crash); stale temp files are removed. A job whose window holds no footage says why (purged, or a
 // recorded gap and its reason).
+import { PTS_MAX, ptsAdd, ptsMax } from '../../protocol/pts.js';
 import { readdirSync, unlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
@@ -69,7 +70,7 @@ export interface ClipPorts {
   db: Database.Database;
   catalog: Pick<SegmentIndex, 'clipFragments' | 'firstEndingAfterEpoch' | 'gapsIn' | 'lastSegment' | 'newestFragmentStart' | 'overlapping'>;
   pins: { pin(ids: number[]): () => void };
-  anchor(): { epochMs: number; ptsNs: number; nowPtsNs: number };
+  anchor(): { epochMs: number; ptsNs: bigint; nowPtsNs: bigint };
   segmentsDir: string;
   clipRoots: string[];
   clipMaxAgeMs: number | null;
@@ -140,16 +141,16 @@ export class ClipEngine implements ClipEngineHooks {
   }
 
   /** Newest recorded footage (ns), or null. */
-  private footageEnd(): number | null {
+  private footageEnd(): bigint | null {
     return this.p.catalog.lastSegment()?.stop_pts_ns ?? null;
   }
 
   /** Maps an epoch window to pts with the anchors of the footage it falls in. */
-  mapEpoch(epochMs: number): number {
+  mapEpoch(epochMs: number): bigint {
     const first = this.p.catalog.firstEndingAfterEpoch(epochMs);
     const spans = first ? [first] : [];
     const anchor = this.p.anchor();
-    return epochToPts(epochMs, spans, (ms) => anchor.ptsNs + (ms - anchor.epochMs) * 1e6);
+    return epochToPts(epochMs, spans, (ms) => ptsAdd(anchor.ptsNs, (ms - anchor.epochMs) * 1e6));
   }
 
   /** Validates placement, decides 409, and queues the job. */
@@ -157,8 +158,8 @@ export class ClipEngine implements ClipEngineHooks {
     if (this.closing) throw new DomainError('SHUTTING_DOWN', 'producer is shutting down');
     if (this.pending.size >= MAX_PENDING) throw new DomainError('QUEUE_FULL', `too many clip jobs waiting (${MAX_PENDING}); retry later`);
     const outDir = resolveOutDir(spec.outDir, this.p.clipRoots);
-    let startPtsNs: number;
-    let stopPtsNs: number;
+    let startPtsNs: bigint;
+    let stopPtsNs: bigint;
     if (spec.mode === 'pts') {
       startPtsNs = spec.startPtsNs!;
       stopPtsNs = spec.stopPtsNs!;
@@ -167,9 +168,9 @@ export class ClipEngine implements ClipEngineHooks {
       // A window that ends before the producer's clock begins (negative PTS: before this data directory's
       // first start, or before its oldest footage mapped with that footage's anchor) is a window in the
       // past with no footage, as the seed says (409), not a malformed request.
-      if (stopPtsNs <= 0) throw new DomainError('NO_FOOTAGE', NO_OVERLAP_MESSAGE);
-      if (!Number.isSafeInteger(stopPtsNs)) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
-      startPtsNs = Math.max(0, this.mapEpoch(spec.startEpochMs!));
+      if (stopPtsNs <= 0n) throw new DomainError('NO_FOOTAGE', NO_OVERLAP_MESSAGE);
+      if (stopPtsNs > PTS_MAX) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
+      startPtsNs = ptsMax(0n, this.mapEpoch(spec.startEpochMs!));
       // Only a window shorter than a nanosecond gets here (or ends whose footage's anchors disagree by more than it).
       if (stopPtsNs <= startPtsNs) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: window maps to nothing on the producer clock');
     }
@@ -225,11 +226,12 @@ export class ClipEngine implements ClipEngineHooks {
     if (this.closing) return;
     const end = this.footageEnd();
     const now = Date.now();
-    let newestStart: number | null | undefined;
+    let newestStart: bigint | null | undefined;
     /** The fragment after the window's end is in (it holds the window's last audio), or waiting for it is pointless. */
     const tailIn = (job: JobRecord): boolean => {
-      newestStart = newestStart === undefined ? this.p.catalog.newestFragmentStart() : newestStart;
-      if ((newestStart !== null && newestStart >= job.stopPtsNs) || !this.p.ingestRunning()) return true;
+      const newest = newestStart === undefined ? this.p.catalog.newestFragmentStart() : newestStart;
+      newestStart = newest;
+      if ((newest !== null && newest >= job.stopPtsNs) || !this.p.ingestRunning()) return true;
       const since = this.coveredSince.get(job.clipId) ?? now;
       this.coveredSince.set(job.clipId, since);
       return now - since >= TAIL_WAIT_MS;
@@ -284,9 +286,10 @@ export class ClipEngine implements ClipEngineHooks {
       // `partial` is the planner's, exactly as the sidecar has it.
       const plan = result.plan;
       const outcome: ClipOutcome = {
-        path: result.path, actual_start_pts_ns: plan.actualStartNs, actual_stop_pts_ns: plan.actualStopNs,
-        lead_in_ms: plan.leadInNs / 1e6, duration_ms: plan.durationNs / 1e6, frames: plan.frames,
-        bytes: result.bytes, segments: result.segmentPaths, gaps: plan.gaps.map((g) => ({ start_pts_ns: g.startNs, stop_pts_ns: g.stopNs })),
+        // The plan's times are ns from the window's start.
+        path: result.path, actual_start_pts_ns: ptsAdd(job.startPtsNs, plan.actualStartNs), actual_stop_pts_ns: ptsAdd(job.startPtsNs, plan.actualStopNs),
+        lead_in_ms: plan.leadInNs / 1e6, duration_ms: plan.durationNs / 1e6, frames: plan.frames, bytes: result.bytes, segments: result.segmentPaths,
+        gaps: plan.gaps.map((g) => ({ start_pts_ns: ptsAdd(job.startPtsNs, g.startNs), stop_pts_ns: ptsAdd(job.startPtsNs, g.stopNs) })),
         partial: plan.partial, partial_reason: plan.partialReason,
         audio: plan.tracks.some((t) => t.info.kind === 'audio'),
       };
@@ -311,7 +314,7 @@ export class ClipEngine implements ClipEngineHooks {
   }
 
   /** Why a window (a request's or a job's) has no footage: the recorded gaps it falls in (with their reasons), or purged. */
-  private noFootageMessage(window: { startPtsNs: number; stopPtsNs: number }): string {
+  private noFootageMessage(window: { startPtsNs: bigint; stopPtsNs: bigint }): string {
     const reasons = [...new Set(this.p.catalog.gapsIn(window.startPtsNs, window.stopPtsNs).map((g) => g.reason))];
     if (reasons.length === 0) return NO_OVERLAP_MESSAGE;
     return `${NO_OVERLAP_MESSAGE}: it lies in a recorded gap (${reasons.join('; ').slice(0, 300)})`;

@@ -1,6 +1,7 @@
 // The HTTP layer's errors: HttpError (a status, a protocol error code and extra headers, for what only
 // HTTP knows: routes, auth, ranges), the status each domain error code maps to, and the raw JSON
 // answer used where fastify is not in charge (node's own errors before a request exists).
+import { stringifyWireJson } from '../../protocol/wire-json.js';
 import type { ServerResponse } from 'node:http';
 import type { ErrorCode } from '../../protocol/errors.js';
 
@@ -31,7 +32,7 @@ export function sendJson(res: ServerResponse, status: number, payload: unknown, 
     res.end();
     return;
   }
-  const body = JSON.stringify(payload);
+  const body = stringifyWireJson(payload);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),

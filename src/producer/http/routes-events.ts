@@ -1,6 +1,7 @@
 // GET /events: server-sent events for people and pages watching the recorder live —
 // `segment` (sealed), `segment-removed` (retention), `gap`, `clip` (a job finished), and a `health`
 // heartbeat every few seconds. Slow clients are cut off instead of buffered without bound.
+import { stringifyWireJson } from '../../protocol/wire-json.js';
 import { segmentJson } from '../segments/timeline.js';
 import type { CameraRoute } from './camera-route.js';
 
@@ -21,12 +22,12 @@ export const eventRoutes: CameraRoute[] = [{
     if (c.req.method === 'HEAD') { res.end(); return; }
     const send = (event: string, data: unknown) => {
       if (res.writableLength > 1024 * 1024) { res.destroy(); return; }
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      res.write(`event: ${event}\ndata: ${stringifyWireJson(data)}\n\n`);
     };
     res.write(': segrec events\nretry: 2000\n\n');
     const onSealed = (row: Parameters<typeof segmentJson>[0]) => send('segment', segmentJson(row));
     const onRemoved = (row: Parameters<typeof segmentJson>[0]) => send('segment-removed', { id: row.id, path: row.path });
-    const onGap = (g: { startNs: number; stopNs: number; reason: string }) =>
+    const onGap = (g: { startNs: bigint; stopNs: bigint; reason: string }) =>
       send('gap', { start_pts_ns: g.startNs, stop_pts_ns: g.stopNs, reason: g.reason });
     const onClip = (clip: unknown) => send('clip', clip);
     p.events.on('segment-sealed', onSealed);

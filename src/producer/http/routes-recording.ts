@@ -1,17 +1,17 @@
 // Routes of the recording side of a camera: GET /health, POST /force_rotate, GET /segments (spans and
 // gaps), GET /live.mp4 (the running ffmpeg's fMP4 stream, for the motion pipeline and live viewing).
+import { parsePts, PTS_MAX, ptsAdd, ptsMax } from '../../protocol/pts.js';
 import { DomainError } from '../../protocol/errors.js';
 import { ForceRotateAnswer, HealthPayload, RECENT_WINDOW_NS, SEGMENTS_PAGE, SegmentsAnswer, SegmentsQuery } from '../../protocol/schemas.js';
 import { segmentJson, timeline } from '../segments/timeline.js';
 import { errors, type CameraRoute } from './camera-route.js';
 
-const MAX_PTS = Number.MAX_SAFE_INTEGER;
-
 /** A /segments page cursor (`start_pts_ns:id`, the schema checked its shape). */
-function parseCursor(cursor: string): { startPtsNs: number; id: number } {
-  const [start, id] = cursor.split(':').map(Number);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(id)) throw new DomainError('INVALID_FIELD', 'cursor: not a cursor this producer gave');
-  return { startPtsNs: start, id };
+function parseCursor(cursor: string): { startPtsNs: bigint; id: number } {
+  const [start, id] = cursor.split(':');
+  const pts = parsePts(start);
+  if (pts === null || !Number.isSafeInteger(Number(id))) throw new DomainError('INVALID_FIELD', 'cursor: not a cursor this producer gave');
+  return { startPtsNs: pts, id: Number(id) };
 }
 
 export const recordingRoutes: CameraRoute[] = [
@@ -33,11 +33,12 @@ export const recordingRoutes: CameraRoute[] = [
     method: 'GET', url: '/segments',
     schema: { summary: 'Segments overlapping a PTS window, the gaps between them and the spans of continuous footage.', querystring: SegmentsQuery, response: { 200: SegmentsAnswer, ...errors(400) } },
     handler: (c, p) => {
-      const q = c.query as { from_pts_ns?: number; to_pts_ns?: number; limit?: number; cursor?: string };
+      // The query walker read the PTS as bigints (exact past 2^53).
+      const q = c.query as { from_pts_ns?: bigint; to_pts_ns?: bigint; limit?: number; cursor?: string };
       // No window: the recent footage (the day before the newest), not years of it.
       const recent = q.from_pts_ns === undefined && q.to_pts_ns === undefined;
-      const from = recent ? Math.max(0, (p.index.stats().newestStopPtsNs ?? 0) - RECENT_WINDOW_NS) : q.from_pts_ns ?? 0;
-      const to = q.to_pts_ns ?? MAX_PTS;
+      const from = recent ? ptsMax(0n, ptsAdd(p.index.stats().newestStopPtsNs ?? 0n, -RECENT_WINDOW_NS)) : q.from_pts_ns ?? 0n;
+      const to = q.to_pts_ns ?? PTS_MAX;
       if (to <= from) throw new DomainError('INVALID_FIELD', 'to_pts_ns: must be greater than from_pts_ns');
       const before = q.cursor === undefined ? null : parseCursor(q.cursor);
       const { segments, gaps, more } = p.segmentsPage(from, to, q.limit ?? SEGMENTS_PAGE, before);
@@ -74,7 +75,7 @@ export const recordingRoutes: CameraRoute[] = [
         // Fragments are cut every second within a GOP: a viewer starts at the next keyframe. A re-anchored
         // run (a timestamp jump) changes the offset: the stream ends, and the client reconnects to learn it.
         let started = false;
-        const onFrag = (f: { runId: number; bytes: Buffer; offsetNs: number; keyframe: boolean }) => {
+        const onFrag = (f: { runId: number; bytes: Buffer; offsetNs: bigint; keyframe: boolean }) => {
           if (f.runId !== live.runId) return;
           if (f.offsetNs !== offsetNs) { finish(); return; }
           started ||= f.keyframe;

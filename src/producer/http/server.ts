@@ -11,6 +11,7 @@ import swagger from '@fastify/swagger';
 import type { Logger } from '../../common/log.js';
 import { DomainError, type ErrorCode } from '../../protocol/errors.js';
 import { ErrorBody } from '../../protocol/schemas.js';
+import { parseBody, stringifyWireJson } from '../../protocol/wire-json.js';
 import { HttpError, MAX_BODY_BYTES, sendJson, statusOf } from './errors.js';
 import { bodyValidator, QUERY_ERROR, queryValidator, validationMessage } from './validate.js';
 
@@ -161,13 +162,15 @@ export async function createHttpApp(o: HttpAppOptions): Promise<FastifyInstance>
     const text = body.toString('utf8');
     if (text.trim() === '') { done(null, undefined); return; }
     try {
-      done(null, JSON.parse(text));
+      done(null, parseBody(text));
     } catch (e) {
       done(new HttpError(400, 'INVALID_BODY', `body: malformed JSON (${(e as Error).message})`), undefined);
     }
   });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyValidator(schema) : httpPart === 'querystring' ? queryValidator(schema) : () => true));
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Answers carry PTS as bigints past 2^53: written with all their digits (protocol/wire-json.ts).
+  app.setSerializerCompiler(() => (data) => stringifyWireJson(data));
+  app.setReplySerializer((payload) => stringifyWireJson(payload));
   app.setSchemaErrorFormatter((errors, dataVar) => new HttpError(400, 'INVALID_FIELD', validationMessage(errors, dataVar)));
 
   await app.register(swagger, {

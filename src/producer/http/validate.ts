@@ -5,8 +5,56 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { DomainError } from '../../protocol/errors.js';
 import { fieldName, queryIntValue } from '../../protocol/fields.js';
+import { parsePts, PTS_MAX, ptsField } from '../../protocol/pts.js';
 
 const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false, verbose: true });
+
+/**
+ * What is wrong with a PTS as a request gives it (protocol/pts.ts): a safe integer number, or a string
+ * of digits (the body parser hands integers past 2^53 over that way); null when it is one.
+ */
+export function ptsProblem(v: unknown): string | null {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return 'must be a number';
+    if (!Number.isInteger(v)) return 'must be an integer';
+    if (v < 0) return 'must not be negative';
+    if (v > Number(PTS_MAX)) return `must be at most ${PTS_MAX}`;
+    return Number.isSafeInteger(v) ? null : 'must be written as a plain integer past 2^53 (all its digits, no exponent)';
+  }
+  if (typeof v !== 'string' || !/^-?[0-9]+$/.test(v)) return 'must be an integer';
+  if (v.startsWith('-')) return /[1-9]/.test(v) ? 'must not be negative' : 'must be an integer';
+  return parsePts(v.replace(/^0+(?=[0-9])/, '')) === null ? `must be at most ${PTS_MAX}` : null;
+}
+
+// A PTS field is checked by this keyword alone (its schema's anyOf documents the two forms in OpenAPI).
+ajv.addKeyword({
+  keyword: 'x-pts',
+  errors: true,
+  validate: function check(this: unknown, _schema: unknown, data: unknown) {
+    const why = ptsProblem(data);
+    (check as { errors?: Array<Partial<ErrorObject>> }).errors = why === null ? [] : [{ keyword: 'x-pts', message: why, params: {} }];
+    return why === null;
+  },
+});
+
+/**
+ * The schema Ajv compiles: a PTS field's node reduced to its `x-pts` keyword. One copy per schema (Ajv
+ * knows a schema with an `$id` once; routes served at two paths share theirs).
+ */
+const ajvCopies = new WeakMap<object, unknown>();
+function forAjvOnce(schema: object): unknown {
+  let copy = ajvCopies.get(schema);
+  if (copy === undefined) ajvCopies.set(schema, (copy = forAjv(schema)));
+  return copy;
+}
+
+function forAjv(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(forAjv);
+  if (node === null || typeof node !== 'object') return node;
+  const n = node as Record<string, unknown>;
+  if (n['x-pts']) return { 'x-pts': true };
+  return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, forAjv(v)]));
+}
 
 type Validator = (data: unknown) => { value?: unknown; error?: Error } | boolean;
 
@@ -19,6 +67,7 @@ interface SchemaNode {
   enum?: unknown[];
   const?: unknown;
   pattern?: string;
+  'x-pts'?: boolean;
 }
 
 /** What an Ajv error says, in the words of the producer's other checks. */
@@ -40,6 +89,7 @@ function what(e: Partial<ErrorObject>): string {
     }
     case 'maxLength': return `longer than ${String(params.limit)} characters`;
     case 'enum': return `must be one of ${(params.allowedValues as unknown[] | undefined)?.join(', ') ?? 'the allowed values'}`;
+    case 'x-pts': return e.message ?? 'must be an integer';
     default: return e.message ?? 'invalid';
   }
 }
@@ -57,7 +107,7 @@ export function validationMessage(errors: Array<Partial<ErrorObject>>, dataVar: 
 
 /** Validates a JSON body against its schema (an absent body is checked by the route's parser). */
 export function bodyValidator(schema: unknown): Validator {
-  const check = ajv.compile(schema as object);
+  const check = ajv.compile(forAjvOnce(schema as object) as object);
   return (data: unknown) => {
     if (data === undefined) return { value: data };
     if (check(data)) return { value: data };
@@ -89,9 +139,15 @@ export function queryValidator(schema: unknown): Validator {
       for (const [key, node] of Object.entries(props)) {
         const v = q[key];
         // An empty integer is absent (`?limit=`); an empty enum value is not one of its values.
-        if (v === undefined || (v === '' && node.type === 'integer')) continue;
+        if (v === undefined || (v === '' && (node.type === 'integer' || node['x-pts']))) continue;
         const values = enumValues(node);
-        if (node.type === 'integer') {
+        if (node['x-pts']) {
+          // A PTS: decimal digits, read exactly as a bigint (past 2^53 too); `-0` is 0.
+          const digits = v === '-0' ? '0' : v;
+          const why = ptsProblem(digits);
+          if (why !== null) throw new DomainError('INVALID_FIELD', `${key}: ${why}`);
+          out[key] = ptsField(digits.replace(/^0+(?=[0-9])/, ''), key);
+        } else if (node.type === 'integer') {
           out[key] = queryIntValue(key, v, node.minimum ?? -Number.MAX_SAFE_INTEGER, node.maximum ?? Number.MAX_SAFE_INTEGER);
         } else if (values) {
           if (!values.includes(v)) throw new DomainError('INVALID_FIELD', `${key}: must be ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`);

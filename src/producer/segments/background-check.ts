@@ -26,7 +26,7 @@ export class BackgroundCheck {
   private readonly abort = new AbortController();
   private readonly ctx: ReconcileContext;
   private readonly maxId: number;
-  private readonly boundaryPtsNs: number;
+  private readonly boundaryPtsNs: bigint;
   private resolveDone!: () => void;
 
   constructor(
@@ -36,7 +36,7 @@ export class BackgroundCheck {
     this.ctx = { ...deps };
     this.maxId = deps.index.maxId();
     // Files named at or after the newest indexed footage belong to this process's writer.
-    this.boundaryPtsNs = deps.index.stats().newestStopPtsNs ?? 0;
+    this.boundaryPtsNs = deps.index.stats().newestStopPtsNs ?? 0n;
     this.done = new Promise((r) => { this.resolveDone = r; });
   }
 
@@ -73,7 +73,10 @@ export class BackgroundCheck {
       const days = dayDirs(this.ctx.segmentsDir);
       for (const day of days) {
         if (this.abort.signal.aborted) return;
-        const files = unknownFilesIn(this.ctx, day).filter((abs) => (startPtsFromName(abs.split('/').pop()!) ?? Infinity) < this.boundaryPtsNs);
+        const files = unknownFilesIn(this.ctx, day).filter((abs) => {
+          const start = startPtsFromName(abs.split('/').pop()!);
+          return start !== null && start < this.boundaryPtsNs;
+        });
         for (let i = 0; i < files.length; i++) {
           adoptFile(this.ctx, files[i]);
           if (i % 16 === 15) await pause();

@@ -1,13 +1,14 @@
 // Pure: does a moof read back from a segment file describe the fragment the index recorded? (sample
 // count, every sample inside the fragment's own bytes, presentation bounds.) Used by recovery when it
 // verifies a segment file that changed after sealing, and by clip assembly before it trusts a moof.
+import { ptsAdd, ptsDiff } from '../../protocol/pts.js';
 import type { InitSegment } from '../../mp4/init.js';
 import { parseMoof, type ParsedMoof } from '../../mp4/fragment.js';
 import { fragmentTimes } from './fragment-times.js';
 import type { FragmentRow } from '../store/catalog.js';
 
 /** Why the moof bytes do not match the index row, or (when they do) the parsed moof and its video frame count. */
-export function checkFragment(moofBytes: Buffer, f: FragmentRow, init: InitSegment, offsetNs: number): { why: string } | { moof: ParsedMoof; frames: number } {
+export function checkFragment(moofBytes: Buffer, f: FragmentRow, init: InitSegment, offsetNs: bigint): { why: string } | { moof: ParsedMoof; frames: number } {
   let moof;
   try {
     moof = parseMoof(moofBytes, f.offset, init);
@@ -25,14 +26,17 @@ export function checkFragment(moofBytes: Buffer, f: FragmentRow, init: InitSegme
   }
   const t = fragmentTimes(init, moof);
   if (!t) return { why: 'no video samples' };
-  const startNs = offsetNs + t.startRelNs;
-  const stopNs = offsetNs + t.stopRelNs;
+  // Relative to the file's offset (numbers: within one file).
+  const startNs = t.startRelNs;
+  const stopNs = t.stopRelNs;
+  const indexStart = ptsDiff(f.start_pts_ns, offsetNs);
+  const indexStop = ptsDiff(f.stop_pts_ns, offsetNs);
   // The writer may have cut a stretched last duration (fragment-times.ts presentedStopRelNs): the index
   // then ends after the last frame's start and before the file's stretched end.
-  const lastPtsNs = offsetNs + Math.max(...t.videoSamples.map((v) => v.ptsRelNs));
-  const stopOk = Math.abs(stopNs - f.stop_pts_ns) <= 1000 || (f.stop_pts_ns < stopNs && f.stop_pts_ns > lastPtsNs);
-  if (Math.abs(startNs - f.start_pts_ns) > 1000 || !stopOk) {
-    return { why: `times ${startNs}..${stopNs} ns, the index says ${f.start_pts_ns}..${f.stop_pts_ns}` };
+  const lastPtsNs = Math.max(...t.videoSamples.map((v) => v.ptsRelNs));
+  const stopOk = Math.abs(stopNs - indexStop) <= 1000 || (indexStop < stopNs && indexStop > lastPtsNs);
+  if (Math.abs(startNs - indexStart) > 1000 || !stopOk) {
+    return { why: `times ${ptsAdd(offsetNs, startNs)}..${ptsAdd(offsetNs, stopNs)} ns, the index says ${f.start_pts_ns}..${f.stop_pts_ns}` };
   }
   return { moof, frames: t.frames };
 }

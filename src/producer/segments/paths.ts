@@ -2,9 +2,9 @@
 // path the index hands out inside the segments directory.
 import { join, relative, resolve, sep, isAbsolute } from 'node:path';
 
-export function segmentRelPath(startPtsNs: number, startEpochMs: number): string {
+export function segmentRelPath(startPtsNs: bigint, startEpochMs: number): string {
   const day = new Date(Math.max(0, startEpochMs)).toISOString().slice(0, 10);
-  return `${day}/${Math.max(0, Math.round(startPtsNs))}.mp4`;
+  return `${day}/${startPtsNs < 0n ? 0n : startPtsNs}.mp4`;
 }
 
 /** Resolves a relative segment path under `segmentsDir`, refusing anything that would escape it. */
@@ -18,9 +18,9 @@ export function segmentAbsPath(segmentsDir: string, rel: string): string {
 }
 
 /** The start pts encoded in a segment file name, or null when the name is not ours. */
-export function startPtsFromName(name: string): number | null {
-  const m = /^(\d{1,17})(?:-\d+)?\.mp4$/.exec(name);
-  return m ? Number(m[1]) : null;
+export function startPtsFromName(name: string): bigint | null {
+  const m = /^(\d{1,19})(?:-\d+)?\.mp4$/.exec(name);
+  return m ? BigInt(m[1]) : null;
 }
 
 export function segmentsDirOf(dataDir: string): string {

@@ -11,10 +11,13 @@
 //   pipeline jitter) is tracked per run; its change since the run started is the source clock's drift
 //   from the wall clock. Each segment stores the current estimate as its own epoch↔pts anchor.
 
+import { ptsMs } from '../../protocol/pts.js';
+
 export interface RunOffset {
-  offsetNs: number;
+  /** Producer pts of the run's tick 0 (exact; PTS are bigints, protocol/pts.ts). */
+  offsetNs: bigint;
   /** A hole in the timeline before this run's first frame, when there was earlier footage. */
-  gap: { startNs: number; stopNs: number } | null;
+  gap: { startNs: bigint; stopNs: bigint } | null;
 }
 
 export class PtsClock {
@@ -27,8 +30,8 @@ export class PtsClock {
   }
 
   /** The wall-clock pts of an epoch time, on this data directory's base. */
-  wallPtsNs(epochMs: number): number {
-    return Math.round((epochMs - this.baseEpochMs) * 1e6);
+  wallPtsNs(epochMs: number): bigint {
+    return BigInt(Math.round((epochMs - this.baseEpochMs) * 1e6));
   }
 
   /**
@@ -36,19 +39,19 @@ export class PtsClock {
    * wall time it arrived; `floorNs` is the end of footage recorded so far (0 when none), captured at
    * `floorEpochMs` when known.
    */
-  startRun(firstStartRelNs: number, firstStopRelNs: number, arrivalEpochMs: number, floorNs: number, hadFootage: boolean, floorEpochMs?: number): RunOffset {
-    let offsetNs = this.wallPtsNs(arrivalEpochMs) - firstStopRelNs;
+  startRun(firstStartRelNs: number, firstStopRelNs: number, arrivalEpochMs: number, floorNs: bigint, hadFootage: boolean, floorEpochMs?: number): RunOffset {
+    const startRel = BigInt(Math.round(firstStartRelNs));
+    let offsetNs = this.wallPtsNs(arrivalEpochMs) - BigInt(Math.round(firstStopRelNs));
     // When the footage at the floor is known to end at `floorEpochMs` (wall clock), the new run starts
     // no closer to it than the wall time that passed between the two: the time nothing was recorded is
     // a gap even when the earlier run's timestamps had run ahead of the clock (a camera clock step).
     const lostNs = floorEpochMs === undefined ? 0 : Math.max(0, (arrivalEpochMs - floorEpochMs) * 1e6 - (firstStopRelNs - firstStartRelNs));
-    const minStartNs = floorNs + lostNs;
-    const startNs = offsetNs + firstStartRelNs;
+    const minStartNs = floorNs + BigInt(Math.round(lostNs));
+    const startNs = offsetNs + startRel;
     if (startNs < minStartNs) offsetNs += minStartNs - startNs;
-    offsetNs = Math.round(offsetNs);
-    const newStart = offsetNs + firstStartRelNs;
+    const newStart = offsetNs + startRel;
     this.recent.length = 0;
-    this.epochOfZeroRun = arrivalEpochMs - (offsetNs + firstStopRelNs) / 1e6;
+    this.epochOfZeroRun = arrivalEpochMs - ptsMs(offsetNs) - firstStopRelNs / 1e6;
     this.epochOfZeroNow = this.epochOfZeroRun;
     this.recent.push(this.epochOfZeroRun);
     const gap = hadFootage && newStart > floorNs ? { startNs: floorNs, stopNs: newStart } : null;
@@ -56,16 +59,17 @@ export class PtsClock {
   }
 
   /** Feeds the arrival of a fragment ending at `stopNs` (producer pts). */
-  observe(stopNs: number, arrivalEpochMs: number): void {
-    this.recent.push(arrivalEpochMs - stopNs / 1e6);
+  observe(stopNs: bigint, arrivalEpochMs: number): void {
+    this.recent.push(arrivalEpochMs - ptsMs(stopNs));
     if (this.recent.length > 20) this.recent.shift();
     this.epochOfZeroNow = Math.min(...this.recent);
   }
 
   /** Epoch ms of a pts under the current anchor estimate. */
-  epochMsOf(ptsNs: number): number {
-    return this.epochOfZeroNow + ptsNs / 1e6;
+  epochMsOf(ptsNs: bigint): number {
+    return this.epochOfZeroNow + ptsMs(ptsNs);
   }
+
 
   /** Drift of the source clock from the wall clock since the current run began (ms; + = source slow). */
   driftMs(): number {

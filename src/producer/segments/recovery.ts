@@ -12,6 +12,7 @@
 // - an .mp4 under segments/ that the index does not know is scanned in (its name carries its start pts);
 //   one holding no whole fragment (a crash while it was being opened) is removed.
 // Damaged files are reported (`corrupt`) and logged as errors, never deleted.
+import { ptsAdd, ptsDiff, ptsMs } from '../../protocol/pts.js';
 import { closeSync, openSync, readdirSync, readSync, statSync, truncateSync, unlinkSync, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Logger } from '../../common/log.js';
@@ -40,11 +41,11 @@ export interface RecoveryReport {
 
 interface ScannedSegment {
   /** Producer pts of tick 0 of the file's tracks. */
-  offsetNs: number;
+  offsetNs: bigint;
   frags: FragmentRow[];
   frames: number;
-  startNs: number;
-  stopNs: number;
+  startNs: bigint;
+  stopNs: bigint;
   validBytes: number;
   fileBytes: number;
   trailing: string | null;
@@ -57,7 +58,7 @@ const NO_WHOLE_FRAGMENT = 'no whole fragment';
  * Scans a segment file into index rows, streaming: box headers, the init and each moof are read whole,
  * each fragment's bytes only through its CRC-32, a chunk at a time (a file of any size, in bounded memory).
  */
-function scanSegment(abs: string, segmentId: number, offsetNs: number | null, nameStartNs: number | null): ScannedSegment | string {
+function scanSegment(abs: string, segmentId: number, offsetNs: bigint | null, nameStartNs: bigint | null): ScannedSegment | string {
   return withFileBytes(abs, (file) => {
     const frags: FragmentRow[] = [];
     let frames = 0;
@@ -66,12 +67,12 @@ function scanSegment(abs: string, segmentId: number, offsetNs: number | null, na
     const scan = walkFragmentedFile(file, (f, init) => {
       const t = fragmentTimes(init, f.moof);
       if (!t) return;
-      if (off === null) off = (nameStartNs ?? 0) - t.startRelNs;
+      if (off === null) off = ptsAdd(nameStartNs ?? 0n, -t.startRelNs);
       frames += t.frames;
       // As the writer does: the frame period from fragments of several frames, stretched durations cut.
       if (t.frameDurationNs > 0 && (t.frames >= 4 || frameNs === 0)) frameNs = t.frameDurationNs;
       frags.push({
-        segment_id: segmentId, seq: frags.length, start_pts_ns: off + t.startRelNs, stop_pts_ns: off + presentedStopRelNs(t, frameNs),
+        segment_id: segmentId, seq: frags.length, start_pts_ns: ptsAdd(off, t.startRelNs), stop_pts_ns: ptsAdd(off, presentedStopRelNs(t, frameNs)),
         offset: f.offset, size: f.size, moof_size: f.moofSize, samples: t.samples, keyframe: t.keyframe ? 1 : 0,
         crc: file.crc32(f.offset, f.size),
       });
@@ -163,7 +164,7 @@ function verifySealed(index: SegmentIndex, row: SegmentRow, abs: string, st: Sta
     });
     return;
   }
-  const epochOf = (pts: number) => row.anchor_epoch_ms + (pts - row.anchor_pts_ns) / 1e6;
+  const epochOf = (pts: bigint) => row.anchor_epoch_ms + ptsDiff(pts, row.anchor_pts_ns) / 1e6;
   const startNs = good[0].start_pts_ns;
   const stopNs = good[good.length - 1].stop_pts_ns;
   index.replaceFragments(row.id, good, {
@@ -188,7 +189,7 @@ export function emptyReport(): RecoveryReport {
   return { recoveredOpen: 0, truncatedBytes: 0, droppedRows: 0, rescanned: 0, adopted: 0, corrupt: [], damagedFragments: 0 };
 }
 
-const epochOf = (row: Pick<SegmentRow, 'anchor_epoch_ms' | 'anchor_pts_ns'>, pts: number) => row.anchor_epoch_ms + (pts - row.anchor_pts_ns) / 1e6;
+const epochOf = (row: Pick<SegmentRow, 'anchor_epoch_ms' | 'anchor_pts_ns'>, pts: bigint) => row.anchor_epoch_ms + ptsDiff(pts, row.anchor_pts_ns) / 1e6;
 
 // One file that cannot be read or written (permissions, I/O errors) is reported and left as it is; it
 // never stops the producer from starting.
@@ -271,7 +272,7 @@ export function adoptFile(ctx: ReconcileContext, abs: string): void {
     }
     const video = videoTrack(scanned.init)!;
     const audio = scanned.init.tracks.find((t) => t.kind === 'audio');
-    const startEpoch = ctx.clock.baseEpochMs + scanned.startNs / 1e6;
+    const startEpoch = ctx.clock.baseEpochMs + ptsMs(scanned.startNs);
     const id = index.insertSegment({
       path: rel, run_id: 0, start_pts_ns: scanned.startNs, start_epoch_ms: startEpoch, offset_ns: scanned.offsetNs,
       anchor_epoch_ms: startEpoch, anchor_pts_ns: scanned.startNs, bytes: scanned.validBytes, init_size: scanned.init.bytes.length,
@@ -284,7 +285,7 @@ export function adoptFile(ctx: ReconcileContext, abs: string): void {
     // so it is not verified again at every start.
     index.replaceFragments(id, frags, {
       start_pts_ns: scanned.startNs, stop_pts_ns: scanned.stopNs, start_epoch_ms: startEpoch,
-      stop_epoch_ms: startEpoch + (scanned.stopNs - scanned.startNs) / 1e6, bytes: scanned.fileBytes, frames: scanned.frames,
+      stop_epoch_ms: startEpoch + ptsDiff(scanned.stopNs, scanned.startNs) / 1e6, bytes: scanned.fileBytes, frames: scanned.frames,
     });
     index.seal(id, statSync(abs).mtimeMs);
     report.adopted++;

@@ -138,7 +138,7 @@ export class Retention {
     let freeNow = free;
     const victims: SegmentRow[] = [];
     const reason = new Map<number, string>();
-    let cursor = { start: -1, id: -1 };
+    let cursor = { start: -1n, id: -1 };
     for (;;) {
       const page = index.sealedAfter(cursor.start, cursor.id, 64);
       if (page.length === 0) break;

@@ -26,6 +26,7 @@ import type { SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath, segmentRelPath } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
 import { crc32 } from './crc32.js';
+import { ptsAdd, ptsDiff, ptsMax } from '../../protocol/pts.js';
 
 export interface IngestFragment {
   /** moof + mdat bytes exactly as ffmpeg wrote them. */
@@ -41,32 +42,35 @@ interface OpenSegment {
   bytes: number;
   frames: number;
   seq: number;
-  stopNs: number;
+  stopNs: bigint;
   startEpochMs: number;
 }
 
 interface RunState {
   runId: number;
   init: InitSegment;
-  offsetNs: number | null;
-  lastStopNs: number;
+  /** Producer pts of the run's tick 0 (absolute PTS are bigints: protocol/pts.ts). */
+  offsetNs: bigint | null;
+  /** The presentation frontier: end of the furthest frame recorded in this run (null before the first). */
+  lastStopNs: bigint | null;
   frameDurationNs: number;
   /** Gaps before the next fragment (a new run, a timestamp jump), recorded together with it. */
-  pendingGaps: Array<{ startNs: number; stopNs: number; reason: string }>;
+  pendingGaps: Gap[];
   /** Wall time the previous fragment arrived. */
   lastArrivalMs: number;
   /** Presentation start of the run's first fragment (ns), and whether its A/V re-sync step was seen. */
-  startNs: number | null;
+  startNs: bigint | null;
   resyncSeen: boolean;
 }
 
 type RotateWaiter = { resolve: (row: SegmentRow | null) => void };
+type Gap = { startNs: bigint; stopNs: bigint; reason: string };
 
 export interface SegmentWriterEvents {
   segmentOpened?(row: SegmentRow): void;
   segmentSealed?(row: SegmentRow): void;
-  fragment?(info: { segmentId: number; startNs: number; stopNs: number; bytes: number; runId: number; offsetNs: number }): void;
-  gap?(gap: { startNs: number; stopNs: number; reason: string }): void;
+  fragment?(info: { segmentId: number; startNs: bigint; stopNs: bigint; bytes: number; runId: number; offsetNs: bigint }): void;
+  gap?(gap: Gap): void;
 }
 
 export class SegmentWriter {
@@ -114,7 +118,7 @@ export class SegmentWriter {
     return this.open ? this.deps.index.get(this.open.row.id) ?? null : null;
   }
 
-  get currentRun(): { runId: number; init: InitSegment; offsetNs: number | null; frameDurationNs: number } | null {
+  get currentRun(): { runId: number; init: InitSegment; offsetNs: bigint | null; frameDurationNs: number } | null {
     return this.run;
   }
 
@@ -122,7 +126,7 @@ export class SegmentWriter {
   startRun(runId: number, init: InitSegment): void {
     this.sealOpen('new ingest run');
     if (!videoTrack(init)) throw new Error('the source has no video track');
-    this.run = { runId, init, offsetNs: null, lastStopNs: -Infinity, frameDurationNs: 0, pendingGaps: [], lastArrivalMs: 0, startNs: null, resyncSeen: false };
+    this.run = { runId, init, offsetNs: null, lastStopNs: null, frameDurationNs: 0, pendingGaps: [], lastArrivalMs: 0, startNs: null, resyncSeen: false };
   }
 
   /** The current run ended (ffmpeg exited or was stopped). */
@@ -151,38 +155,43 @@ export class SegmentWriter {
     if (run.offsetNs === null) {
       // Above the newest footage in the index, so a restart never overlaps or reuses recorded PTS.
       const last = this.deps.index.lastSegment();
-      const floor = last ? last.stop_pts_ns : 0;
+      const floor = last ? last.stop_pts_ns : 0n;
       // The wall time nothing was recorded is a gap, even when the old run's timestamps ran ahead of the clock.
       const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined, last?.stop_epoch_ms);
       run.offsetNs = r.offsetNs;
-      if (r.gap && r.gap.stopNs - r.gap.startNs > 0) run.pendingGaps.push({ ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' });
+      if (r.gap && r.gap.stopNs > r.gap.startNs) run.pendingGaps.push({ ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' });
     } else {
       this.followJump(run, t, f.arrivalEpochMs);
     }
-    const startNs = run.offsetNs! + t.startRelNs;
-    const stopNs = run.offsetNs! + t.stopRelNs;
+    const offset = run.offsetNs!;
+    const startNs = ptsAdd(offset, t.startRelNs);
+    const stopNs = ptsAdd(offset, t.stopRelNs);
     if (stopNs <= startNs) {
       this.fragmentsDropped++;
-      this.deps.log.warn('fragment without duration dropped', { start_pts_ns: startNs });
+      this.deps.log.warn('fragment without duration dropped', { start_pts_ns: String(startNs) });
       return;
     }
-    const seen = presentationHoles(run.lastStopNs, t.videoSamples.map((v) => run.offsetNs! + v.ptsRelNs), run.frameDurationNs);
+    // Holes are judged on times relative to the run's offset (numbers: a run's span is far below 2^53 ns).
+    const frontierRel = run.lastStopNs === null ? -Infinity : ptsDiff(run.lastStopNs, offset);
+    const seen = presentationHoles(frontierRel, t.videoSamples.map((v) => v.ptsRelNs), run.frameDurationNs);
     run.startNs ??= startNs;
     const hasAudio = run.init.tracks.some((x) => x.kind === 'audio');
     for (const h of seen.holes) {
-      const why = holeReason({ ...h, runStartNs: run.startNs, hasAudio, resyncSeen: run.resyncSeen });
+      const why = holeReason({ startNs: h.startNs, stopNs: h.stopNs, runStartNs: ptsDiff(run.startNs, offset), hasAudio, resyncSeen: run.resyncSeen });
       run.resyncSeen ||= why.resync;
-      run.pendingGaps.push({ ...h, reason: why.reason });
+      run.pendingGaps.push({ startNs: ptsAdd(offset, h.startNs), stopNs: ptsAdd(offset, h.stopNs), reason: why.reason });
     }
     // Segments begin on a keyframe: a full segment is sealed when the next keyframe fragment arrives
     // (fragments in between are time-cut pieces of one GOP), or at a bound when a source sends none.
     const seg = this.open;
     const frame = Math.max(1, run.frameDurationNs);
-    if (seg && (t.keyframe || seg.stopNs - seg.row.start_pts_ns >= Math.max(4 * this.deps.segmentSeconds * 1e9, 120e9))
-      && seg.stopNs - seg.row.start_pts_ns >= this.deps.segmentSeconds * 1e9 - frame / 2) {
+    const segNs = seg ? ptsDiff(seg.stopNs, seg.row.start_pts_ns) : 0;
+    if (seg && (t.keyframe || segNs >= Math.max(4 * this.deps.segmentSeconds * 1e9, 120e9))
+      && segNs >= this.deps.segmentSeconds * 1e9 - frame / 2) {
       this.sealOpen('segment duration reached');
     }
-    run.lastStopNs = Math.max(run.lastStopNs, seen.frontierNs, stopNs);
+    const frontier = Number.isFinite(seen.frontierNs) ? ptsMax(ptsAdd(offset, seen.frontierNs), stopNs) : stopNs;
+    run.lastStopNs = run.lastStopNs === null ? frontier : ptsMax(run.lastStopNs, frontier);
     run.lastArrivalMs = f.arrivalEpochMs;
     this.deps.clock.observe(stopNs, f.arrivalEpochMs);
     if (!this.store(f, t, run, startNs, stopNs)) return;
@@ -197,17 +206,19 @@ export class SegmentWriter {
    * seam recorded as a gap. (Smaller forward holes are found frame by frame in appendFragment.)
    */
   private followJump(run: RunState, t: FragmentTimes, arrivalEpochMs: number): void {
+    if (run.lastStopNs === null) return;
+    // Relative to the run's offset: the frontier and this fragment are within one run's span of it.
     const jump = classifyJump({
-      frontierNs: run.lastStopNs, startNs: run.offsetNs! + t.startRelNs, stopNs: run.offsetNs! + t.stopRelNs,
+      frontierNs: ptsDiff(run.lastStopNs, run.offsetNs!), startNs: t.startRelNs, stopNs: t.stopRelNs,
       frameNs: run.frameDurationNs, wallElapsedMs: arrivalEpochMs - run.lastArrivalMs,
     });
     if (jump.kind === 'continuous') return;
     this.deps.log.warn('source timestamps jumped', { reason: jump.reason });
     this.sealOpen('source timestamps jumped');
     const frame = Math.max(1, run.frameDurationNs);
-    const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, arrivalEpochMs, run.lastStopNs + frame, true, this.deps.clock.epochMsOf(run.lastStopNs));
+    const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, arrivalEpochMs, ptsAdd(run.lastStopNs, frame), true, this.deps.clock.epochMsOf(run.lastStopNs));
     run.offsetNs = r.offsetNs;
-    run.pendingGaps.push({ startNs: run.lastStopNs, stopNs: r.offsetNs + t.startRelNs, reason: jump.reason });
+    run.pendingGaps.push({ startNs: run.lastStopNs, stopNs: ptsAdd(r.offsetNs, t.startRelNs), reason: jump.reason });
   }
 
   /**
@@ -215,11 +226,11 @@ export class SegmentWriter {
    * open segment is sealed at its last whole fragment, room is made when the disk is full and the write
    * retried once; returns false when the fragment had to be dropped.
    */
-  private store(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunState, startNs: number, stopNs: number): boolean {
+  private store(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunState, startNs: bigint, stopNs: bigint): boolean {
     for (let attempt = 0; ; attempt++) {
       try {
         this.write(f, t, run, startNs, stopNs);
-        if (attempt > 0) this.deps.log.info('disk was full; fragment stored after retention made room', { start_pts_ns: startNs });
+        if (attempt > 0) this.deps.log.info('disk was full; fragment stored after retention made room', { start_pts_ns: String(startNs) });
         return true;
       } catch (e) {
         const code = storageErrorCode(e);
@@ -231,20 +242,20 @@ export class SegmentWriter {
           this.deps.makeRoom();
           continue;
         }
-        this.noteDropped(code, e as Error, stopNs - startNs);
+        this.noteDropped(code, e as Error, ptsDiff(stopNs, startNs));
         return false;
       }
     }
   }
 
-  private write(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunState, startNs: number, stopNs: number): void {
+  private write(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunState, startNs: bigint, stopNs: bigint): void {
     if (!this.open) this.openSegment_(startNs, this.deps.clock.epochMsOf(startNs));
     const seg = this.open!;
     const offset = seg.bytes;
     writeAll(seg.fd, f.bytes, offset);
     // Lost time before this fragment (a new run, or fragments dropped while storage failed) is recorded
     // in the same transaction as the fragment, so a failure leaves neither.
-    const gaps: Array<{ startNs: number; stopNs: number; reason: string }> = [];
+    const gaps: Gap[] = [];
     const fault = this.faults.fault;
     if (fault) {
       const lastStop = this.deps.index.lastSegment()?.stop_pts_ns ?? run.pendingGaps[0]?.startNs ?? startNs;
@@ -282,7 +293,7 @@ export class SegmentWriter {
     }
     for (const g of gaps) {
       this.deps.events?.gap?.(g);
-      this.deps.log.info('gap in recording', { from_pts_ns: g.startNs, to_pts_ns: g.stopNs, ms: Math.round((g.stopNs - g.startNs) / 1e6), reason: g.reason });
+      this.deps.log.info('gap in recording', { from_pts_ns: String(g.startNs), to_pts_ns: String(g.stopNs), ms: Math.round(ptsDiff(g.stopNs, g.startNs) / 1e6), reason: g.reason });
     }
     this.faults.stored();
   }
@@ -329,11 +340,11 @@ export class SegmentWriter {
     this.resolveRotations(null);
   }
 
-  private epochOf(seg: OpenSegment, ptsNs: number): number {
-    return seg.row.anchor_epoch_ms + (ptsNs - seg.row.anchor_pts_ns) / 1e6;
+  private epochOf(seg: OpenSegment, ptsNs: bigint): number {
+    return seg.row.anchor_epoch_ms + ptsDiff(ptsNs, seg.row.anchor_pts_ns) / 1e6;
   }
 
-  private openSegment_(startNs: number, startEpochMs: number): void {
+  private openSegment_(startNs: bigint, startEpochMs: number): void {
     const run = this.run!;
     const video = videoTrack(run.init)!;
     const audio = run.init.tracks.find((t) => t.kind === 'audio');
@@ -412,7 +423,7 @@ export class SegmentWriter {
     }
     const row = this.deps.index.get(seg.row.id)!;
     this.deps.log.info('segment sealed', {
-      path: row.path, seconds: Number(((row.stop_pts_ns - row.start_pts_ns) / 1e9).toFixed(3)), frames: row.frames,
+      path: row.path, seconds: Number((ptsDiff(row.stop_pts_ns, row.start_pts_ns) / 1e9).toFixed(3)), frames: row.frames,
       bytes: row.bytes, reason,
     });
     this.deps.events?.segmentSealed?.(row);

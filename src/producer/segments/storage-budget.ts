@@ -78,7 +78,7 @@ export function chooseOldestAcross(
 
 /** A camera's sealed segments in its time order, paged from its index (64 rows at a time, as retention does). */
 function* sealedOldestFirst(c: BudgetCamera): Generator<SegmentRow> {
-  let cursor = { start: -1, id: -1 };
+  let cursor = { start: -1n, id: -1 };
   for (;;) {
     const page = c.index.sealedAfter(cursor.start, cursor.id, 64);
     if (page.length === 0) return;

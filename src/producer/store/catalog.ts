@@ -6,18 +6,19 @@
 // (both are NULL in rows written before they existed: such rows are checked by structure only).
 import Database from 'better-sqlite3';
 import { migrate } from './migrations.js';
+import { PTS_MAX } from '../../protocol/pts.js';
 
 export interface SegmentRow {
   id: number;
   path: string;
   run_id: number;
-  start_pts_ns: number;
-  stop_pts_ns: number;
+  start_pts_ns: bigint;
+  stop_pts_ns: bigint;
   start_epoch_ms: number;
   stop_epoch_ms: number;
-  offset_ns: number;
+  offset_ns: bigint;
   anchor_epoch_ms: number;
-  anchor_pts_ns: number;
+  anchor_pts_ns: bigint;
   bytes: number;
   init_size: number;
   fragments: number;
@@ -38,8 +39,8 @@ export interface SegmentRow {
 export interface FragmentRow {
   segment_id: number;
   seq: number;
-  start_pts_ns: number;
-  stop_pts_ns: number;
+  start_pts_ns: bigint;
+  stop_pts_ns: bigint;
   offset: number;
   size: number;
   moof_size: number;
@@ -51,8 +52,8 @@ export interface FragmentRow {
 
 export interface GapRow {
   id: number;
-  start_pts_ns: number;
-  stop_pts_ns: number;
+  start_pts_ns: bigint;
+  stop_pts_ns: bigint;
   reason: string;
   created_ms: number;
 }
@@ -60,6 +61,35 @@ export interface GapRow {
 export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'sealed' | 'bytes' | 'stop_pts_ns' | 'stop_epoch_ms' | 'mtime_ms'> & {
   bytes: number;
 };
+
+type Raw = Record<string, unknown>;
+const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+
+// Statements that read PTS columns run with better-sqlite3's safeIntegers (every INTEGER comes back as a
+// bigint, exact to 2^63); these turn the columns that are not PTS back into numbers.
+function segmentRow(r: Raw): SegmentRow {
+  return {
+    ...(r as unknown as SegmentRow), id: num(r.id), run_id: num(r.run_id), bytes: num(r.bytes), init_size: num(r.init_size),
+    fragments: num(r.fragments), frames: num(r.frames), width: num(r.width), height: num(r.height), has_audio: num(r.has_audio),
+    sealed: num(r.sealed), fps: num(r.fps), start_epoch_ms: num(r.start_epoch_ms), stop_epoch_ms: num(r.stop_epoch_ms),
+    anchor_epoch_ms: num(r.anchor_epoch_ms), created_ms: num(r.created_ms), mtime_ms: numOrNull(r.mtime_ms),
+  };
+}
+
+function fragmentRow(r: Raw): FragmentRow {
+  return {
+    segment_id: num(r.segment_id), seq: num(r.seq), start_pts_ns: r.start_pts_ns as bigint, stop_pts_ns: r.stop_pts_ns as bigint,
+    offset: num(r.offset), size: num(r.size), moof_size: num(r.moof_size), samples: num(r.samples), keyframe: num(r.keyframe), crc: numOrNull(r.crc),
+  };
+}
+
+function gapRow(r: Raw): GapRow {
+  return { id: num(r.id), start_pts_ns: r.start_pts_ns as bigint, stop_pts_ns: r.stop_pts_ns as bigint, reason: r.reason as string, created_ms: num(r.created_ms) };
+}
+
+const seg = (r: Raw | undefined): SegmentRow | undefined => (r ? segmentRow(r) : undefined);
+const frag = (r: Raw | undefined): FragmentRow | undefined => (r ? fragmentRow(r) : undefined);
 
 export function openDatabase(path: string): Database.Database {
   const db = new Database(path);
@@ -95,66 +125,71 @@ export class SegmentIndex {
           start_epoch_ms = CASE WHEN fragments = 0 THEN @start_epoch_ms ELSE start_epoch_ms END,
           bytes = @bytes, fragments = fragments + 1, frames = @frames WHERE id = @id`),
       seal: db.prepare('UPDATE segments SET sealed = 1, mtime_ms = ? WHERE id = ?'),
-      byId: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE id = ?'),
+      byId: db.prepare<[number], Raw>('SELECT * FROM segments WHERE id = ?'),
       // Segments never overlap, so those overlapping [from, to) start at or after the first one that ends
       // after `from`: found through the stop index, then a range on the start index (no walk from the
       // oldest row).
-      overlapping: db.prepare<{ from: number; to: number }, SegmentRow>(`SELECT * FROM segments
+      overlapping: db.prepare<{ from: bigint; to: bigint }, Raw>(`SELECT * FROM segments
         WHERE start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @from AND fragments > 0
                                          ORDER BY stop_pts_ns LIMIT 1), @to)
           AND start_pts_ns < @to AND stop_pts_ns > @from AND fragments > 0 ORDER BY start_pts_ns, id`),
       // A page of `overlapping`, newest first, before a (start, id) cursor: walks the start index down
       // from the window's end and stops after @limit rows; bounded below as `overlapping` is.
-      pageBefore: db.prepare<{ from: number; to: number; cs: number; cid: number; limit: number }, SegmentRow>(`SELECT * FROM segments
+      pageBefore: db.prepare<{ from: bigint; to: bigint; cs: bigint; cid: number; limit: number }, Raw>(`SELECT * FROM segments
         WHERE start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @from AND fragments > 0
                                          ORDER BY stop_pts_ns LIMIT 1), @to)
           AND start_pts_ns < @to AND stop_pts_ns > @from AND fragments > 0 AND (start_pts_ns, id) < (@cs, @cid)
         ORDER BY start_pts_ns DESC, id DESC LIMIT @limit`),
-      firstEndingAfterEpoch: db.prepare<[number], SegmentRow>(
+      firstEndingAfterEpoch: db.prepare<[number], Raw>(
         'SELECT * FROM segments WHERE stop_epoch_ms > ? AND fragments > 0 ORDER BY stop_epoch_ms LIMIT 1'),
-      oldestSealed: db.prepare<[number], SegmentRow>('SELECT * FROM segments WHERE sealed = 1 ORDER BY start_pts_ns, id LIMIT ?'),
-      sealedAfter: db.prepare<[number, number, number], SegmentRow>(
+      oldestSealed: db.prepare<[number], Raw>('SELECT * FROM segments WHERE sealed = 1 ORDER BY start_pts_ns, id LIMIT ?'),
+      sealedAfter: db.prepare<[bigint, number, number], Raw>(
         'SELECT * FROM segments WHERE sealed = 1 AND (start_pts_ns, id) > (?, ?) ORDER BY start_pts_ns, id LIMIT ?'),
       pruneGaps: db.prepare('DELETE FROM gaps WHERE stop_pts_ns <= (SELECT MIN(start_pts_ns) FROM segments)'),
-      fragmentsOf: db.prepare<[number], FragmentRow>('SELECT * FROM fragments WHERE segment_id = ? ORDER BY seq'),
-      fragmentsIn: db.prepare<[number, number, number], FragmentRow>(
+      fragmentsOf: db.prepare<[number], Raw>('SELECT * FROM fragments WHERE segment_id = ? ORDER BY seq'),
+      fragmentsIn: db.prepare<[number, bigint, bigint], Raw>(
         'SELECT * FROM fragments WHERE segment_id = ? AND stop_pts_ns > ? AND start_pts_ns < ? ORDER BY seq'),
       // The two newest keyframe fragments starting in [@lo, @from]: segments from a range of the start
       // index (bounded below as in `overlapping`), their fragments through the primary key.
-      keyframesBefore: db.prepare<{ lo: number; from: number }, { start_pts_ns: number }>(`SELECT f.start_pts_ns
+      keyframesBefore: db.prepare<{ lo: bigint; from: bigint }, { start_pts_ns: bigint }>(`SELECT f.start_pts_ns
         FROM segments s JOIN fragments f ON f.segment_id = s.id
         WHERE s.start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @lo AND fragments > 0
                                            ORDER BY stop_pts_ns LIMIT 1), @from + 1)
           AND s.start_pts_ns <= @from AND s.fragments > 0
           AND f.keyframe = 1 AND f.start_pts_ns >= @lo AND f.start_pts_ns <= @from
         ORDER BY f.start_pts_ns DESC LIMIT 2`),
-      fragmentAfter: db.prepare<[number, number], FragmentRow>('SELECT * FROM fragments WHERE segment_id = ? AND seq > ? ORDER BY seq LIMIT 1'),
-      segmentAfter: db.prepare<[number, number], SegmentRow>(
+      fragmentAfter: db.prepare<[number, number], Raw>('SELECT * FROM fragments WHERE segment_id = ? AND seq > ? ORDER BY seq LIMIT 1'),
+      segmentAfter: db.prepare<[bigint, number], Raw>(
         'SELECT * FROM segments WHERE (start_pts_ns, id) > (?, ?) AND fragments > 0 ORDER BY start_pts_ns, id LIMIT 1'),
-      newestFragmentStart: db.prepare<[], { start_pts_ns: number }>(`SELECT start_pts_ns FROM fragments
+      newestFragmentStart: db.prepare<[], { start_pts_ns: bigint }>(`SELECT start_pts_ns FROM fragments
         WHERE segment_id = (SELECT id FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1) ORDER BY seq DESC LIMIT 1`),
       deleteFragments: db.prepare('DELETE FROM fragments WHERE segment_id = ?'),
       deleteSegment: db.prepare('DELETE FROM segments WHERE id = ?'),
       // Counts from the totals the triggers keep (migrations.ts), bounds from one step down an index:
       // the same cost at any history size.
-      stats: db.prepare<[], { count: number; bytes: number | null; oldest: number | null; newest: number | null; newest_epoch: number | null }>(
+      stats: db.prepare<[], { count: bigint | null; bytes: bigint | null; oldest: bigint | null; newest: bigint | null; newest_epoch: number | null }>(
         `SELECT (SELECT n FROM totals WHERE name = 'segments') AS count, (SELECT n FROM totals WHERE name = 'segment_bytes') AS bytes,
           (SELECT start_pts_ns FROM segments WHERE fragments > 0 ORDER BY start_pts_ns LIMIT 1) AS oldest,
           (SELECT stop_pts_ns FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1) AS newest,
           (SELECT stop_epoch_ms FROM segments WHERE fragments > 0 ORDER BY stop_epoch_ms DESC LIMIT 1) AS newest_epoch`),
       insertGap: db.prepare('INSERT INTO gaps (start_pts_ns, stop_pts_ns, reason, created_ms) VALUES (?, ?, ?, ?)'),
-      gapsIn: db.prepare<[number, number], GapRow>('SELECT * FROM gaps WHERE stop_pts_ns > ? AND start_pts_ns < ? ORDER BY start_pts_ns'),
+      gapsIn: db.prepare<[bigint, bigint], Raw>('SELECT * FROM gaps WHERE stop_pts_ns > ? AND start_pts_ns < ? ORDER BY start_pts_ns'),
       gapCount: db.prepare<[], { n: number }>("SELECT n FROM totals WHERE name = 'gaps'"),
-      lastSegment: db.prepare<[], SegmentRow>('SELECT * FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1'),
+      lastSegment: db.prepare<[], Raw>('SELECT * FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1'),
       replaceBounds: db.prepare(`UPDATE segments SET start_pts_ns = @start_pts_ns, stop_pts_ns = @stop_pts_ns, start_epoch_ms = @start_epoch_ms,
           stop_epoch_ms = @stop_epoch_ms, bytes = @bytes, fragments = @fragments, frames = @frames WHERE id = @id`),
       maxRun: db.prepare<[], { run: number | null }>('SELECT MAX(run_id) AS run FROM segments'),
-      unsealed: db.prepare<[], SegmentRow>('SELECT * FROM segments WHERE sealed = 0 ORDER BY id'),
+      unsealed: db.prepare<[], Raw>('SELECT * FROM segments WHERE sealed = 0 ORDER BY id'),
       // Through the path's UNIQUE index: the rows of one day directory.
       pathsUnder: db.prepare<[string, string], { path: string }>('SELECT path FROM segments WHERE path >= ? AND path < ?'),
-      sealedByIdAfter: db.prepare<[number, number, number], SegmentRow>('SELECT * FROM segments WHERE id > ? AND id <= ? AND sealed = 1 ORDER BY id LIMIT ?'),
+      sealedByIdAfter: db.prepare<[number, number, number], Raw>('SELECT * FROM segments WHERE id > ? AND id <= ? AND sealed = 1 ORDER BY id LIMIT ?'),
       maxId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM segments'),
     };
+    // PTS come back as bigints (exact past 2^53); the row mappers above turn the other columns into numbers.
+    for (const k of ['byId', 'overlapping', 'pageBefore', 'firstEndingAfterEpoch', 'oldestSealed', 'sealedAfter', 'fragmentsOf', 'fragmentsIn',
+      'keyframesBefore', 'fragmentAfter', 'segmentAfter', 'newestFragmentStart', 'stats', 'gapsIn', 'lastSegment', 'unsealed', 'sealedByIdAfter'] as const) {
+      this.stmts[k].safeIntegers(true);
+    }
   }
 
   getMeta(key: string): string | undefined {
@@ -183,7 +218,7 @@ export class SegmentIndex {
 
   /** Replaces a segment's fragment list and bounds (recovery, rescans). */
   replaceFragments(segmentId: number, frags: FragmentRow[], bounds: {
-    start_pts_ns: number; stop_pts_ns: number; start_epoch_ms: number; stop_epoch_ms: number; bytes: number; frames: number;
+    start_pts_ns: bigint; stop_pts_ns: bigint; start_epoch_ms: number; stop_epoch_ms: number; bytes: number; frames: number;
   }): void {
     this.db.transaction(() => {
       this.stmts.deleteFragments.run(segmentId);
@@ -198,11 +233,11 @@ export class SegmentIndex {
   }
 
   get(id: number): SegmentRow | undefined {
-    return this.stmts.byId.get(id);
+    return seg(this.stmts.byId.get(id));
   }
 
-  overlapping(fromPtsNs: number, toPtsNs: number): SegmentRow[] {
-    return this.stmts.overlapping.all({ from: fromPtsNs, to: toPtsNs });
+  overlapping(fromPtsNs: bigint, toPtsNs: bigint): SegmentRow[] {
+    return this.stmts.overlapping.all({ from: fromPtsNs, to: toPtsNs }).map(segmentRow);
   }
 
   /**
@@ -210,22 +245,22 @@ export class SegmentIndex {
    * given: from the window's end — in time order, and whether older ones remain (the next page's cursor
    * is the first row's (start_pts_ns, id)).
    */
-  overlappingPage(fromPtsNs: number, toPtsNs: number, limit: number, before: { startPtsNs: number; id: number } | null): { rows: SegmentRow[]; more: boolean } {
+  overlappingPage(fromPtsNs: bigint, toPtsNs: bigint, limit: number, before: { startPtsNs: bigint; id: number } | null): { rows: SegmentRow[]; more: boolean } {
     const rows = this.stmts.pageBefore.all({
-      from: fromPtsNs, to: toPtsNs, cs: before?.startPtsNs ?? Number.MAX_SAFE_INTEGER, cid: before?.id ?? Number.MAX_SAFE_INTEGER, limit: limit + 1,
-    });
+      from: fromPtsNs, to: toPtsNs, cs: before?.startPtsNs ?? PTS_MAX, cid: before?.id ?? Number.MAX_SAFE_INTEGER, limit: limit + 1,
+    }).map(segmentRow);
     const more = rows.length > limit;
     return { rows: rows.slice(0, limit).reverse(), more };
   }
 
   /** The first segment (in time) whose footage ends after an epoch instant, or undefined. */
   firstEndingAfterEpoch(epochMs: number): SegmentRow | undefined {
-    return this.stmts.firstEndingAfterEpoch.get(epochMs);
+    return seg(this.stmts.firstEndingAfterEpoch.get(epochMs));
   }
 
   /** Sealed segments after (start, id) in time order: a cursor for paging through the oldest. */
-  sealedAfter(startPtsNs: number, id: number, limit: number): SegmentRow[] {
-    return this.stmts.sealedAfter.all(startPtsNs, id, limit);
+  sealedAfter(startPtsNs: bigint, id: number, limit: number): SegmentRow[] {
+    return this.stmts.sealedAfter.all(startPtsNs, id, limit).map(segmentRow);
   }
 
   /** Forgets gaps that lie wholly before the oldest footage left (retention removed what they bordered). */
@@ -236,15 +271,15 @@ export class SegmentIndex {
 
 
   oldestSealed(limit: number): SegmentRow[] {
-    return this.stmts.oldestSealed.all(limit);
+    return this.stmts.oldestSealed.all(limit).map(segmentRow);
   }
 
   fragmentsOf(segmentId: number): FragmentRow[] {
-    return this.stmts.fragmentsOf.all(segmentId);
+    return this.stmts.fragmentsOf.all(segmentId).map(fragmentRow);
   }
 
-  fragmentsIn(segmentId: number, fromPtsNs: number, toPtsNs: number): FragmentRow[] {
-    return this.stmts.fragmentsIn.all(segmentId, fromPtsNs, toPtsNs);
+  fragmentsIn(segmentId: number, fromPtsNs: bigint, toPtsNs: bigint): FragmentRow[] {
+    return this.stmts.fragmentsIn.all(segmentId, fromPtsNs, toPtsNs).map(fragmentRow);
   }
 
   /**
@@ -254,9 +289,9 @@ export class SegmentIndex {
    * the fragment after the last one overlapping the window (it holds that one's last audio), across
    * segment boundaries. Indexed range queries only: bounded by the look-back, the window, one fragment.
    */
-  clipFragments(fromPtsNs: number, toPtsNs: number, lookbackNs: number): Array<{ row: SegmentRow; fragments: FragmentRow[] }> {
+  clipFragments(fromPtsNs: bigint, toPtsNs: bigint, lookbackNs: number): Array<{ row: SegmentRow; fragments: FragmentRow[] }> {
     return this.db.transaction(() => {
-      const keys = this.stmts.keyframesBefore.all({ lo: fromPtsNs - lookbackNs, from: fromPtsNs });
+      const keys = this.stmts.keyframesBefore.all({ lo: fromPtsNs - BigInt(Math.round(lookbackNs)), from: fromPtsNs });
       const lo = keys.length > 0 ? keys[keys.length - 1].start_pts_ns : fromPtsNs;
       const out = this.overlapping(lo, toPtsNs)
         .map((row) => ({ row, fragments: this.fragmentsIn(row.id, lo, toPtsNs) }))
@@ -264,12 +299,12 @@ export class SegmentIndex {
       const tail = out[out.length - 1];
       if (!tail) return out;
       const lastFragment = tail.fragments[tail.fragments.length - 1];
-      const next = this.stmts.fragmentAfter.get(tail.row.id, lastFragment.seq);
+      const next = frag(this.stmts.fragmentAfter.get(tail.row.id, lastFragment.seq));
       if (next) {
         tail.fragments.push(next);
       } else {
-        const row = this.stmts.segmentAfter.get(tail.row.start_pts_ns, tail.row.id);
-        const first = row && this.stmts.fragmentAfter.get(row.id, -1);
+        const row = seg(this.stmts.segmentAfter.get(tail.row.start_pts_ns, tail.row.id));
+        const first = row && frag(this.stmts.fragmentAfter.get(row.id, -1));
         if (row && first) out.push({ row, fragments: [first] });
       }
       return out;
@@ -277,7 +312,7 @@ export class SegmentIndex {
   }
 
   /** Start pts of the newest indexed fragment, or null. */
-  newestFragmentStart(): number | null {
+  newestFragmentStart(): bigint | null {
     return this.stmts.newestFragmentStart.get()?.start_pts_ns ?? null;
   }
 
@@ -285,14 +320,17 @@ export class SegmentIndex {
     this.stmts.deleteSegment.run(id);
   }
 
-  stats(): { count: number; bytes: number; oldestStartPtsNs: number | null; newestStopPtsNs: number | null; newestStopEpochMs: number | null } {
+  stats(): { count: number; bytes: number; oldestStartPtsNs: bigint | null; newestStopPtsNs: bigint | null; newestStopEpochMs: number | null } {
     const r = this.stmts.stats.get()!;
-    return { count: r.count, bytes: r.bytes ?? 0, oldestStartPtsNs: r.oldest, newestStopPtsNs: r.newest, newestStopEpochMs: r.newest_epoch };
+    return {
+      count: Number(r.count ?? 0), bytes: Number(r.bytes ?? 0), oldestStartPtsNs: r.oldest, newestStopPtsNs: r.newest,
+      newestStopEpochMs: numOrNull(r.newest_epoch),
+    };
   }
 
 
   lastSegment(): SegmentRow | undefined {
-    return this.stmts.lastSegment.get();
+    return seg(this.stmts.lastSegment.get());
   }
 
   maxRunId(): number {
@@ -306,7 +344,7 @@ export class SegmentIndex {
 
   /** Rows not sealed: at start, the open segments a crash left. */
   unsealed(): SegmentRow[] {
-    return this.stmts.unsealed.all();
+    return this.stmts.unsealed.all().map(segmentRow);
   }
 
   /** The paths of the rows whose path starts with `prefix` (a day directory and '/'). */
@@ -316,19 +354,19 @@ export class SegmentIndex {
 
   /** Sealed rows with afterId < id <= maxId, by id: a cursor for the background check. */
   sealedByIdAfter(afterId: number, maxId: number, limit: number): SegmentRow[] {
-    return this.stmts.sealedByIdAfter.all(afterId, maxId, limit);
+    return this.stmts.sealedByIdAfter.all(afterId, maxId, limit).map(segmentRow);
   }
 
   maxId(): number {
     return this.stmts.maxId.get()?.id ?? 0;
   }
 
-  addGap(startPtsNs: number, stopPtsNs: number, reason: string): void {
+  addGap(startPtsNs: bigint, stopPtsNs: bigint, reason: string): void {
     this.stmts.insertGap.run(startPtsNs, stopPtsNs, reason, Date.now());
   }
 
-  gapsIn(fromPtsNs: number, toPtsNs: number): GapRow[] {
-    return this.stmts.gapsIn.all(fromPtsNs, toPtsNs);
+  gapsIn(fromPtsNs: bigint, toPtsNs: bigint): GapRow[] {
+    return this.stmts.gapsIn.all(fromPtsNs, toPtsNs).map(gapRow);
   }
 
   gapCount(): number {

@@ -3,20 +3,21 @@
 // (clip-retention.ts) stays done, its outcome's path null and `expired_ms` set.
 import type Database from 'better-sqlite3';
 import type { ClipSpec } from '../clips/clip-request.js';
+import { parseWireJson, stringifyWireJson } from '../../protocol/wire-json.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'error';
 
 /** What a finished job produced (wire names, as GET /clip/{id} shows them). */
 export interface ClipOutcome {
   path: string | null;
-  actual_start_pts_ns: number | null;
-  actual_stop_pts_ns: number | null;
+  actual_start_pts_ns: bigint | null;
+  actual_stop_pts_ns: bigint | null;
   lead_in_ms: number | null;
   duration_ms: number | null;
   frames: number | null;
   bytes: number | null;
   segments: string[];
-  gaps: Array<{ start_pts_ns: number; stop_pts_ns: number }>;
+  gaps: Array<{ start_pts_ns: bigint; stop_pts_ns: bigint }>;
   partial: boolean;
   partial_reason: string | null;
   audio: boolean;
@@ -30,8 +31,8 @@ export interface JobRecord {
   status: JobStatus;
   spec: ClipSpec;
   /** The window in producer pts (epoch windows are mapped when the job is accepted). */
-  startPtsNs: number;
-  stopPtsNs: number;
+  startPtsNs: bigint;
+  stopPtsNs: bigint;
   outDir: string;
   outcome: ClipOutcome | null;
   error: string | null;
@@ -42,7 +43,7 @@ export interface JobRecord {
 }
 
 interface JobRow {
-  seq: number; clip_id: string; status: string; spec: string; start_pts_ns: number; stop_pts_ns: number; out_dir: string;
+  seq: number | bigint; clip_id: string; status: string; spec: string; start_pts_ns: bigint; stop_pts_ns: bigint; out_dir: string;
   outcome: string | null; error: string | null; created_ms: number; updated_ms: number; deadline_ms: number;
 }
 
@@ -51,12 +52,30 @@ export function clipIdOf(seq: number, prefix = 'clip-'): string {
   return `${prefix}${String(seq).padStart(16, '0')}`;
 }
 
+// Rows are read with safeIntegers (PTS exact past 2^53); spec and outcome JSON keep their PTS exact too
+// (protocol/wire-json.ts), and a PTS that JSON gives back as a number (a safe one) becomes a bigint here.
+const big = (v: unknown): bigint => BigInt(v as number | bigint);
+const bigOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : big(v));
+
+function specOf(text: string): ClipSpec {
+  const s = parseWireJson(text) as ClipSpec;
+  return { ...s, startPtsNs: s.startPtsNs === undefined ? undefined : big(s.startPtsNs), stopPtsNs: s.stopPtsNs === undefined ? undefined : big(s.stopPtsNs) };
+}
+
+function outcomeOf(text: string): ClipOutcome {
+  const o = parseWireJson(text) as ClipOutcome;
+  return {
+    ...o, actual_start_pts_ns: bigOrNull(o.actual_start_pts_ns), actual_stop_pts_ns: bigOrNull(o.actual_stop_pts_ns),
+    gaps: (o.gaps ?? []).map((g) => ({ start_pts_ns: big(g.start_pts_ns), stop_pts_ns: big(g.stop_pts_ns) })),
+  };
+}
+
 function fromRow(r: JobRow): JobRecord {
   return {
-    clipId: r.clip_id, seq: r.seq, status: r.status as JobStatus, spec: JSON.parse(r.spec) as ClipSpec,
+    clipId: r.clip_id, seq: Number(r.seq), status: r.status as JobStatus, spec: specOf(r.spec),
     startPtsNs: r.start_pts_ns, stopPtsNs: r.stop_pts_ns, outDir: r.out_dir,
-    outcome: r.outcome ? (JSON.parse(r.outcome) as ClipOutcome) : null, error: r.error, createdMs: r.created_ms,
-    updatedMs: r.updated_ms, deadlineMs: r.deadline_ms,
+    outcome: r.outcome ? outcomeOf(r.outcome) : null, error: r.error, createdMs: Number(r.created_ms),
+    updatedMs: Number(r.updated_ms), deadlineMs: Number(r.deadline_ms),
   };
 }
 
@@ -88,13 +107,14 @@ export class JobStore {
       expire: db.prepare(`UPDATE jobs SET outcome = json_set(outcome, '$.path', json('null'), '$.expired_ms', @now), updated_ms = @now
         WHERE clip_id = @clip_id AND status = 'done' AND outcome IS NOT NULL`),
     };
+    for (const k of ['get', 'unfinished', 'recent', 'recentByStatus', 'publishedBefore'] as const) this.s[k].safeIntegers(true);
   }
 
-  create(spec: ClipSpec, window: { startPtsNs: number; stopPtsNs: number }, outDir: string, nowMs: number): JobRecord {
+  create(spec: ClipSpec, window: { startPtsNs: bigint; stopPtsNs: bigint }, outDir: string, nowMs: number): JobRecord {
     const seq = this.db.transaction(() => {
       const n = this.s.nextSeq.get()!.n;
       this.s.insert.run({
-        seq: n, clip_id: clipIdOf(n, this.idPrefix), spec: JSON.stringify(spec), start_pts_ns: window.startPtsNs, stop_pts_ns: window.stopPtsNs,
+        seq: n, clip_id: clipIdOf(n, this.idPrefix), spec: stringifyWireJson(spec), start_pts_ns: window.startPtsNs, stop_pts_ns: window.stopPtsNs,
         out_dir: outDir, now: nowMs, deadline_ms: nowMs + spec.maxWaitMs,
       });
       return n;
@@ -112,7 +132,7 @@ export class JobStore {
   }
 
   finish(clipId: string, status: 'done' | 'error', outcome: ClipOutcome | null, error: string | null): void {
-    this.s.finish.run({ clip_id: clipId, status, outcome: outcome ? JSON.stringify(outcome) : null, error, now: Date.now() });
+    this.s.finish.run({ clip_id: clipId, status, outcome: outcome ? stringifyWireJson(outcome) : null, error, now: Date.now() });
   }
 
   unfinished(): JobRecord[] {
