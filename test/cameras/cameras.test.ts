@@ -374,7 +374,9 @@ async function mountCase(t: TestContext, name: string): Promise<void> {
       const key = keys.find((f) => ![...starts].some((s) => Math.abs(s - f.ptsNs) < 1e6)) ?? keys[0];
       assert.ok(key, 'a keyframe inside the recording');
       const stop = key.ptsNs - 1000;
-      const { want } = await checkClip(r.p, rec, stop - 1.5e9 - FRAME_NS / 2, stop, `${label}/before-keyframe`, c.audio, resync);
+      // The start lies between frames (a quarter frame after one): 1.5 s + half a frame before a stop 1 µs
+      // before the keyframe would put it 1 µs before a frame, where a grid 33 µs off decides the first frame.
+      const { want } = await checkClip(r.p, rec, stop - 1.5e9 - FRAME_NS / 4, stop, `${label}/before-keyframe`, c.audio, resync);
       assert.ok(Math.abs(key.ptsNs - want[want.length - 1].ptsNs - FRAME_NS) < 0.1e6, 'the last frame is one frame before the keyframe');
     });
     // (c) Exactly at a segment's start_pts_ns (H.265: an open GOP's leading picture comes first).
