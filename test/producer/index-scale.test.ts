@@ -181,3 +181,14 @@ test('retention removes a backlog in batches, and a new index gives the freed pa
     tmp.cleanup();
   }
 });
+
+test('pruning old job records reads only the records it may delete', () => {
+  const index = indexWith(1);
+  const p = index.db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY jobs_prunable
+    WHERE updated_ms < 5 AND status IN ('done', 'error') AND (outcome IS NULL OR json_extract(outcome, '$.path') IS NULL)
+    ORDER BY updated_ms LIMIT 10`).all().map((r) => r.detail).join(' | ');
+  assert.match(p, /SEARCH jobs USING INDEX jobs_prunable \(updated_ms<\?\)/, p);
+  assert.doesNotMatch(p, /TEMP B-TREE/, p);
+  // The statement the job store prepares is that one.
+  assert.match(String((new JobStore(index.db) as unknown as { s: { pruneFinished: { source: string } } }).s.pruneFinished.source), /INDEXED BY jobs_prunable/);
+});

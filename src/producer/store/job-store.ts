@@ -79,6 +79,17 @@ function fromRow(r: JobRow): JobRecord {
   };
 }
 
+function preparePrune(db: Database.Database): Database.Statement<[number, number]> {
+  const sql = (hint: string) => `DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs ${hint}
+    WHERE updated_ms < ? AND status IN ('done', 'error') AND (outcome IS NULL OR json_extract(outcome, '$.path') IS NULL)
+    ORDER BY updated_ms LIMIT ?)`;
+  try {
+    return db.prepare<[number, number]>(sql('INDEXED BY jobs_prunable'));
+  } catch {
+    return db.prepare<[number, number]>(sql(''));
+  }
+}
+
 export class JobStore {
   private readonly s;
 
@@ -101,9 +112,9 @@ export class JobStore {
       publishedBefore: db.prepare<[number, number, number, number], JobRow>(`SELECT * FROM jobs
         WHERE status = 'done' AND json_extract(outcome, '$.path') IS NOT NULL AND updated_ms < ? AND (updated_ms, seq) > (?, ?)
         ORDER BY updated_ms, seq LIMIT ?`),
-      pruneFinished: db.prepare<[number, number]>(`DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs
-        WHERE updated_ms < ? AND status IN ('done', 'error') AND (outcome IS NULL OR json_extract(outcome, '$.path') IS NULL)
-        ORDER BY updated_ms LIMIT ?)`),
+      // Through the partial index of prunable records (migration 7; the planner would rather take
+      // jobs_status and read every done job), or without it where that optional step has not run yet.
+      pruneFinished: preparePrune(db),
       expire: db.prepare(`UPDATE jobs SET outcome = json_set(outcome, '$.path', json('null'), '$.expired_ms', @now), updated_ms = @now
         WHERE clip_id = @clip_id AND status = 'done' AND outcome IS NOT NULL`),
     };
