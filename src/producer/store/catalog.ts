@@ -182,12 +182,13 @@ export class SegmentIndex {
       unsealed: db.prepare<[], Raw>('SELECT * FROM segments WHERE sealed = 0 ORDER BY id'),
       // Through the path's UNIQUE index: the rows of one day directory.
       pathsUnder: db.prepare<[string, string], { path: string }>('SELECT path FROM segments WHERE path >= ? AND path < ?'),
-      sealedByIdAfter: db.prepare<[number, number, number], Raw>('SELECT * FROM segments WHERE id > ? AND id <= ? AND sealed = 1 ORDER BY id LIMIT ?'),
+      fileFactsAfterId: db.prepare<[number, number, number], { id: number; path: string; bytes: number; mtime_ms: number | null }>(
+        'SELECT id, path, bytes, mtime_ms FROM segments WHERE id > ? AND id <= ? AND sealed = 1 ORDER BY id LIMIT ?'),
       maxId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM segments'),
     };
     // PTS come back as bigints (exact past 2^53); the row mappers above turn the other columns into numbers.
     for (const k of ['byId', 'overlapping', 'pageBefore', 'firstEndingAfterEpoch', 'oldestSealed', 'sealedAfter', 'fragmentsOf', 'fragmentsIn',
-      'keyframesBefore', 'fragmentAfter', 'segmentAfter', 'newestFragmentStart', 'stats', 'gapsIn', 'lastSegment', 'unsealed', 'sealedByIdAfter'] as const) {
+      'keyframesBefore', 'fragmentAfter', 'segmentAfter', 'newestFragmentStart', 'stats', 'gapsIn', 'lastSegment', 'unsealed'] as const) {
       this.stmts[k].safeIntegers(true);
     }
   }
@@ -352,9 +353,9 @@ export class SegmentIndex {
     return this.stmts.pathsUnder.all(prefix, `${prefix}\uffff`).map((r) => r.path);
   }
 
-  /** Sealed rows with afterId < id <= maxId, by id: a cursor for the background check. */
-  sealedByIdAfter(afterId: number, maxId: number, limit: number): SegmentRow[] {
-    return this.stmts.sealedByIdAfter.all(afterId, maxId, limit).map(segmentRow);
+  /** What the background check compares with each sealed file (afterId < id <= maxId, by id: a cursor). */
+  fileFactsAfterId(afterId: number, maxId: number, limit: number): Array<{ id: number; path: string; bytes: number; mtime_ms: number | null }> {
+    return this.stmts.fileFactsAfterId.all(afterId, maxId, limit);
   }
 
   maxId(): number {
