@@ -168,7 +168,8 @@ export class Retention {
 
   /**
    * Removes the given sealed segments (index row, then file; files first when the disk is too full for
-   * SQLite), logging each with its reason. The caller chose them: unpinned, sealed, not pending removal.
+   * SQLite), logging the batch with its reasons (each segment at debug level). The caller chose them:
+   * unpinned, sealed, not pending removal.
    * Used by run() and by the App's storage budget (min free disk across cameras).
    */
   remove(victims: SegmentRow[], reasonOf: (seg: SegmentRow) => string | undefined): void {
@@ -196,6 +197,7 @@ export class Retention {
       }
       for (const seg of victims) this.removed(seg, reasonOf(seg));
     }
+    this.logBatch(victims, reasonOf);
     try {
       index.pruneGaps();
       index.releaseFreePages();
@@ -241,8 +243,18 @@ export class Retention {
     try { rmdirSync(dirname(segmentAbsPath(this.deps.segmentsDir, seg.path))); } catch { /* not empty */ }
     this.removedSegments++;
     this.removedBytes += seg.bytes;
-    this.deps.log.info('retention removed segment', { path: seg.path, bytes: seg.bytes, reason });
+    this.deps.log.debug('retention removed segment', { path: seg.path, bytes: seg.bytes, reason });
     this.deps.onRemoved?.(seg);
+  }
+
+  /** One line per batch (a purge of years of footage is thousands of batches, not millions of lines). */
+  private logBatch(victims: SegmentRow[], reasonOf: (seg: SegmentRow) => string | undefined): void {
+    if (victims.length === 0) return;
+    const reasons = [...new Set(victims.map((v) => reasonOf(v) ?? 'unknown'))].join(', ');
+    this.deps.log.info(victims.length === 1 ? 'retention removed segment' : 'retention removed segments', {
+      segments: victims.length, bytes: victims.reduce((n, v) => n + v.bytes, 0), reason: reasons,
+      path: victims[0].path, ...(victims.length > 1 ? { last_path: victims[victims.length - 1].path } : {}),
+    });
   }
 }
 
