@@ -14,19 +14,48 @@
 // - a hammer (--hammer-seconds, default 30; 0 = off): /segments, /clips and POST /clip (10 s windows all
 //   over the history) hammered concurrently while recording, with /health probed every 200 ms: fragments
 //   written against the elapsed time, new gaps, ffmpeg restarts;
-// - ffmpeg restarts over the whole run (/health ingest.restarts).
+// - ffmpeg restarts over the whole run (/health ingest.restarts);
+// - the producer's CPU (utime+stime from /proc, its own, not ffmpeg's) over the use period; spawn → the
+//   start-up's background check of every row against its file has finished (the producer runs at log level
+//   info for its line); then, once it has (waiting up to --check-timeout, default 900 s), the producer's
+//   CPU and its ffmpeg's over --idle-seconds (default 60) with no requests: the steady state;
+// - the machine's load while each size ran (1-min load average; other processes' CPU from /proc/stat).
 // Every measurement has a timeout; a producer that dies (e.g. out of memory) is reported as dead in the
 // table and the bench goes on; the child (and its ffmpeg) is always killed.
 //   npm run build && npx tsx bench/history.ts [--days 1,30,365] [--jobs-row 1:1000000] [--cameras N]
 //     [--use-seconds 60] [--hammer-seconds 30] [--hammer-concurrency 4] [--clips 3] [--start-timeout 600]
-//     [--request-timeout 30] [--fresh] [--tsx | --cli PATH] [--node-options "--max-old-space-size=…"]
+//     [--request-timeout 30] [--idle-seconds 60] [--check-timeout 900] [--fresh] [--tsx | --cli PATH]
+//     [--node-options "--max-old-space-size=…"]
 // A size is D (days) or D:J (days and J finished clip jobs, e.g. 1:1000000 for "1 day + 1M jobs").
+//
+// Retention mode (--purge-to AGE, e.g. 7d; one camera; sizes from --days, default 30): a lowered
+// retention limit meeting a long history. The size is generated afresh into .scratch/history/<size>-purge
+// (a purged directory cannot be put back, and a hard-linked copy of the cache would pass ext4's 65,000
+// links per piece) and removed afterwards; the producer starts on it with --retention-max-age AGE (at its
+// default log level, info, which logs each removed segment) and is measured:
+// - the purge: spawn → done (the oldest segment left is within AGE, give or take a retention interval and
+//   a segment), the segment count /health gives then, segments removed (segrec_retention_removed_*) and
+//   their rate; GET /health and POST /clip (2 s windows 1–6 days back, kept footage; their outcomes are
+//   checked afterwards) every 250 ms, median and max; fragments written against the elapsed time, dropped,
+//   new gaps and ffmpeg restarts from recording resumed to done; RSS every 250 ms; producer CPU;
+// - the index file (index.sqlite + -wal) before, at done and --purge-after seconds later (default 60), its
+//   pages and free pages after the run; free disk (statfs) at the same points (the segment files are hard
+//   links to a few pieces, so removing them frees next to nothing: the index shrink and the removal rate
+//   are what to read);
+// - the steady state afterwards: once the start-up's background check has finished (it logs it; waiting
+//   up to --check-timeout), the producer's CPU over --idle-seconds (default 60) with no requests, while
+//   retention passes every 5 s and at each seal.
+//   npm run build && npx tsx bench/history.ts --purge-to 7d [--days 30] [--purge-after 60] [--idle-seconds 60]
+//     [--check-timeout 900] [--purge-timeout 1800] [--keep]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { childPids, median } from './lib.js';
+import Database from 'better-sqlite3';
+import { childPids, cpuMs, median } from './lib.js';
 import { buildHistory, readHistory, resetHistory, type HistoryResult } from '../test/helpers/history.js';
+import { parseDurationMs } from '../src/common/units.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -40,7 +69,14 @@ const parseSize = (s: string): Size => {
   const jobs = j ?? 0;
   return { days: d, jobs, label: `${d} d${jobs ? ` + ${jobs >= 1e6 ? `${jobs / 1e6}M` : jobs >= 1e3 ? `${jobs / 1e3}k` : jobs} jobs` : ''}` };
 };
-const sizes = [...(arg('--days') ?? '1,30').split(','), ...(arg('--jobs-row') ? [arg('--jobs-row')!] : [])].map(parseSize);
+const purgeTo = arg('--purge-to');
+const purgeAgeMs = purgeTo === undefined ? null : parseDurationMs(purgeTo, '--purge-to');
+const purgeAfterS = Number(arg('--purge-after') ?? 60);
+const idleSeconds = Number(arg('--idle-seconds') ?? 60);
+const purgeTimeoutMs = Number(arg('--purge-timeout') ?? 1800) * 1000;
+const checkTimeoutMs = Number(arg('--check-timeout') ?? 900) * 1000;
+const keepPurged = has('--keep');
+const sizes = [...(arg('--days') ?? (purgeTo ? '30' : '1,30')).split(','), ...(arg('--jobs-row') ? [arg('--jobs-row')!] : [])].map(parseSize);
 const cameras = Number(arg('--cameras') ?? 1);
 const useSeconds = Number(arg('--use-seconds') ?? 60);
 const hammerSeconds = Number(arg('--hammer-seconds') ?? 30);
@@ -51,9 +87,12 @@ const requestTimeoutMs = Number(arg('--request-timeout') ?? 30) * 1000;
 const fresh = has('--fresh');
 const useTsx = has('--tsx');
 const nodeOptions = arg('--node-options');
-if (!(Number.isInteger(cameras) && cameras >= 1) || !(useSeconds >= 0) || !(hammerSeconds >= 0) || !(hammerConcurrency >= 1) || !(clipCount >= 0)) {
+if (!(Number.isInteger(cameras) && cameras >= 1) || !(useSeconds >= 0) || !(hammerSeconds >= 0) || !(hammerConcurrency >= 1) || !(clipCount >= 0) ||
+  !(purgeAfterS >= 0) || !(idleSeconds > 0) || !(purgeTimeoutMs > 0) || !(checkTimeoutMs >= 0) || (purgeTo !== undefined && cameras !== 1)) {
   throw new Error('usage: npx tsx bench/history.ts [--days 1,30,365] [--jobs-row D:J] [--cameras N] [--use-seconds 60] [--hammer-seconds 30] ' +
-    '[--hammer-concurrency 4] [--clips 3] [--start-timeout 600] [--request-timeout 30] [--fresh] [--tsx | --cli PATH] [--node-options OPTS]');
+    '[--hammer-concurrency 4] [--clips 3] [--start-timeout 600] [--request-timeout 30] [--idle-seconds 60] [--check-timeout 900] [--fresh] ' +
+    '[--tsx | --cli PATH] [--node-options OPTS]\n' +
+    '   or: npx tsx bench/history.ts --purge-to 7d [--days 30] [--purge-after 60] [--idle-seconds 60] [--purge-timeout 1800] [--keep] (one camera)');
 }
 
 const SEGMENT_S = 10;
@@ -86,10 +125,10 @@ interface Prepared { dir: string; cams: Array<{ name: string; dataDir: string; h
 
 const sizeDir = (s: Size) => join(root, `${s.days}d${s.jobs ? `-${s.jobs}j` : ''}${cameras > 1 ? `-${cameras}cams` : ''}`);
 
-async function prepare(s: Size): Promise<Prepared> {
-  const dir = sizeDir(s);
+async function prepare(s: Size, o: { dir?: string; fresh?: boolean } = {}): Promise<Prepared> {
+  const dir = o.dir ?? sizeDir(s);
   const camDirs = cameras === 1 ? [{ name: 'default', dataDir: dir }] : Array.from({ length: cameras }, (_, i) => ({ name: camName(i), dataDir: join(dir, 'cameras', camName(i)) }));
-  const reusable = !fresh && camDirs.every((c) => {
+  const reusable = !(o.fresh ?? fresh) && camDirs.every((c) => {
     const h = readHistory(c.dataDir);
     return h !== null && h.jobs === s.jobs && Math.round((h.segments * h.segmentSeconds) / 86_400 * 1000) === Math.round(s.days * 1000) && resetHistory(c.dataDir);
   });
@@ -132,8 +171,16 @@ function duBytes(dir: string): number {
 // ---- the producer process ------------------------------------------------------------------------------
 
 interface Proc {
-  child: ChildProcess; pid: number; url: string; spawnedAt: number; stderrTail: string[]; stderrLines: number;
+  child: ChildProcess; pid: number; url: string; spawnedAt: number; stderrTail: string[]; stderrLines: number; stderrBytes: number;
   exit: { code: number | null; signal: string | null; atMs: number } | null; ffmpegPids: Set<number>;
+}
+
+interface SpawnOptions {
+  /** More producer arguments (one camera). */
+  args?: string[];
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Sees every non-empty stderr line. */
+  onLine?: (line: string) => void;
 }
 
 function freePort(): Promise<number> {
@@ -157,31 +204,38 @@ function killAll(): void {
 process.once('SIGINT', () => { killAll(); process.exit(130); });
 process.once('exit', killAll);
 
-async function spawnProducer(p: Prepared): Promise<Proc> {
+async function spawnProducer(p: Prepared, o: SpawnOptions = {}): Promise<Proc> {
   const port = await freePort();
+  const logLevel = o.logLevel ?? 'warn';
   let args: string[];
   if (cameras === 1) {
     args = ['producer', '--source', 'testsrc', '--data-dir', p.dir, '--port', String(port), '--segment-seconds', String(SEGMENT_S),
-      '--log-level', 'warn', '--testsrc-size', '640x360'];
+      '--log-level', logLevel, '--testsrc-size', '640x360', ...(o.args ?? [])];
   } else {
-    const yaml = [`data_dir: ${JSON.stringify(p.dir)}`, `port: ${port}`, 'log_level: warn', 'cameras:',
-      ...p.cams.map((c) => `  ${c.name}:\n    source: testsrc\n    segment_seconds: ${SEGMENT_S}\n    testsrc: { width: 640, height: 360 }`)].join('\n') + '\n';
+    if (o.args?.length) throw new Error('producer arguments are for one camera');
+    const yaml = [`data_dir: ${JSON.stringify(p.dir)}`, `port: ${port}`, `log_level: ${logLevel}`, 'cameras:',
+      ...p.cams.map((c) => `  ${c.name}:\n    source: testsrc\n    segment_seconds: ${SEGMENT_S}\n    testsrc: { size: 640x360 }`)].join('\n') + '\n';
     const config = join(p.dir, 'segrec.yml');
     writeFileSync(config, yaml);
     args = ['producer', '--config', config];
   }
   const env = { ...process.env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
   const child = spawn(process.execPath, [...cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  const proc: Proc = { child, pid: child.pid!, url: `http://127.0.0.1:${port}`, spawnedAt: performance.now(), stderrTail: [], stderrLines: 0, exit: null, ffmpegPids: new Set() };
+  const proc: Proc = {
+    child, pid: child.pid!, url: `http://127.0.0.1:${port}`, spawnedAt: performance.now(), stderrTail: [], stderrLines: 0, stderrBytes: 0, exit: null,
+    ffmpegPids: new Set(),
+  };
   live.add(proc);
   let buf = '';
   child.stderr!.on('data', (d: Buffer) => {
+    proc.stderrBytes += d.length;
     buf += d.toString();
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (!line.trim()) continue;
       proc.stderrLines++;
+      o.onLine?.(line);
       proc.stderrTail.push(line.slice(0, 400));
       if (proc.stderrTail.length > 40) proc.stderrTail.shift();
     }
@@ -214,6 +268,60 @@ function memKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   } catch {
     return NaN;
   }
+}
+
+const CLK_TCK = 100;
+
+/** CPU (ms) of the producer's children: those it reaped (cutime+cstime) and the live ones (ffmpeg). */
+function childrenCpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    let ms = ((Number(rest[13]) + Number(rest[14])) * 1000) / CLK_TCK;
+    for (const c of childPids(pid)) { try { ms += cpuMs(c); } catch { /* gone */ } }
+    return ms;
+  } catch {
+    return NaN;
+  }
+}
+
+const ownCpuMs = (pid: number) => { try { return cpuMs(pid); } catch { return NaN; } };
+
+/** CPU (ms) all processes of the machine have used (user, nice, system, irq, softirq, steal), from /proc/stat. */
+function machineBusyMs(): number {
+  const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return ((v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000) / CLK_TCK;
+}
+
+interface Load { seconds: number; loadMean: number; loadMax: number; othersPct: number }
+
+/**
+ * The machine's load while a producer is measured: the 1-min load average every 2 s, and the CPU that
+ * other processes used (all busy CPU minus the producer, its ffmpeg and this bench), in % of one core.
+ */
+function watchLoad(pid: number): () => Load {
+  const t0 = performance.now();
+  const busy0 = machineBusyMs();
+  const ours = () => ownCpuMs(pid) + childrenCpuMs(pid);
+  const ours0 = ours();
+  const bench0 = process.cpuUsage();
+  const samples = [loadavg()[0]];
+  let oursLast = ours0;
+  const timer = setInterval(() => {
+    samples.push(loadavg()[0]);
+    const o = ours();
+    if (Number.isFinite(o)) oursLast = o;
+  }, 2000);
+  return () => {
+    clearInterval(timer);
+    samples.push(loadavg()[0]);
+    const o = ours();
+    if (Number.isFinite(o)) oursLast = o;
+    const bench = process.cpuUsage(bench0);
+    const ms = performance.now() - t0;
+    const others = machineBusyMs() - busy0 - (oursLast - ours0) - (bench.user + bench.system) / 1000;
+    return { seconds: ms / 1000, loadMean: samples.reduce((a, b) => a + b, 0) / samples.length, loadMax: Math.max(...samples), othersPct: (100 * Math.max(0, others)) / ms };
+  };
 }
 
 async function stopProducer(p: Proc): Promise<number> {
@@ -288,6 +396,16 @@ interface Result {
     newGaps: number; windowGaps: number; restarts: number;
   };
   restarts: number | null; gaps: number | null; shutdownS: number | null; death: string; stderrLines: number; stderrTail: string[];
+  /** Producer CPU over the use period (% of one core; its own, not ffmpeg's). */
+  cpuUsePct: number;
+  /** Spawn → every camera's background check of the index against the files finished (its log line), s. */
+  checkDoneS: number | null;
+  checkLine: string | null;
+  /** The use period's /health answers: when (s after spawn) and how long (ms), to tell those during the check. */
+  healthAt: Array<[number, number]>;
+  /** Producer CPU (and its ffmpeg's) over --idle-seconds with no requests once the background check is over. */
+  idle: null | { seconds: number; cpuPct: number; ffmpegPct: number };
+  load: Load | null;
 }
 
 async function oneClip(base: string, startNs: number, timeoutMs: number): Promise<{ ms: number; ok: boolean; note: string | null }> {
@@ -327,12 +445,22 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     startHealthS: null, startRecordingS: null, startError: null, rssStartMiB: NaN, rssLaterMiB: NaN, peakMiB: NaN,
     lat: { health: newLat(), metrics: newLat(), cameras: newLat(), segments: newLat(), segmentsSmall: newLat(), clips: newLat() },
     segmentsDefaultCount: null, clips: [], clipAtDaysAgo: 0, hammer: null, restarts: null, gaps: null, shutdownS: null, death: 'alive',
-    stderrLines: 0, stderrTail: [],
+    stderrLines: 0, stderrTail: [], cpuUsePct: NaN, checkDoneS: null, checkLine: null, healthAt: [], idle: null, load: null,
   };
-  const p = await spawnProducer(prepared);
+  let checks = 0;
+  const p = await spawnProducer(prepared, {
+    // Info: the background check logs when it has finished (nothing else logs at info but a line per sealed segment).
+    logLevel: 'info',
+    onLine: (l) => {
+      if (!l.includes(CHECK_DONE)) return;
+      res.checkLine = l;
+      if (++checks === cameras) res.checkDoneS = (performance.now() - p.spawnedAt) / 1000;
+    },
+  });
   const cam = cameras === 1 ? p.url : `${p.url}/cameras/${prepared.cams[0].name}`;
   let lastHealth: Health | null = null;
   const sampler = setInterval(() => noteFfmpeg(p), 2000);
+  const load = watchLoad(p.pid);
   try {
     // Start: spawn → /health, spawn → a fragment recorded after the history.
     const deadline = p.spawnedAt + startTimeoutMs;
@@ -365,11 +493,13 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     }
 
     // The use period: a light request mix once a second.
-    const useEnd = performance.now() + useSeconds * 1000;
+    const useStart = { at: performance.now(), cpu: ownCpuMs(p.pid) };
+    const useEnd = useStart.at + useSeconds * 1000;
     for (let i = 0; performance.now() < useEnd && !dead(p); i++) {
       const tick = performance.now();
       const hr = await timed<Health>(`${cam}/health`);
       note(res.lat.health, hr);
+      if (!hr.error) res.healthAt.push([(tick - p.spawnedAt) / 1000, hr.ms]);
       if (hr.body && hr.status === 200) lastHealth = hr.body;
       note(res.lat.metrics, await timed(`${p.url}/metrics`));
       note(res.lat.cameras, await timed(`${p.url}/cameras`));
@@ -384,9 +514,16 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
       note(res.lat.clips, await timed(`${cam}/clips`));
       await sleep(tick + 1000 - performance.now());
     }
-    if (!dead(p)) res.rssLaterMiB = MiB(memKiB(p.pid, 'VmRSS'));
+    if (!dead(p)) {
+      res.rssLaterMiB = MiB(memKiB(p.pid, 'VmRSS'));
+      res.cpuUsePct = (100 * (ownCpuMs(p.pid) - useStart.cpu)) / (performance.now() - useStart.at);
+    }
 
     if (hammerSeconds > 0 && !dead(p)) res.hammer = await hammer(p, cam, histStart, histStop);
+    if (!dead(p)) {
+      res.idle = await idleCpu(p, () => res.checkDoneS !== null);
+      if (res.checkDoneS === null) console.log(`  the background check has not finished after ${((performance.now() - p.spawnedAt) / 1000).toFixed(0)} s`);
+    }
     if (!dead(p)) {
       const hr = await timed<Health>(`${cam}/health`);
       if (hr.body && hr.status === 200) { res.restarts = hr.body.ingest.restarts; res.gaps = hr.body.segments.gaps; }
@@ -398,6 +535,7 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     console.log(`  ${res.startError}`);
   } finally {
     clearInterval(sampler);
+    res.load = load();
     if (!dead(p) && Number.isNaN(res.peakMiB)) res.peakMiB = MiB(memKiB(p.pid, 'VmHWM'));
     res.death = deathNote(p);
     const wasDead = dead(p);
@@ -409,16 +547,37 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
   return res;
 }
 
-async function hammer(p: Proc, cam: string, histStart: number, histStop: number): Promise<NonNullable<Result['hammer']>> {
-  const snap = async () => {
-    const m = await timed<string>(`${p.url}/metrics`);
-    const h = await timed<Health>(`${cam}/health`);
-    const text = typeof m.body === 'string' ? m.body : '';
-    return {
-      at: performance.now(), fragments: metric(text, 'segrec_ingest_fragments_total'), dropped: metric(text, 'segrec_ingest_fragments_dropped_total'),
-      restarts: h.body?.ingest.restarts ?? NaN, gaps: h.body?.segments.gaps ?? NaN, pts: h.body?.pts_ns ?? NaN,
-    };
+const CHECK_DONE = 'background check of the index against the files finished';
+
+/**
+ * The steady state: waits (up to --check-timeout) until the start-up's background check is over, then
+ * the producer's own CPU and its ffmpeg's over --idle-seconds with no requests.
+ */
+async function idleCpu(p: Proc, checked: () => boolean): Promise<{ seconds: number; cpuPct: number; ffmpegPct: number } | null> {
+  const waitUntil = performance.now() + checkTimeoutMs;
+  while (!checked() && !dead(p) && performance.now() < waitUntil) await sleep(500);
+  console.log(`  idle for ${idleSeconds} s${checked() ? '' : ' (the background check has not finished)'}`);
+  const t0 = { at: performance.now(), cpu: ownCpuMs(p.pid), ff: childrenCpuMs(p.pid) };
+  await sleep(idleSeconds * 1000);
+  if (dead(p)) return null;
+  const ms = performance.now() - t0.at;
+  return { seconds: ms / 1000, cpuPct: (100 * (ownCpuMs(p.pid) - t0.cpu)) / ms, ffmpegPct: (100 * (childrenCpuMs(p.pid) - t0.ff)) / ms };
+}
+
+/** Ingest and retention counters now (/metrics, /health): what was written, dropped, restarted, removed. */
+async function ingestSnap(p: Proc, cam: string) {
+  const m = await timed<string>(`${p.url}/metrics`);
+  const h = await timed<Health>(`${cam}/health`);
+  const text = typeof m.body === 'string' ? m.body : '';
+  return {
+    at: performance.now(), fragments: metric(text, 'segrec_ingest_fragments_total'), dropped: metric(text, 'segrec_ingest_fragments_dropped_total'),
+    removed: metric(text, 'segrec_retention_removed_segments_total'), removedBytes: metric(text, 'segrec_retention_removed_bytes_total'),
+    restarts: h.body?.ingest.restarts ?? NaN, gaps: h.body?.segments.gaps ?? NaN, pts: h.body?.pts_ns ?? NaN, health: h.body,
   };
+}
+
+async function hammer(p: Proc, cam: string, histStart: number, histStop: number): Promise<NonNullable<Result['hammer']>> {
+  const snap = () => ingestSnap(p, cam);
   const before = await snap();
   const requests: Record<string, Lat> = { segments: newLat(), clips: newLat(), clip: newLat() };
   const healthProbe = newLat();
@@ -458,6 +617,233 @@ async function hammer(p: Proc, cam: string, histStart: number, histStop: number)
   };
 }
 
+// ---- retention mode: a lowered limit meeting the history ------------------------------------------------
+
+interface PurgeResult {
+  size: Size; ageMs: number; history: HistoryResult; generatedS: number | null; error: string | null;
+  before: { index: IndexFiles; freeBytes: number };
+  startHealthS: number | null; startRecordingS: number | null;
+  /** Spawn → the oldest segment left is within the limit. */
+  doneS: number | null;
+  countAtDone: number | null; recordedAtDone: number | null; dueAtDone: number;
+  removed: number; removedBytes: number; removedLogLines: number;
+  health: Lat; clipPost: Lat; clipOutcomes: Record<string, number>;
+  ingest: null | { seconds: number; fragments: number; expected: number; dropped: number; newGaps: number; windowGaps: number; restarts: number };
+  rssMiB: number[]; rssDoneMiB: number; rssLaterMiB: number; rssIdleEndMiB: number; peakMiB: number;
+  /** Producer CPU from spawn to done, % of one core (its own; ffmpeg apart). */
+  cpuPurgePct: number; ffmpegPurgePct: number;
+  /** The same from the first /health (the start-up's own work left out). */
+  cpuPurgeFromHealthPct: number;
+  atDone: { index: IndexFiles; freeBytes: number }; later: { index: IndexFiles; freeBytes: number };
+  idle: null | { seconds: number; cpuPct: number; ffmpegPct: number; removed: number; oldestOverdueS: number | null };
+  backgroundCheck: { atS: number; line: string } | null;
+  pages: null | { pageSize: number; pages: number; free: number; autoVacuum: number };
+  logLines: number; logBytes: number; load: Load | null; death: string; shutdownS: number | null; stderrTail: string[];
+}
+
+interface IndexFiles { main: number; wal: number }
+const indexFiles = (dir: string): IndexFiles => {
+  const size = (f: string) => (existsSync(join(dir, f)) ? statSync(join(dir, f)).size : 0);
+  return { main: size('index.sqlite'), wal: size('index.sqlite-wal') };
+};
+const indexTotal = (f: IndexFiles) => f.main + f.wal;
+const freeDisk = (dir: string) => { const s = statfsSync(dir); return Number(s.bavail) * Number(s.bsize); };
+
+async function purge(size: Size): Promise<PurgeResult> {
+  const ageMs = purgeAgeMs!;
+  const dir = `${sizeDir(size)}-purge`;
+  rmSync(dir, { recursive: true, force: true });
+  const prepared = await prepare(size, { dir, fresh: true });
+  const h = prepared.cams[0].history;
+  const segMs = (h.stopEpochMs - h.startEpochMs) / h.segments;
+  const histStop = Number(h.stopPtsNs);
+  const histStart = Number(h.startPtsNs);
+  const epochOfPts = (pts: number) => h.clockBaseEpochMs + pts / 1e6;
+  // History segments due at `now` (their footage ended more than the limit ago): the i-th ends at start + (i + 1) × segMs.
+  const dueAt = (now: number) => Math.max(0, Math.min(h.segments, Math.floor((now - ageMs - h.startEpochMs) / segMs)));
+  const res: PurgeResult = {
+    size, ageMs, history: h, generatedS: prepared.generatedS, error: null,
+    before: { index: indexFiles(dir), freeBytes: freeDisk(dir) }, startHealthS: null, startRecordingS: null, doneS: null,
+    countAtDone: null, recordedAtDone: null, dueAtDone: 0, removed: NaN, removedBytes: NaN, removedLogLines: 0,
+    health: newLat(), clipPost: newLat(), clipOutcomes: {}, ingest: null, rssMiB: [], rssDoneMiB: NaN, rssLaterMiB: NaN, rssIdleEndMiB: NaN, peakMiB: NaN,
+    cpuPurgePct: NaN, ffmpegPurgePct: NaN, cpuPurgeFromHealthPct: NaN, atDone: { index: { main: NaN, wal: NaN }, freeBytes: NaN },
+    later: { index: { main: NaN, wal: NaN }, freeBytes: NaN }, idle: null,
+    backgroundCheck: null, pages: null, logLines: 0, logBytes: 0, load: null, death: 'alive', shutdownS: null, stderrTail: [],
+  };
+  console.log(`  ${bytes(indexTotal(res.before.index))} index, ${bytes(res.before.freeBytes)} free; starting the producer with --retention-max-age ${purgeTo}` +
+    ` (${big(dueAt(Date.now()))} of ${big(h.segments)} segments due)`);
+  const p = await spawnProducer(prepared, {
+    args: ['--retention-max-age', purgeTo!], logLevel: 'info',
+    onLine: (l) => {
+      if (l.includes('retention removed segment')) { if (res.doneS === null) res.removedLogLines++; }
+      else if (l.includes(CHECK_DONE)) res.backgroundCheck = { atS: (performance.now() - p.spawnedAt) / 1000, line: l };
+    },
+  });
+  const sampler = setInterval(() => noteFfmpeg(p), 2000);
+  const load = watchLoad(p.pid);
+  const clipIds: string[] = [];
+  // Clip windows in the footage the limit keeps (1–6 days back for 7 days), 2 s long.
+  const keepNs = Math.min(ageMs * 1e6, histStop - histStart);
+  try {
+    const deadline = p.spawnedAt + startTimeoutMs;
+    while (!dead(p) && performance.now() < deadline) {
+      const r = await timed<Health>(`${p.url}/health`, { timeoutMs: 5000 });
+      if (r.status === 200 && r.body) { res.startHealthS = (performance.now() - p.spawnedAt) / 1000; break; }
+      await sleep(50);
+    }
+    if (res.startHealthS === null) throw new Error(dead(p) ? `died before /health: ${deathNote(p)}` : `no /health in ${startTimeoutMs / 1000} s`);
+    const cpuAtHealth = ownCpuMs(p.pid);
+    console.log(`  /health after ${res.startHealthS.toFixed(2)} s; sampling /health and POST /clip every 250 ms until the purge is done`);
+    let before: Awaited<ReturnType<typeof ingestSnap>> | null = null;
+    const purgeDeadline = p.spawnedAt + purgeTimeoutMs;
+    let lastLog = performance.now();
+    while (!dead(p) && performance.now() < purgeDeadline) {
+      const tick = performance.now();
+      const hr = await timed<Health>(`${p.url}/health`);
+      note(res.health, hr);
+      const start = Math.round(histStop - keepNs * (0.15 + 0.7 * Math.random()));
+      const post = await timed<{ clip_id?: string }>(`${p.url}/clip`, { method: 'POST', body: { start_pts_ns: start, stop_pts_ns: start + 2e9 } });
+      note(res.clipPost, post);
+      if (post.body?.clip_id) clipIds.push(post.body.clip_id);
+      res.rssMiB.push(MiB(memKiB(p.pid, 'VmRSS')));
+      const hb = hr.status === 200 ? hr.body : null;
+      if (res.startRecordingS === null && hb && (hb.segments.newest_stop_pts_ns ?? 0) > histStop) {
+        res.startRecordingS = (performance.now() - p.spawnedAt) / 1000;
+        before = await ingestSnap(p, p.url);
+      }
+      const oldest = hb?.segments.oldest_start_pts_ns;
+      // Done: the oldest segment left ends within the limit, give or take a retention interval (5 s) and a segment.
+      if (before && oldest != null && epochOfPts(oldest) + segMs >= Date.now() - ageMs - (SEGMENT_S + 5) * 1000) {
+        res.doneS = (performance.now() - p.spawnedAt) / 1000;
+        res.countAtDone = hb!.segments.count;
+        break;
+      }
+      if (performance.now() - lastLog > 15_000 && hb) {
+        lastLog = performance.now();
+        console.log(`  ${((lastLog - p.spawnedAt) / 1000).toFixed(0)} s: ${big(hb.segments.count)} segments, RSS ${res.rssMiB[res.rssMiB.length - 1].toFixed(0)} MiB`);
+      }
+      await sleep(tick + 250 - performance.now());
+    }
+    if (res.doneS === null) throw new Error(dead(p) ? `died during the purge: ${deathNote(p)}` : `purge not done in ${purgeTimeoutMs / 1000} s`);
+    res.cpuPurgePct = (100 * ownCpuMs(p.pid)) / (res.doneS * 1000);
+    res.cpuPurgeFromHealthPct = (100 * (ownCpuMs(p.pid) - cpuAtHealth)) / ((res.doneS - res.startHealthS) * 1000);
+    res.ffmpegPurgePct = (100 * childrenCpuMs(p.pid)) / (res.doneS * 1000);
+    res.dueAtDone = dueAt(Date.now());
+    res.rssDoneMiB = MiB(memKiB(p.pid, 'VmRSS'));
+    res.atDone = { index: indexFiles(dir), freeBytes: freeDisk(dir) };
+    const after = await ingestSnap(p, p.url);
+    res.removed = after.removed;
+    res.removedBytes = after.removedBytes;
+    const rec = await timed<{ segments?: unknown[]; gaps?: unknown[] }>(`${p.url}/segments?from_pts_ns=${histStop}&to_pts_ns=${Math.round(after.pts) + 60e9}`);
+    res.recordedAtDone = rec.body?.segments?.length ?? null;
+    const win = await timed<{ gaps?: unknown[] }>(`${p.url}/segments?from_pts_ns=${Math.round(before!.pts)}&to_pts_ns=${Math.round(after.pts) + 60e9}`);
+    const seconds = (after.at - before!.at) / 1000;
+    res.ingest = {
+      seconds, fragments: after.fragments - before!.fragments, expected: Math.floor(seconds * FRAGMENTS_PER_S), dropped: after.dropped - before!.dropped,
+      newGaps: after.gaps - before!.gaps, windowGaps: win.body?.gaps?.length ?? NaN, restarts: after.restarts - before!.restarts,
+    };
+    console.log(`  purge done after ${res.doneS.toFixed(1)} s: ${big(res.countAtDone!)} segments left, ${big(res.removed)} removed; ` +
+      `index ${bytes(indexTotal(res.before.index))} → ${bytes(indexTotal(res.atDone.index))}; waiting ${purgeAfterS} s`);
+
+    await sleep(purgeAfterS * 1000);
+    if (dead(p)) throw new Error(`died after the purge: ${deathNote(p)}`);
+    res.later = { index: indexFiles(dir), freeBytes: freeDisk(dir) };
+    res.rssLaterMiB = MiB(memKiB(p.pid, 'VmRSS'));
+    for (const id of clipIds) {
+      const g = await timed<{ clip?: { status: string } }>(`${p.url}/clip/${id}`);
+      const st = g.body?.clip?.status ?? `HTTP ${g.status || g.error}`;
+      res.clipOutcomes[st] = (res.clipOutcomes[st] ?? 0) + 1;
+    }
+
+    // The steady state, once the start-up's background check is over.
+    const removed0 = (await ingestSnap(p, p.url)).removed;
+    const idle = await idleCpu(p, () => res.backgroundCheck !== null);
+    if (!idle) throw new Error(`died while idle: ${deathNote(p)}`);
+    const end = await ingestSnap(p, p.url);
+    const oldest = end.health?.segments.oldest_start_pts_ns;
+    res.idle = {
+      ...idle, removed: end.removed - removed0, oldestOverdueS: oldest == null ? null : (Date.now() - ageMs - (epochOfPts(oldest) + segMs)) / 1000,
+    };
+    res.rssIdleEndMiB = MiB(memKiB(p.pid, 'VmRSS'));
+    res.peakMiB = MiB(memKiB(p.pid, 'VmHWM'));
+  } catch (e) {
+    res.error = (e as Error).message;
+    console.log(`  ${res.error}`);
+  } finally {
+    clearInterval(sampler);
+    res.load = load();
+    if (!dead(p) && Number.isNaN(res.peakMiB)) res.peakMiB = MiB(memKiB(p.pid, 'VmHWM'));
+    res.death = deathNote(p);
+    const wasDead = dead(p);
+    const shutdownMs = await stopProducer(p);
+    res.shutdownS = wasDead ? null : shutdownMs / 1000;
+    res.logLines = p.stderrLines;
+    res.logBytes = p.stderrBytes;
+    res.stderrTail = p.stderrTail.filter((l) => !l.includes('retention removed segment'));
+  }
+  try {
+    const db = new Database(join(dir, 'index.sqlite'), { readonly: true });
+    try {
+      const n = (q: string) => db.pragma(q, { simple: true }) as number;
+      res.pages = { pageSize: n('page_size'), pages: n('page_count'), free: n('freelist_count'), autoVacuum: n('auto_vacuum') };
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    console.log(`  could not read the index's pages: ${(e as Error).message}`);
+  }
+  if (!keepPurged) rmSync(dir, { recursive: true, force: true });
+  return res;
+}
+
+function reportPurge(results: PurgeResult[]): void {
+  const pct = (x: number) => (Number.isFinite(x) ? `${x < 1 ? x.toFixed(2) : x.toFixed(1)} %` : '—');
+  const lat = (l: Lat) => (l.ok.length ? `${fmtMs(median(l.ok))} / ${fmtMs(Math.max(...l.ok))} ms (${l.ok.length} ok${l.errors.length ? `, ${l.errors.length} failed: ${l.errors[0]}` : ''})` : ms(l));
+  const files = (f: IndexFiles) => `${bytes(f.main)} + ${bytes(f.wal)} = ${bytes(f.main + f.wal)}`;
+  const signedBytes = (n: number) => (Number.isFinite(n) ? `${n < 0 ? '−' : ''}${bytes(Math.abs(n))}` : '—');
+  for (const r of results) {
+    const h = r.history;
+    const days = (x: number) => `${(x / 86_400_000).toFixed(x % 86_400_000 ? 2 : 0)} d`;
+    const doneAfterHealth = r.doneS !== null && r.startHealthS !== null ? r.doneS - r.startHealthS : NaN;
+    console.log(`\nretention: ${r.size.label} of ${SEGMENT_S} s segments (${big(h.segments)} segments, ${big(h.fragments)} fragments, ending when generated) → ` +
+      `--retention-max-age ${purgeTo} (${days(r.ageMs)}); producer ${useTsx ? 'src/ through tsx' : cliPath.slice(cwd.length + 1)} at log level info, recording testsrc 640x360`);
+    console.log('');
+    console.log(row(['measure', 'value']));
+    console.log(row(['---', '---']));
+    const lines: Array<[string, string]> = [
+      ['index before: index.sqlite + -wal', `${files(r.before.index)} (${r.generatedS === null ? 'reused' : `generated in ${r.generatedS.toFixed(1)} s`})`],
+      ['start → /health, → recording', `${r.startHealthS?.toFixed(2) ?? '—'} s, ${r.startRecordingS?.toFixed(2) ?? '—'} s`],
+      ['start → purge done', r.doneS === null ? `✗ ${r.error ?? ''}` : `${r.doneS.toFixed(1)} s (${doneAfterHealth.toFixed(1)} s after the first /health)`],
+      ['segments: removed / due (history) at done', `${big(r.removed)} / ${big(r.dueAtDone)} (${r.removedLogLines === r.removed ? 'each logged' : `${big(r.removedLogLines)} logged`}); ${signedBytes(r.removedBytes)} of footage by the index`],
+      ['segments left at done (/health)', r.countAtDone === null ? '—' : `${big(r.countAtDone)} (${big(r.countAtDone - (r.recordedAtDone ?? 0))} of the history + ${r.recordedAtDone ?? '—'} recorded; ${days(r.ageMs)} = ${big(Math.round(r.ageMs / segMsOf(h)))} segments)`],
+      ['removal rate', r.doneS === null ? '—' : `${big(Math.round(r.removed / r.doneS))} segments/s (${big(Math.round((r.removed * h.fragments) / h.segments / r.doneS))} fragment rows/s)`],
+      ['GET /health every 250 ms (median / max)', lat(r.health)],
+      ['POST /clip (2 s, kept footage) every 250 ms (median / max)', lat(r.clipPost)],
+      ['those clips afterwards', Object.entries(r.clipOutcomes).map(([k, v]) => `${big(v)} ${k}`).join(', ') || '—'],
+      ['fragments written / expected (recording → done)', r.ingest ? `${r.ingest.fragments} / ${r.ingest.expected} in ${r.ingest.seconds.toFixed(0)} s; dropped ${r.ingest.dropped}, new gaps ${r.ingest.newGaps}, gaps in window ${r.ingest.windowGaps}` : '—'],
+      ['ffmpeg restarts during the purge', r.ingest ? String(r.ingest.restarts) : '—'],
+      ['RSS during the purge: median / max', r.rssMiB.length ? `${f1(median(r.rssMiB))} / ${f1(Math.max(...r.rssMiB))} MiB` : '—'],
+      ['RSS at done → +' + `${purgeAfterS} s → after idle (peak)`, `${f1(r.rssDoneMiB)} → ${f1(r.rssLaterMiB)} → ${f1(r.rssIdleEndMiB)} MiB (${f1(r.peakMiB)})`],
+      ['producer CPU, spawn → done (ffmpeg apart)', `${pct(r.cpuPurgePct)} of a core (${pct(r.cpuPurgeFromHealthPct)} from the first /health; ffmpeg ${pct(r.ffmpegPurgePct)})`],
+      ['index at done → +' + `${purgeAfterS} s`, `${files(r.atDone.index)} → ${files(r.later.index)} (${pct((100 * indexTotal(r.later.index)) / indexTotal(r.before.index))} of before)`],
+      ['index pages after the run', r.pages ? `${big(r.pages.pages)} × ${r.pages.pageSize} B, ${big(r.pages.free)} free; auto_vacuum ${['none', 'full', 'incremental'][r.pages.autoVacuum] ?? r.pages.autoVacuum}` : '—'],
+      ['free disk (statfs) before → done → +' + `${purgeAfterS} s`, `${bytes(r.before.freeBytes)} → ${signedBytes(r.atDone.freeBytes - r.before.freeBytes)} → ${signedBytes(r.later.freeBytes - r.before.freeBytes)} (other work writes to this disk too)`],
+      ['background check finished', r.backgroundCheck ? `${r.backgroundCheck.atS.toFixed(1)} s after spawn` : 'not seen'],
+      [`idle CPU after (${r.idle ? r.idle.seconds.toFixed(0) : idleSeconds} s, no requests)`, r.idle ? `${pct(r.idle.cpuPct)} of a core (ffmpeg ${pct(r.idle.ffmpegPct)}); ${r.idle.removed} segments removed meanwhile; oldest left ${r.idle.oldestOverdueS === null ? '—' : r.idle.oldestOverdueS > 0 ? `${r.idle.oldestOverdueS.toFixed(1)} s past the limit` : 'within the limit'}` : '—'],
+      ['log', `${big(r.logLines)} lines, ${bytes(r.logBytes)}`],
+      ['machine load', r.load ? `1-min load average ${r.load.loadMean.toFixed(2)} (max ${r.load.loadMax.toFixed(2)}); other processes ${pct(r.load.othersPct)} of a core over ${r.load.seconds.toFixed(0)} s` : '—'],
+      ['producer', `${r.death}; shutdown ${r.shutdownS === null ? '—' : `${r.shutdownS.toFixed(1)} s`}`],
+    ];
+    for (const [k, v] of lines) console.log(row([k, v]));
+    if (r.error) console.log(`\n  error: ${r.error}`);
+    if (r.backgroundCheck) console.log(`  log: ${r.backgroundCheck.line.slice(0, 300)}`);
+    for (const l of r.stderrTail.slice(-5)) console.log(`  log: ${l.slice(0, 300)}`);
+  }
+}
+
+const segMsOf = (h: HistoryResult) => (h.stopEpochMs - h.startEpochMs) / h.segments;
+const fmtMs = (m: number) => (m < 10 ? m.toFixed(2) : m < 1000 ? m.toFixed(1) : m.toFixed(0));
+
 // ---- report --------------------------------------------------------------------------------------------
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '—');
@@ -476,6 +862,12 @@ const clipCell = (r: Result) => {
   return `${f1(median(ok))} ms${bad.length ? ` (${bad.length} failed: ${bad[0].note})` : ''}`;
 };
 const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+/** The use period's slowest /health while the background check ran, and after it (— when none). */
+const healthMax = (r: Result) => {
+  const done = r.checkDoneS ?? Infinity;
+  const max = (xs: number[]) => (xs.length ? `${f1(Math.max(...xs))} ms (${xs.length})` : '—');
+  return `${max(r.healthAt.filter(([t]) => t < done).map(([, v]) => v))} / ${max(r.healthAt.filter(([t]) => t >= done).map(([, v]) => v))}`;
+};
 
 function report(results: Result[]): void {
   const alive = (r: Result) => r.death === 'alive';
@@ -484,8 +876,9 @@ function report(results: Result[]): void {
     `use period ${useSeconds} s; hammer ${hammerSeconds} s × ${hammerConcurrency}; page cache warm (the index was just generated or reset)`);
   console.log('');
   console.log(row(['history', 'segments / fragments', 'index size', 'start → /health', 'start → recording', 'RSS after start → later (peak)',
-    '/health', '/metrics', '/cameras', '/segments (default)', '/segments 60 s', '/clips', `clip 10 s`, 'restarts']));
-  console.log(row(Array(14).fill('---')));
+    'CPU, use period', 'start → background check done', `idle CPU (${idleSeconds} s after it)`,
+    '/health', '/health max: check running / after', '/metrics', '/cameras', '/segments (default)', '/segments 60 s', '/clips', `clip 10 s`, 'restarts']));
+  console.log(row(Array(18).fill('---')));
   for (const r of results) {
     const h = r.prepared.cams[0].history;
     const dead = alive(r) ? '' : ` — ${r.death}`;
@@ -493,8 +886,9 @@ function report(results: Result[]): void {
     console.log(row([
       r.size.label + (cameras > 1 ? ` × ${cameras} cams` : ''), `${big(h.segments * cameras)} / ${big(h.fragments * cameras)}`, bytes(r.indexBytes),
       s(r.startHealthS), r.startHealthS === null ? '—' : s(r.startRecordingS),
-      `${f1(r.rssStartMiB)} → ${f1(r.rssLaterMiB)} (${f1(r.peakMiB)}) MiB`,
-      ms(r.lat.health), ms(r.lat.metrics), ms(r.lat.cameras),
+      `${f1(r.rssStartMiB)} → ${f1(r.rssLaterMiB)} (${f1(r.peakMiB)}) MiB`, Number.isFinite(r.cpuUsePct) ? `${r.cpuUsePct.toFixed(2)} %` : '—',
+      r.checkDoneS === null ? '—' : `${r.checkDoneS.toFixed(1)} s`, r.idle ? `${r.idle.cpuPct.toFixed(2)} % (ffmpeg ${r.idle.ffmpegPct.toFixed(2)} %)` : '—',
+      ms(r.lat.health), healthMax(r), ms(r.lat.metrics), ms(r.lat.cameras),
       ms(r.lat.segments) + (r.segmentsDefaultCount !== null ? `, ${big(r.segmentsDefaultCount)} segs, ${bytes(median(r.lat.segments.bytes))}` : ''),
       ms(r.lat.segmentsSmall), ms(r.lat.clips), `${clipCell(r)} (${r.clipAtDaysAgo.toFixed(1)} d ago)`,
       r.restarts === null ? `—${dead}` : String(r.restarts),
@@ -503,15 +897,16 @@ function report(results: Result[]): void {
   const base = results.find((r) => r.size.days === 1 && r.size.jobs === 0) ?? results[0];
   if (base && results.length > 1) {
     console.log(`\nratios to the ${base.size.label} row`);
-    console.log(row(['history', 'start → /health', 'start → recording', 'RSS after start', 'RSS later', 'peak RSS', '/health', '/metrics', '/cameras', '/segments', '/segments 60 s', '/clips', 'clip 10 s']));
-    console.log(row(Array(13).fill('---')));
+    console.log(row(['history', 'start → /health', 'start → recording', 'RSS after start', 'RSS later', 'peak RSS', 'CPU, use period', 'background check',
+      'idle CPU', '/health', '/metrics', '/cameras', '/segments', '/segments 60 s', '/clips', 'clip 10 s']));
+    console.log(row(Array(16).fill('---')));
     const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '—');
     const med = (l: Lat) => (l.ok.length ? median(l.ok) : null);
     const clipMed = (r: Result) => { const ok = r.clips.filter((c) => c.ok).map((c) => c.ms); return ok.length ? median(ok) : null; };
     for (const r of results) {
       console.log(row([r.size.label, ratio(r.startHealthS, base.startHealthS), ratio(r.startRecordingS, base.startRecordingS),
-        ratio(r.rssStartMiB, base.rssStartMiB), ratio(r.rssLaterMiB, base.rssLaterMiB), ratio(r.peakMiB, base.peakMiB),
-        ratio(med(r.lat.health), med(base.lat.health)), ratio(med(r.lat.metrics), med(base.lat.metrics)), ratio(med(r.lat.cameras), med(base.lat.cameras)),
+        ratio(r.rssStartMiB, base.rssStartMiB), ratio(r.rssLaterMiB, base.rssLaterMiB), ratio(r.peakMiB, base.peakMiB), ratio(r.cpuUsePct, base.cpuUsePct),
+        ratio(r.checkDoneS, base.checkDoneS), ratio(r.idle?.cpuPct, base.idle?.cpuPct), ratio(med(r.lat.health), med(base.lat.health)), ratio(med(r.lat.metrics), med(base.lat.metrics)), ratio(med(r.lat.cameras), med(base.lat.cameras)),
         ratio(med(r.lat.segments), med(base.lat.segments)), ratio(med(r.lat.segmentsSmall), med(base.lat.segmentsSmall)),
         ratio(med(r.lat.clips), med(base.lat.clips)), ratio(clipMed(r), clipMed(base))]));
     }
@@ -536,10 +931,20 @@ function report(results: Result[]): void {
       `(first build ${h.seconds.total.toFixed(1)} s, ${big(Math.round(h.segments / h.seconds.links))} segments/s); on disk ${bytes(r.diskBytes)} ` +
       `(index ${bytes(r.indexBytes)}; the index says ${bytes(h.logicalBytes * cameras)} of footage); producer ${r.death}; ` +
       `shutdown ${r.shutdownS === null ? '—' : `${r.shutdownS.toFixed(1)} s`}; gaps ${r.gaps ?? '—'}; ${r.stderrLines} log lines`);
+    if (cameras > 1) {
+      console.log(`    per camera: RSS ${f1(r.rssStartMiB / cameras)} → ${f1(r.rssLaterMiB / cameras)} (peak ${f1(r.peakMiB / cameras)}) MiB, ` +
+        `CPU ${(r.cpuUsePct / cameras).toFixed(2)} % (use period), ${r.idle ? (r.idle.cpuPct / cameras).toFixed(2) : '—'} % (idle)`);
+    }
+    if (r.load) {
+      console.log(`    machine while it ran (${r.load.seconds.toFixed(0)} s): 1-min load average ${r.load.loadMean.toFixed(2)} (max ${r.load.loadMax.toFixed(2)}), ` +
+        `other processes ${r.load.othersPct.toFixed(0)} % of a core`);
+    }
     if (r.startError) console.log(`    error: ${r.startError}`);
     const clipsBad = r.clips.filter((c) => !c.ok);
     if (clipsBad.length) console.log(`    clips failed: ${clipsBad.map((c) => c.note).join('; ')}`);
-    if (r.stderrLines) for (const l of r.stderrTail.slice(-5)) console.log(`    log: ${l.slice(0, 300)}`);
+    // The producer logs at info for the background check's line: show what is not routine.
+    if (r.checkLine) console.log(`    log: ${r.checkLine.slice(0, 300)}`);
+    for (const l of r.stderrTail.filter((x) => !x.includes(' INFO ')).slice(-5)) console.log(`    log: ${l.slice(0, 300)}`);
   }
 }
 
@@ -548,18 +953,30 @@ function report(results: Result[]): void {
 const stale = staleDist();
 if (stale) console.log(stale);
 mkdirSync(root, { recursive: true });
-const results: Result[] = [];
-for (const size of sizes) {
-  console.log(`${new Date().toISOString().slice(11, 19)} ${size.label}${cameras > 1 ? ` × ${cameras} cameras` : ''}: preparing ${sizeDir(size).slice(cwd.length + 1)}`);
-  const prepared = await prepare(size);
-  console.log(`  ${prepared.generatedS === null ? 'reused' : `generated in ${prepared.generatedS.toFixed(1)} s`}; starting the producer`);
-  const r = await measure(size, prepared);
-  results.push(r);
-  for (const c of prepared.cams) {
-    if (!resetHistory(c.dataDir)) console.log(`  warning: ${c.dataDir} is not intact after the run; it will be generated again next time`);
+if (purgeTo !== undefined) {
+  const purged: PurgeResult[] = [];
+  for (const size of sizes) {
+    console.log(`${new Date().toISOString().slice(11, 19)} ${size.label} → ${purgeTo}: generating ${sizeDir(size).slice(cwd.length + 1)}-purge`);
+    purged.push(await purge(size));
+    writeFileSync(join(root, 'purge-results.json'), JSON.stringify(purged, null, 1));
   }
-  console.log(`  done: ${r.death}`);
-  // Kept as each size finishes, so a run cut short still leaves its figures.
-  writeFileSync(join(root, 'results.json'), JSON.stringify(results.map((x) => ({ ...x, prepared: { ...x.prepared, cams: x.prepared.cams.map((c) => c.name) } })), null, 1));
+  reportPurge(purged);
+} else {
+  const results: Result[] = [];
+  for (const size of sizes) {
+    console.log(`${new Date().toISOString().slice(11, 19)} ${size.label}${cameras > 1 ? ` × ${cameras} cameras` : ''}: preparing ${sizeDir(size).slice(cwd.length + 1)}`);
+    const prepared = await prepare(size);
+    console.log(`  ${prepared.generatedS === null ? 'reused' : `generated in ${prepared.generatedS.toFixed(1)} s`}; starting the producer`);
+    const r = await measure(size, prepared);
+    results.push(r);
+    for (const c of prepared.cams) {
+      if (!resetHistory(c.dataDir)) console.log(`  warning: ${c.dataDir} is not intact after the run; it will be generated again next time`);
+    }
+    // Several cameras share the data directory's clips/ (resetHistory removes a camera's own).
+    rmSync(join(prepared.dir, 'clips'), { recursive: true, force: true });
+    console.log(`  done: ${r.death}`);
+    // Kept as each size finishes, so a run cut short still leaves its figures.
+    writeFileSync(join(root, 'results.json'), JSON.stringify(results.map((x) => ({ ...x, prepared: { ...x.prepared, cams: x.prepared.cams.map((c) => c.name) } })), null, 1));
+  }
+  report(results);
 }
-report(results);
