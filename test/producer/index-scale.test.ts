@@ -182,13 +182,18 @@ test('retention removes a backlog in batches, and a new index gives the freed pa
   }
 });
 
-test('pruning old job records reads only the records it may delete', () => {
+test('pruning old job records and clip retention read only the records they may touch', () => {
   const index = indexWith(1);
   const p = index.db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN SELECT seq FROM jobs INDEXED BY jobs_prunable
     WHERE updated_ms < 5 AND status IN ('done', 'error') AND (outcome IS NULL OR json_extract(outcome, '$.path') IS NULL)
     ORDER BY updated_ms LIMIT 10`).all().map((r) => r.detail).join(' | ');
   assert.match(p, /SEARCH jobs USING INDEX jobs_prunable \(updated_ms<\?\)/, p);
   assert.doesNotMatch(p, /TEMP B-TREE/, p);
-  // The statement the job store prepares is that one.
-  assert.match(String((new JobStore(index.db) as unknown as { s: { pruneFinished: { source: string } } }).s.pruneFinished.source), /INDEXED BY jobs_prunable/);
+  // The statements the job store prepares are those: pruning, and clip retention's page of published clips.
+  const stmts = (new JobStore(index.db) as unknown as { s: Record<string, { source: string }> }).s;
+  assert.match(stmts.pruneFinished.source, /INDEXED BY jobs_prunable/);
+  assert.match(stmts.publishedBefore.source, /INDEXED BY jobs_published/);
+  const q = index.db.prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${stmts.publishedBefore.source.replace(/\?/g, '1')}`).all().map((r) => r.detail).join(' | ');
+  assert.match(q, /SEARCH jobs USING INDEX jobs_published/, q);
+  assert.doesNotMatch(q, /TEMP B-TREE/, q);
 });
