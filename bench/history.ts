@@ -32,7 +32,7 @@
 // retention limit meeting a long history. The size is generated afresh into .scratch/history/<size>-purge
 // (a purged directory cannot be put back, and a hard-linked copy of the cache would pass ext4's 65,000
 // links per piece) and removed afterwards; the producer starts on it with --retention-max-age AGE (at its
-// default log level, info, which logs each removed segment) and is measured:
+// default log level, info: its log volume is part of the cost) and is measured:
 // - the purge: spawn → done (the oldest segment left is within AGE, give or take a retention interval and
 //   a segment), the segment count /health gives then, segments removed (segrec_retention_removed_*) and
 //   their rate; GET /health and POST /clip (2 s windows 1–6 days back, kept footage; their outcomes are
@@ -799,7 +799,7 @@ async function purge(size: Size): Promise<PurgeResult> {
 function reportPurge(results: PurgeResult[]): void {
   const pct = (x: number) => (Number.isFinite(x) ? `${x < 1 ? x.toFixed(2) : x.toFixed(1)} %` : '—');
   const lat = (l: Lat) => (l.ok.length ? `${fmtMs(median(l.ok))} / ${fmtMs(Math.max(...l.ok))} ms (${l.ok.length} ok${l.errors.length ? `, ${l.errors.length} failed: ${l.errors[0]}` : ''})` : ms(l));
-  const files = (f: IndexFiles) => `${bytes(f.main)} + ${bytes(f.wal)} = ${bytes(f.main + f.wal)}`;
+  const files = (f: IndexFiles) => (Number.isFinite(f.main) ? `${bytes(f.main)} + ${bytes(f.wal)} = ${bytes(f.main + f.wal)}` : '—');
   const signedBytes = (n: number) => (Number.isFinite(n) ? `${n < 0 ? '−' : ''}${bytes(Math.abs(n))}` : '—');
   for (const r of results) {
     const h = r.history;
@@ -814,7 +814,7 @@ function reportPurge(results: PurgeResult[]): void {
       ['index before: index.sqlite + -wal', `${files(r.before.index)} (${r.generatedS === null ? 'reused' : `generated in ${r.generatedS.toFixed(1)} s`})`],
       ['start → /health, → recording', `${r.startHealthS?.toFixed(2) ?? '—'} s, ${r.startRecordingS?.toFixed(2) ?? '—'} s`],
       ['start → purge done', r.doneS === null ? `✗ ${r.error ?? ''}` : `${r.doneS.toFixed(1)} s (${doneAfterHealth.toFixed(1)} s after the first /health)`],
-      ['segments: removed / due (history) at done', `${big(r.removed)} / ${big(r.dueAtDone)} (${r.removedLogLines === r.removed ? 'each logged' : `${big(r.removedLogLines)} logged`}); ${signedBytes(r.removedBytes)} of footage by the index`],
+      ['segments: removed / due (history) at done', `${big(r.removed)} / ${big(r.dueAtDone)} (${big(r.removedLogLines)} log lines about removals); ${signedBytes(r.removedBytes)} of footage by the index`],
       ['segments left at done (/health)', r.countAtDone === null ? '—' : `${big(r.countAtDone)} (${big(r.countAtDone - (r.recordedAtDone ?? 0))} of the history + ${r.recordedAtDone ?? '—'} recorded; ${days(r.ageMs)} = ${big(Math.round(r.ageMs / segMsOf(h)))} segments)`],
       ['removal rate', r.doneS === null ? '—' : `${big(Math.round(r.removed / r.doneS))} segments/s (${big(Math.round((r.removed * h.fragments) / h.segments / r.doneS))} fragment rows/s)`],
       ['GET /health every 250 ms (median / max)', lat(r.health)],
