@@ -93,3 +93,16 @@ test('a new run starts no closer to the earlier footage than the wall time that 
   // Without that knowledge the wall clock places it at 12 s, right after the earlier footage: no gap.
   assert.equal(new PtsClock(1_000_000).startRun(0, 1e9, floorEpochMs + 3000, floorNs, true).gap, null);
 });
+
+test('a new run after earlier footage is never seamless: it starts at least a frame above it', () => {
+  // A quick restart under load: the wall-clock estimate lands the new run 5 ms before the old run's end.
+  const floorNs = 5_866_000_000n;
+  const floorEpochMs = 1_000_000 + 5_866;
+  const r = new PtsClock(1_000_000).startRun(0, 1e9, floorEpochMs + 995, floorNs, true, floorEpochMs, 100e6);
+  assert.deepEqual(r.gap, { startNs: floorNs, stopNs: floorNs + 100_000_000n }, 'one frame (100 ms at 10 fps) recorded as lost');
+  assert.equal(r.offsetNs, floorNs + 100_000_000n);
+  // A longer outage keeps its measured length; a first run (no earlier footage) has no gap and no shift.
+  assert.deepEqual(new PtsClock(1_000_000).startRun(0, 1e9, floorEpochMs + 3000, floorNs, true, floorEpochMs, 100e6).gap, { startNs: floorNs, stopNs: floorNs + 2_000_000_000n });
+  const first = new PtsClock(1_000_000).startRun(0, 1e9, 1_002_000, 0n, false, undefined, 100e6);
+  assert.deepEqual([first.gap, first.offsetNs], [null, 1_000_000_000n]);
+});

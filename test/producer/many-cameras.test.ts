@@ -124,13 +124,16 @@ test('one producer records several cameras; routes per camera; reload adds, remo
       const front = h.app.camera('front')!;
       const pid = front.ingest.pid;
       const frontGaps = (await segmentsOf(h.url, 'front')).gaps.length;
+      const backBefore = (await segmentsOf(h.url, 'back')).segments;
+      const backLastStop = backBefore[backBefore.length - 1].stop_pts_ns;
       const r = await h.app.reload(parseAppConfig(camerasYaml(dataDir, file, FRONT + BACK(3) + SIDE), cfgPath));
       assert.deepEqual(r, { added: ['side'], removed: ['yard'], restarted: ['back'], unchanged: ['front'] });
       assert.equal((await getJson(`${h.url}/cameras/yard/health`)).status, 404);
       await waitFor('a sealed segment of side', async () => sealedOf(await segmentsOf(h.url, 'side')).length >= 1, 40_000, 200);
       const backAfter = await waitFor('back records again', async () => {
         const s = await segmentsOf(h.url, 'back');
-        return s.segments.some((x) => x.sealed && x.stop_pts_ns - x.start_pts_ns > 2.5e9) ? s : null;
+        // A segment of the new run (after every one before the reload), cut at its new length.
+        return s.segments.some((x) => x.sealed && x.start_pts_ns > backLastStop && x.stop_pts_ns - x.start_pts_ns > 2.5e9) ? s : null;
       }, 40_000, 200);
       assert.ok(backAfter.gaps.length >= 1, 'the restarted camera has a gap at its restart');
       assert.equal(h.app.camera('front')!.ingest.pid, pid, 'front kept its ffmpeg');

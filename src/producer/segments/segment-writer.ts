@@ -156,8 +156,9 @@ export class SegmentWriter {
       // Above the newest footage in the index, so a restart never overlaps or reuses recorded PTS.
       const last = this.deps.index.lastSegment();
       const floor = last ? last.stop_pts_ns : 0n;
-      // The wall time nothing was recorded is a gap, even when the old run's timestamps ran ahead of the clock.
-      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined, last?.stop_epoch_ms);
+      // The wall time nothing was recorded is a gap (at least a frame), even when the old run's timestamps
+      // ran ahead of the clock.
+      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined, last?.stop_epoch_ms, run.frameDurationNs);
       run.offsetNs = r.offsetNs;
       if (r.gap && r.gap.stopNs > r.gap.startNs) run.pendingGaps.push({ ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' });
     } else {
