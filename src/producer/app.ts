@@ -20,18 +20,20 @@ import { recordingRoutes } from './http/routes-recording.js';
 import { eventRoutes } from './http/routes-events.js';
 import { clipCursor, clipRoutes, recentClips } from './http/routes-clips.js';
 import { snapshotRoutes } from './http/routes-snapshot.js';
+import { playbackRoutes } from './http/routes-playback.js';
 import { errors, type CameraRoute } from './http/camera-route.js';
 import { DomainError } from '../protocol/errors.js';
 import { CameraParams, CamerasAnswer, ClipsAnswer, ClipsQuery, ReloadAnswer, type CameraSummary, type ClipJson, type ReloadResult } from '../protocol/schemas.js';
 import type { JobStatus } from './store/job-store.js';
 import { attachClipEngine } from './clips/engine-attach.js';
 import { StorageBudget } from './segments/storage-budget.js';
+import { BackgroundLane } from './segments/background-lane.js';
 import type { AppConfig, CameraConfig } from './config/app-config.js';
 
 export type { CameraSummary, ReloadResult };
 
 /** Every camera route, served bare (default camera) and under /cameras/{camera}. */
-const CAMERA_ROUTES: CameraRoute[] = [...recordingRoutes, ...eventRoutes, ...clipRoutes, ...snapshotRoutes];
+const CAMERA_ROUTES: CameraRoute[] = [...recordingRoutes, ...eventRoutes, ...clipRoutes, ...snapshotRoutes, ...playbackRoutes];
 
 export class App {
   readonly log: Logger;
@@ -48,6 +50,8 @@ export class App {
   private reloading: Promise<ReloadResult> | null = null;
   /** The global `min_free_bytes` across cameras (storage-budget.ts): each recording camera is attached while it runs. */
   readonly storageBudget: StorageBudget;
+  /** The one lane every camera's background check goes through (segments/background-lane.ts). */
+  readonly backgroundLane = new BackgroundLane();
 
   constructor(config: AppConfig, opts: { logger?: Logger } = {}) {
     this.config = config;
@@ -96,7 +100,7 @@ export class App {
   }
 
   private startCamera(c: CameraConfig): Producer {
-    const p = new Producer(this.cameraOptions(c), c.name);
+    const p = new Producer(this.cameraOptions(c), c.name, { backgroundLane: this.backgroundLane });
     attachClipEngine(p);
     this.storageBudget.attach(p);
     try {

@@ -17,6 +17,8 @@ import { PtsClock } from './segments/pts-clock.js';
 import { reconcile, type RecoveryReport } from './segments/recovery.js';
 import { PinSet, Retention } from './segments/retention.js';
 import { BackgroundCheck } from './segments/background-check.js';
+import { BackgroundLane } from './segments/background-lane.js';
+import { RecordingViews } from './clips/recording-view.js';
 import type { FreeSpaceKeeper } from './segments/storage-budget.js';
 import { SegmentWriter, type IngestFragment } from './segments/segment-writer.js';
 import { segmentsDirOf } from './segments/paths.js';
@@ -72,6 +74,8 @@ export class Producer {
   /** Checks every other row and file against the index after start (segments/background-check.ts). */
   readonly backgroundCheck: BackgroundCheck;
   readonly startedAtMs = Date.now();
+  /** Recorded footage of any window as an MP4 served without writing it (GET …/recording.mp4). */
+  readonly recordingViews: RecordingViews;
   /** The camera's latest picture (GET …/snapshot.jpg), cached. */
   readonly snapshots: SnapshotCache = new SnapshotCache(this);
   clipEngine: ClipEngine | null = null;
@@ -87,7 +91,11 @@ export class Producer {
   /** The running ffmpeg's init and offset, for /live.mp4. */
   live: { runId: number; init: InitSegment; offsetNs: bigint | null } | null = null;
 
-  constructor(input: ProducerOptionsInput = {}, name = DEFAULT_CAMERA) {
+  /**
+   * `backgroundLane`: the process's lane for background work, shared by its cameras (the App's); a
+   * producer without one makes its own.
+   */
+  constructor(input: ProducerOptionsInput = {}, name = DEFAULT_CAMERA, shared: { backgroundLane?: BackgroundLane } = {}) {
     this.options = resolveProducerOptions(input);
     this.name = name;
     const o = this.options;
@@ -110,7 +118,9 @@ export class Producer {
     this.recovery = reconcile(this.index, this.clock, this.segmentsDir, this.log.child('recovery'));
     this.backgroundCheck = new BackgroundCheck({
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, log: this.log.child('recovery'), report: this.recovery,
+      lane: shared.backgroundLane ?? new BackgroundLane(), name,
     });
+    this.recordingViews = new RecordingViews({ catalog: this.index, pins: this.pins, segmentsDir: this.segmentsDir });
     let gapReason = 'producer restart';
     this.writer = new SegmentWriter({
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, segmentSeconds: o.segmentSeconds,

@@ -65,3 +65,12 @@ export function queryIntValue(key: string, v: string | undefined, min: number, m
   if (!Number.isSafeInteger(n) || n < min || n > max) throw invalid(`${key}: must be between ${min} and ${max}`);
   return n;
 }
+
+/** A decimal number in a query string (`12.5`; no exponent, no hex, no spaces); undefined when absent or empty. */
+export function queryNumberValue(key: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!/^-?\d{1,16}(\.\d{1,9})?$/.test(v)) throw invalid(`${key}: must be a number`);
+  const n = Number(v);
+  if (n < min || n > max) throw invalid(`${key}: must be between ${min} and ${max}`);
+  return n;
+}

@@ -68,6 +68,14 @@ export const SegmentsQuery = Type.Object({
   limit: Type.Optional(Int({ minimum: 1, maximum: 100_000, description: `Segments per page (default ${SEGMENTS_PAGE}); a page holds the newest of the window.` })),
   cursor: Type.Optional(Type.String({ pattern: SEGMENTS_CURSOR, description: 'next_cursor of the previous page: the page of older segments.' })),
 });
+/** GET /recording.mp4: a window of recorded footage as an MP4 (at most MAX_CLIP_NS long), like a clip's. */
+export const RecordingQuery = Type.Object({
+  start_pts_ns: Type.Optional(PtsNs('Window start, producer PTS (ns).')),
+  stop_pts_ns: Type.Optional(PtsNs('Window stop (exclusive), producer PTS (ns).')),
+  start_epoch_ms: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15, description: 'Window start, epoch ms (used when no PTS is given).' })),
+  stop_epoch_ms: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15, description: 'Window stop, epoch ms.' })),
+  download: Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('0'), Type.Literal('true'), Type.Literal('false')], { description: 'Ask the browser to save the file (Content-Disposition: attachment).' })),
+});
 export const ClipWaitQuery = Type.Object({
   wait_ms: Type.Optional(Int({ minimum: 0, maximum: 3_600_000, description: `Hold the answer until the job ends (at most ${WAIT_MS_CAP} ms).` })),
 });

@@ -197,3 +197,89 @@ test('pruning old job records and clip retention read only the records they may 
   assert.match(q, /SEARCH jobs USING INDEX jobs_published/, q);
   assert.doesNotMatch(q, /TEMP B-TREE/, q);
 });
+
+// The plain overlap query (every gap before the window read): what gapsIn and pruneGaps must agree with.
+const OLD_GAPS_IN = 'SELECT * FROM gaps NOT INDEXED WHERE stop_pts_ns > ? AND start_pts_ns < ? ORDER BY start_pts_ns, id';
+const OLD_PRUNABLE = 'SELECT id FROM gaps NOT INDEXED WHERE stop_pts_ns <= (SELECT MIN(start_pts_ns) FROM segments) ORDER BY id';
+
+/** A deterministic PRNG (mulberry32): the same gap sets at every run. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+for (const [clock, base] of [['0', 0n], ['100 years', CENTURY_NS]] as const) {
+  test(`the gaps of a window and the gaps pruned are those the plain queries find, on random gap sets (clock at ${clock})`, () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const rnd = prng(seed);
+      const int = (n: number) => Math.floor(rnd() * n);
+      const index = indexWith(0);
+      const span = 1 + int(5000);
+      // Short gaps (some overlapping, some touching, some empty), now and then a very long one; ns-exact
+      // offsets so that values past 2^53 must stay exact.
+      index.db.transaction(() => {
+        for (let i = 0, n = int(300); i < n; i++) {
+          const start = at(int(span), base) + BigInt(int(1000));
+          const len = rnd() < 0.02 ? at(span * (0.2 + rnd())) : rnd() < 0.05 ? 0n : BigInt(1 + int(3_000_000_000));
+          index.addGap(start, start + len, `g${i}`);
+        }
+      })();
+      const old = index.db.prepare<[bigint, bigint], Record<string, unknown>>(OLD_GAPS_IN).safeIntegers(true);
+      const key = (g: { id: unknown; start_pts_ns: unknown; stop_pts_ns: unknown } | Record<string, unknown>) => `${Number(g.id)}:${g.start_pts_ns}:${g.stop_pts_ns}`;
+      for (let q = 0; q < 60; q++) {
+        const from = at(int(span + 20) - 10, base) + BigInt(int(1000));
+        const to = q % 10 === 0 ? PTS_MAX : from + BigInt(int(q % 3 === 0 ? 3 : 400)) * 1_000_000_000n + BigInt(int(1000));
+        const got = index.gapsIn(from, to);
+        assert.deepEqual(got.map(key), old.all(from, to).map(key), `seed ${seed}: [${from}, ${to})`);
+        for (const g of got) assert.equal(typeof g.start_pts_ns, 'bigint');
+      }
+      // Pruning: the footage's oldest start moves forward; each pass removes exactly what the plain query names.
+      const remaining = () => index.db.prepare<[], { id: number }>('SELECT id FROM gaps ORDER BY id').all().map((r) => r.id);
+      for (const sec of [int(span / 3), int(span / 2), span]) {
+        fillSegmentAt(index, at(sec, base) + BigInt(int(1000)));
+        const due = index.db.prepare<[], { id: number }>(OLD_PRUNABLE).all().map((r) => r.id);
+        const want = remaining().filter((id) => !due.includes(id));
+        assert.equal(index.pruneGaps(), due.length, `seed ${seed}: pruned at ${sec} s`);
+        assert.deepEqual(remaining(), want);
+        assert.equal(index.gapCount(), want.length, 'the maintained count follows');
+      }
+      index.db.close();
+    }
+  });
+}
+
+/** Makes `start` the oldest segment start (the only segment). */
+function fillSegmentAt(index: SegmentIndex, start: bigint): void {
+  index.db.prepare('DELETE FROM segments').run();
+  index.insertSegment({
+    path: `2026-01-01/${start}.mp4`, run_id: 1, start_pts_ns: start, start_epoch_ms: BASE_EPOCH, offset_ns: 0n, anchor_epoch_ms: BASE_EPOCH,
+    anchor_pts_ns: start, bytes: 100, init_size: 100, codec: 'h264', codec_string: 'avc1', width: 1, height: 1, fps: 1, has_audio: 0,
+    description_key: 'k', created_ms: 0,
+  });
+}
+
+test('gap lookups and gap pruning read a range of the start index, the longest gap one step down the length index', () => {
+  const index = indexWith(10);
+  const stmts = (index as unknown as { stmts: Record<'gapsIn' | 'pruneGaps', { source: string }> }).stmts;
+  const plan = (sql: string) => index.db.prepare<[{ from: bigint; to: bigint }], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+    .all({ from: 1n, to: 2n }).map((r) => r.detail).join(' | ');
+  const g = plan(stmts.gapsIn.source);
+  assert.match(g, /SEARCH gaps USING INDEX gaps_start \(start_pts_ns>\? AND start_pts_ns<\?\)/, g);
+  assert.match(g, /SEARCH gaps USING COVERING INDEX gaps_length/, g);
+  assert.doesNotMatch(g, /\bSCAN\b|TEMP B-TREE/, g);
+  const p = plan(stmts.pruneGaps.source);
+  assert.match(p, /SEARCH gaps USING INDEX gaps_start \(start_pts_ns<\?\)/, p);
+  assert.doesNotMatch(p, /\bSCAN\b/, p);
+  // Through those ranges, on many gaps and one long one: the gaps of a window near the newest.
+  index.db.transaction(() => {
+    for (let i = 0; i < 20_000; i++) index.addGap(at(i * 10), at(i * 10 + (i === 7 ? 100 : 1)), 'r');
+  })();
+  assert.deepEqual(index.gapsIn(at(150_000), at(150_100)).map((r) => Number(r.start_pts_ns / 1_000_000_000n)),
+    [150_000, 150_010, 150_020, 150_030, 150_040, 150_050, 150_060, 150_070, 150_080, 150_090]);
+  assert.deepEqual(index.gapsIn(at(150), at(151)).map((r) => Number(r.start_pts_ns / 1_000_000_000n)), [70, 150], 'the long gap reaches in');
+  index.db.close();
+});

@@ -93,3 +93,31 @@ test('a failing optional step leaves the last good version (retried later); a fa
   db.close();
   db2.close();
 });
+
+test('step 8 indexes the gap lengths of an existing index: its gaps are found through a range, as before', () => {
+  const tmp = tempDir();
+  const path = join(tmp.dir, 'index.sqlite');
+  const old = new Database(path);
+  migrate(old, { steps: MIGRATIONS.filter((m) => m.version <= 7) });
+  const insert = old.prepare("INSERT INTO gaps (start_pts_ns, stop_pts_ns, reason, created_ms) VALUES (?, ?, 'r', 0)");
+  // A clock past 2^53 ns: lengths and bounds must stay exact.
+  const base = 2n ** 60n;
+  for (let i = 0n; i < 50n; i++) insert.run(base + i * 10_000_000_000n, base + i * 10_000_000_000n + 1_000_000_001n);
+  insert.run(base + 5n, base + 200_000_000_000n);
+  old.close();
+  const db = openDatabase(path);
+  try {
+    assert.equal(version(db), LATEST_VERSION);
+    const idx = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'gaps_length'").get();
+    assert.equal(idx?.name, 'gaps_length');
+    assert.equal(db.prepare<[], { n: bigint }>('SELECT MAX(stop_pts_ns - start_pts_ns) AS n FROM gaps').safeIntegers(true).get()!.n, 200_000_000_000n - 5n);
+    const index = new SegmentIndex(db);
+    // The window [base + 150 s, base + 151 s): the long gap reaches into it from 150 s before.
+    const got = index.gapsIn(base + 150_000_000_000n, base + 151_000_000_001n);
+    assert.deepEqual(got.map((g) => [g.start_pts_ns, g.stop_pts_ns]), [[base + 5n, base + 200_000_000_000n], [base + 150_000_000_000n, base + 151_000_000_001n]]);
+    assert.equal(index.gapCount(), 51);
+  } finally {
+    db.close();
+    tmp.cleanup();
+  }
+});

@@ -37,6 +37,15 @@ interface VideoEl {
   play(): Promise<void>; pause(): void;
 }
 
+const WEB_DIR = new URL('../../web/', import.meta.url).pathname;
+/** The page's own files as the producer serves them (GET / and /web/{name}), for a scripted producer. */
+function webFile(path: string): { body: string; headers: Record<string, string> } | null {
+  const name = path === '/' ? 'index.html' : /^\/web\/([a-z-]+\.(?:js|css))$/.exec(path)?.[1];
+  if (!name) return null;
+  const type = name.endsWith('.html') ? 'text/html; charset=utf-8' : name.endsWith('.js') ? 'text/javascript' : 'text/css';
+  return { body: readFileSync(join(WEB_DIR, name), 'utf8'), headers: { 'content-type': type } };
+}
+
 /** Console errors and uncaught page errors, collected for the whole life of a page. */
 function watchErrors(page: Page): string[] {
   const errors: string[] = [];
@@ -316,7 +325,6 @@ cameras:
 
   test('at 100 years of producer clock (PTS past 2^53): exact digits on the timeline and in the clip it asks for', async () => {
     const tmp = tempDir();
-    const WEB = new URL('../../web/', import.meta.url).pathname;
     const mp4 = join(tmp.dir, 'clip.mp4');
     await makeVideo(mp4, { seconds: 2, fps: FPS, width: 192, height: 108, gop: 15 });
     const N = 3_155_760_000_000_000_123n; // "now" on the producer's clock at the first /health: 100 years and an odd ns
@@ -330,12 +338,9 @@ cameras:
     const segs = [seg(1, S(-30_000, 7n), S(-6_000, 3n)), seg(2, S(-4_000, 11n), S(600_000, 13n))];
     const gaps = [{ start_pts_ns: S(-6_000, 3n), stop_pts_ns: S(-4_000, 11n), duration_ms: 2000, reason: 'ingest restarted' }];
     let clip: Record<string, unknown> | null = null;
-    const files: Record<string, [string, string]> = {
-      '/': ['index.html', 'text/html; charset=utf-8'], '/web/app.js': ['app.js', 'text/javascript'], '/web/style.css': ['style.css', 'text/css'],
-    };
     const srv = await startScriptedServer((req: RecordedRequest) => {
-      const f = files[req.path];
-      if (f) return { body: readFileSync(join(WEB, f[0]), 'utf8'), headers: { 'content-type': f[1] } };
+      const f = webFile(req.path);
+      if (f) return f;
       if (req.path === '/cameras') {
         return { body: { ok: true, default_camera: 'front', cameras: [{ name: 'front', state: 'running', record: true, source: 'testsrc', last_fragment_age_ms: null, error: null, default: true }] } };
       }

@@ -1,34 +1,21 @@
-// The I/O of one clip: read the init and the moofs of the fragments the engine selected (from the
-// keyframe decoding starts at, possibly in an earlier segment, through the fragment after the window)
-// from the segment files (checking each moof against the index, so a damaged segment fails the job by
-// name instead of yielding a wrong clip), let the pure planner (mp4/cut) choose samples and edit lists
-// and decide `partial` (the sidecar and the API answer both carry the planner's value), lay
-// out a plain MP4 and copy the sample bytes into a temp file (fsync), then publish it under a name that
+// The I/O of one clip: cut the window the engine selected (cut-layout.ts: read, plan, lay out; the
+// planner decides `partial`, and the sidecar and the API answer both carry its value), copy the
+// sample bytes into a temp file (fsync), then publish it under a name that
 // never overwrites. The JSON sidecar is written the same way and published first, so a visible clip
 // always has its sidecar, even after a crash between the two. A full disk ends the job with an error
 // naming it, and nothing of the clip is left. A resumed job (its producer died mid-publish) adopts the
 // clip it had already published instead of writing a second one.
-import { ptsAdd, ptsDiff } from '../../protocol/pts.js';
+import { ptsAdd } from '../../protocol/pts.js';
 import { stringifyWireJson } from '../../protocol/wire-json.js';
 import { writeFile, unlink } from 'node:fs/promises';
-import { openSync, fsyncSync, fstatSync, closeSync, readSync, existsSync, linkSync, readFileSync, statSync, unlinkSync } from 'node:fs';
-import { parseInit, type InitSegment } from '../../mp4/init.js';
-import type { ParsedMoof } from '../../mp4/fragment.js';
-import { planCut, type CutPlan, type CutSource } from '../../mp4/cut.js';
-import { layoutMp4 } from '../../mp4/writer.js';
+import { openSync, fsyncSync, closeSync, existsSync, linkSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import type { CutPlan } from '../../mp4/cut.js';
 import { writeLayout } from './write-layout.js';
-import type { FragmentRow, SegmentRow } from '../store/catalog.js';
-import { segmentAbsPath } from '../segments/paths.js';
-import { checkFragment } from '../segments/fragment-check.js';
-import { GAP_TOLERANCE_NS } from '../segments/timeline.js';
+import { layoutCut, type CutInput } from './cut-layout.js';
 import { candidates, freeClipName, sidecarPathOf, tempPathFor } from './output-paths.js';
 
-export interface AssemblyInput {
+export interface AssemblyInput extends CutInput {
   clipId: string;
-  segments: Array<{ row: SegmentRow; fragments: FragmentRow[] }>;
-  segmentsDir: string;
-  startNs: bigint;
-  stopNs: bigint;
   outDir: string;
   filename: string;
   /** Written into the sidecar as is. */
@@ -48,55 +35,6 @@ export interface AssemblyResult {
   adopted: boolean;
 }
 
-/** Parsed init segments by segment path (a segment's init never changes). */
-const initCache = new Map<string, InitSegment>();
-const INIT_CACHE_MAX = 256;
-
-/**
- * Reads the init and the moofs of the given fragments. They are small (a few KiB), so plain positional
- * reads on one descriptor are cheaper than a round trip through the thread pool for each.
- */
-function readSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
-  const fd = openSync(abs, 'r');
-  try {
-    // A sealed segment never changes; one that did (damage, a stray writer) is verified at the next
-    // start, and until then not trusted for clips.
-    const st = fstatSync(fd);
-    if (row.sealed && (st.size !== row.bytes || (row.mtime_ms !== null && st.mtimeMs !== row.mtime_ms))) {
-      const how = st.size !== row.bytes ? `${st.size} bytes, the index says ${row.bytes}` : 'written to since';
-      throw new Error(`segment ${row.path} is damaged: it changed on disk after it was sealed (${how}); it is verified at the next start and not used until then`);
-    }
-    let init = initCache.get(abs);
-    if (!init) {
-      const initBuf = Buffer.allocUnsafe(row.init_size);
-      readExactly(fd, initBuf, 0);
-      init = parseInit(initBuf);
-      if (initCache.size >= INIT_CACHE_MAX) initCache.delete(initCache.keys().next().value as string);
-      initCache.set(abs, init);
-    }
-    const moofs: ParsedMoof[] = [];
-    for (const f of fragments) {
-      const buf = Buffer.allocUnsafe(f.moof_size);
-      readExactly(fd, buf, f.offset);
-      const check = checkFragment(buf, f, init, row.offset_ns);
-      if ('why' in check) throw new Error(`segment ${row.path} is damaged: the fragment at byte ${f.offset} does not match the index (${check.why})`);
-      moofs.push(check.moof);
-    }
-    return { init, moofs };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readExactly(fd: number, buf: Buffer, position: number): void {
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw new Error(`segment file ends early (wanted ${buf.length} bytes at ${position})`);
-    done += n;
-  }
-}
-
 function fsyncDir(dir: string): void {
   try {
     const fd = openSync(dir, 'r');
@@ -107,33 +45,8 @@ function fsyncDir(dir: string): void {
 }
 
 export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
-  const paths = a.segments.map((s) => segmentAbsPath(a.segmentsDir, s.row.path));
-  const sources: CutSource[] = [];
-  a.segments.forEach(({ row, fragments }, i) => {
-    let read: ReturnType<typeof readSource>;
-    try {
-      read = readSource(paths[i], row, fragments);
-    } catch (e) {
-      // A segment read only for context (a keyframe before the window, the audio after it) that cannot
-      // be read is left out: the planner then says what the clip lacks. One the window needs fails the job.
-      if (fragments.every((f) => f.stop_pts_ns <= a.startNs || f.start_pts_ns >= a.stopNs)) return;
-      throw e;
-    }
-    const { init, moofs } = read;
-    // A segment whose damaged fragments recovery left out of the index has holes: each contiguous run
-    // is its own source, so the planner sees a hole as the gap it is.
-    let from = 0;
-    for (let k = 1; k <= fragments.length; k++) {
-      if (k < fragments.length && ptsDiff(fragments[k].start_pts_ns, fragments[k - 1].stop_pts_ns) <= GAP_TOLERANCE_NS) continue;
-      sources.push({ source: i, offsetNs: ptsDiff(row.offset_ns, a.startNs), init, fragments: moofs.slice(from, k) });
-      from = k;
-    }
-  });
-  // The planner works in ns from the window's start (numbers; a window is at most an hour).
-  const plan = planCut(sources, { startNs: 0, stopNs: ptsDiff(a.stopNs, a.startNs) });
+  const { paths, plan, layout, used } = layoutCut(a);
   const abs = (ns: number) => ptsAdd(a.startNs, ns);
-  const layout = layoutMp4(plan.tracks);
-  const used = plan.sourcesUsed.map((i) => a.segments[i].row.path);
   if (a.resumed) {
     const prior = findPublished(a.outDir, a.filename, a.clipId);
     if (prior && statSync(prior).size === layout.size) {
@@ -181,14 +94,26 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
         if (attempt > 100) throw new Error(`no free file name for ${a.filename} in ${a.outDir}`);
         continue;
       }
+      // The temp names go now, before the directory is synced (only a name each: the files keep
+      // their published one); done here rather than through the thread pool, it costs microseconds.
+      dropTemp(tmpMp4);
+      dropTemp(tmpJson);
       fsyncDir(a.outDir);
       return { path: candidate, sidecarPath, bytes: layout.size, plan, segmentPaths: used, adopted: false };
     }
   } catch (e) {
+    // Not published: the temp files may be the only names of what was written (large: freed off the loop).
+    await Promise.all([unlink(tmpMp4).catch(() => undefined), unlink(tmpJson).catch(() => undefined)]);
     throw explainWriteError(e, a);
-  } finally {
-    await unlink(tmpMp4).catch(() => undefined);
-    await unlink(tmpJson).catch(() => undefined);
+  }
+}
+
+/** Removes a temp name that is now a second name of a published file. */
+function dropTemp(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone; a stale temp file would be removed at the next start anyway.
   }
 }
 

@@ -41,7 +41,18 @@ export function parseClipBody(body: unknown): ClipSpec {
   const filename = optString(obj, 'filename', 200) ?? null;
   const maxWaitMs = optNonNegInt(obj, 'max_wait_ms', MAX_WAIT_MS) ?? DEFAULT_MAX_WAIT_MS;
   if (filename !== null) validateFilename(filename);
-  const common = { label, outDir, filename, maxWaitMs };
+  return { ...parseClipWindow({ startPts, stopPts, startEpoch, stopEpoch }), label, outDir, filename, maxWaitMs };
+}
+
+/** A window in producer PTS or in epoch ms, as a clip request or the recording route gives it. */
+export type ClipWindow = { mode: 'pts'; startPtsNs: bigint; stopPtsNs: bigint } | { mode: 'epoch'; startEpochMs: number; stopEpochMs: number };
+
+/**
+ * Checks a window given as PTS (which win when both are given, as the spec says) or epoch ms: both
+ * ends, in order, at most MAX_CLIP_NS long. Every rejection names the field.
+ */
+export function parseClipWindow(w: { startPts?: bigint; stopPts?: bigint; startEpoch?: number; stopEpoch?: number }): ClipWindow {
+  const { startPts, stopPts, startEpoch, stopEpoch } = w;
   const hasPts = startPts !== undefined || stopPts !== undefined;
   const hasEpoch = startEpoch !== undefined || stopEpoch !== undefined;
   if (hasPts) {
@@ -49,14 +60,14 @@ export function parseClipBody(body: unknown): ClipSpec {
     if (stopPts === undefined) throw new DomainError('INVALID_FIELD', 'stop_pts_ns: required with start_pts_ns');
     if (stopPts <= startPts) throw new DomainError('INVALID_FIELD', 'stop_pts_ns: must be greater than start_pts_ns');
     if (stopPts - startPts > BigInt(MAX_CLIP_NS)) throw new DomainError('INVALID_FIELD', `stop_pts_ns: window longer than ${MAX_CLIP_NS / 1e9} s`);
-    return { mode: 'pts', startPtsNs: startPts, stopPtsNs: stopPts, ...common };
+    return { mode: 'pts', startPtsNs: startPts, stopPtsNs: stopPts };
   }
   if (hasEpoch) {
     if (startEpoch === undefined) throw new DomainError('INVALID_FIELD', 'start_epoch_ms: required with stop_epoch_ms');
     if (stopEpoch === undefined) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: required with start_epoch_ms');
     if (stopEpoch <= startEpoch) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: must be greater than start_epoch_ms');
     if ((stopEpoch - startEpoch) * 1e6 > MAX_CLIP_NS) throw new DomainError('INVALID_FIELD', `stop_epoch_ms: window longer than ${MAX_CLIP_NS / 1e9} s`);
-    return { mode: 'epoch', startEpochMs: startEpoch, stopEpochMs: stopEpoch, ...common };
+    return { mode: 'epoch', startEpochMs: startEpoch, stopEpochMs: stopEpoch };
   }
   throw new DomainError('INVALID_FIELD', 'start_pts_ns: a window is required (start_pts_ns + stop_pts_ns, or start_epoch_ms + stop_epoch_ms)');
 }

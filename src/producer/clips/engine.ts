@@ -16,7 +16,7 @@ import type { ClipEngineHooks } from '../producer.js';
 import type { SegmentIndex } from '../store/catalog.js';
 import { DomainError } from '../../protocol/errors.js';
 import type { ClipJson } from '../../protocol/schemas.js';
-import type { ClipSpec } from './clip-request.js';
+import type { ClipSpec, ClipWindow } from './clip-request.js';
 import { labelForFilename } from './clip-request.js';
 import { clipIdPrefix } from '../camera-names.js';
 import { JobStore, type ClipOutcome, type JobRecord } from '../store/job-store.js';
@@ -153,27 +153,27 @@ export class ClipEngine implements ClipEngineHooks {
     return epochToPts(epochMs, spans, (ms) => ptsAdd(anchor.ptsNs, (ms - anchor.epochMs) * 1e6));
   }
 
+  /** A window on the producer clock: PTS as given, epoch ms mapped through the footage's anchors. */
+  resolveWindow(w: ClipSpec | ClipWindow): { startPtsNs: bigint; stopPtsNs: bigint } {
+    if (w.mode === 'pts') return { startPtsNs: w.startPtsNs!, stopPtsNs: w.stopPtsNs! };
+    const stopPtsNs = this.mapEpoch(w.stopEpochMs!);
+    // A window that ends before the producer's clock begins (negative PTS: before this data directory's
+    // first start, or before its oldest footage mapped with that footage's anchor) is a window in the
+    // past with no footage, as the seed says (409), not a malformed request.
+    if (stopPtsNs <= 0n) throw new DomainError('NO_FOOTAGE', NO_OVERLAP_MESSAGE);
+    if (stopPtsNs > PTS_MAX) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
+    const startPtsNs = ptsMax(0n, this.mapEpoch(w.startEpochMs!));
+    // Only a window shorter than a nanosecond gets here (or ends whose footage's anchors disagree by more than it).
+    if (stopPtsNs <= startPtsNs) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: window maps to nothing on the producer clock');
+    return { startPtsNs, stopPtsNs };
+  }
+
   /** Validates placement, decides 409, and queues the job. */
   submit(spec: ClipSpec): JobRecord {
     if (this.closing) throw new DomainError('SHUTTING_DOWN', 'producer is shutting down');
     if (this.pending.size >= MAX_PENDING) throw new DomainError('QUEUE_FULL', `too many clip jobs waiting (${MAX_PENDING}); retry later`);
     const outDir = resolveOutDir(spec.outDir, this.p.clipRoots);
-    let startPtsNs: bigint;
-    let stopPtsNs: bigint;
-    if (spec.mode === 'pts') {
-      startPtsNs = spec.startPtsNs!;
-      stopPtsNs = spec.stopPtsNs!;
-    } else {
-      stopPtsNs = this.mapEpoch(spec.stopEpochMs!);
-      // A window that ends before the producer's clock begins (negative PTS: before this data directory's
-      // first start, or before its oldest footage mapped with that footage's anchor) is a window in the
-      // past with no footage, as the seed says (409), not a malformed request.
-      if (stopPtsNs <= 0n) throw new DomainError('NO_FOOTAGE', NO_OVERLAP_MESSAGE);
-      if (stopPtsNs > PTS_MAX) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
-      startPtsNs = ptsMax(0n, this.mapEpoch(spec.startEpochMs!));
-      // Only a window shorter than a nanosecond gets here (or ends whose footage's anchors disagree by more than it).
-      if (stopPtsNs <= startPtsNs) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: window maps to nothing on the producer clock');
-    }
+    const { startPtsNs, stopPtsNs } = this.resolveWindow(spec);
     const nowPts = this.p.anchor().nowPtsNs;
     const overlapping = this.p.catalog.overlapping(startPtsNs, stopPtsNs);
     if (stopPtsNs <= nowPts && overlapping.length === 0) throw new DomainError('NO_FOOTAGE', this.noFootageMessage({ startPtsNs, stopPtsNs }));

@@ -9,7 +9,7 @@ import { parseClipBody } from '../clips/clip-request.js';
 import type { JobStatus } from '../store/job-store.js';
 import type { Producer } from '../producer.js';
 import { CLIP_ID } from '../camera-names.js';
-import { HttpError } from './errors.js';
+import { parseRange } from './byte-range.js';
 import { errors, type CameraRoute } from './camera-route.js';
 
 function engineOf(p: Producer): ClipEngine {
@@ -22,27 +22,6 @@ function jobOr404(engine: ClipEngine, id: string) {
   const job = engine.get(id);
   if (!job) throw new DomainError('NOT_FOUND', `clip_id: unknown clip ${id}`);
   return job;
-}
-
-/** Parses a single `bytes=a-b` range against a file size; null when absent; throws 416 when unsatisfiable. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
-  if (!header) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return null; // multi-range or malformed: serve the whole file
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  if (start >= size || start > end) {
-    throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', `range: not satisfiable for ${size} bytes`, { 'content-range': `bytes */${size}` });
-  }
-  return { start, end };
 }
 
 /** Where a page of clips ends: a clip's (created_ms, clip_id); `before` must name a known clip of `p`. */

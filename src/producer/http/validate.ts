@@ -1,10 +1,10 @@
 // Request validation from the protocol's JSON Schemas: bodies with Ajv (no type coercion, unknown
-// fields refused), query strings by walking the schema (decimal integers only — `1e3`, ` 5` and `0x10`
+// fields refused), query strings by walking the schema (decimal integers and numbers only — `1e3`, ` 5` and `0x10`
 // are not integers here — an empty value is absent, and enums name their values). Every failure is a
 // 400 whose message starts with the field it names.
 import { Ajv, type ErrorObject } from 'ajv';
 import { DomainError } from '../../protocol/errors.js';
-import { fieldName, queryIntValue } from '../../protocol/fields.js';
+import { fieldName, queryIntValue, queryNumberValue } from '../../protocol/fields.js';
 import { parsePts, PTS_MAX, ptsField } from '../../protocol/pts.js';
 
 const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false, verbose: true });
@@ -139,7 +139,7 @@ export function queryValidator(schema: unknown): Validator {
       for (const [key, node] of Object.entries(props)) {
         const v = q[key];
         // An empty integer is absent (`?limit=`); an empty enum value is not one of its values.
-        if (v === undefined || (v === '' && (node.type === 'integer' || node['x-pts']))) continue;
+        if (v === undefined || (v === '' && (node.type === 'integer' || node.type === 'number' || node['x-pts']))) continue;
         const values = enumValues(node);
         if (node['x-pts']) {
           // A PTS: decimal digits, read exactly as a bigint (past 2^53 too); `-0` is 0.
@@ -149,6 +149,8 @@ export function queryValidator(schema: unknown): Validator {
           out[key] = ptsField(digits.replace(/^0+(?=[0-9])/, ''), key);
         } else if (node.type === 'integer') {
           out[key] = queryIntValue(key, v, node.minimum ?? -Number.MAX_SAFE_INTEGER, node.maximum ?? Number.MAX_SAFE_INTEGER);
+        } else if (node.type === 'number') {
+          out[key] = queryNumberValue(key, v, node.minimum ?? -Number.MAX_VALUE, node.maximum ?? Number.MAX_VALUE);
         } else if (values) {
           if (!values.includes(v)) throw new DomainError('INVALID_FIELD', `${key}: must be ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`);
           out[key] = v;

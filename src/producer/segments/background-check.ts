@@ -1,23 +1,30 @@
 // The background half of reconciliation: after start-up (recovery.ts reconcile(), which handles only
 // what a crash can have left), every other index row is checked against its file — a missing file drops
 // the row, a file whose size or mtime changed since sealing is verified fragment by fragment — and every
-// older day directory is searched for files the index does not know. It runs in small batches with
-// pauses, so ingest and HTTP never wait behind it, and in bounded memory (one batch of rows, one day's
-// names) at any history size. Rows and files written by this process are not its business: it stops at
-// the newest row and the newest start pts that existed when it was created.
-import { statSync } from 'node:fs';
+// older day directory is searched for files the index does not know. Its work goes through the
+// process's background lane (background-lane.ts) in small synchronous batches — a few hundred rows, a few
+// hundred directory entries (each looked up in the index by path), one file adopted — each cut short
+// once it has worked `budgetMs`, so ingest and HTTP never wait behind it however many cameras check at
+// once; and in bounded memory (one batch of rows, a day's unknown names) at any history size. Rows and
+// files written by this process are not its business: it stops at the newest row and the newest start
+// pts that existed when it was created.
+import { opendirSync, statSync, type Dir } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../common/log.js';
-import { abortableSleep } from '../../common/sleep.js';
 import type { SegmentIndex } from '../store/catalog.js';
 import type { PtsClock } from './pts-clock.js';
+import type { BackgroundLane, LaneMember } from './background-lane.js';
 import { segmentAbsPath, startPtsFromName } from './paths.js';
-import { adoptFile, dayDirs, reconcileRow, unknownFilesIn, type ReconcileContext, type RecoveryReport } from './recovery.js';
+import { adoptFile, dayDirs, reconcileRow, type ReconcileContext, type RecoveryReport } from './recovery.js';
 
 export interface BackgroundCheckOptions {
-  /** Rows per batch. */
+  /** Rows per batch at most. */
   batch?: number;
-  /** Pause between batches (ms). */
-  pauseMs?: number;
+  /** Directory entries per batch at most. */
+  entries?: number;
+  /** A batch ends once it has worked this long (ms); the rest goes in the next one. */
+  budgetMs?: number;
 }
 
 /** Whether a sealed segment's file is as it was sealed (size, and mtime where recorded); false when missing. */
@@ -32,15 +39,22 @@ export class BackgroundCheck {
   rowsChecked = 0;
   private readonly abort = new AbortController();
   private readonly ctx: ReconcileContext;
+  private readonly lane: BackgroundLane;
+  private readonly name: string;
+  private member: LaneMember | null = null;
   private readonly maxId: number;
   private readonly boundaryPtsNs: bigint;
   private resolveDone!: () => void;
+  private started = false;
 
   constructor(
-    deps: { index: SegmentIndex; clock: PtsClock; segmentsDir: string; log: Logger; report: RecoveryReport },
+    deps: { index: SegmentIndex; clock: PtsClock; segmentsDir: string; log: Logger; report: RecoveryReport; lane: BackgroundLane; name: string },
     private readonly o: BackgroundCheckOptions = {},
   ) {
-    this.ctx = { ...deps };
+    const { lane, name, ...ctx } = deps;
+    this.ctx = ctx;
+    this.lane = lane;
+    this.name = name;
     this.maxId = deps.index.maxId();
     // Files named at or after the newest indexed footage belong to this process's writer.
     this.boundaryPtsNs = deps.index.stats().newestStopPtsNs ?? 0n;
@@ -48,57 +62,44 @@ export class BackgroundCheck {
   }
 
   start(): void {
-    if (this.started) return;
+    if (this.started || this.abort.signal.aborted) return;
     this.started = true;
-    void this.run().finally(() => this.resolveDone());
+    this.member = this.lane.join(this.name);
+    void this.run().finally(() => {
+      this.member?.leave();
+      this.resolveDone();
+    });
   }
 
+  /** Stops the pass (its waiting turn is given up; the lane's other members keep theirs). */
   stop(): void {
     this.abort.abort();
+    this.member?.leave();
     if (!this.started) this.resolveDone();
   }
 
-  private started = false;
-
   private async run(): Promise<void> {
-    const { index, log, report } = this.ctx;
-    const batch = this.o.batch ?? 256;
-    // At most half of the time it runs is work: each pause is as long as the batch before it took.
-    let workStart = Date.now();
-    const pause = async () => {
-      await abortableSleep(Math.max(this.o.pauseMs ?? 5, Date.now() - workStart), this.abort.signal);
-      workStart = Date.now();
-    };
+    const { log, report } = this.ctx;
+    const member = this.member!;
+    const budgetMs = this.o.budgetMs ?? 4;
     const before = { dropped: report.droppedRows, corrupt: report.corrupt.length, adopted: report.adopted };
     const t0 = Date.now();
+    let dir: Dir | null = null;
     try {
-      let after = 0;
-      for (;;) {
-        if (this.abort.signal.aborted) return;
-        // A stat per row against what the index says; the whole row is read only for one that changed.
-        const rows = index.fileFactsAfterId(after, this.maxId, batch);
-        if (rows.length === 0) break;
-        for (const r of rows) {
-          if (fileUnchanged(segmentAbsPath(this.ctx.segmentsDir, r.path), r)) continue;
-          const row = index.get(r.id);
-          if (row) reconcileRow(this.ctx, row);
-        }
-        this.rowsChecked += rows.length;
-        after = rows[rows.length - 1].id;
-        await pause();
-      }
-      const days = dayDirs(this.ctx.segmentsDir);
+      // A stat per row against what the index says; the whole row is read only for one that changed.
+      const cursor = { after: 0 };
+      while (await member.turn(() => this.checkRows(cursor, budgetMs)));
+      const days = await member.turn(() => dayDirs(this.ctx.segmentsDir));
       for (const day of days) {
-        if (this.abort.signal.aborted) return;
-        const files = unknownFilesIn(this.ctx, day).filter((abs) => {
-          const start = startPtsFromName(abs.split('/').pop()!);
-          return start !== null && start < this.boundaryPtsNs;
-        });
-        for (let i = 0; i < files.length; i++) {
-          adoptFile(this.ctx, files[i]);
-          if (i % 16 === 15) await pause();
-        }
-        await pause();
+        // The day's names a few hundred at a time, each looked up in the index; then the unknown ones adopted.
+        const unknown: string[] = [];
+        dir = await member.turn(() => openDay(this.ctx.segmentsDir, day));
+        while (dir && await member.turn(() => this.readNames(dir!, day, unknown, budgetMs)));
+        const d = dir;
+        dir = null;
+        d?.closeSync();
+        unknown.sort();
+        for (let i = 0; i < unknown.length;) i = await member.turn(() => this.adopt(unknown, i, budgetMs));
       }
       log.info('background check of the index against the files finished', {
         rows: this.rowsChecked, days: days.length, ms: Date.now() - t0, dropped_rows: report.droppedRows - before.dropped,
@@ -106,6 +107,64 @@ export class BackgroundCheck {
       });
     } catch (e) {
       if (!this.abort.signal.aborted) log.error('background check of the index failed', { error: (e as Error).message });
+    } finally {
+      try {
+        dir?.closeSync();
+      } catch {
+        // already closed
+      }
     }
+  }
+
+  /** One batch of rows after the cursor (moved past those checked); false when none are left. */
+  private checkRows(cursor: { after: number }, budgetMs: number): boolean {
+    const t0 = performance.now();
+    const rows = this.ctx.index.fileFactsAfterId(cursor.after, this.maxId, this.o.batch ?? 256);
+    if (rows.length === 0) return false;
+    for (const r of rows) {
+      cursor.after = r.id;
+      this.rowsChecked++;
+      if (!fileUnchanged(segmentAbsPath(this.ctx.segmentsDir, r.path), r)) {
+        const row = this.ctx.index.get(r.id);
+        if (row) reconcileRow(this.ctx, row);
+      }
+      if (performance.now() - t0 >= budgetMs) break;
+    }
+    return true;
+  }
+
+  /**
+   * Reads the next names of a day directory, adding to `unknown` the segment files older than this
+   * process's footage that the index does not know; false once the directory is read through.
+   */
+  private readNames(dir: Dir, day: string, unknown: string[], budgetMs: number): boolean {
+    const t0 = performance.now();
+    for (let n = this.o.entries ?? 256; n > 0; n--) {
+      const e = dir.readSync();
+      if (e === null) return false;
+      const start = e.name.endsWith('.mp4') ? startPtsFromName(e.name) : null;
+      if (start !== null && start < this.boundaryPtsNs && !this.ctx.index.hasPath(`${day}/${e.name}`)) {
+        unknown.push(join(this.ctx.segmentsDir, day, e.name));
+      }
+      if (performance.now() - t0 >= budgetMs) break;
+    }
+    return true;
+  }
+
+  /** Adopts unknown files from `i` on (at least one) while the budget lasts; the index of the next one. */
+  private adopt(files: string[], i: number, budgetMs: number): number {
+    const t0 = performance.now();
+    do adoptFile(this.ctx, files[i++]);
+    while (i < files.length && performance.now() - t0 < budgetMs);
+    return i;
+  }
+}
+
+/** A day directory opened for reading its names a few at a time, or null when it cannot be read. */
+function openDay(segmentsDir: string, day: string): Dir | null {
+  try {
+    return opendirSync(join(segmentsDir, day), { bufferSize: 128 });
+  } catch {
+    return null;
   }
 }

@@ -145,7 +145,10 @@ export class SegmentIndex {
       oldestSealed: db.prepare<[number], Raw>('SELECT * FROM segments WHERE sealed = 1 ORDER BY start_pts_ns, id LIMIT ?'),
       sealedAfter: db.prepare<[bigint, number, number], Raw>(
         'SELECT * FROM segments WHERE sealed = 1 AND (start_pts_ns, id) > (?, ?) ORDER BY start_pts_ns, id LIMIT ?'),
-      pruneGaps: db.prepare('DELETE FROM gaps WHERE stop_pts_ns <= (SELECT MIN(start_pts_ns) FROM segments)'),
+      // A range of the start index (a gap ends after it starts): the gaps retention made prunable and the
+      // few that straddle the oldest footage, not the whole table.
+      pruneGaps: db.prepare(`DELETE FROM gaps WHERE start_pts_ns <= (SELECT MIN(start_pts_ns) FROM segments)
+        AND stop_pts_ns <= (SELECT MIN(start_pts_ns) FROM segments)`),
       fragmentsOf: db.prepare<[number], Raw>('SELECT * FROM fragments WHERE segment_id = ? ORDER BY seq'),
       fragmentsIn: db.prepare<[number, bigint, bigint], Raw>(
         'SELECT * FROM fragments WHERE segment_id = ? AND stop_pts_ns > ? AND start_pts_ns < ? ORDER BY seq'),
@@ -173,7 +176,11 @@ export class SegmentIndex {
           (SELECT stop_pts_ns FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1) AS newest,
           (SELECT stop_epoch_ms FROM segments WHERE fragments > 0 ORDER BY stop_epoch_ms DESC LIMIT 1) AS newest_epoch`),
       insertGap: db.prepare('INSERT INTO gaps (start_pts_ns, stop_pts_ns, reason, created_ms) VALUES (?, ?, ?, ?)'),
-      gapsIn: db.prepare<[bigint, bigint], Raw>('SELECT * FROM gaps WHERE stop_pts_ns > ? AND start_pts_ns < ? ORDER BY start_pts_ns'),
+      // A gap ending after @from starts after @from − (the longest gap): a range of the start index, with
+      // the longest gap one step down the length index (migration 8; without it, a scan for it, still right).
+      gapsIn: db.prepare<{ from: bigint; to: bigint }, Raw>(`SELECT * FROM gaps
+        WHERE start_pts_ns >= @from - COALESCE((SELECT MAX(stop_pts_ns - start_pts_ns) FROM gaps), 0)
+          AND start_pts_ns < @to AND stop_pts_ns > @from ORDER BY start_pts_ns, id`),
       gapCount: db.prepare<[], { n: number }>("SELECT n FROM totals WHERE name = 'gaps'"),
       lastSegment: db.prepare<[], Raw>('SELECT * FROM segments WHERE fragments > 0 ORDER BY stop_pts_ns DESC LIMIT 1'),
       replaceBounds: db.prepare(`UPDATE segments SET start_pts_ns = @start_pts_ns, stop_pts_ns = @stop_pts_ns, start_epoch_ms = @start_epoch_ms,
@@ -182,6 +189,7 @@ export class SegmentIndex {
       unsealed: db.prepare<[], Raw>('SELECT * FROM segments WHERE sealed = 0 ORDER BY id'),
       // Through the path's UNIQUE index: the rows of one day directory.
       pathsUnder: db.prepare<[string, string], { path: string }>('SELECT path FROM segments WHERE path >= ? AND path < ?'),
+      hasPath: db.prepare<[string], number>('SELECT 1 FROM segments WHERE path = ?').pluck(),
       fileFactsAfterId: db.prepare<[number, number, number], { id: number; path: string; bytes: number; mtime_ms: number | null }>(
         'SELECT id, path, bytes, mtime_ms FROM segments WHERE id > ? AND id <= ? AND sealed = 1 ORDER BY id LIMIT ?'),
       maxId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM segments'),
@@ -353,6 +361,11 @@ export class SegmentIndex {
     return this.stmts.pathsUnder.all(prefix, `${prefix}\uffff`).map((r) => r.path);
   }
 
+  /** Whether a row has this path (one step down the path's UNIQUE index). */
+  hasPath(path: string): boolean {
+    return this.stmts.hasPath.get(path) !== undefined;
+  }
+
   /** What the background check compares with each sealed file (afterId < id <= maxId, by id: a cursor). */
   fileFactsAfterId(afterId: number, maxId: number, limit: number): Array<{ id: number; path: string; bytes: number; mtime_ms: number | null }> {
     return this.stmts.fileFactsAfterId.all(afterId, maxId, limit);
@@ -367,7 +380,7 @@ export class SegmentIndex {
   }
 
   gapsIn(fromPtsNs: bigint, toPtsNs: bigint): GapRow[] {
-    return this.stmts.gapsIn.all(fromPtsNs, toPtsNs).map(gapRow);
+    return this.stmts.gapsIn.all({ from: fromPtsNs, to: toPtsNs }).map(gapRow);
   }
 
   gapCount(): number {

@@ -162,6 +162,14 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX IF NOT EXISTS jobs_prunable ON jobs(updated_ms)
         WHERE status IN ('done', 'error') AND (outcome IS NULL OR json_extract(outcome, '$.path') IS NULL)`),
   },
+  {
+    // The longest gap is one step down this index, so the gaps overlapping a window are a range of the
+    // start index: those starting in [from − longest, to), not every gap before the window. An index
+    // (rather than a maintained maximum) shrinks when retention removes the long gap. PTS are 0 … 2^63 − 1,
+    // so a length never overflows. Built from the existing gaps when the step runs.
+    version: 8, what: 'index of gap lengths (gap lookups read only the gaps near their window)',
+    up: (db) => db.exec('CREATE INDEX IF NOT EXISTS gaps_length ON gaps(stop_pts_ns - start_pts_ns)'),
+  },
 ];
 
 /** The version every table and column the code uses exists at; later steps are optional. */
