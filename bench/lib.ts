@@ -1,6 +1,8 @@
-// Shared benchmark helpers: medians, a fixture video, and process CPU/RSS readings from /proc.
+// Shared benchmark helpers: medians, a fixture video, process CPU/RSS readings from /proc, and a small
+// keep-alive JSON client (the cost of a request as a lean client pays it, not a client library's).
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { Agent, request } from 'node:http';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -41,5 +43,37 @@ export function childPids(pid: number): number[] {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
+  }
+}
+
+/** JSON requests over one keep-alive connection (node:http). Answers are parsed with JSON.parse. */
+export class HttpJson {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly base: URL;
+
+  constructor(baseUrl: string) {
+    this.base = new URL(baseUrl);
+  }
+
+  request<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+      const req = request({ agent: this.agent, host: this.base.hostname, port: this.base.port, method, path, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 0) >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
+          else resolve(JSON.parse(text) as T);
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
   }
 }

@@ -121,15 +121,39 @@ export function layoutMp4(tracks: WriterTrack[], opts: { movieTimescale?: number
   const mdatHeader = payloadSize + 8 > U32_MAX ? mdatHeader64(payloadSize + 16) : mdatHeader32(payloadSize + 8);
 
   // 3. Boxes. The moov's size does not depend on the chunk offsets (co64 is fixed-width), so it is
-  // built once with base 0 to learn its size, then again with the real base.
+  // built once with offsets relative to the mdat payload, which are then moved by where that starts.
   const needsIso4 = tracks.some((t) => t.samples.some((s) => s.ctsOffset < 0));
   const ftyp = ftypBox(tracks, needsIso4);
-  const build = (base: number): Buffer => moovBox(tracks, trackChunks, chunkPos, base, movieTimescale);
-  const probe = build(0);
-  const base = ftyp.length + probe.length + mdatHeader.length;
-  const moov = build(base);
+  const moov = moovBox(tracks, trackChunks, chunkPos, movieTimescale);
+  shiftChunkOffsets(moov, ftyp.length + moov.length + mdatHeader.length);
   const head = Buffer.concat([ftyp, moov, mdatHeader]);
   return { head, copies, size: head.length + payloadSize };
+}
+
+const CO64_PATH = ['trak', 'mdia', 'minf', 'stbl', 'co64'];
+
+/** Adds `base` to every co64 entry of a moov this writer built. */
+function shiftChunkOffsets(moov: Buffer, base: number): void {
+  const visit = (from: number, to: number, depth: number): void => {
+    let size: number;
+    for (let p = from; p + 8 <= to; p += size) {
+      // A verbatim stsd may in theory use a 64-bit size; every box the writer makes has a 32-bit one.
+      size = moov.readUInt32BE(p) === 1 ? moov.readUInt32BE(p + 8) * 0x1_0000_0000 + moov.readUInt32BE(p + 12) : moov.readUInt32BE(p);
+      if (size < 8) throw new RangeError(`layoutMp4: box of ${size} bytes at ${p} of the moov`);
+      if (moov.toString('latin1', p + 4, p + 8) !== CO64_PATH[depth]) continue;
+      if (depth < CO64_PATH.length - 1) {
+        visit(p + 8, p + size, depth + 1);
+        continue;
+      }
+      const n = moov.readUInt32BE(p + 12);
+      for (let i = 0, q = p + 16; i < n; i++, q += 8) {
+        const v = moov.readUInt32BE(q) * 0x1_0000_0000 + moov.readUInt32BE(q + 4) + base;
+        moov.writeUInt32BE(Math.floor(v / 0x1_0000_0000), q);
+        moov.writeUInt32BE(v % 0x1_0000_0000, q + 4);
+      }
+    }
+  };
+  visit(8, moov.length, 0);
 }
 
 function checkSample(s: WriterSample, track: number, i: number): void {
@@ -206,7 +230,7 @@ function trackMovieDuration(t: WriterTrack, movieTimescale: number): number {
   return rescale(t.edit.emptyBefore ?? 0, ts, movieTimescale) + rescale(t.edit.duration, ts, movieTimescale);
 }
 
-function moovBox(tracks: WriterTrack[], chunks: Chunk[][], chunkPos: number[][], base: number, movieTimescale: number): Buffer {
+function moovBox(tracks: WriterTrack[], chunks: Chunk[][], chunkPos: number[][], movieTimescale: number): Buffer {
   const duration = Math.max(0, ...tracks.map((t) => trackMovieDuration(t, movieTimescale)));
   const v = duration > U32_MAX ? 1 : 0;
   const mvhd = fullBox('mvhd', v, 0, (w) => {
@@ -215,11 +239,11 @@ function moovBox(tracks: WriterTrack[], chunks: Chunk[][], chunkPos: number[][],
     for (const m of UNITY_MATRIX) w.u32(m);
     w.zeros(24).u32(tracks.length + 1);
   });
-  const traks = tracks.map((t, i) => trakBox(t, i + 1, chunks[i], chunkPos[i], base, movieTimescale));
+  const traks = tracks.map((t, i) => trakBox(t, i + 1, chunks[i], chunkPos[i], movieTimescale));
   return box('moov', mvhd, ...traks);
 }
 
-function trakBox(t: WriterTrack, trackId: number, chunks: Chunk[], pos: number[], base: number, movieTimescale: number): Buffer {
+function trakBox(t: WriterTrack, trackId: number, chunks: Chunk[], pos: number[], movieTimescale: number): Buffer {
   const info = t.info;
   const movieDuration = trackMovieDuration(t, movieTimescale);
   const tv = movieDuration > U32_MAX ? 1 : 0;
@@ -260,45 +284,75 @@ function trakBox(t: WriterTrack, trackId: number, chunks: Chunk[], pos: number[]
       ? fullBox('smhd', 0, 0, (w) => { w.zeros(4); })
       : fullBox('nmhd', 0, 0, () => undefined);
   const dinf = box('dinf', fullBox('dref', 0, 0, (w) => { w.u32(1).bytes(fullBox('url ', 0, 1, () => undefined)); }));
-  const stbl = box('stbl', info.stsd, ...sampleTables(t.samples, chunks, pos, base));
+  const stbl = box('stbl', info.stsd, ...sampleTables(t.samples, chunks, pos));
   const minf = box('minf', mediaHeader, dinf, stbl);
   const mdia = box('mdia', mdhd, hdlr, minf);
   return box('trak', tkhd, box('edts', elst), mdia);
 }
 
-/** stts, [ctts], [stss], stsc, stsz, co64. */
-function sampleTables(samples: WriterSample[], chunks: Chunk[], pos: number[], base: number): Buffer[] {
+/** stts, [ctts], [stss], stsc, stsz, co64 (its offsets relative to the mdat payload: shiftChunkOffsets). */
+function sampleTables(samples: WriterSample[], chunks: Chunk[], pos: number[]): Buffer[] {
   const n = samples.length;
   const out: Buffer[] = [];
 
   const stts = runLength(samples.map((s) => s.duration));
-  out.push(fullBox('stts', 0, 0, (w) => { w.u32(stts.length); for (const [c, d] of stts) w.u32(c).u32(d); }, 8 + 8 * stts.length));
+  out.push(tableBox('stts', 0, 4 + 8 * stts.length, (b, at) => {
+    at = b.writeUInt32BE(stts.length, at);
+    for (const [c, d] of stts) at = b.writeUInt32BE(d, b.writeUInt32BE(c, at));
+  }));
 
   if (samples.some((s) => s.ctsOffset !== 0)) {
     const cv = samples.some((s) => s.ctsOffset < 0) ? 1 : 0;
     const ctts = runLength(samples.map((s) => s.ctsOffset));
-    out.push(fullBox('ctts', cv, 0, (w) => {
-      w.u32(ctts.length);
-      for (const [c, o] of ctts) { w.u32(c); if (cv === 1) w.i32(o); else w.u32(o); }
-    }, 8 + 8 * ctts.length));
+    out.push(tableBox('ctts', cv, 4 + 8 * ctts.length, (b, at) => {
+      at = b.writeUInt32BE(ctts.length, at);
+      for (const [c, o] of ctts) at = cv === 1 ? b.writeInt32BE(o, b.writeUInt32BE(c, at)) : b.writeUInt32BE(o, b.writeUInt32BE(c, at));
+    }));
   }
 
   if (!samples.every((s) => s.isSync)) {
     const sync: number[] = [];
     samples.forEach((s, i) => { if (s.isSync) sync.push(i + 1); });
-    out.push(fullBox('stss', 0, 0, (w) => { w.u32(sync.length); for (const x of sync) w.u32(x); }, 8 + 4 * sync.length));
+    out.push(tableBox('stss', 0, 4 + 4 * sync.length, (b, at) => {
+      at = b.writeUInt32BE(sync.length, at);
+      for (const x of sync) at = b.writeUInt32BE(x, at);
+    }));
   }
 
   const stsc: Array<[number, number]> = [];
   chunks.forEach((c, i) => {
     if (stsc.length === 0 || stsc[stsc.length - 1][1] !== c.count) stsc.push([i + 1, c.count]);
   });
-  out.push(fullBox('stsc', 0, 0, (w) => { w.u32(stsc.length); for (const [f, c] of stsc) w.u32(f).u32(c).u32(1); }, 8 + 12 * stsc.length));
+  out.push(tableBox('stsc', 0, 4 + 12 * stsc.length, (b, at) => {
+    at = b.writeUInt32BE(stsc.length, at);
+    for (const [f, c] of stsc) at = b.writeUInt32BE(1, b.writeUInt32BE(c, b.writeUInt32BE(f, at)));
+  }));
 
-  out.push(fullBox('stsz', 0, 0, (w) => { w.u32(0).u32(n); for (const s of samples) w.u32(s.size); }, 12 + 4 * n));
+  out.push(tableBox('stsz', 0, 8 + 4 * n, (b, at) => {
+    at = b.writeUInt32BE(n, b.writeUInt32BE(0, at));
+    for (const s of samples) at = b.writeUInt32BE(s.size, at);
+  }));
 
-  out.push(fullBox('co64', 0, 0, (w) => { w.u32(chunks.length); for (const p of pos) w.u64(base + p); }, 8 + 8 * chunks.length));
+  out.push(tableBox('co64', 0, 4 + 8 * chunks.length, (b, at) => {
+    at = b.writeUInt32BE(chunks.length, at);
+    for (const p of pos) at = b.writeUInt32BE(p % 0x1_0000_0000, b.writeUInt32BE(Math.floor(p / 0x1_0000_0000), at));
+  }));
   return out;
+}
+
+/**
+ * A sample table: a full box (flags 0) whose body after version and flags is `bodyBytes` long, written
+ * by `fill` (from offset 12) straight into one buffer of the box's exact size.
+ */
+function tableBox(type: string, version: number, bodyBytes: number, fill: (b: Buffer, at: number) => void): Buffer {
+  const size = 12 + bodyBytes;
+  if (size > U32_MAX) throw new RangeError(`box '${type}' of ${size} bytes is too large`);
+  const b = Buffer.allocUnsafe(size);
+  b.writeUInt32BE(size, 0);
+  b.write(type, 4, 4, 'latin1');
+  b.writeUInt32BE(version * 0x100_0000, 8);
+  fill(b, 12);
+  return b;
 }
 
 function runLength(values: number[]): Array<[number, number]> {

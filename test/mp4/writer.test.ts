@@ -230,7 +230,7 @@ describe('writeLayout', () => {
       { source: 0, offset: 10 * MiB, length: 20 * MiB },
       { source: 1, offset: 30 * MiB, length: 10 },
       { source: 0, offset: 30 * MiB, length: 10 },
-    ]);
+    ], 8 * MiB);
     assert.deepEqual(b.map((x) => [x.source, x.offset, x.length, x.pieces.map((p) => [p.at, p.length])]), [
       [0, 0, 250, [[0, 100], [150, 100]]],
       [0, 10 * MiB, 8 * MiB, [[0, 8 * MiB]]],
