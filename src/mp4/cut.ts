@@ -37,7 +37,10 @@ export interface CutPlan {
   actualStartNs: number;
   /** Producer PTS at which the last presented frame ends (gaps inside the clip are not subtracted). */
   actualStopNs: number;
-  /** How long the clip plays: actualStopNs − actualStartNs minus the gaps removed from its timeline. */
+  /**
+   * How long the clip plays: actualStopNs − actualStartNs minus the gaps removed from its timeline (at a
+   * join between ffmpeg runs also the runs' edge holes: see placeRuns).
+   */
   durationNs: number;
   /** PTS distance from the keyframe decoding starts at to the first presented frame. */
   leadInNs: number;
@@ -162,36 +165,17 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   for (let i = video.length - 1; i >= k; i--) if (inWindow(video[i])) { last = i; break; }
   const included = video.slice(k, last + 1);
 
-  // 3. Output decode timeline: cumulative durations (gaps between sources vanish).
+  // 3. Output decode timeline: cumulative durations (gaps between sources vanish), the sources' own
+  // composition offsets; at a join between runs (see placeRuns) the new run is placed so that its first
+  // frame follows the old run's last one by one frame period.
   const vInfo = tracksOf[included[0].si].video as TrackInfo;
   const vts = vInfo.timescale;
-  // At a join between runs each source keeps its own composition offsets, so the new source is placed
-  // no earlier than where the frames before it end in presentation (two ffmpeg runs after a camera
-  // reboot can differ in reorder delay): no frame is presented before an earlier one, DTS stay increasing.
-  const outDts: number[] = [];
-  let t = 0;
-  let presentedEnd = -Infinity;
-  for (let i = 0; i < included.length; i++) {
-    const s = included[i];
-    // Only across runs (different clocks): a join within one run is a continuous stream whose B-frames may
-    // rightly be presented before the previous file's last P-frame.
-    if (i > 0 && s.si !== included[i - 1].si && sources[s.si].offsetNs !== sources[included[i - 1].si].offsetNs) {
-      let cum = 0;
-      let minRel = Infinity;
-      for (let j = i; j < included.length && included[j].si === s.si; j++) {
-        minRel = Math.min(minRel, cum + included[j].ctsOffset);
-        cum += included[j].duration;
-      }
-      if (t + minRel < presentedEnd) t = presentedEnd - minRel;
-    }
-    outDts.push(t);
-    presentedEnd = Math.max(presentedEnd, t + s.ctsOffset + s.duration);
-    t += s.duration;
-  }
+  const { outDts, place, fix, runJoins } = placeRuns(included, (si) => sources[si].offsetNs);
   // Negative composition offsets (trun v1) could put a frame before time 0: shift them all up instead.
   let ctsBias = 0;
-  included.forEach((s, i) => { ctsBias = Math.max(ctsBias, -(outDts[i] + s.ctsOffset)); });
-  const comp = (i: number): number => outDts[i] + included[i].ctsOffset + ctsBias;
+  included.forEach((s, i) => { ctsBias = Math.max(ctsBias, -(outDts[i] + s.ctsOffset + place[i] + fix[i])); });
+  const cts = (i: number): number => included[i].ctsOffset + place[i] + fix[i] + ctsBias;
+  const comp = (i: number): number => outDts[i] + cts(i);
   let fi = -1;
   let pi = -1;
   let frames = 0;
@@ -210,7 +194,8 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   const continued = next < sources.length && samplesOf(next, 'video').length > 0 && compatible(P.si, next) && join(P.si, next).continues;
   const presDurP = presentationDuration([...samplesOf(P.si, 'video'), ...(continued ? samplesOf(next, 'video') : [])], P);
   const mediaTime = comp(fi);
-  const editDuration = comp(pi) + presDurP - mediaTime;
+  // A new run's first keyframe moved up to the next frame (placeRuns) lasts that much less.
+  const editDuration = comp(pi) + Math.max(1, presDurP - fix[pi]) - mediaTime;
   const actualStartNs = F.ptsNs;
   const actualStopNs = sources[P.si].offsetNs + ticksToNs(P.ptsTicks + presDurP, vts);
 
@@ -219,7 +204,7 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   const shift = new Map<number, number>(); // producer ns − clip presentation ns, per source
   included.forEach((s, i) => {
     if (!shift.has(s.si)) {
-      shift.set(s.si, sources[s.si].offsetNs + ticksToNs(s.ptsTicks, vts) - ticksToNs(comp(i) - mediaTime, vts));
+      shift.set(s.si, sources[s.si].offsetNs + ticksToNs(s.ptsTicks, vts) - ticksToNs(comp(i) - fix[i] - mediaTime, vts));
     }
   });
   const gaps: CutPlan['gaps'] = [];
@@ -233,11 +218,20 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   // How long the clip plays (the video edit, in ns): the window minus the gaps taken out of it. Written
   // this way rather than as ticksToNs(editDuration) so that it is exactly actualStop − actualStart
   // when nothing was removed; the two differ by at most a rounding nanosecond per join.
-  const durationNs = actualStopNs - actualStartNs - gaps.reduce((n, g) => n + g.stopNs - g.startNs, 0);
+  // At a join between runs the time taken out is not the listed gap (the runs' edge holes go with it,
+  // the old run's last frame lasts one period): the edit itself says how long the clip plays.
+  const durationNs = runJoins > 0
+    ? ticksToNs(editDuration, vts)
+    : actualStopNs - actualStartNs - gaps.reduce((n, g) => n + g.stopNs - g.startNs, 0);
 
   const videoTrack: WriterTrack = {
     info: vInfo,
-    samples: included.map((s) => ({ ...toWriter(s, sources[s.si].source), ctsOffset: s.ctsOffset + ctsBias })),
+    samples: included.map((s, i) => {
+      const w = toWriter(s, sources[s.si].source);
+      w.ctsOffset = cts(i);
+      if (i + 1 < included.length) w.duration = outDts[i + 1] - outDts[i];
+      return w;
+    }),
     edit: { mediaTime, duration: editDuration },
   };
   const tracks: WriterTrack[] = [videoTrack];
@@ -288,11 +282,98 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
     reasons.push(`footage missing at ${lateStart && earlyEnd ? 'both ends' : lateStart ? 'the start' : 'the end'} of the window`);
   }
 
-  const sourcesUsed = [...new Set(tracks.flatMap((tr) => tr.samples.map((s) => s.source)))].sort((a, b) => a - b);
+  const usedSet = new Set<number>();
+  for (const tr of tracks) for (const s of tr.samples) usedSet.add(s.source);
+  const sourcesUsed = [...usedSet].sort((a, b) => a - b);
   return {
     tracks, actualStartNs, actualStopNs, durationNs, leadInNs: F.ptsNs - K.ptsNs, frames, sourcesUsed, gaps,
     partial: reasons.length > 0, partialReason: reasons.length > 0 ? reasons.join('; ') : null,
   };
+}
+
+/**
+ * The clip's decode timeline (outDts) and composition adjustments of the video samples (decode order).
+ * Within a run (one clock: sources with the same offset) the samples keep their decode spacing and
+ * composition offsets; gaps between its sources vanish. At a join between runs (a camera reboot, a new
+ * ffmpeg run: another clock, possibly another reorder delay) the new run is placed so that its first
+ * presented frame follows the old run's last one by one frame period (the old run's median decode
+ * duration, not its last sample's duration, which is the muxer's guess): no frame is presented before
+ * an earlier one or on top of it, and none lingers. Where that would not leave the new run's first
+ * decode time after the old run's last, the new run is decoded just after it and presented through a
+ * lower composition offset (`place`, the same for the whole run, part of its producer→clip shift).
+ *
+ * The runs' edge holes are closed (`fix`, per frame, not part of the shift): at the end of the old run,
+ * frames it never decoded (a P-frame's B-frames lost with the camera) leave its last picture(s) a hole
+ * after the others; at the start of the new run, its first keyframe may be timed a frame early (the
+ * first RTSP packet has no timestamp; ffmpeg's is a guess). Either hole lies next to the gap the clip
+ * takes out, so the frames beside it are moved across it, presentation order unchanged. A hole counts
+ * as an edge hole only when its missing frames would decode after the old run's last sample (before
+ * the new run's first): never within a run's footage, nor in a stream without reordering.
+ */
+function placeRuns(included: Sample[], offsetNs: (si: number) => number): { outDts: number[]; place: number[]; fix: number[]; runJoins: number } {
+  const n = included.length;
+  const outDts = new Array<number>(n).fill(0);
+  const place = new Array<number>(n).fill(0);
+  const fix = new Array<number>(n).fill(0);
+  // Runs: stretches of samples on one clock.
+  const runs: Array<{ from: number; to: number }> = [];
+  for (let i = 0; i < n; i++) {
+    const newRun = i === 0 || (included[i].si !== included[i - 1].si && offsetNs(included[i].si) !== offsetNs(included[i - 1].si));
+    if (newRun) runs.push({ from: i, to: i + 1 });
+    else runs[runs.length - 1].to = i + 1;
+  }
+  let t = 0;
+  for (const r of runs) {
+    for (let i = r.from; i < r.to; i++) {
+      outDts[i] = t;
+      t += included[i].duration;
+    }
+  }
+  const pres = (i: number): number => outDts[i] + included[i].ctsOffset + place[i] + fix[i];
+  const byPts = (r: { from: number; to: number }): number[] => {
+    const idx: number[] = [];
+    for (let i = r.from; i < r.to; i++) idx.push(i);
+    return idx.sort((x, y) => pres(x) - pres(y));
+  };
+  for (let k = 1; k < runs.length; k++) {
+    const a = runs[k - 1];
+    const b = runs[k];
+    const periodA = medianDuration(included.slice(a.from, a.to));
+    const periodB = medianDuration(included.slice(b.from, b.to));
+    // The old run's end: a hole among its last pictures whose first missing frame would decode after its
+    // last sample (its composition offset is at least the run's least).
+    const lastDtsA = outDts[a.to - 1];
+    let minCts = Infinity;
+    for (let i = a.from; i < a.to; i++) minCts = Math.min(minCts, pres(i) - outDts[i]);
+    const pa = byPts(a);
+    for (let j = pa.length - 2; j >= 0 && pres(pa[j]) + periodA - minCts > lastDtsA; j--) {
+      const hole = pres(pa[j + 1]) - pres(pa[j]) - periodA;
+      if (2 * hole < periodA) continue;
+      for (let m = j + 1; m < pa.length; m++) fix[pa[m]] -= hole;
+    }
+    // The new run's start: a hole among its first pictures whose last missing frame would decode before
+    // its first sample (its composition offset is at most the run's greatest).
+    const firstDtsB = outDts[b.from];
+    let maxCts = -Infinity;
+    for (let i = b.from; i < b.to; i++) maxCts = Math.max(maxCts, pres(i) - outDts[i]);
+    const pb = byPts(b);
+    for (let j = 0; j + 1 < pb.length && pres(pb[j + 1]) - periodB - maxCts < firstDtsB; j++) {
+      const hole = pres(pb[j + 1]) - pres(pb[j]) - periodB;
+      if (2 * hole < periodB) continue;
+      for (let m = 0; m <= j; m++) fix[pb[m]] += hole;
+    }
+    // Place the new run one period after the old run's last picture.
+    const endA = pres(pa[pa.length - 1]) + periodA;
+    const firstB = pres(pb[0]);
+    let move = endA - firstB;
+    if (firstDtsB + move <= lastDtsA) {
+      const lower = lastDtsA + 1 - firstDtsB - move; // decode it later, present it through lower offsets
+      for (let i = b.from; i < b.to; i++) place[i] -= lower;
+      move += lower;
+    }
+    for (let i = b.from; i < n; i++) outDts[i] += move;
+  }
+  return { outDts, place, fix, runJoins: runs.length - 1 };
 }
 
 /**
@@ -359,10 +440,17 @@ function presentationDuration(sourceSamples: Sample[], p: Sample): number {
   return Number.isFinite(next) ? next - p.ptsTicks : p.duration;
 }
 
-/** The frame interval (ticks): the median decode duration of the samples. */
+/** The frame interval (ticks): the median decode duration of the samples (counted: durations take few values). */
 function medianDuration(samples: Sample[]): number {
-  const d = samples.map((s) => s.duration).sort((a, b) => a - b);
-  return d[d.length >> 1];
+  const counts = new Map<number, number>();
+  for (const s of samples) counts.set(s.duration, (counts.get(s.duration) ?? 0) + 1);
+  const mid = samples.length >> 1;
+  let seen = 0;
+  for (const d of [...counts.keys()].sort((a, b) => a - b)) {
+    seen += counts.get(d)!;
+    if (seen > mid) return d;
+  }
+  return samples[0].duration;
 }
 
 function describeChange(a: SourceTracks, b: SourceTracks, source: number): string {
