@@ -85,6 +85,7 @@ async function readFiles(paths: string[]): Promise<{ ms: number; bytes: number }
 let staticFiles: string[] = [];
 const staticServer: Server = createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'video/mp4' });
+  res.setMaxListeners(0); // one pipeline per file into the same response
   void (async () => {
     for (const f of staticFiles) await pipeline(createReadStream(f, { highWaterMark: 1 << 20 }), res, { end: false });
     res.end();
