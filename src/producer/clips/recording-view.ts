@@ -42,7 +42,9 @@ export interface RecordingView extends RecordingViewInfo {
 }
 
 interface Cached extends RecordingViewInfo {
-  cut: CutLayout;
+  /** The file: its head and copy ranges, and the segment files they name (not the plan: an hour's plan
+   * holds an object per sample, and cached views must stay small). */
+  cut: Pick<CutLayout, 'layout' | 'paths'>;
   /** Output offset where each copy range begins (after the head). */
   copyStarts: number[];
   /** The segments read, and what they were (sealed, size, mtime): see `stillSealed`. */
@@ -132,7 +134,7 @@ export class RecordingViews {
     const abs = (ns: number) => ptsAdd(startNs, ns);
     const span = { lo: segments[0].row.start_pts_ns, hi: segments[segments.length - 1].row.stop_pts_ns };
     return {
-      cut, copyStarts, etag: `"${key}"`, size: layout.size, ids: segments.map((x) => x.row.id), span,
+      cut: { layout, paths: cut.paths }, copyStarts, etag: `"${key}"`, size: layout.size, ids: segments.map((x) => x.row.id), span,
       sealedSignature: sealedSignature(this.p.catalog.overlapping(span.lo, span.hi)),
       actualStartPtsNs: abs(plan.actualStartNs), actualStopPtsNs: abs(plan.actualStopNs),
       frames: plan.frames, durationMs: plan.durationNs / 1e6, partial: plan.partial,
