@@ -60,6 +60,28 @@ async function timelineView(page: Page) {
   };
 }
 
+/**
+ * Pans the timeline (dragging its time axis) until `fromPts` lies in the left part of the view: at the
+ * closest zoom the view holds 10 s, and under load the footage the test chose may have scrolled out of
+ * it while the test prepared its reference frames.
+ */
+async function panInto(page: Page, fromPts: number): Promise<void> {
+  for (let i = 0; i < 6; i++) {
+    const v = await timelineView(page);
+    const want = v.viewStart + (v.viewStop - v.viewStart) * 0.05;
+    if (fromPts >= want) return;
+    const axis = (await page.locator('#axis-bg').boundingBox())!;
+    const dx = Math.min(axis.width * 0.8, (want - fromPts) / v.nsPerPx + 10);
+    const x0 = axis.x + axis.width * 0.1;
+    const y = axis.y + axis.height / 2;
+    await page.mouse.move(x0, y);
+    await page.mouse.down();
+    await page.mouse.move(x0 + dx, y, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForTimeout(100);
+  }
+}
+
 /** The text line of a frame, binarised (white text on the dark box): one byte per pixel. */
 function binarise(rgb: ArrayLike<number>, channels: number): Uint8Array {
   const out = new Uint8Array(rgb.length / channels);
@@ -176,6 +198,7 @@ describe('web page: recorded footage, played and scrubbed without making a clip'
       while (!(await page.isDisabled('#zoom-in'))) await page.click('#zoom-in');
       await page.uncheck('#follow');
       await page.waitForTimeout(300);
+      await panInto(page, segs[1].start_pts_ns - 0.2e9);
       for (const e of [evA, evB]) await page.locator(`#l-clips rect.clip-mark[data-clip-id="${e.id}"]`).waitFor();
       assert.equal(await page.locator('#playhead[data-pts]').count(), 0, 'no playhead before anything plays');
 

@@ -154,9 +154,17 @@ export class BackgroundLane {
     this.busyMs += ms;
     this.recent.push(b);
     if (this.recent.length > HISTORY) this.recent.shift();
-    // The rest: as long as the batch took, whoever's turn is next.
+    // The rest: as long as the batch took, whoever's turn is next. Timers count from the event loop's
+    // cached time, which is as old as the batch (or older): a timer alone could end the rest at once, so
+    // the end is a deadline on the real clock, and the timer is armed again until it has passed.
     this.scheduled = true;
-    setTimeout(() => this.next(), b.restMs);
+    const until = performance.now() + b.restMs;
+    const rest = () => {
+      const left = until - performance.now();
+      if (left > 0) setTimeout(rest, Math.ceil(left));
+      else this.next();
+    };
+    setTimeout(rest, Math.ceil(b.restMs));
     try {
       this.onBatch?.(b);
     } finally {
