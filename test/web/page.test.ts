@@ -9,9 +9,10 @@
 // gaps carry the producer's exact digits, and a window selected by mouse is sent as exact integers.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, chromiumSkip, launchChromium, timelineView, watchErrors, webFile } from '../helpers/browser.js';
 import { makeVideo, tempDir } from '../helpers/media.js';
 import { startScriptedServer, type RecordedRequest } from '../helpers/scripted-server.js';
 import { getJson, listSegments, postJson, startTestProducer, waitFor, type SegmentWire, type SegmentsWire } from '../helpers/producer.js';
@@ -19,12 +20,8 @@ import { startApp } from '../../src/producer/app.js';
 import { parseAppConfig } from '../../src/producer/config/app-config.js';
 import { createLogger } from '../../src/common/log.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FPS = 15;
-const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
-const skip = !existsSync(CHROMIUM) && !process.env.CI
-  ? `${CHROMIUM} is missing (install Debian's chromium, e.g. bash scripts/setup.sh --browser); skipped outside CI`
-  : false;
+const skip = chromiumSkip;
 
 interface ClipWire {
   clip_id: string; status: string; label: string | null; start_pts_ns: number; stop_pts_ns: number; frames: number;
@@ -37,38 +34,12 @@ interface VideoEl {
   play(): Promise<void>; pause(): void;
 }
 
-const WEB_DIR = new URL('../../web/', import.meta.url).pathname;
-/** The page's own files as the producer serves them (GET / and /web/{name}), for a scripted producer. */
-function webFile(path: string): { body: string; headers: Record<string, string> } | null {
-  const name = path === '/' ? 'index.html' : /^\/web\/([a-z-]+\.(?:js|css))$/.exec(path)?.[1];
-  if (!name) return null;
-  const type = name.endsWith('.html') ? 'text/html; charset=utf-8' : name.endsWith('.js') ? 'text/javascript' : 'text/css';
-  return { body: readFileSync(join(WEB_DIR, name), 'utf8'), headers: { 'content-type': type } };
-}
 
-/** Console errors and uncaught page errors, collected for the whole life of a page. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()} @ ${m.location().url}`); });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  return errors;
-}
 
 async function spansShown(page: Page): Promise<SpanAttr[]> {
   return page.$$eval('#tl rect.span', (rs) => rs.map((r) => ({
     start: Number(r.getAttribute('data-start-pts')), stop: Number(r.getAttribute('data-stop-pts')),
   })));
-}
-
-/** The timeline's view (producer PTS) and a function from PTS to page x. */
-async function timelineView(page: Page) {
-  const viewStart = Number(await page.getAttribute('#tl', 'data-view-start-pts'));
-  const viewStop = Number(await page.getAttribute('#tl', 'data-view-stop-pts'));
-  const box = (await page.locator('#tl').boundingBox())!;
-  return {
-    viewStart, viewStop, nsPerPx: (viewStop - viewStart) / box.width,
-    xOf: (pts: number) => box.x + ((pts - viewStart) / (viewStop - viewStart)) * box.width,
-  };
 }
 
 /** Drags across the recording track from `want.start` to `want.stop` with the real mouse; returns the selection shown. */
@@ -100,11 +71,7 @@ async function zoomInAndHold(page: Page): Promise<void> {
 describe('web page', { skip }, () => {
   let browser: Browser;
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

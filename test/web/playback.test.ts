@@ -9,30 +9,19 @@
 // (PTS past 2^53): the playhead maps currentTime through the window's actual start and its gaps exactly.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, chromiumSkip, launchChromium, timelineView, watchErrors, webFile, webHas, webSource } from '../helpers/browser.js';
 import { makeVideo, tempDir, videoFrameMd5s } from '../helpers/media.js';
 import { getJson, listSegments, postJson, segmentFile, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
 import { framesIn, sourceFrames, type SourceFrame } from '../helpers/clips.js';
 import { startScriptedServer, type RecordedRequest } from '../helpers/scripted-server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FPS = 15;
 const FRAME_NS = 1e9 / FPS;
 const W = 640, H = 360;
-const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
-const WEB_DIR = new URL('../../web/', import.meta.url).pathname;
-/** The page's own files as the producer serves them (GET / and /web/{name}), for a scripted producer. */
-function webFile(path: string): { body: string; headers: Record<string, string> } | null {
-  const name = path === '/' ? 'index.html' : /^\/web\/([a-z-]+\.(?:js|css))$/.exec(path)?.[1];
-  if (!name) return null;
-  const type = name.endsWith('.html') ? 'text/html; charset=utf-8' : name.endsWith('.js') ? 'text/javascript' : 'text/css';
-  return { body: readFileSync(join(WEB_DIR, name), 'utf8'), headers: { 'content-type': type } };
-}
-const skip = !existsSync(CHROMIUM) && !process.env.CI
-  ? `${CHROMIUM} is missing (install Debian's chromium, e.g. bash scripts/setup.sh --browser); skipped outside CI`
-  : false;
+const skip = chromiumSkip;
 // The burned-in text line (testsrc.ts: drawtext at 10,10, font size h/30): the clock and "#frame".
 const CROP = { x: 0, y: 4, w: 300, h: 26 };
 
@@ -41,24 +30,6 @@ interface VideoEl {
   getAttribute(n: string): string | null; pause(): void; play(): Promise<void>;
 }
 
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()} @ ${m.location().url}`); });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  return errors;
-}
-
-/** The timeline's view and PTS → page x. */
-async function timelineView(page: Page) {
-  const viewStart = Number(await page.getAttribute('#tl', 'data-view-start-pts'));
-  const viewStop = Number(await page.getAttribute('#tl', 'data-view-stop-pts'));
-  const box = (await page.locator('#tl').boundingBox())!;
-  const track = (await page.locator('#track-bg').boundingBox())!;
-  return {
-    viewStart, viewStop, nsPerPx: (viewStop - viewStart) / box.width, y: track.y + track.height / 2,
-    xOf: (pts: number) => box.x + ((pts - viewStart) / (viewStop - viewStart)) * box.width,
-  };
-}
 
 /**
  * Pans the timeline (dragging its time axis) until `fromPts` lies in the left part of the view: at the
@@ -126,11 +97,7 @@ const mismatches = (a: Uint8Array, b: Uint8Array) => { let n = 0; for (let i = 0
 describe('web page: recorded footage, played and scrubbed without making a clip', { skip }, () => {
   let browser: Browser;
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -181,8 +148,7 @@ describe('web page: recorded footage, played and scrubbed without making a clip'
       evB.id = await apiClip(evB.start, evB.start + 500e6, 'motion b');
 
       // The page's modules (app.js imports the others) are served as JavaScript; nothing outside web/ is.
-      const modules = [...readFileSync(join(WEB_DIR, 'index.html'), 'utf8').matchAll(/'([a-z]+)'/g)].map((m) => m[1])
-        .filter((m) => existsSync(join(WEB_DIR, `${m}.js`)));
+      const modules = [...webSource('index.html').matchAll(/'([a-z]+)'/g)].map((m) => m[1]).filter((m) => webHas(`${m}.js`));
       assert.ok(modules.length >= 8, `the modules listed in index.html's import map: ${modules.join(' ')}`);
       for (const m of modules) {
         const r = await fetch(`${p.url}/web/${m}.js`);
