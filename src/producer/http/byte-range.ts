@@ -1,7 +1,7 @@
 // HTTP byte ranges for media a browser seeks in (clip files, recorded footage): one `bytes=a-b` range
 // (a multi-range or malformed header is ignored: the whole file is sent, as RFC 9110 allows), 416 with
 // `Content-Range: bytes */size` when it cannot be satisfied, and the validators that decide whether a
-// Range applies (If-Range) or nothing needs sending (If-None-Match).
+// Range applies (If-Range) or nothing needs sending (If-None-Match, also the snapshot's).
 import { HttpError } from './errors.js';
 
 /** Parses a single `bytes=a-b` range against a file size; null when absent; throws 416 when unsatisfiable. */

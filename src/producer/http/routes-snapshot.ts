@@ -6,6 +6,7 @@
 import { SnapshotError } from '../snapshot.js';
 import { errors, type CameraRoute } from './camera-route.js';
 import { HttpError } from './errors.js';
+import { etagMatches } from './byte-range.js';
 
 export const snapshotRoutes: CameraRoute[] = [
   {
@@ -34,8 +35,7 @@ export const snapshotRoutes: CameraRoute[] = [
         'x-content-type-options': 'nosniff',
       };
       const res = c.raw();
-      const inm = c.req.headers['if-none-match'];
-      if (inm !== undefined && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === snap.etag)) {
+      if (etagMatches(c.req.headers['if-none-match'], snap.etag)) {
         res.writeHead(304, headers);
         res.end();
         return;
