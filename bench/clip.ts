@@ -55,7 +55,7 @@ const local = join(clipRoot, 'in-process');
 mkdirSync(local, { recursive: true });
 let seq = 0;
 const inProcess = async () => assembleClip({
-  clipId: `clip-bench-${String(seq++).padStart(16, '0')}`, segments, segmentsDir: p.segmentsDir, startNs, stopNs, outDir: local,
+  clipId: `clip-bench-${String(seq++).padStart(16, '0')}`, segments, place: p.place, startNs, stopNs, outDir: local,
   filename: 'bench.mp4', sidecarExtra: {},
 });
 

@@ -21,6 +21,10 @@ export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env S
   --stall-timeout 10s           restart ffmpeg after this long without media (default max(5s, 3 fragments))
   --transcode auto|always|never --loop true|false --clip-workers N --log-level debug|info|warn|error
   --testsrc-size 1280x720 --testsrc-fps 15
+  --store s3://BUCKET/PREFIX    upload sealed segments to S3-compatible storage (credentials: AWS_ACCESS_KEY_ID/
+                                AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws — never a flag)
+  --s3-endpoint URL --s3-region R --s3-path-style true   (Ceph RGW, MinIO: endpoint + path style)
+  --local-keep 24h              keep local copies of uploaded segments this long (default 24h), then read from the store
 flags: ${PRODUCER_FLAGS.map((f) => '--' + f).join(' ')}`;
 
 /** Why the producer could not start, with what to do about the common cases. */

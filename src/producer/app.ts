@@ -29,6 +29,9 @@ import { attachClipEngine } from './clips/engine-attach.js';
 import { StorageBudget } from './segments/storage-budget.js';
 import { BackgroundLane } from './segments/background-lane.js';
 import type { AppConfig, CameraConfig } from './config/app-config.js';
+import { parseStoreUrl } from './store/object-store.js';
+import { S3Store } from './store/s3-store.js';
+import { SegmentUploads } from './store/segment-uploads.js';
 
 export type { CameraSummary, ReloadResult };
 
@@ -52,6 +55,8 @@ export class App {
   readonly storageBudget: StorageBudget;
   /** The one lane every camera's background check goes through (segments/background-lane.ts). */
   readonly backgroundLane = new BackgroundLane();
+  /** With --store: the object store and the service that uploads, evicts and deletes there. */
+  readonly uploads: SegmentUploads | null = null;
 
   constructor(config: AppConfig, opts: { logger?: Logger } = {}) {
     this.config = config;
@@ -59,6 +64,11 @@ export class App {
     this.options = resolveProducerOptions({ ...config.global, source: 'testsrc' });
     this.log = opts.logger ?? config.global.logger ?? createLogger({ level: this.options.logLevel, secrets });
     this.storageBudget = new StorageBudget({ minFreeBytes: this.options.minFreeBytes, log: this.log.child('storage') });
+    const o = this.options;
+    if (o.store !== null) {
+      const store = new S3Store({ location: parseStoreUrl(o.store), endpoint: o.s3Endpoint, region: o.s3Region, pathStyle: o.s3PathStyle });
+      this.uploads = new SegmentUploads({ store, log: this.log.child('store'), localKeepMs: o.localKeepMs, minFreeBytes: o.minFreeBytes });
+    }
   }
 
   /** Reads the configuration again (for SIGHUP and POST /config/reload); null when started from flags. */
@@ -79,6 +89,13 @@ export class App {
 
   async start(): Promise<void> {
     for (const root of this.options.clipRoots) mkdirSync(root, { recursive: true });
+    if (this.uploads) {
+      const store = this.uploads.store as S3Store;
+      // A store unreachable at start is an outage like any other: recording starts, uploads wait.
+      await store.ensureBucket().catch((e: unknown) => this.log.warn('object store not reachable at start; segments stay local until it is', { error: (e as Error).message }));
+      this.uploads.start();
+      this.log.info('segments are kept in the object store', { store: store.description, local_keep_ms: this.options.localKeepMs });
+    }
     for (const c of this.config.cameras) if (c.record) this.startCamera(c);
     this.http = await createHttpApp({
       authToken: this.options.authToken, log: this.log.child('http'),
@@ -100,14 +117,25 @@ export class App {
   }
 
   private startCamera(c: CameraConfig): Producer {
-    const p = new Producer(this.cameraOptions(c), c.name, { backgroundLane: this.backgroundLane });
+    const p = new Producer(this.cameraOptions(c), c.name, { backgroundLane: this.backgroundLane, store: this.uploads?.store ?? null });
     attachClipEngine(p);
-    this.storageBudget.attach(p);
+    const uploads = this.uploads;
+    if (!uploads) {
+      this.storageBudget.attach(p);
+    } else {
+      // With a store the free-disk limit evicts uploaded copies first (segment-uploads.ts relieveDisk).
+      p.retention.limits = { ...p.retention.limits, minFreeBytes: null };
+      p.storageBudget = { makeRoom: () => uploads.relieveDisk(p) };
+      uploads.attach(p);
+      p.storeStatus = () => uploads.status(p);
+      p.events.on('segment-sealed', () => uploads.kick());
+    }
     try {
       p.start();
     } catch (e) {
       this.storageBudget.detach(p);
-      void p.close();
+      void this.uploads?.detach(c.name).then(() => p.close());
+      if (!this.uploads) void p.close();
       throw e;
     }
     this.cameras.set(c.name, p);
@@ -118,6 +146,7 @@ export class App {
     const p = this.cameras.get(name);
     this.cameras.delete(name);
     if (p) this.storageBudget.detach(p);
+    await this.uploads?.detach(name);
     await p?.close();
   }
 
@@ -234,6 +263,8 @@ export class App {
     this.closed = true;
     await this.reloading?.catch(() => undefined);
     await Promise.all([...this.cameras.keys()].map((n) => this.stopCamera(n)));
+    await this.uploads?.close();
+    this.uploads?.store.close();
     if (this.http) {
       const h = this.http;
       h.server.closeAllConnections();

@@ -19,6 +19,7 @@ export interface HealthInput {
   };
   segments: { count: number; bytes: number; oldestStartPtsNs: bigint | null; newestStopPtsNs: bigint | null; gaps: number; openStartPtsNs: bigint | null };
   clips: { queued: number; running: number };
+  store?: NonNullable<HealthPayload['store']>;
 }
 
 export type { HealthPayload };
@@ -52,5 +53,6 @@ export function buildHealth(h: HealthInput): HealthPayload {
       open_start_pts_ns: h.segments.openStartPtsNs,
     },
     clips: h.clips,
+    ...(h.store ? { store: h.store } : {}),
   };
 }

@@ -5,6 +5,7 @@ import { parseFlags, UsageError } from '../common/flags.js';
 import { DEFAULT_TESTSRC, type TestsrcOptions } from './ingest/testsrc.js';
 import type { Logger } from '../common/log.js';
 import { AUDIO_POLICIES, type AudioPolicy } from './ingest/audio-policy.js';
+import { parseStoreUrl } from './store/object-store.js';
 
 export type TranscodeMode = 'auto' | 'always' | 'never';
 
@@ -40,6 +41,15 @@ export interface ProducerOptions {
   stallTimeoutMs: number | null;
   /** What to do with the source's audio: copy what MP4/browsers take, transcode the rest alone to AAC (auto). */
   audio: AudioPolicy;
+  /** `s3://bucket/prefix`: sealed segments are uploaded there (null: local disk only). */
+  store: string | null;
+  /** The S3 endpoint (Ceph RGW, MinIO…; null: AWS). Credentials come from the AWS environment/shared files, never a flag. */
+  s3Endpoint: string | null;
+  s3Region: string | null;
+  /** Path-style S3 addressing (bucket in the path), which most self-hosted stores need. */
+  s3PathStyle: boolean;
+  /** With a store: local copies of uploaded segments are kept this long (ms), then read from the store. */
+  localKeepMs: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
@@ -62,6 +72,11 @@ export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
   inputArgs: [],
   stallTimeoutMs: null,
   audio: 'auto',
+  store: null,
+  s3Endpoint: null,
+  s3Region: null,
+  s3PathStyle: false,
+  localKeepMs: 24 * 3600_000,
 };
 
 export type ProducerOptionsInput = Partial<Omit<ProducerOptions, 'testsrc'>> & { testsrc?: Partial<TestsrcOptions> };
@@ -97,6 +112,15 @@ export function resolveProducerOptions(input: ProducerOptionsInput = {}): Produc
   for (const [k, v] of [['retention-max-age', o.retentionMaxAgeMs], ['retention-max-bytes', o.retentionMaxBytes], ['min-free-bytes', o.minFreeBytes], ['clip-max-age', o.clipMaxAgeMs]] as const) {
     if (v !== null && !(Number.isFinite(v) && v > 0)) throw new OptionsError(`${k} must be positive`);
   }
+  if (o.store !== null) {
+    try {
+      parseStoreUrl(o.store);
+    } catch (e) {
+      throw new OptionsError((e as Error).message);
+    }
+  }
+  if (o.s3Endpoint !== null && !/^https?:\/\/[^\s]+$/.test(o.s3Endpoint)) throw new OptionsError('s3-endpoint must be an http:// or https:// URL');
+  if (!(Number.isFinite(o.localKeepMs) && o.localKeepMs >= 0)) throw new OptionsError('local-keep must be a duration of 0 or more');
   if (o.authToken !== null && o.authToken.length < 8) throw new OptionsError('auth-token must be at least 8 characters');
   if (!isLoopbackHost(o.host) && !o.authToken) {
     throw new OptionsError(`refusing to bind non-loopback host ${o.host} without --auth-token (set SEGREC_AUTH_TOKEN)`);
@@ -136,6 +160,11 @@ const FLAGS: Record<string, FlagSpec> = {
   'log-level': { key: 'logLevel', parse: String },
   audio: { key: 'audio', parse: String },
   'stall-timeout': { key: 'stallTimeoutMs', parse: (v) => parseDurationMs(v, '--stall-timeout') },
+  store: { key: 'store', parse: String },
+  's3-endpoint': { key: 's3Endpoint', parse: String },
+  's3-region': { key: 's3Region', parse: String },
+  's3-path-style': { key: 's3PathStyle', parse: (v) => !/^(0|false|no|off)$/i.test(v) },
+  'local-keep': { key: 'localKeepMs', parse: (v) => parseDurationMs(v, '--local-keep') },
   'testsrc-size': { key: 'testsrcSize', parse: String },
   'testsrc-fps': { key: 'testsrcFps', parse: num('testsrc-fps') },
 };

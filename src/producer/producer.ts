@@ -29,6 +29,10 @@ import { buildHealth, type HealthPayload } from './health.js';
 import { fragmentStartsOnKeyframe, videoTrack } from './segments/fragment-times.js';
 import type { ClipEngine } from './clips/engine.js';
 import type { ClipJson } from '../protocol/schemas.js';
+import type { ObjectStore } from './store/object-store.js';
+import type { StoreStatus } from './store/segment-uploads.js';
+import { StoredSegments } from './store/stored-segments.js';
+import type { SegmentPlace } from './store/segment-source.js';
 
 /** The pause between two retention batches of a backlog (ms). */
 const RETENTION_PAUSE_MS = 20;
@@ -65,6 +69,10 @@ export class Producer {
   readonly pins = new PinSet();
   readonly events = new EventEmitter<ProducerEvents>();
   readonly segmentsDir: string;
+  /** Where its segments are read from: the local directory, and the object store once evicted. */
+  readonly place: SegmentPlace;
+  /** The catalog's record of uploads, evictions and store deletions (used when a store is configured). */
+  readonly storedSegments: StoredSegments;
   readonly writer: SegmentWriter;
   readonly ingest: IngestSupervisor;
   readonly ingestPlan: IngestPlan;
@@ -79,6 +87,8 @@ export class Producer {
   /** The camera's latest picture (GET …/snapshot.jpg), cached. */
   readonly snapshots: SnapshotCache = new SnapshotCache(this);
   clipEngine: ClipEngine | null = null;
+  /** The object store's state for /health (set by the App while uploads run for this camera). */
+  storeStatus: (() => StoreStatus) | null = null;
   /**
    * The App's storage budget (global `min_free_bytes`, oldest footage across cameras first), set while
    * this camera is attached to it; the camera's own Retention then leaves the free-disk limit to it.
@@ -95,7 +105,7 @@ export class Producer {
    * `backgroundLane`: the process's lane for background work, shared by its cameras (the App's); a
    * producer without one makes its own.
    */
-  constructor(input: ProducerOptionsInput = {}, name = DEFAULT_CAMERA, shared: { backgroundLane?: BackgroundLane } = {}) {
+  constructor(input: ProducerOptionsInput = {}, name = DEFAULT_CAMERA, shared: { backgroundLane?: BackgroundLane; store?: ObjectStore | null } = {}) {
     this.options = resolveProducerOptions(input);
     this.name = name;
     const o = this.options;
@@ -107,6 +117,8 @@ export class Producer {
     for (const root of o.clipRoots) mkdirSync(root, { recursive: true });
     this.db = openDatabase(join(o.dataDir, 'index.sqlite'));
     this.index = new SegmentIndex(this.db);
+    this.storedSegments = new StoredSegments(this.db);
+    this.place = { segmentsDir: this.segmentsDir, store: shared.store ?? null };
     // The epoch of pts 0 (before 1970, negative, for a clock that has run for decades).
     const stored = this.index.getMeta('clock_base_epoch_ms');
     let base = stored === undefined || stored.trim() === '' ? NaN : Number(stored);
@@ -120,7 +132,7 @@ export class Producer {
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, log: this.log.child('recovery'), report: this.recovery,
       lane: shared.backgroundLane ?? new BackgroundLane(), name,
     });
-    this.recordingViews = new RecordingViews({ catalog: this.index, pins: this.pins, segmentsDir: this.segmentsDir });
+    this.recordingViews = new RecordingViews({ catalog: this.index, pins: this.pins, place: this.place });
     let gapReason = 'producer restart';
     this.writer = new SegmentWriter({
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, segmentSeconds: o.segmentSeconds,
@@ -260,6 +272,7 @@ export class Producer {
       },
       segments: { ...stats, gaps: this.index.gapCount(), openStartPtsNs: this.writer.openSegment?.start_pts_ns ?? null },
       clips: this.clipEngine?.counts() ?? { queued: 0, running: 0 },
+      ...(this.storeStatus ? { store: this.storeStatus() } : {}),
     });
   }
 

@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'HEADERS_TOO_LARGE',
   /** The request was not received in time. */
   'REQUEST_TIMEOUT',
+  /** The object store (S3) could not be reached or refused the request; retry later. */
+  'STORE_UNAVAILABLE',
   /** Malformed HTTP. */
   'BAD_REQUEST',
   /** A bug: the message says what failed. */

@@ -119,6 +119,19 @@ export const HealthPayload = Type.Object({
     gaps: Type.Number(), open_start_pts_ns: Nullable(PtsOut()),
   }),
   clips: Type.Object({ queued: Type.Number(), running: Type.Number() }),
+  store: Type.Optional(Type.Object({
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], { description: 'degraded: the object store is failing; segments stay local and queue.' }),
+    location: Type.String({ description: 's3://bucket/prefix and endpoint (never credentials).' }),
+    backlog_segments: Type.Number({ description: "This camera's sealed segments not yet uploaded." }),
+    backlog_bytes: Type.Number(),
+    oldest_pending_age_ms: Nullable(Type.Number()),
+    uploaded_segments: Type.Number({ description: 'Uploaded by this process since it started (every camera).' }),
+    uploaded_bytes: Type.Number(),
+    evicted_segments: Type.Number(),
+    queued_deletes: Type.Number({ description: 'Objects retention removed from the catalog, still to delete from the store.' }),
+    last_error: Nullable(Type.String()),
+    last_error_at_ms: Nullable(Type.Number()),
+  }, { description: 'Present when segments are kept in an object store (--store).' })),
 }, { $id: 'Health' });
 export type HealthPayload = Static<typeof HealthPayload>;
 

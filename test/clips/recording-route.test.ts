@@ -207,9 +207,9 @@ test('the segments a view reads are pinned until it is released', async () => {
   const rows = [{ row: { id: 7 }, fragments: [] }, { row: { id: 9 }, fragments: [] }];
   const views = new RecordingViews({
     catalog: { clipFragments: () => rows as never, overlapping: () => [] },
-    pins, segmentsDir: '/nonexistent',
+    pins, place: { segmentsDir: '/nonexistent', store: null },
   });
   // The files do not exist: the cut fails, and the pins it took are released with the error.
-  assert.throws(() => views.open(0n, 1_000_000_000n));
+  await assert.rejects(() => views.open(0n, 1_000_000_000n));
   assert.equal(pins.has(7) || pins.has(9), false, 'a failed open leaves nothing pinned');
 });

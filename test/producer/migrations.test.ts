@@ -89,7 +89,7 @@ test('a failing optional step leaves the last good version (retried later); a fa
   const db2 = new Database(':memory:');
   assert.throws(() => migrate(db2, { steps, required: 3 }), /disk full/);
   assert.equal(version(db2), 2);
-  assert.ok(REQUIRED_VERSION < LATEST_VERSION);
+  assert.ok(REQUIRED_VERSION <= LATEST_VERSION);
   db.close();
   db2.close();
 });

@@ -3,7 +3,8 @@
 // writing anything): read the init and the moofs of the selected fragments from the segment files
 // (checking each moof against the index, so a damaged segment fails by name instead of yielding wrong
 // media), let the pure planner (mp4/cut) choose samples and edit lists, and lay out a plain MP4
-// (mp4/writer: its head and the source byte ranges that follow it). Nothing is written.
+// (mp4/writer: its head and the source byte ranges that follow it). Nothing is written. A segment
+// evicted to the object store is read by ranged GETs of its init and moofs only (nearby ones coalesced).
 import { openSync, fstatSync, closeSync, readSync } from 'node:fs';
 import { ptsDiff } from '../../protocol/pts.js';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
@@ -11,21 +12,22 @@ import type { ParsedMoof } from '../../mp4/fragment.js';
 import { planCut, type CutPlan, type CutSource } from '../../mp4/cut.js';
 import { layoutMp4, type Mp4Layout } from '../../mp4/writer.js';
 import type { FragmentRow, SegmentRow } from '../store/catalog.js';
-import { segmentAbsPath } from '../segments/paths.js';
+import { coalesceRanges, segmentRef, type SegmentPlace, type SegmentRef } from '../store/segment-source.js';
 import { checkFragment } from '../segments/fragment-check.js';
 import { GAP_TOLERANCE_NS } from '../segments/timeline.js';
 
 export interface CutInput {
   /** From the keyframe decoding starts at through the fragment after the window (catalog.clipFragments). */
   segments: Array<{ row: SegmentRow; fragments: FragmentRow[] }>;
-  segmentsDir: string;
+  /** Where the segments are: local directory, and the store for those evicted. */
+  place: SegmentPlace;
   startNs: bigint;
   stopNs: bigint;
 }
 
 export interface CutLayout {
-  /** Absolute path of each input segment (the layout's copy ranges name them by index). */
-  paths: string[];
+  /** Each input segment (the layout's copy ranges name them by index): its file, or its object. */
+  sources: SegmentRef[];
   /** The cut, its times in ns from the window's start (absolute PTS are bigints, the planner works in numbers). */
   plan: CutPlan;
   layout: Mp4Layout;
@@ -41,7 +43,7 @@ const INIT_CACHE_MAX = 256;
  * Reads the init and the moofs of the given fragments. They are small (a few KiB), so plain positional
  * reads on one descriptor are cheaper than a round trip through the thread pool for each.
  */
-function readSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
+function readLocalSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
   const fd = openSync(abs, 'r');
   try {
     // A sealed segment never changes; one that did (damage, a stray writer) is verified at the next
@@ -51,26 +53,56 @@ function readSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { i
       const how = st.size !== row.bytes ? `${st.size} bytes, the index says ${row.bytes}` : 'written to since';
       throw new Error(`segment ${row.path} is damaged: it changed on disk after it was sealed (${how}); it is verified at the next start and not used until then`);
     }
-    let init = initCache.get(abs);
-    if (!init) {
-      const initBuf = Buffer.allocUnsafe(row.init_size);
-      readExactly(fd, initBuf, 0);
-      init = parseInit(initBuf);
-      if (initCache.size >= INIT_CACHE_MAX) initCache.delete(initCache.keys().next().value as string);
-      initCache.set(abs, init);
-    }
-    const moofs: ParsedMoof[] = [];
-    for (const f of fragments) {
-      const buf = Buffer.allocUnsafe(f.moof_size);
-      readExactly(fd, buf, f.offset);
-      const check = checkFragment(buf, f, init, row.offset_ns);
-      if ('why' in check) throw new Error(`segment ${row.path} is damaged: the fragment at byte ${f.offset} does not match the index (${check.why})`);
-      moofs.push(check.moof);
-    }
-    return { init, moofs };
+    return parseSource(abs, row, fragments, (at, n) => {
+      const buf = Buffer.allocUnsafe(n);
+      readExactly(fd, buf, at);
+      return buf;
+    });
   } finally {
     closeSync(fd);
   }
+}
+
+/** Moofs of one segment this close together are fetched from the store in one ranged GET. */
+const STORE_COALESCE_BYTES = 64 * 1024;
+/** Ranged GETs of one segment in flight at once. */
+const STORE_PARALLEL = 8;
+
+/** The same from the object store: the init and moofs by ranged GETs, side by side. */
+async function readStoredSource(place: SegmentPlace, ref: SegmentRef, row: SegmentRow, fragments: FragmentRow[]): Promise<{ init: InitSegment; moofs: ParsedMoof[] }> {
+  const store = place.store!;
+  const key = ref.key!;
+  const wanted = [{ offset: 0, length: initCache.has(key) ? 0 : row.init_size }, ...fragments.map((f) => ({ offset: f.offset, length: f.moof_size }))]
+    .filter((r) => r.length > 0);
+  const spans = coalesceRanges(wanted, STORE_COALESCE_BYTES);
+  const bytes: Buffer[] = new Array<Buffer>(spans.length);
+  for (let i = 0; i < spans.length; i += STORE_PARALLEL) {
+    const batch = spans.slice(i, i + STORE_PARALLEL);
+    const got = await Promise.all(batch.map((s) => store.getRange(key, s.offset, s.length)));
+    got.forEach((b, k) => { bytes[i + k] = b; });
+  }
+  return parseSource(key, row, fragments, (at, n) => {
+    const k = spans.findIndex((s) => at >= s.offset && at + n <= s.offset + s.length);
+    if (k < 0) throw new Error(`segment ${row.path}: bytes ${at}+${n} were not fetched`);
+    return bytes[k].subarray(at - spans[k].offset, at - spans[k].offset + n);
+  });
+}
+
+/** The init (parsed once per segment) and each moof checked against the index. */
+function parseSource(cacheKey: string, row: SegmentRow, fragments: FragmentRow[], read: (at: number, n: number) => Buffer): { init: InitSegment; moofs: ParsedMoof[] } {
+  let init = initCache.get(cacheKey);
+  if (!init) {
+    init = parseInit(read(0, row.init_size));
+    if (initCache.size >= INIT_CACHE_MAX) initCache.delete(initCache.keys().next().value as string);
+    initCache.set(cacheKey, init);
+  }
+  const moofs: ParsedMoof[] = [];
+  for (const f of fragments) {
+    const check = checkFragment(read(f.offset, f.moof_size), f, init, row.offset_ns);
+    if ('why' in check) throw new Error(`segment ${row.path} is damaged: the fragment at byte ${f.offset} does not match the index (${check.why})`);
+    moofs.push(check.moof);
+  }
+  return { init, moofs };
 }
 
 function readExactly(fd: number, buf: Buffer, position: number): void {
@@ -83,13 +115,26 @@ function readExactly(fd: number, buf: Buffer, position: number): void {
 }
 
 /** Reads what the cut needs from the segments and lays out the MP4 (head + copy ranges). */
-export function layoutCut(a: CutInput): CutLayout {
-  const paths = a.segments.map((s) => segmentAbsPath(a.segmentsDir, s.row.path));
+export async function layoutCut(a: CutInput): Promise<CutLayout> {
+  const refs = a.segments.map((s) => segmentRef(a.place, s.row));
+  // Segments in the store are fetched side by side; local ones are read as they come.
+  type Read = { init: InitSegment; moofs: ParsedMoof[] };
+  const stored = new Map<number, Read | Error>();
+  await Promise.all(a.segments.map(async ({ row, fragments }, i) => {
+    if (refs[i].key === null) return;
+    try {
+      stored.set(i, await readStoredSource(a.place, refs[i], row, fragments));
+    } catch (e) {
+      stored.set(i, e instanceof Error ? e : new Error(String(e)));
+    }
+  }));
   const sources: CutSource[] = [];
   a.segments.forEach(({ row, fragments }, i) => {
-    let read: ReturnType<typeof readSource>;
+    let read: Read;
     try {
-      read = readSource(paths[i], row, fragments);
+      const got = stored.get(i);
+      if (got instanceof Error) throw got;
+      read = got ?? readLocalSource(refs[i].abs, row, fragments);
     } catch (e) {
       // A segment read only for context (a keyframe before the window, the audio after it) that cannot
       // be read is left out: the planner then says what the clip lacks. One the window needs fails the job.
@@ -110,6 +155,6 @@ export function layoutCut(a: CutInput): CutLayout {
   const plan = planCut(sources, { startNs: 0, stopNs: ptsDiff(a.stopNs, a.startNs) });
   const layout = layoutMp4(plan.tracks);
   const used = plan.sourcesUsed.map((i) => a.segments[i].row.path);
-  return { paths, plan, layout, used };
+  return { sources: refs, plan, layout, used };
 }
 

@@ -19,6 +19,7 @@ import type { ClipJson } from '../../protocol/schemas.js';
 import type { ClipSpec, ClipWindow } from './clip-request.js';
 import { labelForFilename } from './clip-request.js';
 import { clipIdPrefix } from '../camera-names.js';
+import type { SegmentPlace } from '../store/segment-source.js';
 import { JobStore, type ClipOutcome, type JobRecord } from '../store/job-store.js';
 import { resolveOutDir, TEMP_PREFIX } from './output-paths.js';
 import { epochToPts } from './epoch-map.js';
@@ -71,7 +72,8 @@ export interface ClipPorts {
   catalog: Pick<SegmentIndex, 'clipFragments' | 'firstEndingAfterEpoch' | 'gapsIn' | 'lastSegment' | 'newestFragmentStart' | 'overlapping'>;
   pins: { pin(ids: number[]): () => void };
   anchor(): { epochMs: number; ptsNs: bigint; nowPtsNs: bigint };
-  segmentsDir: string;
+  /** Where the segments are read from (local directory, object store). */
+  place: SegmentPlace;
   clipRoots: string[];
   clipMaxAgeMs: number | null;
   /** Parallel jobs. */
@@ -269,7 +271,7 @@ export class ClipEngine implements ClipEngineHooks {
       const label = labelForFilename(job.spec.label);
       const filename = job.spec.filename ?? `${job.clipId}${label ? '_' + label : ''}.mp4`;
       const result = await assembleClip({
-        clipId: job.clipId, segments, segmentsDir: this.p.segmentsDir, startNs: job.startPtsNs, stopNs: job.stopPtsNs,
+        clipId: job.clipId, segments, place: this.p.place, startNs: job.startPtsNs, stopNs: job.stopPtsNs,
         outDir: job.outDir, filename,
         sidecarExtra: {
           clip_id: job.clipId, label: job.spec.label, mode: job.spec.mode,

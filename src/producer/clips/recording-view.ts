@@ -6,18 +6,18 @@
 // browser seek. Layouts are cached (a browser asks for many ranges of one file while seeking); the
 // segments a view reads are pinned against retention while it is being read.
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
 import { DomainError } from '../../protocol/errors.js';
 import { ptsAdd } from '../../protocol/pts.js';
 import { CutError } from '../../mp4/cut.js';
 import type { SegmentIndex } from '../store/catalog.js';
 import { layoutCut, type CutLayout } from './cut-layout.js';
+import { openSegment, segmentRef, type SegmentPlace, type SegmentReader, type SegmentRef } from '../store/segment-source.js';
 import { KEYFRAME_LOOKBACK_NS, NO_OVERLAP_MESSAGE } from './engine.js';
 
 export interface RecordingViewPorts {
   catalog: Pick<SegmentIndex, 'clipFragments' | 'overlapping'>;
   pins: { pin(ids: number[]): () => void };
-  segmentsDir: string;
+  place: SegmentPlace;
 }
 
 /** What a view says about itself (headers, HEAD), besides its bytes. */
@@ -44,7 +44,7 @@ export interface RecordingView extends RecordingViewInfo {
 interface Cached extends RecordingViewInfo {
   /** The file: its head and copy ranges, and the segment files they name (not the plan: an hour's plan
    * holds an object per sample, and cached views must stay small). */
-  cut: Pick<CutLayout, 'layout' | 'paths'>;
+  cut: Pick<CutLayout, 'layout'>;
   /** Output offset where each copy range begins (after the head). */
   copyStarts: number[];
   /** The segments read, and what they were (sealed, size, mtime): see `stillSealed`. */
@@ -75,13 +75,17 @@ export class RecordingViews {
   constructor(private readonly p: RecordingViewPorts) {}
 
   /** The window's view; 409 NO_FOOTAGE when nothing recorded is in it. */
-  open(startPtsNs: bigint, stopPtsNs: bigint): RecordingView {
+  async open(startPtsNs: bigint, stopPtsNs: bigint): Promise<RecordingView> {
     // A window asked before whose segments were all sealed then and still are, unchanged: the same bytes,
     // found with one range query instead of reading every fragment row again.
     const known = this.byWindow.get(`${startPtsNs}-${stopPtsNs}`);
-    if (known?.sealedSignature && sealedSignature(this.p.catalog.overlapping(known.span.lo, known.span.hi)) === known.sealedSignature) {
+    const spanRows = known?.sealedSignature ? this.p.catalog.overlapping(known.span.lo, known.span.hi) : [];
+    if (known?.sealedSignature && sealedSignature(spanRows) === known.sealedSignature) {
       const release = this.p.pins.pin(known.ids);
-      return { ...infoOf(known), bytes: (start, end) => readRange(known, start, end), release };
+      // Where each segment is read from now (a local copy may have been evicted to the store since).
+      const byId = new Map(spanRows.map((r) => [r.id, r]));
+      const refs = known.ids.map((id) => segmentRef(this.p.place, byId.get(id)!));
+      return { ...infoOf(known), bytes: (start, end) => readRange(known, refs, this.p.place, start, end), release };
     }
     // The query and the pin in one synchronous step: retention cannot remove a row between them.
     const segments = this.p.catalog.clipFragments(startPtsNs, stopPtsNs, KEYFRAME_LOOKBACK_NS);
@@ -100,7 +104,7 @@ export class RecordingViews {
       if (v) {
         this.cache.delete(key); // most recently used last
       } else {
-        v = this.build(key, segments, startPtsNs, stopPtsNs);
+        v = await this.build(key, segments, startPtsNs, stopPtsNs);
         if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
       }
       this.cache.set(key, v);
@@ -109,17 +113,18 @@ export class RecordingViews {
       if (this.byWindow.size >= CACHE_MAX) this.byWindow.delete(this.byWindow.keys().next().value as string);
       this.byWindow.set(windowKey, v);
       const cached = v;
-      return { ...infoOf(cached), bytes: (start, end) => readRange(cached, start, end), release };
+      const refs = segments.map((s) => segmentRef(this.p.place, s.row));
+      return { ...infoOf(cached), bytes: (start, end) => readRange(cached, refs, this.p.place, start, end), release };
     } catch (e) {
       release();
       throw e;
     }
   }
 
-  private build(key: string, segments: Parameters<typeof layoutCut>[0]['segments'], startNs: bigint, stopNs: bigint): Cached {
+  private async build(key: string, segments: Parameters<typeof layoutCut>[0]['segments'], startNs: bigint, stopNs: bigint): Promise<Cached> {
     let cut: CutLayout;
     try {
-      cut = layoutCut({ segments, segmentsDir: this.p.segmentsDir, startNs, stopNs });
+      cut = await layoutCut({ segments, place: this.p.place, startNs, stopNs });
     } catch (e) {
       if (e instanceof CutError) throw new DomainError('NO_FOOTAGE', `${NO_OVERLAP_MESSAGE} (${e.message})`);
       throw e;
@@ -134,7 +139,7 @@ export class RecordingViews {
     const abs = (ns: number) => ptsAdd(startNs, ns);
     const span = { lo: segments[0].row.start_pts_ns, hi: segments[segments.length - 1].row.stop_pts_ns };
     return {
-      cut: { layout, paths: cut.paths }, copyStarts, etag: `"${key}"`, size: layout.size, ids: segments.map((x) => x.row.id), span,
+      cut: { layout }, copyStarts, etag: `"${key}"`, size: layout.size, ids: segments.map((x) => x.row.id), span,
       sealedSignature: sealedSignature(this.p.catalog.overlapping(span.lo, span.hi)),
       actualStartPtsNs: abs(plan.actualStartNs), actualStopPtsNs: abs(plan.actualStopNs),
       frames: plan.frames, durationMs: plan.durationNs / 1e6, partial: plan.partial,
@@ -161,7 +166,7 @@ function copyAt(starts: number[], pos: number): number {
 }
 
 /** The view's bytes [start, end]: the head from memory, then the copy ranges read from the segments. */
-async function* readRange(v: Cached, start: number, end: number): AsyncGenerator<Buffer> {
+async function* readRange(v: Cached, refs: SegmentRef[], place: SegmentPlace, start: number, end: number): AsyncGenerator<Buffer> {
   const { head, copies } = v.cut.layout;
   let pos = start;
   if (pos < head.length) {
@@ -170,26 +175,20 @@ async function* readRange(v: Cached, start: number, end: number): AsyncGenerator
     pos = to;
   }
   if (pos > end || copies.length === 0) return;
-  const files = new Map<number, FileHandle>();
+  const files = new Map<number, SegmentReader>();
   try {
     for (let i = copyAt(v.copyStarts, pos); i < copies.length && pos <= end; i++) {
       const c = copies[i];
       let h = files.get(c.source);
       if (!h) {
-        h = await open(v.cut.paths[c.source], 'r');
+        h = await openSegment(place, refs[c.source]);
         files.set(c.source, h);
       }
       const copyEnd = Math.min(v.copyStarts[i] + c.length, end + 1);
       while (pos < copyEnd) {
         const n = Math.min(READ_BYTES, copyEnd - pos);
         const buf = Buffer.allocUnsafe(n);
-        const from = c.offset + (pos - v.copyStarts[i]);
-        let got = 0;
-        while (got < n) {
-          const { bytesRead } = await h.read(buf, got, n - got, from + got);
-          if (bytesRead === 0) throw new Error(`segment ${v.cut.paths[c.source]} ends before byte ${from + n}`);
-          got += bytesRead;
-        }
+        await h.readInto(buf, n, c.offset + (pos - v.copyStarts[i]));
         pos += n;
         yield buf;
       }

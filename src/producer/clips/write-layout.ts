@@ -6,9 +6,11 @@
 // far runs beside them, so the disk writes the file back while it is being written instead of all at
 // once at the final fsync: a clip then costs what an fsynced copy of its bytes costs. The final fsync
 // is what makes the file durable; the early ones only start the work sooner, and a failure of any of
-// them fails the write. Temp names and publishing are the caller's business.
+// them fails the write. Temp names and publishing are the caller's business. A source evicted to the
+// object store is read by ranged GETs of the same batches (store/segment-source.ts).
 import { type FileHandle, open } from 'node:fs/promises';
 import type { CopyRange, Mp4Layout } from '../../mp4/writer.js';
+import { openSegment, type SegmentPlace, type SegmentReader, type SegmentRef } from '../store/segment-source.js';
 
 /** Size of one read (and of each of the two buffers). */
 const BATCH_BYTES = 2 * 1024 * 1024;
@@ -27,14 +29,19 @@ interface Batch {
   pieces: Array<{ at: number; length: number }>;
 }
 
-export async function writeLayout(layout: Mp4Layout, sourcePaths: string[], outPath: string): Promise<void> {
-  const sources = new Map<number, FileHandle>();
+/**
+ * Writes the layout to `outPath` and fsyncs it. `sources` are the segments the copy ranges name by
+ * index: local file paths, or SegmentRefs (read from the store when evicted, through `place`).
+ */
+export async function writeLayout(layout: Mp4Layout, sources: ReadonlyArray<SegmentRef | string>, outPath: string, place: SegmentPlace | null = null): Promise<void> {
+  const sourceRefs = sources.map((s) => (typeof s === 'string' ? { abs: s, key: null, path: s } : s));
+  const readers = new Map<number, SegmentReader>();
   const buffers: Buffer[] = [];
   let out: FileHandle | null = null;
   let writing: Promise<void> = Promise.resolve();
   let flusher: Flusher | null = null;
   try {
-    await openSources(layout.copies, sourcePaths, sources);
+    await openSources(layout.copies, sourceRefs, place ?? { segmentsDir: '', store: null }, readers);
     out = await open(outPath, 'w');
     const dst = out;
     const flush = new Flusher(dst);
@@ -48,7 +55,7 @@ export async function writeLayout(layout: Mp4Layout, sourcePaths: string[], outP
       const batch = batches[i];
       // This buffer was last used by the write of batch i-2, which completed before batch i-1's began.
       const buf = buffers[i % 2] ?? (buffers[i % 2] = pool.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES));
-      await readFully(sources.get(batch.source) as FileHandle, buf, batch.length, batch.offset, sourcePaths[batch.source]);
+      await (readers.get(batch.source) as SegmentReader).readInto(buf, batch.length, batch.offset);
       await writing;
       flush.kick();
       const at = outPos;
@@ -58,7 +65,7 @@ export async function writeLayout(layout: Mp4Layout, sourcePaths: string[], outP
       writing.catch(() => undefined);
     }
     // Every read is done: the sources close while the last write and the syncs run.
-    const closingSources = closeAll(sources);
+    const closingSources = closeAll(readers);
     closingSources.catch(() => undefined); // awaited below; a failure is not left unhandled meanwhile
     await writing;
     if (outPos !== layout.size) throw new Error(`writeLayout: wrote ${outPos} bytes, layout says ${layout.size}`);
@@ -75,13 +82,13 @@ export async function writeLayout(layout: Mp4Layout, sourcePaths: string[], outP
     await flusher?.settle().catch(() => undefined);
     throw e;
   } finally {
-    await Promise.allSettled([closeAll(sources), out?.close()]);
+    await Promise.allSettled([closeAll(readers), out?.close()]);
     for (const b of buffers) if (pool.length < POOL_MAX) pool.push(b);
   }
 }
 
 /** Closes the handles and forgets them (so a second call closes nothing twice); the first failure rejects. */
-async function closeAll(handles: Map<number, FileHandle>): Promise<void> {
+async function closeAll(handles: Map<number, SegmentReader>): Promise<void> {
   const list = [...handles.values()];
   handles.clear();
   const closed = await Promise.allSettled(list.map((h) => h.close()));
@@ -89,10 +96,10 @@ async function closeAll(handles: Map<number, FileHandle>): Promise<void> {
 }
 
 /** Opens every source the copies name, side by side; on a failure the ones opened are in `into`, for closing. */
-async function openSources(copies: CopyRange[], paths: string[], into: Map<number, FileHandle>): Promise<void> {
+async function openSources(copies: CopyRange[], refs: SegmentRef[], place: SegmentPlace, into: Map<number, SegmentReader>): Promise<void> {
   const ids = [...new Set(copies.map((c) => c.source))];
-  for (const id of ids) if (paths[id] === undefined) throw new Error(`writeLayout: no path for source ${id}`);
-  const opened = await Promise.allSettled(ids.map((id) => open(paths[id], 'r')));
+  for (const id of ids) if (refs[id] === undefined) throw new Error(`writeLayout: no path for source ${id}`);
+  const opened = await Promise.allSettled(ids.map((id) => openSegment(place, refs[id])));
   opened.forEach((o, k) => { if (o.status === 'fulfilled') into.set(ids[k], o.value); });
   for (const o of opened) if (o.status === 'rejected') throw o.reason;
 }
@@ -146,15 +153,6 @@ export function planBatches(copies: CopyRange[], batchBytes = BATCH_BYTES): Batc
     }
   }
   return batches;
-}
-
-async function readFully(h: FileHandle, buf: Buffer, length: number, position: number, path: string | undefined): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await h.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) throw new Error(`source ${path ?? '?'} ends before byte ${position + length} (at ${position + done})`);
-    done += bytesRead;
-  }
 }
 
 /** Writes the parts one after another from `position` (one writev; another for what a short write left). */

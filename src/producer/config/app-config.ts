@@ -3,6 +3,7 @@
 // This module owns the file's shape, its defaults, the default-camera rule, and turning every mistake
 // into a ConfigError that points at `file:line: key.path` without ever quoting a secret. Per-camera
 // values are finally checked by resolveProducerOptions, the same validation the single-camera producer uses.
+import { parseStoreUrl } from '../store/object-store.js';
 import { CAMERA_NAME, DEFAULT_CAMERA } from '../camera-names.js';
 import { readFileSync } from 'node:fs';
 import { AUDIO_POLICIES } from '../ingest/audio-policy.js';
@@ -43,7 +44,8 @@ export interface AppConfig {
   file: string | null;
 }
 
-const GLOBAL_KEYS = ['data_dir', 'host', 'port', 'auth_token', 'clip_roots', 'min_free_bytes', 'clip_max_age', 'clip_workers', 'ffmpeg', 'log_level', 'default_camera', 'cameras'] as const;
+const GLOBAL_KEYS = ['data_dir', 'host', 'port', 'auth_token', 'clip_roots', 'min_free_bytes', 'clip_max_age', 'clip_workers', 'ffmpeg', 'log_level',
+  'store', 's3_endpoint', 's3_region', 's3_path_style', 'local_keep', 'default_camera', 'cameras'] as const;
 const CAMERA_KEYS = ['source', 'detect_source', 'audio', 'segment_seconds', 'retention', 'record', 'motion', 'transcode', 'loop', 'stall_timeout', 'testsrc', 'input_args'] as const;
 const RETENTION_KEYS = ['max_age', 'max_bytes'] as const;
 const MOTION_KEYS = ['enabled', 'threshold', 'min_area_pct', 'pre_roll', 'post_roll'] as const;
@@ -90,6 +92,19 @@ function readGlobal(src: YamlSource, top: Map<string, Entry>): ProducerOptionsIn
   if ((e = get('clip_workers'))) g.clipWorkers = src.number(e, integerIn(1, 64), 'an integer in 1..64');
   if ((e = get('ffmpeg'))) g.ffmpeg = src.string(e);
   if ((e = get('log_level'))) g.logLevel = src.oneOf(e, LOG_LEVELS);
+  if ((e = get('store'))) {
+    const url = src.string(e);
+    try {
+      parseStoreUrl(url);
+    } catch (err) {
+      src.fail(e, (err as Error).message.replace(/^store: /, ''));
+    }
+    g.store = url;
+  }
+  if ((e = get('s3_endpoint'))) g.s3Endpoint = src.string(e);
+  if ((e = get('s3_region'))) g.s3Region = src.string(e);
+  if ((e = get('s3_path_style'))) g.s3PathStyle = src.bool(e);
+  if ((e = get('local_keep'))) g.localKeepMs = src.duration(e, 0, '0 or more');
   const host = top.get('host');
   if (host && g.host !== undefined && !isLoopbackHost(g.host) && !g.authToken) {
     src.fail(host, `refusing to bind non-loopback host ${g.host} without auth_token`);

@@ -1,6 +1,6 @@
 // GET /metrics: every camera's state in Prometheus text format, each series labelled with `camera` —
 // ingest state, fragments, bytes, segments, gaps, restarts, clock drift, clip jobs by status, clip
-// latency histogram — and the HTTP answers by status code.
+// latency histogram, the object store's backlog — and the HTTP answers by status code and the store's state.
 import type { Producer } from '../producer.js';
 import type { FastifyInstance } from 'fastify';
 import { route } from './server.js';
@@ -32,6 +32,14 @@ export function cameraMetrics(p: Producer): Metric[] {
     { name: 'segrec_clip_jobs', help: 'Clip jobs by status (persisted).', type: 'gauge',
       samples: ['queued', 'running', 'done', 'error'].map((s) => ({ labels: { status: s }, value: jobs[s] ?? 0 })) },
   ];
+  const store = p.storeStatus?.();
+  if (store) {
+    metrics.push(
+      { name: 'segrec_store_backlog_segments', help: 'Sealed segments not yet uploaded to the object store.', type: 'gauge', samples: [{ value: store.backlog_segments }] },
+      { name: 'segrec_store_backlog_bytes', help: 'Bytes of sealed segments not yet uploaded.', type: 'gauge', samples: [{ value: store.backlog_bytes }] },
+      { name: 'segrec_store_queued_deletes', help: 'Objects retention removed, still to delete from the store.', type: 'gauge', samples: [{ value: store.queued_deletes }] },
+    );
+  }
   if (p.clipEngine) {
     metrics.push({ name: 'segrec_clip_latency_seconds', help: 'Time from POST /clip to the published file.', type: 'histogram', histograms: [{ histogram: p.clipEngine.latency }] });
   }
@@ -46,6 +54,15 @@ export interface MetricsSource {
 export function addMetricsRoute(app: FastifyInstance, src: MetricsSource): void {
   route(app, { method: 'GET', url: '/metrics', schema: { summary: 'Prometheus metrics, every camera series labelled with camera.' }, handler: (c) => {
     const metrics = mergeLabelled([...src.cameras].map(([name, p]) => ({ labels: { camera: name }, metrics: cameraMetrics(p) })));
+    const store = [...src.cameras.values()][0]?.storeStatus?.();
+    if (store) {
+      metrics.push(
+        { name: 'segrec_store_up', help: '1 while the object store answers, 0 while uploads fail (degraded).', type: 'gauge', samples: [{ value: store.status === 'ok' ? 1 : 0 }] },
+        { name: 'segrec_store_uploaded_segments_total', help: 'Segments uploaded by this process.', type: 'counter', samples: [{ value: store.uploaded_segments }] },
+        { name: 'segrec_store_uploaded_bytes_total', help: 'Bytes uploaded by this process.', type: 'counter', samples: [{ value: store.uploaded_bytes }] },
+        { name: 'segrec_store_evicted_segments_total', help: 'Local copies of uploaded segments evicted by this process.', type: 'counter', samples: [{ value: store.evicted_segments }] },
+      );
+    }
     metrics.push({ name: 'segrec_http_requests_total', help: 'HTTP requests answered, by status code.', type: 'counter',
       samples: [...src.httpStatusCounts].sort(([a], [b]) => a - b).map(([code, n]) => ({ labels: { code: String(code) }, value: n })) });
     const body = renderMetrics(metrics);

@@ -47,7 +47,7 @@ export const playbackRoutes: CameraRoute[] = [
       const w = parseClipWindow({ startPts: q.start_pts_ns, stopPts: q.stop_pts_ns, startEpoch: q.start_epoch_ms, stopEpoch: q.stop_epoch_ms });
       if (!p.clipEngine) throw new DomainError('SHUTTING_DOWN', `camera ${p.name} is shutting down`);
       const { startPtsNs, stopPtsNs } = p.clipEngine.resolveWindow(w);
-      const view = p.recordingViews.open(startPtsNs, stopPtsNs);
+      const view = await p.recordingViews.open(startPtsNs, stopPtsNs);
       try {
         const headers = viewHeaders(view);
         if (q.download === '1' || q.download === 'true') {

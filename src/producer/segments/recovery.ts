@@ -207,6 +207,8 @@ function guarded(ctx: ReconcileContext, path: string, f: () => void): void {
  * since sealing is verified; an unsealed one (a crash's open segment) is recovered and sealed.
  */
 export function reconcileRow(ctx: ReconcileContext, row: SegmentRow): void {
+  // A segment evicted after its upload has no local file to check: the store holds it.
+  if (!row.local) return;
   guarded(ctx, row.path, () => {
     const { index, report, log } = ctx;
     const abs = segmentAbsPath(ctx.segmentsDir, row.path);

@@ -34,6 +34,10 @@ export interface SegmentRow {
   created_ms: number;
   /** The file's mtime (ms) when it was sealed; null when unknown. */
   mtime_ms: number | null;
+  /** Its key in the object store once uploaded (null: not uploaded, or no store). */
+  object_key: string | null;
+  /** 1 while the file is on local disk; 0 once evicted (then read from the store). */
+  local: number;
 }
 
 export interface FragmentRow {
@@ -58,22 +62,23 @@ export interface GapRow {
   created_ms: number;
 }
 
-export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'sealed' | 'bytes' | 'stop_pts_ns' | 'stop_epoch_ms' | 'mtime_ms'> & {
+export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'sealed' | 'bytes' | 'stop_pts_ns' | 'stop_epoch_ms' | 'mtime_ms' | 'object_key' | 'local'> & {
   bytes: number;
 };
 
-type Raw = Record<string, unknown>;
+export type Raw = Record<string, unknown>;
 const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 
 // Statements that read PTS columns run with better-sqlite3's safeIntegers (every INTEGER comes back as a
 // bigint, exact to 2^63); these turn the columns that are not PTS back into numbers.
-function segmentRow(r: Raw): SegmentRow {
+export function segmentRowOf(r: Raw): SegmentRow {
   return {
     ...(r as unknown as SegmentRow), id: num(r.id), run_id: num(r.run_id), bytes: num(r.bytes), init_size: num(r.init_size),
     fragments: num(r.fragments), frames: num(r.frames), width: num(r.width), height: num(r.height), has_audio: num(r.has_audio),
     sealed: num(r.sealed), fps: num(r.fps), start_epoch_ms: num(r.start_epoch_ms), stop_epoch_ms: num(r.stop_epoch_ms),
     anchor_epoch_ms: num(r.anchor_epoch_ms), created_ms: num(r.created_ms), mtime_ms: numOrNull(r.mtime_ms),
+    object_key: (r.object_key as string | null | undefined) ?? null, local: r.local === undefined ? 1 : num(r.local),
   };
 }
 
@@ -88,7 +93,7 @@ function gapRow(r: Raw): GapRow {
   return { id: num(r.id), start_pts_ns: r.start_pts_ns as bigint, stop_pts_ns: r.stop_pts_ns as bigint, reason: r.reason as string, created_ms: num(r.created_ms) };
 }
 
-const seg = (r: Raw | undefined): SegmentRow | undefined => (r ? segmentRow(r) : undefined);
+const seg = (r: Raw | undefined): SegmentRow | undefined => (r ? segmentRowOf(r) : undefined);
 const frag = (r: Raw | undefined): FragmentRow | undefined => (r ? fragmentRow(r) : undefined);
 
 export function openDatabase(path: string): Database.Database {
@@ -191,7 +196,7 @@ export class SegmentIndex {
       pathsUnder: db.prepare<[string, string], { path: string }>('SELECT path FROM segments WHERE path >= ? AND path < ?'),
       hasPath: db.prepare<[string], number>('SELECT 1 FROM segments WHERE path = ?').pluck(),
       fileFactsAfterId: db.prepare<[number, number, number], { id: number; path: string; bytes: number; mtime_ms: number | null }>(
-        'SELECT id, path, bytes, mtime_ms FROM segments WHERE id > ? AND id <= ? AND sealed = 1 ORDER BY id LIMIT ?'),
+        'SELECT id, path, bytes, mtime_ms FROM segments WHERE id > ? AND id <= ? AND sealed = 1 AND local = 1 ORDER BY id LIMIT ?'),
       maxId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM segments'),
     };
     // PTS come back as bigints (exact past 2^53); the row mappers above turn the other columns into numbers.
@@ -246,7 +251,7 @@ export class SegmentIndex {
   }
 
   overlapping(fromPtsNs: bigint, toPtsNs: bigint): SegmentRow[] {
-    return this.stmts.overlapping.all({ from: fromPtsNs, to: toPtsNs }).map(segmentRow);
+    return this.stmts.overlapping.all({ from: fromPtsNs, to: toPtsNs }).map(segmentRowOf);
   }
 
   /**
@@ -257,7 +262,7 @@ export class SegmentIndex {
   overlappingPage(fromPtsNs: bigint, toPtsNs: bigint, limit: number, before: { startPtsNs: bigint; id: number } | null): { rows: SegmentRow[]; more: boolean } {
     const rows = this.stmts.pageBefore.all({
       from: fromPtsNs, to: toPtsNs, cs: before?.startPtsNs ?? PTS_MAX, cid: before?.id ?? Number.MAX_SAFE_INTEGER, limit: limit + 1,
-    }).map(segmentRow);
+    }).map(segmentRowOf);
     const more = rows.length > limit;
     return { rows: rows.slice(0, limit).reverse(), more };
   }
@@ -269,7 +274,7 @@ export class SegmentIndex {
 
   /** Sealed segments after (start, id) in time order: a cursor for paging through the oldest. */
   sealedAfter(startPtsNs: bigint, id: number, limit: number): SegmentRow[] {
-    return this.stmts.sealedAfter.all(startPtsNs, id, limit).map(segmentRow);
+    return this.stmts.sealedAfter.all(startPtsNs, id, limit).map(segmentRowOf);
   }
 
   /** Forgets gaps that lie wholly before the oldest footage left (retention removed what they bordered). */
@@ -280,7 +285,7 @@ export class SegmentIndex {
 
 
   oldestSealed(limit: number): SegmentRow[] {
-    return this.stmts.oldestSealed.all(limit).map(segmentRow);
+    return this.stmts.oldestSealed.all(limit).map(segmentRowOf);
   }
 
   fragmentsOf(segmentId: number): FragmentRow[] {
@@ -353,7 +358,7 @@ export class SegmentIndex {
 
   /** Rows not sealed: at start, the open segments a crash left. */
   unsealed(): SegmentRow[] {
-    return this.stmts.unsealed.all().map(segmentRow);
+    return this.stmts.unsealed.all().map(segmentRowOf);
   }
 
   /** The paths of the rows whose path starts with `prefix` (a day directory and '/'). */

@@ -128,6 +128,39 @@ CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs(status, created_ms, clip_
 const columns = (db: Database.Database, table: string) =>
   new Set(db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
 
+// With an object store (store/segment-uploads.ts): `object_key` is where a sealed segment was uploaded
+// (NULL: not yet; the upload queue is the partial index of those), `local` whether its file is still on
+// local disk (0: evicted after upload, read from the store). A multipart upload in progress is in
+// `uploads` (a crash resumes it). Deleting a stored segment's row queues its object (and an unfinished
+// upload) in `store_deletes` in the same transaction, whoever deletes it (retention, recovery), so a
+// crash never leaves an object nothing refers to.
+const OBJECT_STORE = `
+ALTER TABLE segments ADD COLUMN object_key TEXT;
+ALTER TABLE segments ADD COLUMN local INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX IF NOT EXISTS segments_upload_pending ON segments(start_pts_ns, id) WHERE sealed = 1 AND object_key IS NULL;
+CREATE INDEX IF NOT EXISTS segments_evictable ON segments(start_pts_ns, id) WHERE local = 1 AND object_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS uploads (
+  segment_id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL,
+  upload_id TEXT NOT NULL,
+  part_bytes INTEGER NOT NULL,
+  started_ms REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS store_deletes (
+  key TEXT NOT NULL,
+  upload_id TEXT NOT NULL DEFAULT '',
+  queued_ms REAL NOT NULL,
+  PRIMARY KEY (key, upload_id)
+);
+CREATE TRIGGER IF NOT EXISTS segments_store_delete AFTER DELETE ON segments BEGIN
+  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
+    SELECT old.object_key, '', unixepoch('subsec') * 1000 WHERE old.object_key IS NOT NULL;
+  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
+    SELECT key, upload_id, unixepoch('subsec') * 1000 FROM uploads WHERE segment_id = old.id;
+  DELETE FROM uploads WHERE segment_id = old.id;
+END;
+`;
+
 export const MIGRATIONS: Migration[] = [
   // Steps 1–3 may meet a data directory from before versioning (user_version 0, some of it present):
   // they are written to find their work already done.
@@ -170,10 +203,12 @@ export const MIGRATIONS: Migration[] = [
     version: 8, what: 'index of gap lengths (gap lookups read only the gaps near their window)',
     up: (db) => db.exec('CREATE INDEX IF NOT EXISTS gaps_length ON gaps(stop_pts_ns - start_pts_ns)'),
   },
+  { version: 9, what: 'segments in an object store: where each is kept, uploads in progress, objects to delete', up: (db) => db.exec(OBJECT_STORE) },
 ];
 
-/** The version every table and column the code uses exists at; later steps are optional. */
-export const REQUIRED_VERSION = 3;
+/** The version every table and column the code uses exists at (step 9's columns are read by every query of
+ * the background check and the store); later steps, when there are any, are optional. */
+export const REQUIRED_VERSION = 9;
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 export class SchemaError extends Error {

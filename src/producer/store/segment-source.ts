@@ -1,0 +1,84 @@
+// Where a segment's bytes are read from: its local file while it is on disk, else the object store by
+// ranged GETs (after its local copy was evicted). Clips (write-layout.ts), recordings (recording-view.ts)
+// and the cut's reads of inits and moofs (cut-layout.ts) open segments through this, never a path.
+import { open, type FileHandle } from 'node:fs/promises';
+import type { SegmentRow } from './catalog.js';
+import type { ObjectStore } from './object-store.js';
+import { StoreError } from './object-store.js';
+import { segmentAbsPath } from '../segments/paths.js';
+
+/** A segment as the read path names it: its local file, or its object once only the store has it. */
+export interface SegmentRef {
+  /** Absolute path of the local file (meaningful while `local`). */
+  abs: string;
+  /** The object's key when the file is not local. */
+  key: string | null;
+  /** Relative path, as the catalog has it (for messages). */
+  path: string;
+}
+
+/** What the read path needs to find segments: the local directory and the store, if any. */
+export interface SegmentPlace {
+  segmentsDir: string;
+  store: ObjectStore | null;
+}
+
+export function segmentRef(place: SegmentPlace, row: Pick<SegmentRow, 'path' | 'local' | 'object_key'>): SegmentRef {
+  const abs = segmentAbsPath(place.segmentsDir, row.path);
+  if (row.local || row.object_key === null) return { abs, key: null, path: row.path };
+  if (!place.store) throw new StoreError(`segment ${row.path} is only in the object store, and no store is configured`);
+  return { abs, key: row.object_key, path: row.path };
+}
+
+/** One open segment: exact reads at a position. */
+export interface SegmentReader {
+  /** Fills buf[0, length) from `position`; a segment that ends sooner is an error. */
+  readInto(buf: Buffer, length: number, position: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openSegment(place: SegmentPlace, ref: SegmentRef): Promise<SegmentReader> {
+  if (ref.key === null) return new FileReader(await open(ref.abs, 'r'), ref.path);
+  const store = place.store;
+  if (!store) throw new StoreError(`segment ${ref.path} is only in the object store, and no store is configured`);
+  const key = ref.key;
+  return {
+    async readInto(buf, length, position) {
+      const bytes = await store.getRange(key, position, length);
+      bytes.copy(buf, 0, 0, length);
+    },
+    close: async () => undefined,
+  };
+}
+
+class FileReader implements SegmentReader {
+  constructor(private readonly h: FileHandle, private readonly path: string) {}
+
+  async readInto(buf: Buffer, length: number, position: number): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.h.read(buf, done, length - done, position + done);
+      if (bytesRead === 0) throw new Error(`segment ${this.path} ends before byte ${position + length} (at ${position + done})`);
+      done += bytesRead;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.h.close();
+  }
+}
+
+/** Byte ranges merged where they are at most `maxSkip` apart (one ranged GET instead of several). */
+export function coalesceRanges(ranges: Array<{ offset: number; length: number }>, maxSkip: number): Array<{ offset: number; length: number }> {
+  const sorted = [...ranges].sort((a, b) => a.offset - b.offset);
+  const out: Array<{ offset: number; length: number }> = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.offset - (last.offset + last.length) <= maxSkip) {
+      last.length = Math.max(last.length, r.offset + r.length - last.offset);
+    } else {
+      out.push({ ...r });
+    }
+  }
+  return out;
+}
