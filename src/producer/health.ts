@@ -20,6 +20,7 @@ export interface HealthInput {
   segments: { count: number; bytes: number; oldestStartPtsNs: bigint | null; newestStopPtsNs: bigint | null; gaps: number; openStartPtsNs: bigint | null };
   clips: { queued: number; running: number };
   store?: NonNullable<HealthPayload['store']>;
+  catalog?: NonNullable<HealthPayload['catalog']>;
 }
 
 export type { HealthPayload };
@@ -54,5 +55,6 @@ export function buildHealth(h: HealthInput): HealthPayload {
     },
     clips: h.clips,
     ...(h.store ? { store: h.store } : {}),
+    ...(h.catalog ? { catalog: h.catalog } : {}),
   };
 }

@@ -50,6 +50,8 @@ export interface ProducerOptions {
   s3PathStyle: boolean;
   /** With a store: local copies of uploaded segments are kept this long (ms), then read from the store. */
   localKeepMs: number;
+  /** `postgres://…`: the catalog is also kept in PostgreSQL (null: the local SQLite index only). A secret: never logged. */
+  catalog: string | null;
 }
 
 export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
@@ -77,6 +79,7 @@ export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
   s3Region: null,
   s3PathStyle: false,
   localKeepMs: 24 * 3600_000,
+  catalog: null,
 };
 
 export type ProducerOptionsInput = Partial<Omit<ProducerOptions, 'testsrc'>> & { testsrc?: Partial<TestsrcOptions> };
@@ -119,6 +122,7 @@ export function resolveProducerOptions(input: ProducerOptionsInput = {}): Produc
       throw new OptionsError((e as Error).message);
     }
   }
+  if (o.catalog !== null && !/^postgres(ql)?:\/\/\S+$/.test(o.catalog)) throw new OptionsError('catalog must be a postgres:// URL');
   if (o.s3Endpoint !== null && !/^https?:\/\/[^\s]+$/.test(o.s3Endpoint)) throw new OptionsError('s3-endpoint must be an http:// or https:// URL');
   if (!(Number.isFinite(o.localKeepMs) && o.localKeepMs >= 0)) throw new OptionsError('local-keep must be a duration of 0 or more');
   if (o.authToken !== null && o.authToken.length < 8) throw new OptionsError('auth-token must be at least 8 characters');
@@ -161,6 +165,7 @@ const FLAGS: Record<string, FlagSpec> = {
   audio: { key: 'audio', parse: String },
   'stall-timeout': { key: 'stallTimeoutMs', parse: (v) => parseDurationMs(v, '--stall-timeout') },
   store: { key: 'store', parse: String },
+  catalog: { key: 'catalog', parse: String },
   's3-endpoint': { key: 's3Endpoint', parse: String },
   's3-region': { key: 's3Region', parse: String },
   's3-path-style': { key: 's3PathStyle', parse: (v) => !/^(0|false|no|off)$/i.test(v) },

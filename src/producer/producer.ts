@@ -31,6 +31,7 @@ import type { ClipEngine } from './clips/engine.js';
 import type { ClipJson } from '../protocol/schemas.js';
 import type { ObjectStore } from './store/object-store.js';
 import type { StoreStatus } from './store/segment-uploads.js';
+import type { CatalogStatus } from './store/pg-mirror.js';
 import { StoredSegments } from './store/stored-segments.js';
 import type { SegmentPlace } from './store/segment-source.js';
 
@@ -89,6 +90,8 @@ export class Producer {
   clipEngine: ClipEngine | null = null;
   /** The object store's state for /health (set by the App while uploads run for this camera). */
   storeStatus: (() => StoreStatus) | null = null;
+  /** The PostgreSQL catalog's state for /health (set by the App while it mirrors this camera). */
+  catalogStatus: (() => CatalogStatus) | null = null;
   /**
    * The App's storage budget (global `min_free_bytes`, oldest footage across cameras first), set while
    * this camera is attached to it; the camera's own Retention then leaves the free-disk limit to it.
@@ -273,6 +276,7 @@ export class Producer {
       segments: { ...stats, gaps: this.index.gapCount(), openStartPtsNs: this.writer.openSegment?.start_pts_ns ?? null },
       clips: this.clipEngine?.counts() ?? { queued: 0, running: 0 },
       ...(this.storeStatus ? { store: this.storeStatus() } : {}),
+      ...(this.catalogStatus ? { catalog: this.catalogStatus() } : {}),
     });
   }
 

@@ -132,6 +132,14 @@ export const HealthPayload = Type.Object({
     last_error: Nullable(Type.String()),
     last_error_at_ms: Nullable(Type.Number()),
   }, { description: 'Present when segments are kept in an object store (--store).' })),
+  catalog: Type.Optional(Type.Object({
+    kind: Type.Literal('postgres'),
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], { description: 'degraded: PostgreSQL is failing; changes queue in the local index.' }),
+    location: Type.String({ description: 'The database URL without its password.' }),
+    backlog: Type.Number({ description: "This camera's changes not yet applied to PostgreSQL." }),
+    last_error: Nullable(Type.String()),
+    last_error_at_ms: Nullable(Type.Number()),
+  }, { description: 'Present when the catalog is kept in PostgreSQL (--catalog).' })),
 }, { $id: 'Health' });
 export type HealthPayload = Static<typeof HealthPayload>;
 

@@ -45,7 +45,7 @@ export interface AppConfig {
 }
 
 const GLOBAL_KEYS = ['data_dir', 'host', 'port', 'auth_token', 'clip_roots', 'min_free_bytes', 'clip_max_age', 'clip_workers', 'ffmpeg', 'log_level',
-  'store', 's3_endpoint', 's3_region', 's3_path_style', 'local_keep', 'default_camera', 'cameras'] as const;
+  'store', 'catalog', 's3_endpoint', 's3_region', 's3_path_style', 'local_keep', 'default_camera', 'cameras'] as const;
 const CAMERA_KEYS = ['source', 'detect_source', 'audio', 'segment_seconds', 'retention', 'record', 'motion', 'transcode', 'loop', 'stall_timeout', 'testsrc', 'input_args'] as const;
 const RETENTION_KEYS = ['max_age', 'max_bytes'] as const;
 const MOTION_KEYS = ['enabled', 'threshold', 'min_area_pct', 'pre_roll', 'post_roll'] as const;
@@ -100,6 +100,10 @@ function readGlobal(src: YamlSource, top: Map<string, Entry>): ProducerOptionsIn
       src.fail(e, (err as Error).message.replace(/^store: /, ''));
     }
     g.store = url;
+  }
+  if ((e = get('catalog'))) {
+    g.catalog = src.string(e);
+    if (!/^postgres(ql)?:\/\/\S+$/.test(g.catalog)) src.fail(e, 'must be a postgres:// URL');
   }
   if ((e = get('s3_endpoint'))) g.s3Endpoint = src.string(e);
   if ((e = get('s3_region'))) g.s3Region = src.string(e);

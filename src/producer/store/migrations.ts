@@ -204,11 +204,18 @@ export const MIGRATIONS: Migration[] = [
     up: (db) => db.exec('CREATE INDEX IF NOT EXISTS gaps_length ON gaps(stop_pts_ns - start_pts_ns)'),
   },
   { version: 9, what: 'segments in an object store: where each is kept, uploads in progress, objects to delete', up: (db) => db.exec(OBJECT_STORE) },
+  {
+    // The changes still to apply to a PostgreSQL catalog (store/pg-mirror.ts), in order. Its triggers are
+    // created only while a producer runs with --catalog postgres://… (pg-outbox.ts), so a producer without
+    // one writes nothing here.
+    version: 10, what: 'outbox of changes for the PostgreSQL catalog',
+    up: (db) => db.exec('CREATE TABLE IF NOT EXISTS pg_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, a INTEGER, b INTEGER, path TEXT)'),
+  },
 ];
 
 /** The version every table and column the code uses exists at (step 9's columns are read by every query of
- * the background check and the store); later steps, when there are any, are optional. */
-export const REQUIRED_VERSION = 9;
+ * the background check and the store, step 10's table by the catalog mirror); later steps, when there are any, are optional. */
+export const REQUIRED_VERSION = 10;
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 export class SchemaError extends Error {

@@ -1,0 +1,127 @@
+// The PostgreSQL catalog's schema as numbered upgrades (as migrations.ts is SQLite's): each runs once, in
+// its own transaction, recorded in `schema_migrations`; nodes starting together serialise on an advisory
+// lock, and a database newer than this code is refused. Rows are keyed by camera and segment path (ids
+// are each node's own), PTS are BIGINT (0 … 2^63 − 1, exact).
+import type pg from 'pg';
+
+export interface PgMigration {
+  version: number;
+  what: string;
+  sql: string;
+}
+
+export const PG_MIGRATIONS: PgMigration[] = [
+  {
+    version: 1, what: 'cameras, segments, fragments, gaps, mirror progress',
+    sql: `
+CREATE TABLE cameras (
+  name TEXT PRIMARY KEY,
+  clock_base_epoch_ms DOUBLE PRECISION NOT NULL,
+  created_ms DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE segments (
+  camera TEXT NOT NULL REFERENCES cameras(name),
+  path TEXT NOT NULL,
+  run_id BIGINT NOT NULL,
+  start_pts_ns BIGINT NOT NULL,
+  stop_pts_ns BIGINT NOT NULL,
+  start_epoch_ms DOUBLE PRECISION NOT NULL,
+  stop_epoch_ms DOUBLE PRECISION NOT NULL,
+  offset_ns BIGINT NOT NULL,
+  anchor_epoch_ms DOUBLE PRECISION NOT NULL,
+  anchor_pts_ns BIGINT NOT NULL,
+  bytes BIGINT NOT NULL,
+  init_size INTEGER NOT NULL,
+  fragments INTEGER NOT NULL,
+  frames INTEGER NOT NULL,
+  codec TEXT NOT NULL,
+  codec_string TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  fps DOUBLE PRECISION NOT NULL,
+  has_audio BOOLEAN NOT NULL,
+  description_key TEXT NOT NULL,
+  sealed BOOLEAN NOT NULL,
+  created_ms DOUBLE PRECISION NOT NULL,
+  mtime_ms DOUBLE PRECISION,
+  object_key TEXT,
+  node TEXT NOT NULL,
+  PRIMARY KEY (camera, path)
+);
+CREATE INDEX segments_camera_start ON segments (camera, start_pts_ns);
+CREATE INDEX segments_camera_stop ON segments (camera, stop_pts_ns);
+CREATE TABLE fragments (
+  camera TEXT NOT NULL,
+  path TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  start_pts_ns BIGINT NOT NULL,
+  stop_pts_ns BIGINT NOT NULL,
+  "offset" BIGINT NOT NULL,
+  size BIGINT NOT NULL,
+  moof_size INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  keyframe BOOLEAN NOT NULL,
+  crc BIGINT,
+  PRIMARY KEY (camera, path, seq),
+  FOREIGN KEY (camera, path) REFERENCES segments (camera, path) ON DELETE CASCADE
+);
+CREATE TABLE gaps (
+  camera TEXT NOT NULL REFERENCES cameras(name),
+  start_pts_ns BIGINT NOT NULL,
+  stop_pts_ns BIGINT NOT NULL,
+  reason TEXT NOT NULL,
+  created_ms DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (camera, start_pts_ns, stop_pts_ns)
+);
+-- How far each node's journal of each camera has been applied (the outbox sequence), updated in the
+-- same transaction as what it applied: a batch is never applied twice.
+CREATE TABLE mirror_progress (
+  node TEXT NOT NULL,
+  camera TEXT NOT NULL,
+  applied_seq BIGINT NOT NULL,
+  updated_ms DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (node, camera)
+);`,
+  },
+];
+
+/** Any fixed number: the advisory lock nodes take while they migrate. */
+const MIGRATION_LOCK = 726_571_003;
+
+export class PgSchemaError extends Error {
+  override name = 'PgSchemaError';
+}
+
+/** Brings the database to the latest version; returns the versions applied. */
+export async function migratePg(pool: pg.Pool, steps: PgMigration[] = PG_MIGRATIONS): Promise<number[]> {
+  const client = await pool.connect();
+  const applied: number[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+    const current = rows[0]?.v ?? 0;
+    const latest = steps[steps.length - 1].version;
+    if (current > latest) {
+      throw new PgSchemaError(`the catalog database is at schema version ${current}, newer than this segrec knows (${latest}): use a newer segrec`);
+    }
+    for (const m of steps) {
+      if (m.version <= current) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations(version, what) VALUES ($1, $2)', [m.version, m.what]);
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK');
+        throw e;
+      }
+      applied.push(m.version);
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    client.release();
+  }
+  return applied;
+}
