@@ -98,8 +98,11 @@ function parseEnv(text) {
 reapOrphans();
 const childEnv = { ...process.env };
 let servicesDir = null;
+// SEGREC_TEST_CATALOG / SEGREC_TEST_STORE run every test producer with the catalog in PostgreSQL / the
+// footage in the store (test/helpers/producer.ts): then every file needs them.
 const needsServices = !process.env.SEGREC_TEST_S3_ENDPOINT
-  && files.some((f) => readFileSync(join(root, f), 'utf8').includes('requireServices('));
+  && (!!process.env.SEGREC_TEST_CATALOG || !!process.env.SEGREC_TEST_STORE
+    || files.some((f) => readFileSync(join(root, f), 'utf8').includes('requireServices(')));
 if (needsServices) {
   if (!servicesInstalled()) {
     console.error('run-tests: PostgreSQL/Ceph are not installed, so the tests that need them will fail; ' +

@@ -345,8 +345,12 @@ export class Producer {
     return parts.length > 0 ? parts.join('; ') : null;
   }
 
-  /** Stops ingest (ffmpeg flushes its last fragment), seals the open segment, closes the index. */
-  async close(): Promise<void> {
+  /**
+   * Stops ingest (ffmpeg flushes its last fragment), seals the open segment, closes the index.
+   * `beforeIndexCloses` runs once nothing records any more and the index is still open (the App applies
+   * the last changes to the catalog there, and detaches the camera from its services).
+   */
+  async close(beforeIndexCloses?: () => Promise<void>): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
@@ -357,7 +361,11 @@ export class Producer {
     this.writer.close();
     await this.clipEngine?.close();
     await this.backgroundCheck.done;
-    this.db.close();
+    try {
+      await beforeIndexCloses?.();
+    } finally {
+      this.db.close();
+    }
     this.log.info('camera stopped', { camera: this.name });
   }
 }

@@ -7,18 +7,39 @@ import type { ProducerOptionsInput } from '../../src/producer/options.js';
 import { createLogger } from '../../src/common/log.js';
 import type { SegmentIndex, SegmentRow } from '../../src/producer/store/catalog.js';
 import type { HealthPayload } from '../../src/protocol/schemas.js';
+import { distributedOptions } from './distributed-check.js';
 
 export const SMALL_TESTSRC = { width: 320, height: 180, fps: 15, gopSeconds: 1, motionPeriodS: 0, motionDurationS: 0, motionOffsetS: 0 };
 
-/** Starts a producer on 127.0.0.1 with a free port and a small, fast test source. */
+/**
+ * Starts a producer on 127.0.0.1 with a free port and a small, fast test source. With
+ * SEGREC_TEST_CATALOG=postgres and/or SEGREC_TEST_STORE=s3 (`npm run test:distributed`) every such
+ * producer also keeps its catalog in a fresh PostgreSQL database / its footage in a fresh bucket, and its
+ * close() first checks that both caught up with what it recorded (distributed-check.ts).
+ */
 export async function startTestProducer(dataDir: string, o: ProducerOptionsInput = {}): Promise<ProducerHandle & { logs: string[] }> {
   const logs: string[] = [];
+  const distributed = await distributedOptions(o);
   const handle = await startProducer({
-    dataDir, port: 0, segmentSeconds: 2, ...o,
+    dataDir, port: 0, segmentSeconds: 2, ...distributed.options, ...o,
     testsrc: { ...SMALL_TESTSRC, ...(o.testsrc ?? {}) },
     logger: o.logger ?? createLogger({ level: 'debug', write: (l) => logs.push(l) }),
+  }).catch(async (e: unknown) => {
+    await distributed.cleanup();
+    throw e;
   });
-  return Object.assign(handle, { logs });
+  const close = handle.close;
+  handle.app.beforeCameraClose = (p) => distributed.check(handle.app, p);
+  return Object.assign(handle, {
+    logs,
+    close: async () => {
+      try {
+        await close();
+      } finally {
+        await distributed.cleanup();
+      }
+    },
+  });
 }
 
 export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 100): Promise<NonNullable<T>> {

@@ -81,3 +81,16 @@ test('the store queries read their partial indexes, not the whole segments table
   assert.match(evictable, /USING INDEX segments_evictable/, evictable);
   assert.doesNotMatch(evictable, /TEMP B-TREE/, evictable);
 });
+
+test('a new store location queues the local copies again; those only in the old store stay as they are', () => {
+  const { index, stored, ids } = setup(4);
+  assert.equal(stored.adoptStore('s3://a/p/'), 0, 'the first store: nothing to redo');
+  for (const id of ids.slice(0, 3)) stored.markUploaded(id, `p/${id}`);
+  stored.markEvicted([ids[0]]);
+  stored.beginMultipart(ids[3], 'p/x', { uploadId: 'u', partBytes: 8 });
+  assert.equal(stored.adoptStore('s3://a/p/'), 0, 'the same store: nothing to redo');
+  assert.equal(stored.adoptStore('s3://b/q/'), 2, 'the two local uploaded copies are queued again');
+  assert.deepEqual(stored.pendingUploads(10).map((r) => r.id), ids.slice(1));
+  assert.equal(index.get(ids[0])!.object_key, `p/${ids[0]}`, 'the evicted one still names its object');
+  assert.equal(stored.multipart(ids[3], 'p/x'), null, 'an upload to the old store is not resumed in the new one');
+});

@@ -96,10 +96,19 @@ export class PgMirror {
     };
   }
 
-  /** Resolves once every attached camera's outbox is empty (tests, a graceful stop); rejects after `timeoutMs`. */
-  async drain(timeoutMs: number): Promise<void> {
+  /** Resolves once every attached camera's outbox is empty (tests); rejects after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void> {
+    return this.waitEmpty([...this.cameras.keys()], timeoutMs);
+  }
+
+  /** Resolves once this camera's outbox is empty (a graceful stop); rejects after `timeoutMs`. */
+  flush(name: string, timeoutMs: number): Promise<void> {
+    return this.waitEmpty([name], timeoutMs);
+  }
+
+  private async waitEmpty(names: string[], timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while ([...this.cameras.values()].some((a) => a.outbox.count() > 0)) {
+    while (names.some((n) => (this.cameras.get(n)?.outbox.count() ?? 0) > 0)) {
       if (Date.now() > deadline) throw new Error(`the catalog did not catch up within ${timeoutMs} ms`);
       this.kick();
       await new Promise((r) => setTimeout(r, 50));

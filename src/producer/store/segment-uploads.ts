@@ -143,7 +143,9 @@ export class SegmentUploads {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.pump();
-      const waiting = [...this.cameras.values()].some((c) => c.storedSegments.backlog().segments > 0);
+      // (A segment whose local file cannot be read waits for recovery, not for the store.)
+      const waiting = [...this.cameras.values()].some((c) => c.storedSegments.pendingUploads(1000)
+        .some((r) => !this.unreadable.has(`${c.name}/${r.id}`)));
       if (!waiting && this.active.size === 0) return;
       if (Date.now() > deadline) throw new StoreError(`uploads did not catch up within ${timeoutMs} ms`);
       await new Promise<void>((r) => {
@@ -160,8 +162,19 @@ export class SegmentUploads {
     await Promise.allSettled([...this.active, this.housekeeping]);
   }
 
-  /** Starts uploads while workers are free and the store is not in its backoff pause. */
+  /**
+   * Starts uploads while workers are free and the store is not in its backoff pause. Called from timers
+   * and events: nothing it throws (a catalog error) may escape.
+   */
   private pump(): void {
+    try {
+      this.pumpOnce();
+    } catch (e) {
+      this.o.log.error('upload scheduling failed; retrying on the next tick', { error: (e as Error).message });
+    }
+  }
+
+  private pumpOnce(): void {
     if (this.closed) return;
     const now = Date.now();
     if (now < this.retryAtMs) {

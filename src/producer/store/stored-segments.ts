@@ -39,6 +39,23 @@ export class StoredSegments {
     for (const k of ['pending', 'evictable'] as const) this.stmts[k].safeIntegers(true);
   }
 
+  /**
+   * Records which store (`s3://bucket/prefix`) the segments go to. When it changed since the last start,
+   * the local copies recorded as uploaded to the old one are queued again (the new store has none of
+   * them); segments only in the old store stay as they are (readable while it is configured). Returns
+   * how many were queued again.
+   */
+  adoptStore(location: string): number {
+    return this.db.transaction(() => {
+      const was = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'object_store'").get()?.value;
+      if (was === location) return 0;
+      this.db.prepare("INSERT INTO meta(key, value) VALUES ('object_store', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(location);
+      if (was === undefined) return 0;
+      this.db.exec('DELETE FROM uploads');
+      return this.db.prepare('UPDATE segments SET object_key = NULL WHERE local = 1 AND object_key IS NOT NULL').run().changes;
+    })();
+  }
+
   /** Sealed segments not yet uploaded after the cursor (start, id), oldest first. */
   pendingUploads(limit: number, after: { startPtsNs: bigint; id: number } = { startPtsNs: -1n, id: -1 }): SegmentRow[] {
     return this.stmts.pending.all(after.startPtsNs, after.id, limit).map(segmentRowOf);
