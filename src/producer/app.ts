@@ -34,6 +34,7 @@ import { S3Store } from './store/s3-store.js';
 import { SegmentUploads } from './store/segment-uploads.js';
 import { PgMirror } from './store/pg-mirror.js';
 import { PgOutbox } from './store/pg-outbox.js';
+import { ClipObjects } from './store/clip-objects.js';
 
 export type { CameraSummary, ReloadResult };
 
@@ -64,6 +65,8 @@ export class App {
   readonly uploads: SegmentUploads | null = null;
   /** With --catalog postgres://…: every camera's index mirrored to PostgreSQL. */
   readonly catalog: PgMirror | null = null;
+  /** With s3:// clip roots: clips published to the store. */
+  readonly clipObjects: ClipObjects | null = null;
 
   constructor(config: AppConfig, opts: { logger?: Logger } = {}) {
     this.config = config;
@@ -78,6 +81,9 @@ export class App {
       this.uploads = new SegmentUploads({ store, log: this.log.child('store'), localKeepMs: o.localKeepMs, minFreeBytes: o.minFreeBytes });
     }
     if (o.catalog !== null) this.catalog = new PgMirror({ url: o.catalog, log: this.log.child('catalog') });
+    if (o.clipStoreRoots.length > 0) {
+      this.clipObjects = new ClipObjects((location) => new S3Store({ location, endpoint: o.s3Endpoint, region: o.s3Region, pathStyle: o.s3PathStyle }));
+    }
   }
 
   /** Runs when a camera has stopped recording, before its index closes (tests check the catalog and store there). */
@@ -125,12 +131,13 @@ export class App {
   private cameraOptions(c: CameraConfig): ProducerOptionsInput {
     return {
       ...this.config.global, ...c.options, logger: this.log,
-      dataDir: cameraDataDir(this.options.dataDir, c.name), clipRoots: this.options.clipRoots,
+      dataDir: cameraDataDir(this.options.dataDir, c.name), clipRoots: this.options.clipRoots, clipStoreRoots: this.options.clipStoreRoots,
     };
   }
 
   private startCamera(c: CameraConfig): Producer {
     const p = new Producer(this.cameraOptions(c), c.name, { backgroundLane: this.backgroundLane, store: this.uploads?.store ?? null });
+    p.clipObjects = this.clipObjects;
     attachClipEngine(p);
     const catalog = this.catalog;
     if (catalog) {
@@ -301,6 +308,7 @@ export class App {
     await this.uploads?.close();
     this.uploads?.store.close();
     await this.catalog?.close();
+    this.clipObjects?.close();
     if (this.http) {
       const h = this.http;
       h.server.closeAllConnections();

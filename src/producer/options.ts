@@ -25,6 +25,8 @@ export interface ProducerOptions {
   ffmpeg: string;
   /** Directories clips may be written into; the first is the default (DATA/clips when none given). */
   clipRoots: string[];
+  /** `s3://bucket/prefix` roots clips may be written into (`out_dir: s3://…`); given with the others as --clip-root. */
+  clipStoreRoots: string[];
   authToken: string | null;
   /** auto: encode testsrc, stream-copy everything else. */
   transcode: TranscodeMode;
@@ -80,6 +82,7 @@ export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
   s3PathStyle: false,
   localKeepMs: 24 * 3600_000,
   catalog: null,
+  clipStoreRoots: [],
 };
 
 export type ProducerOptionsInput = Partial<Omit<ProducerOptions, 'testsrc'>> & { testsrc?: Partial<TestsrcOptions> };
@@ -102,8 +105,18 @@ export function resolveProducerOptions(input: ProducerOptionsInput = {}): Produc
     clipRoots: [],
   } as ProducerOptions;
   o.dataDir = resolve(o.dataDir);
-  o.clipRoots = (input.clipRoots && input.clipRoots.length > 0 ? input.clipRoots : [resolve(o.dataDir, 'clips')])
-    .map((p) => resolve(p));
+  // `s3://…` roots are the store's; the others are directories (DATA/clips when none is given).
+  const given = input.clipRoots ?? [];
+  const local = given.filter((r) => !r.startsWith('s3://'));
+  o.clipStoreRoots = [...(input.clipStoreRoots ?? []), ...given.filter((r) => r.startsWith('s3://'))];
+  o.clipRoots = (local.length > 0 ? local : [resolve(o.dataDir, 'clips')]).map((p) => resolve(p));
+  for (const r of o.clipStoreRoots) {
+    try {
+      parseStoreUrl(r);
+    } catch (e) {
+      throw new OptionsError(`clip-root: ${(e as Error).message.replace(/^store: /, '')}`);
+    }
+  }
   if (!o.source || typeof o.source !== 'string') throw new OptionsError('source must be a non-empty string');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new OptionsError(`port must be 0..65535, got ${o.port}`);
   if (!(o.segmentSeconds > 0 && o.segmentSeconds <= 3600)) throw new OptionsError(`segment-seconds must be in (0, 3600], got ${o.segmentSeconds}`);

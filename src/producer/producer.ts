@@ -32,6 +32,7 @@ import type { ClipJson } from '../protocol/schemas.js';
 import type { ObjectStore } from './store/object-store.js';
 import type { StoreStatus } from './store/segment-uploads.js';
 import type { CatalogStatus } from './store/pg-mirror.js';
+import type { ClipObjects } from './store/clip-objects.js';
 import { StoredSegments } from './store/stored-segments.js';
 import type { SegmentPlace } from './store/segment-source.js';
 
@@ -88,6 +89,8 @@ export class Producer {
   /** The camera's latest picture (GET …/snapshot.jpg), cached. */
   readonly snapshots: SnapshotCache = new SnapshotCache(this);
   clipEngine: ClipEngine | null = null;
+  /** Where clips with an `s3://` out_dir are published (the App's; null without s3 clip roots). */
+  clipObjects: ClipObjects | null = null;
   /** The object store's state for /health (set by the App while uploads run for this camera). */
   storeStatus: (() => StoreStatus) | null = null;
   /** The PostgreSQL catalog's state for /health (set by the App while it mirrors this camera). */

@@ -48,7 +48,7 @@ export const ClipBody = Type.Object({
   start_epoch_ms: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1e15, description: 'Window start, epoch ms (used when no PTS is given).' }))),
   stop_epoch_ms: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1e15, description: 'Window stop, epoch ms.' }))),
   label: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
-  out_dir: Type.Optional(Nullable(Type.String({ maxLength: 4096, description: 'A directory inside a clip root.' }))),
+  out_dir: Type.Optional(Nullable(Type.String({ maxLength: 4096, description: 'A directory inside a clip root, or an s3://bucket/prefix inside an s3 clip root (the clip is then published to the object store).' }))),
   filename: Type.Optional(Nullable(Type.String({ maxLength: 200, description: 'A plain name ending in .mp4.' }))),
   max_wait_ms: Type.Optional(Nullable(Int({ minimum: 0, maximum: MAX_WAIT_MS, description: 'How long the job may wait for footage.' }))),
 }, { additionalProperties: false, $id: 'ClipBody' });

@@ -20,7 +20,7 @@ function fakePorts(dir: string, nowPtsNs: bigint, finished: ClipJson[]): { ports
   const ports: ClipPorts = {
     name: 'front', log: silentLogger, db, catalog: index, pins: { pin: () => () => undefined },
     anchor: () => ({ epochMs: 1_700_000_000_000, ptsNs: nowPtsNs, nowPtsNs }),
-    place: { segmentsDir: dir, store: null }, clipRoots: [dir], clipMaxAgeMs: null, workers: 1,
+    place: { segmentsDir: dir, store: null }, clipStoreRoots: [], clipObjects: null, clipRoots: [dir], clipMaxAgeMs: null, workers: 1,
     ingestRunning: () => true, sourceForDisplay: () => 'fake', onFragment: () => undefined,
     clipFinished: (c) => finished.push(c),
   };

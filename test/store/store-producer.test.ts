@@ -6,9 +6,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startTestProducer, waitFor, getJson, listSegments, segmentFile, type HealthWire, type SegmentWire } from '../helpers/producer.js';
+import { startTestProducer, waitFor, getJson, postJson, listSegments, segmentFile, type HealthWire, type SegmentWire } from '../helpers/producer.js';
 import { makeClip, sourceFrames, framesIn } from '../helpers/clips.js';
 import { tempDir, videoFrameMd5s } from '../helpers/media.js';
 import { freshBucket, requireServices, startPrivateRgw } from '../helpers/services.js';
@@ -195,5 +196,60 @@ describe('an object store outage', () => {
       assert.ok(during[i].start_pts_ns - during[i - 1].stop_pts_ns < 200e6, `no hole between ${during[i - 1].path} and ${during[i].path}`);
     }
     console.log(`outage ${back - down} ms; caught up ${caughtUpMs} ms after the store returned`);
+  });
+});
+
+describe('clips published to the object store (out_dir: s3://…)', () => {
+  const { s3 } = requireServices();
+  const tmp = tempDir();
+  let bucket: Awaited<ReturnType<typeof freshBucket>>;
+  let p: Awaited<ReturnType<typeof startTestProducer>>;
+
+  before(async () => {
+    bucket = await freshBucket(s3, 'clips');
+    useCredentials(s3);
+    p = await startTestProducer(tmp.dir, {
+      clipRoots: [`${tmp.dir}/clips`, `s3://${bucket.name}/clips`], s3Endpoint: s3.endpoint, s3Region: s3.region, s3PathStyle: true,
+    });
+  });
+  after(async () => {
+    await p?.close();
+    await bucket?.cleanup();
+    tmp.cleanup();
+  });
+
+  it('a clip into an s3 clip root is uploaded with its sidecar, served by GET …/file with Range, the same bytes as on disk', async () => {
+    const segs = await waitFor('3 sealed segments', async () => {
+      const s = (await listSegments(p.url)).segments.filter((x) => x.sealed);
+      return s.length >= 3 ? s : null;
+    }, 30_000);
+    const win = { start_pts_ns: segs[0].start_pts_ns + 300e6, stop_pts_ns: segs[2].stop_pts_ns - 200e6 };
+    const local = await makeClip(p.url, win);
+    assert.equal(local.status, 'done');
+    const stored = await makeClip(p.url, { ...win, out_dir: `s3://${bucket.name}/clips/site1`, filename: 'event.mp4' });
+    assert.equal(stored.status, 'done', JSON.stringify(stored));
+    assert.equal(stored.path, `s3://${bucket.name}/clips/site1/event.mp4`);
+    const obj = await objectBytes(bucket.client, bucket.name, 'clips/site1/event.mp4');
+    assert.ok(obj && Buffer.from(obj).equals(readFileSync(local.path!)), 'the object is the clip, byte for byte');
+    const sidecar = JSON.parse((await objectBytes(bucket.client, bucket.name, 'clips/site1/event.json'))!.toString()) as { path: string; clip_id: string; frames: number };
+    assert.equal(sidecar.path, stored.path, 'the sidecar names the object');
+    assert.equal(sidecar.clip_id, stored.clip_id);
+    assert.equal(sidecar.frames, local.frames);
+    const file = await fetch(`${p.url}/clip/${stored.clip_id}/file`);
+    assert.equal(file.status, 200);
+    assert.ok(Buffer.from(await file.arrayBuffer()).equals(obj));
+    const part = await fetch(`${p.url}/clip/${stored.clip_id}/file`, { headers: { range: 'bytes=100-4099' } });
+    assert.equal(part.status, 206);
+    assert.ok(Buffer.from(await part.arrayBuffer()).equals(obj.subarray(100, 4100)));
+    // The same name again: the next free one, as on disk.
+    const again = await makeClip(p.url, { ...win, out_dir: `s3://${bucket.name}/clips/site1`, filename: 'event.mp4' });
+    assert.equal(again.path, `s3://${bucket.name}/clips/site1/event-1.mp4`);
+    // Nothing is left in the staging directory.
+    assert.deepEqual(readdirSync(join(tmp.dir, 'clips', '.segrec-staging')), []);
+    for (const bad of [`s3://${bucket.name}/clipsX`, `s3://other-bucket/clips`, 's3://Bad']) {
+      const r = await postJson<{ code: string; message: string }>(`${p.url}/clip`, { ...win, out_dir: bad });
+      assert.equal(r.status, 400, bad);
+      assert.match(r.body.message, /^out_dir: /);
+    }
   });
 });

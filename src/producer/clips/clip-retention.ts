@@ -154,6 +154,14 @@ export class ClipRetention {
     const recorded = job.outcome?.path;
     if (!recorded) return;
     const log = this.deps.log;
+    if (recorded.startsWith('s3://')) {
+      // A clip in the object store is the store's to expire (a lifecycle rule on its prefix), not ours.
+      if (!this.warnedOutside.has(job.clipId)) {
+        this.warnedOutside.add(job.clipId);
+        log.info('clip retention: a clip in the object store is left to the bucket\'s lifecycle rules', { clip_id: job.clipId, path: recorded });
+      }
+      return;
+    }
     let dir: string | null;
     try {
       dir = realpathSync(dirname(recorded));

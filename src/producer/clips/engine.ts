@@ -8,7 +8,7 @@
 // crash); stale temp files are removed. A job whose window holds no footage says why (purged, or a
 // recorded gap and its reason).
 import { PTS_MAX, ptsAdd, ptsMax } from '../../protocol/pts.js';
-import { readdirSync, unlinkSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, unlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type Database from 'better-sqlite3';
@@ -22,6 +22,10 @@ import { clipIdPrefix } from '../camera-names.js';
 import type { SegmentPlace } from '../store/segment-source.js';
 import { JobStore, type ClipOutcome, type JobRecord } from '../store/job-store.js';
 import { resolveOutDir, TEMP_PREFIX } from './output-paths.js';
+import { resolveStoreOutDir, type ClipObjects } from '../store/clip-objects.js';
+
+/** Under the first local clip root: where clips for the store are made before they are uploaded. */
+const STAGING_DIR = `${TEMP_PREFIX}staging`;
 import { epochToPts } from './epoch-map.js';
 import { CutError } from '../../mp4/cut.js';
 import { assembleClip } from './assemble.js';
@@ -75,6 +79,9 @@ export interface ClipPorts {
   /** Where the segments are read from (local directory, object store). */
   place: SegmentPlace;
   clipRoots: string[];
+  /** `s3://` roots an out_dir may name, and where such clips are published (null: none configured). */
+  clipStoreRoots: string[];
+  clipObjects: ClipObjects | null;
   clipMaxAgeMs: number | null;
   /** Parallel jobs. */
   workers: number;
@@ -174,7 +181,9 @@ export class ClipEngine implements ClipEngineHooks {
   submit(spec: ClipSpec): JobRecord {
     if (this.closing) throw new DomainError('SHUTTING_DOWN', 'producer is shutting down');
     if (this.pending.size >= MAX_PENDING) throw new DomainError('QUEUE_FULL', `too many clip jobs waiting (${MAX_PENDING}); retry later`);
-    const outDir = resolveOutDir(spec.outDir, this.p.clipRoots);
+    const outDir = spec.outDir?.startsWith('s3://') && this.p.clipObjects
+      ? resolveStoreOutDir(spec.outDir, this.p.clipStoreRoots)
+      : resolveOutDir(spec.outDir, this.p.clipRoots);
     const { startPtsNs, stopPtsNs } = this.resolveWindow(spec);
     const nowPts = this.p.anchor().nowPtsNs;
     const overlapping = this.p.catalog.overlapping(startPtsNs, stopPtsNs);
@@ -270,9 +279,15 @@ export class ClipEngine implements ClipEngineHooks {
       if (segments.length === 0) throw new Error(this.noFootageMessage(job));
       const label = labelForFilename(job.spec.label);
       const filename = job.spec.filename ?? `${job.clipId}${label ? '_' + label : ''}.mp4`;
+      // A clip for the store is made in a local staging directory, then uploaded (clip-objects.ts).
+      const toStore = job.outDir.startsWith('s3://');
+      const clipObjects = this.p.clipObjects;
+      if (toStore && !clipObjects) throw new Error(`out_dir ${job.outDir}: no s3:// clip root is configured any more`);
+      const staging = join(this.p.clipRoots[0], STAGING_DIR);
+      if (toStore) mkdirSync(staging, { recursive: true });
       const result = await assembleClip({
         clipId: job.clipId, segments, place: this.p.place, startNs: job.startPtsNs, stopNs: job.stopPtsNs,
-        outDir: job.outDir, filename,
+        outDir: toStore ? staging : job.outDir, filename,
         sidecarExtra: {
           clip_id: job.clipId, label: job.spec.label, mode: job.spec.mode,
           request: {
@@ -285,6 +300,12 @@ export class ClipEngine implements ClipEngineHooks {
         resumed: this.resumed.has(job.clipId),
       });
       if (result.adopted) this.log.info('resumed clip job had published its clip before the restart', { clip_id: job.clipId, path: result.path });
+      if (toStore) {
+        const url = await clipObjects!.publish({ mp4: result.path, sidecar: result.sidecarPath, dirUrl: job.outDir, filename, clipId: job.clipId });
+        rmSync(result.path, { force: true });
+        rmSync(result.sidecarPath, { force: true });
+        result.path = url;
+      }
       // `partial` is the planner's, exactly as the sidecar has it.
       const plan = result.plan;
       const outcome: ClipOutcome = {

@@ -1,6 +1,7 @@
 // Routes of the clip side of a camera: POST /clip, GET /clip/{id} (with ?wait_ms= long-polling),
 // GET /clips, GET /clip/{id}/file (the MP4 with HTTP Range, so a browser can seek).
 import { createReadStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { DomainError } from '../../protocol/errors.js';
 import { ClipAccepted, ClipAnswer, ClipBody, ClipParams, ClipsAnswer, ClipsQuery, ClipWaitQuery, WAIT_MS_CAP } from '../../protocol/schemas.js';
 import type { ClipEngine } from '../clips/engine.js';
@@ -73,13 +74,16 @@ export const clipRoutes: CameraRoute[] = [
   {
     method: 'GET', url: '/clip/:id/file',
     schema: { summary: "The clip's MP4 (HTTP Range for seeking).", params: ClipParams, response: { ...errors(404, 416) } },
-    handler: (c, p) => {
+    handler: async (c, p) => {
       const job = jobOr404(engineOf(p), c.params.id);
       const path = job.outcome?.path;
       if (job.status !== 'done' || !path) throw new DomainError('NOT_FOUND', `clip_id: clip ${job.clipId} has no file (status ${job.status})`);
+      // A clip published to the object store is read back from it by ranges.
+      const stored = path.startsWith('s3://') ? await p.clipObjects?.open(path) ?? null : undefined;
+      if (stored === null) throw new DomainError('NOT_FOUND', `clip_id: the object of clip ${job.clipId} is gone`);
       let size: number;
       try {
-        size = statSync(path).size;
+        size = stored ? stored.size : statSync(path).size;
       } catch {
         throw new DomainError('NOT_FOUND', `clip_id: the file of clip ${job.clipId} is gone`);
       }
@@ -95,7 +99,8 @@ export const clipRoutes: CameraRoute[] = [
         res.writeHead(200, { ...headers, 'content-length': size });
       }
       if (c.req.method === 'HEAD') { res.end(); return; }
-      const stream = createReadStream(path, range ? { start: range.start, end: range.end } : {});
+      const stream = stored ? Readable.from(stored.bytes(range?.start ?? 0, range?.end ?? size - 1))
+        : createReadStream(path, range ? { start: range.start, end: range.end } : {});
       return new Promise<void>((resolve) => {
         stream.on('error', () => { res.destroy(); resolve(); });
         res.on('close', () => { stream.destroy(); resolve(); });

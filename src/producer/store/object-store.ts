@@ -31,6 +31,8 @@ export interface ObjectStore {
   readonly location: StoreLocation;
   /** Uploads a file under `key`, verified by MD5 end to end; returns the bytes stored. */
   putFile(key: string, path: string, o: PutFileOptions): Promise<number>;
+  /** The object's size, or null when there is none under `key`. */
+  head(key: string): Promise<number | null>;
   /** Exactly `length` bytes of `key` from `offset`. */
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
   /** Deletes the keys (missing ones are not an error). */

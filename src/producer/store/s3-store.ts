@@ -157,6 +157,17 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  async head(key: string): Promise<number | null> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: key }));
+      return r.ContentLength ?? 0;
+    } catch (e) {
+      const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404) return null;
+      throw storeError(`check of ${key}`, e);
+    }
+  }
+
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
     if (length === 0) return Buffer.alloc(0);
     this.requests.get++;
