@@ -83,6 +83,19 @@ CREATE TABLE mirror_progress (
   PRIMARY KEY (node, camera)
 );`,
   },
+  {
+    // The reads of pg-catalog-reader.ts: catalog-wide ids (in the order rows arrive, which is each journal's
+    // order) to break ties and page as SQLite does, and the ranges its queries walk.
+    version: 2, what: 'row ids and the indexes of the catalog reads',
+    sql: `
+ALTER TABLE segments ADD COLUMN id BIGSERIAL;
+CREATE UNIQUE INDEX segments_id ON segments (id);
+CREATE INDEX segments_camera_start_id ON segments (camera, start_pts_ns, id);
+CREATE INDEX segments_camera_stop_epoch ON segments (camera, stop_epoch_ms);
+ALTER TABLE gaps ADD COLUMN id BIGSERIAL;
+CREATE INDEX gaps_camera_start ON gaps (camera, start_pts_ns);
+CREATE INDEX gaps_camera_length ON gaps (camera, (stop_pts_ns - start_pts_ns));`,
+  },
 ];
 
 /** Any fixed number: the advisory lock nodes take while they migrate. */
