@@ -167,8 +167,10 @@ export class App {
       p.start();
     } catch (e) {
       this.storageBudget.detach(p);
-      void this.uploads?.detach(c.name).then(() => p.close());
-      if (!this.uploads) void p.close();
+      void p.close(async () => {
+        await this.uploads?.detach(c.name);
+        await this.catalog?.detach(c.name);
+      });
       throw e;
     }
     this.cameras.set(c.name, p);

@@ -45,7 +45,7 @@ function fsyncDir(dir: string): void {
 }
 
 export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
-  const { sources, plan, layout, used } = await layoutCut(a);
+  const { sources, plan, layout, used, fetched } = await layoutCut({ ...a, wholeFragments: true });
   const abs = (ns: number) => ptsAdd(a.startNs, ns);
   if (a.resumed) {
     const prior = findPublished(a.outDir, a.filename, a.clipId);
@@ -76,7 +76,7 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
     // allSettled, not all: when one write fails (disk full) the other must be finished before the temp
     // files are removed, or it would create its file again afterwards and leave it behind.
     const written = await Promise.allSettled([
-      writeLayout(layout, sources, tmpMp4, a.place),
+      writeLayout(layout, sources, tmpMp4, a.place, fetched),
       writeFile(tmpJson, sidecarFor(sidecarNames), { flush: true }),
     ]);
     for (const w of written) if (w.status === 'rejected') throw w.reason;

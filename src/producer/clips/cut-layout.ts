@@ -12,7 +12,7 @@ import type { ParsedMoof } from '../../mp4/fragment.js';
 import { planCut, type CutPlan, type CutSource } from '../../mp4/cut.js';
 import { layoutMp4, type Mp4Layout } from '../../mp4/writer.js';
 import type { FragmentRow, SegmentRow } from '../store/catalog.js';
-import { coalesceRanges, segmentRef, type SegmentPlace, type SegmentRef } from '../store/segment-source.js';
+import { coalesceRanges, segmentRef, type FetchedBytes, type SegmentPlace, type SegmentRef } from '../store/segment-source.js';
 import { checkFragment } from '../segments/fragment-check.js';
 import { GAP_TOLERANCE_NS } from '../segments/timeline.js';
 
@@ -21,6 +21,12 @@ export interface CutInput {
   segments: Array<{ row: SegmentRow; fragments: FragmentRow[] }>;
   /** Where the segments are: local directory, and the store for those evicted. */
   place: SegmentPlace;
+  /**
+   * Fetch whole fragments (not only their moofs) of segments in the store: a clip copies nearly all of
+   * their bytes anyway, so one ranged GET per segment replaces one per moof and then one per 2 MiB (the
+   * bytes come back in `fetched`). A recording view, which may span an hour, fetches moofs only.
+   */
+  wholeFragments?: boolean;
   startNs: bigint;
   stopNs: bigint;
 }
@@ -33,6 +39,8 @@ export interface CutLayout {
   layout: Mp4Layout;
   /** Paths (relative, as the index has them) of the segments the cut takes samples from. */
   used: string[];
+  /** What was fetched from the store, by input segment (writeLayout reads it from memory). */
+  fetched: Map<number, FetchedBytes>;
 }
 
 /** Parsed init segments by segment path (a segment's init never changes). */
@@ -68,11 +76,11 @@ const STORE_COALESCE_BYTES = 64 * 1024;
 /** Ranged GETs of one segment in flight at once. */
 const STORE_PARALLEL = 8;
 
-/** The same from the object store: the init and moofs by ranged GETs, side by side. */
-async function readStoredSource(place: SegmentPlace, ref: SegmentRef, row: SegmentRow, fragments: FragmentRow[]): Promise<{ init: InitSegment; moofs: ParsedMoof[] }> {
+/** The same from the object store: the init and moofs (or whole fragments) by ranged GETs, side by side. */
+async function readStoredSource(place: SegmentPlace, ref: SegmentRef, row: SegmentRow, fragments: FragmentRow[], whole: boolean): Promise<{ init: InitSegment; moofs: ParsedMoof[]; fetched: FetchedBytes }> {
   const store = place.store!;
   const key = ref.key!;
-  const wanted = [{ offset: 0, length: initCache.has(key) ? 0 : row.init_size }, ...fragments.map((f) => ({ offset: f.offset, length: f.moof_size }))]
+  const wanted = [{ offset: 0, length: initCache.has(key) ? 0 : row.init_size }, ...fragments.map((f) => ({ offset: f.offset, length: whole ? f.size : f.moof_size }))]
     .filter((r) => r.length > 0);
   const spans = coalesceRanges(wanted, STORE_COALESCE_BYTES);
   const bytes: Buffer[] = new Array<Buffer>(spans.length);
@@ -81,11 +89,12 @@ async function readStoredSource(place: SegmentPlace, ref: SegmentRef, row: Segme
     const got = await Promise.all(batch.map((s) => store.getRange(key, s.offset, s.length)));
     got.forEach((b, k) => { bytes[i + k] = b; });
   }
-  return parseSource(key, row, fragments, (at, n) => {
+  const parsed = parseSource(key, row, fragments, (at, n) => {
     const k = spans.findIndex((s) => at >= s.offset && at + n <= s.offset + s.length);
     if (k < 0) throw new Error(`segment ${row.path}: bytes ${at}+${n} were not fetched`);
     return bytes[k].subarray(at - spans[k].offset, at - spans[k].offset + n);
   });
+  return { ...parsed, fetched: { spans, bytes } };
 }
 
 /** The init (parsed once per segment) and each moof checked against the index. */
@@ -120,10 +129,13 @@ export async function layoutCut(a: CutInput): Promise<CutLayout> {
   // Segments in the store are fetched side by side; local ones are read as they come.
   type Read = { init: InitSegment; moofs: ParsedMoof[] };
   const stored = new Map<number, Read | Error>();
+  const fetched = new Map<number, FetchedBytes>();
   await Promise.all(a.segments.map(async ({ row, fragments }, i) => {
     if (refs[i].key === null) return;
     try {
-      stored.set(i, await readStoredSource(a.place, refs[i], row, fragments));
+      const got = await readStoredSource(a.place, refs[i], row, fragments, a.wholeFragments ?? false);
+      stored.set(i, got);
+      if (a.wholeFragments) fetched.set(i, got.fetched);
     } catch (e) {
       stored.set(i, e instanceof Error ? e : new Error(String(e)));
     }
@@ -155,6 +167,6 @@ export async function layoutCut(a: CutInput): Promise<CutLayout> {
   const plan = planCut(sources, { startNs: 0, stopNs: ptsDiff(a.stopNs, a.startNs) });
   const layout = layoutMp4(plan.tracks);
   const used = plan.sourcesUsed.map((i) => a.segments[i].row.path);
-  return { sources: refs, plan, layout, used };
+  return { sources: refs, plan, layout, used, fetched };
 }
 

@@ -10,7 +10,7 @@
 // object store is read by ranged GETs of the same batches (store/segment-source.ts).
 import { type FileHandle, open } from 'node:fs/promises';
 import type { CopyRange, Mp4Layout } from '../../mp4/writer.js';
-import { openSegment, type SegmentPlace, type SegmentReader, type SegmentRef } from '../store/segment-source.js';
+import { fetchedReader, openSegment, type FetchedBytes, type SegmentPlace, type SegmentReader, type SegmentRef } from '../store/segment-source.js';
 
 /** Size of one read (and of each of the two buffers). */
 const BATCH_BYTES = 2 * 1024 * 1024;
@@ -33,7 +33,10 @@ interface Batch {
  * Writes the layout to `outPath` and fsyncs it. `sources` are the segments the copy ranges name by
  * index: local file paths, or SegmentRefs (read from the store when evicted, through `place`).
  */
-export async function writeLayout(layout: Mp4Layout, sources: ReadonlyArray<SegmentRef | string>, outPath: string, place: SegmentPlace | null = null): Promise<void> {
+export async function writeLayout(
+  layout: Mp4Layout, sources: ReadonlyArray<SegmentRef | string>, outPath: string, place: SegmentPlace | null = null,
+  fetched: ReadonlyMap<number, FetchedBytes> = new Map(),
+): Promise<void> {
   const sourceRefs = sources.map((s) => (typeof s === 'string' ? { abs: s, key: null, path: s } : s));
   const readers = new Map<number, SegmentReader>();
   const buffers: Buffer[] = [];
@@ -41,7 +44,7 @@ export async function writeLayout(layout: Mp4Layout, sources: ReadonlyArray<Segm
   let writing: Promise<void> = Promise.resolve();
   let flusher: Flusher | null = null;
   try {
-    await openSources(layout.copies, sourceRefs, place ?? { segmentsDir: '', store: null }, readers);
+    await openSources(layout.copies, sourceRefs, place ?? { segmentsDir: '', store: null }, readers, fetched);
     out = await open(outPath, 'w');
     const dst = out;
     const flush = new Flusher(dst);
@@ -96,10 +99,15 @@ async function closeAll(handles: Map<number, SegmentReader>): Promise<void> {
 }
 
 /** Opens every source the copies name, side by side; on a failure the ones opened are in `into`, for closing. */
-async function openSources(copies: CopyRange[], refs: SegmentRef[], place: SegmentPlace, into: Map<number, SegmentReader>): Promise<void> {
+async function openSources(
+  copies: CopyRange[], refs: SegmentRef[], place: SegmentPlace, into: Map<number, SegmentReader>, fetched: ReadonlyMap<number, FetchedBytes>,
+): Promise<void> {
   const ids = [...new Set(copies.map((c) => c.source))];
   for (const id of ids) if (refs[id] === undefined) throw new Error(`writeLayout: no path for source ${id}`);
-  const opened = await Promise.allSettled(ids.map((id) => openSegment(place, refs[id])));
+  const opened = await Promise.allSettled(ids.map(async (id) => {
+    const f = fetched.get(id);
+    return f ? fetchedReader(f, () => openSegment(place, refs[id])) : openSegment(place, refs[id]);
+  }));
   opened.forEach((o, k) => { if (o.status === 'fulfilled') into.set(ids[k], o.value); });
   for (const o of opened) if (o.status === 'rejected') throw o.reason;
 }

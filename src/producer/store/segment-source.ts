@@ -68,6 +68,32 @@ class FileReader implements SegmentReader {
   }
 }
 
+/** Byte ranges of a segment already fetched from the store (by the cut), each span with its bytes. */
+export interface FetchedBytes {
+  spans: Array<{ offset: number; length: number }>;
+  bytes: Buffer[];
+}
+
+/** Reads what `fetched` holds from memory; anything else through `fallback` (opened on first need). */
+export function fetchedReader(fetched: FetchedBytes, fallback: () => Promise<SegmentReader>): SegmentReader {
+  let other: Promise<SegmentReader> | null = null;
+  return {
+    async readInto(buf, length, position) {
+      const k = fetched.spans.findIndex((s) => position >= s.offset && position + length <= s.offset + s.length);
+      if (k >= 0) {
+        const at = position - fetched.spans[k].offset;
+        fetched.bytes[k].copy(buf, 0, at, at + length);
+        return;
+      }
+      other ??= fallback();
+      await (await other).readInto(buf, length, position);
+    },
+    async close() {
+      if (other) await (await other).close();
+    },
+  };
+}
+
 /** Byte ranges merged where they are at most `maxSkip` apart (one ranged GET instead of several). */
 export function coalesceRanges(ranges: Array<{ offset: number; length: number }>, maxSkip: number): Array<{ offset: number; length: number }> {
   const sorted = [...ranges].sort((a, b) => a.offset - b.offset);

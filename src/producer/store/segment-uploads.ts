@@ -6,7 +6,7 @@
 // `local_keep`, or sooner, oldest first, when the disk runs below `min_free_bytes`; and deletes from the
 // store the objects whose rows retention removed (queued in the catalog by the same transaction).
 // Nothing is evicted before it is uploaded and verified, nor while a reader has it pinned.
-import { unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
 import { freeDiskBytes } from '../segments/retention.js';
 import { segmentAbsPath } from '../segments/paths.js';
@@ -150,7 +150,7 @@ export class SegmentUploads {
       if (Date.now() > deadline) throw new StoreError(`uploads did not catch up within ${timeoutMs} ms`);
       await new Promise<void>((r) => {
         this.idleWaiters.push(r);
-        setTimeout(r, 200).unref();
+        setTimeout(r, 200); // kept: a caller waiting here keeps the process alive
       });
     }
   }
@@ -207,7 +207,8 @@ export class SegmentUploads {
     let best: { camera: UploadCamera; row: SegmentRow } | null = null;
     for (const camera of this.cameras.values()) {
       const busy = this.inFlight.get(camera.name)!;
-      const row = camera.storedSegments.pendingUploads(busy.size + this.workers + 8)
+      // The oldest few only: enough to pass those in flight and those whose file cannot be read.
+      const row = camera.storedSegments.pendingUploads(busy.size + this.unreadable.size + 1)
         .find((r) => !busy.has(r.id) && !this.unreadable.has(`${camera.name}/${r.id}`));
       if (row && (!best || row.created_ms < best.row.created_ms)) best = { camera, row };
     }
@@ -221,6 +222,9 @@ export class SegmentUploads {
     const copies = camera.storedSegments;
     try {
       const abs = segmentAbsPath(camera.segmentsDir, row.path);
+      // A sealed file of another size than the catalog's changed after sealing: recovery's business.
+      const size = statSync(abs).size;
+      if (size !== row.bytes) throw Object.assign(new Error(`the file has ${size} bytes, the catalog says ${row.bytes}`), { code: 'ECHANGED' });
       await this.store.putFile(key, abs, {
         size: row.bytes, resume: copies.multipart(row.id, key),
         onMultipart: (state) => copies.beginMultipart(row.id, key, state),
