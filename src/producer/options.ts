@@ -208,6 +208,10 @@ export function parseProducerArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     throw e instanceof UsageError ? new OptionsError(e.message) : e;
   }
   for (const name of Object.keys(FLAGS)) if (given.has(name)) raw.set(name, given.all(name));
+  // Every user of the machine can read a command line (ps, /proc): a database password does not go there.
+  if (given.has('catalog') && given.all('catalog').some((u) => /^[a-z]+:\/\/[^/@\s]*:[^/@\s]*@/i.test(u))) {
+    throw new OptionsError('--catalog: the URL holds a password, which every user could read in the process list; set SEGREC_CATALOG or `catalog:` in the configuration file instead');
+  }
   const out: ProducerOptionsInput = {};
   const testsrc: Partial<TestsrcOptions> = {};
   const rec = out as Record<string, unknown>;

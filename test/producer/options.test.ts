@@ -131,3 +131,11 @@ test('ffprobe output: the first audio stream, none, or unreadable', () => {
   assert.equal(parseAudioProbe('{"streams":[]}'), null, 'no video: the probe says nothing useful');
   assert.equal(parseAudioProbe('garbage'), null);
 });
+
+test('--catalog with a password is refused on the command line (visible in ps); from SEGREC_CATALOG it is taken', () => {
+  assert.throws(() => parseProducerArgs(['--catalog', 'postgres://segrec:s3cret@db/segrec'], {}), (e: unknown) =>
+    e instanceof OptionsError && /SEGREC_CATALOG/.test(e.message) && !e.message.includes('s3cret'));
+  assert.equal(parseProducerArgs([], { SEGREC_CATALOG: 'postgres://segrec:s3cret@db/segrec' }).catalog, 'postgres://segrec:s3cret@db/segrec');
+  assert.equal(parseProducerArgs(['--catalog', 'postgres://db/segrec'], {}).catalog, 'postgres://db/segrec', 'no password (e.g. a .pgpass or peer auth): fine');
+  assert.throws(() => resolveProducerOptions({ catalog: 'mysql://x' }), /catalog must be a postgres:\/\/ URL/);
+});
