@@ -162,7 +162,12 @@ export class PgMirror {
   private async applyBatch(a: Attached): Promise<boolean> {
     const camera = a.camera.name;
     const client = await this.pool.connect();
+    // A connection the server ends while this client is checked out is reported on the client (the pool
+    // listens only to idle ones): the query in flight fails with it anyway.
+    const onError = () => undefined;
+    client.on('error', onError);
     let last: number;
+    let failed: Error | undefined;
     try {
       await client.query('BEGIN');
       const prog = await client.query<{ applied_seq: string }>(
@@ -182,10 +187,12 @@ export class PgMirror {
       await client.query('COMMIT');
       this.appliedEntries += entries.length;
     } catch (e) {
+      failed = e as Error;
       await client.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(failed); // a client that failed is not given to the next batch
     }
     a.outbox.forget(last);
     return true;

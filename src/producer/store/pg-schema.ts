@@ -108,7 +108,11 @@ export class PgSchemaError extends Error {
 /** Brings the database to the latest version; returns the versions applied. */
 export async function migratePg(pool: pg.Pool, steps: PgMigration[] = PG_MIGRATIONS): Promise<number[]> {
   const client = await pool.connect();
+  // (A connection ended while checked out is reported on the client; the query in flight fails with it.)
+  const onError = () => undefined;
+  client.on('error', onError);
   const applied: number[] = [];
+  let failed: Error | undefined;
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -132,9 +136,13 @@ export async function migratePg(pool: pg.Pool, steps: PgMigration[] = PG_MIGRATI
       }
       applied.push(m.version);
     }
+  } catch (e) {
+    failed = e as Error;
+    throw e;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-    client.release();
+    client.off('error', onError);
+    client.release(failed);
   }
   return applied;
 }
