@@ -12,37 +12,10 @@ import { indexWith } from '../helpers/synthetic-index.js';
 import { PgMirror } from '../../src/producer/store/pg-mirror.js';
 import { PgOutbox } from '../../src/producer/store/pg-outbox.js';
 import { silentLogger } from '../../src/common/log.js';
-import type { SegmentIndex } from '../../src/producer/store/catalog.js';
+import { localCatalogRows, pgCatalogRows } from '../helpers/distributed-check.js';
 
-/** What the local index holds of a camera, as comparable text rows. */
-function localRows(index: SegmentIndex): { segments: string[]; fragments: string[]; gaps: string[] } {
-  const db = index.db;
-  return {
-    segments: db.prepare<[], { r: string }>(`SELECT path || '|' || start_pts_ns || '|' || stop_pts_ns || '|' || bytes || '|' || fragments || '|' ||
-      frames || '|' || sealed || '|' || IFNULL(object_key, '') AS r FROM segments ORDER BY path`).all().map((x) => x.r),
-    fragments: db.prepare<[], { r: string }>(`SELECT s.path || '|' || f.seq || '|' || f.start_pts_ns || '|' || f.stop_pts_ns || '|' || f.offset || '|' ||
-      f.size || '|' || f.moof_size || '|' || f.keyframe || '|' || IFNULL(f.crc, '') AS r FROM fragments f JOIN segments s ON s.id = f.segment_id
-      ORDER BY s.path, f.seq`).all().map((x) => x.r),
-    gaps: db.prepare<[], { r: string }>(`SELECT start_pts_ns || '|' || stop_pts_ns || '|' || reason AS r FROM gaps ORDER BY start_pts_ns, stop_pts_ns`).all().map((x) => x.r),
-  };
-}
-
-async function pgRows(url: string, camera: string): Promise<{ segments: string[]; fragments: string[]; gaps: string[] }> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const q = async (sql: string) => (await c.query<{ r: string }>(sql, [camera])).rows.map((x) => x.r);
-    return {
-      segments: await q(`SELECT path || '|' || start_pts_ns || '|' || stop_pts_ns || '|' || bytes || '|' || fragments || '|' || frames || '|' ||
-        sealed::int || '|' || COALESCE(object_key, '') AS r FROM segments WHERE camera = $1 ORDER BY path COLLATE "C"`),
-      fragments: await q(`SELECT path || '|' || seq || '|' || start_pts_ns || '|' || stop_pts_ns || '|' || "offset" || '|' || size || '|' ||
-        moof_size || '|' || keyframe::int || '|' || COALESCE(crc::text, '') AS r FROM fragments WHERE camera = $1 ORDER BY path COLLATE "C", seq`),
-      gaps: await q(`SELECT start_pts_ns || '|' || stop_pts_ns || '|' || reason AS r FROM gaps WHERE camera = $1 ORDER BY start_pts_ns, stop_pts_ns`),
-    };
-  } finally {
-    await c.end();
-  }
-}
+const localRows = localCatalogRows;
+const pgRows = pgCatalogRows;
 
 describe('the catalog in PostgreSQL', () => {
   const { pgUrl } = requireServices();
