@@ -5,97 +5,98 @@
 // and ends it with the last. Sources whose video the clip does not use may lend audio at either end
 // when they continue the clip's footage seamlessly: ffmpeg muxes a fragment's last audio (and sometimes
 // its first) into the neighbouring fragment, which may be the first or last of another segment file.
-import type { FragmentSample } from './fragment.js';
+// Works on the planner's audio table (cut-table.ts) and hands the writer columns.
+import type { SampleTable } from './cut-table.js';
 import type { TrackInfo } from './init.js';
 import { nsToTicks, ticksToNs } from './time.js';
-import type { WriterSample, WriterTrack } from './writer.js';
-
-/**
- * One sample of a source, with its producer times. `duration` is the effective decode duration: the
- * distance to the next sample of the same source, else the stated one.
- */
-export interface Sample extends FragmentSample {
-  /** Index into the sources array. */
-  si: number;
-  /** decodeTime + ctsOffset, in track ticks. */
-  ptsTicks: number;
-  ptsNs: number;
-}
+import type { WriterTrack } from './writer.js';
+import { allocColumns, columnTrack } from './writer-tables.js';
 
 export interface AudioInput {
   /** Indexes of the sources whose samples the clip may use, ascending (video sources and seamless neighbours). */
   sources: number[];
-  samplesOf: (si: number) => Sample[];
+  /** The audio samples of (at least) those sources. */
+  table: SampleTable;
   /** Producer ns − clip presentation ns, per source in `sources`. */
   shift: Map<number, number>;
   /** Sources whose join to the previous one is not seamless. */
   discontinuity: Set<number>;
   /** Video presentation bounds (producer ns) of each source. */
   bounds: (si: number) => { start: number; end: number };
-  offsetNs: (si: number) => number;
-  /** The caller's id of each source (WriterSample.source). */
-  sourceId: (si: number) => number;
+  /** Each source's offsetNs (CutSource.offsetNs), by source index. */
+  offsetNs: readonly number[];
+  /** The caller's id of each source (WriterSample.source), by source index. */
+  sourceId: readonly number[];
   actualStartNs: number;
   actualStopNs: number;
   durationNs: number;
   info: TrackInfo | undefined;
 }
 
-export function toWriter(s: Sample, sourceId: number): WriterSample {
-  return { size: s.size, duration: s.duration, ctsOffset: s.ctsOffset, isSync: s.isSync, source: sourceId, offset: s.fileOffset };
-}
-
 export function planAudio(a: AudioInput): WriterTrack | null {
   const info = a.info;
   if (!info) return null;
   const ats = info.timescale;
+  const t = a.table;
   // Samples overlapping the clip; at a discontinuous join, only those overlapping each side's video.
-  const picked: Sample[] = [];
+  const picked: number[] = [];
   a.sources.forEach((si, u) => {
     let lo = a.actualStartNs;
     let hi = a.actualStopNs;
     if (u > 0 && a.discontinuity.has(si)) lo = Math.max(lo, a.bounds(si).start);
     if (u + 1 < a.sources.length && a.discontinuity.has(a.sources[u + 1])) hi = Math.min(hi, a.bounds(si).end);
-    for (const s of a.samplesOf(si)) {
-      const end = a.offsetNs(si) + ticksToNs(s.ptsTicks + s.duration, ats);
-      if (s.ptsNs < hi && end > lo) picked.push(s);
+    const offsetNs = a.offsetNs[si];
+    for (let i = t.from[si]; i < t.to[si]; i++) {
+      const end = offsetNs + ticksToNs(t.ptsTicks[i] + t.duration[i], ats);
+      if (t.ptsNs[i] < hi && end > lo) picked.push(i);
     }
   });
   if (picked.length === 0) return null;
 
-  const clipNs = (s: Sample): number => s.ptsNs - (a.shift.get(s.si) as number); // presentation time in the clip
+  const clipNs = (i: number): number => t.ptsNs[i] - (a.shift.get(t.si[i]) as number); // presentation time in the clip
   const firstNs = clipNs(picked[0]);
   // The first sample decodes at 0, so its composition time is its ctsOffset.
-  const mediaTime = picked[0].ctsOffset + (firstNs <= 0 ? nsToTicks(-firstNs, ats) : 0);
+  const mediaTime = t.ctsOffset[picked[0]] + (firstNs <= 0 ? nsToTicks(-firstNs, ats) : 0);
   const emptyBefore = firstNs > 0 ? nsToTicks(firstNs, ats) : 0;
 
   // Output decode times: the sources' own spacing within a source (and across seamless joins of one
-  // clock); at other joins, where the video shift says the next sample belongs.
-  const out: Array<{ s: Sample; t: number; duration: number }> = [];
+  // clock); at other joins, where the video shift says the next sample belongs. A stack of the samples
+  // placed so far: each one's table index, decode time and duration.
+  const outIdx = new Int32Array(picked.length);
+  const outT = new Float64Array(picked.length);
+  const outDur = new Float64Array(picked.length);
+  let m = 0;
   for (const s of picked) {
-    const prev = out[out.length - 1];
-    if (!prev) { out.push({ s, t: 0, duration: s.duration }); continue; }
-    const seamless = prev.s.si === s.si || (!a.discontinuity.has(s.si) && a.offsetNs(prev.s.si) === a.offsetNs(s.si));
-    const natural = s.decodeTime - prev.s.decodeTime;
-    if (seamless && natural > 0) {
-      prev.duration = natural;
-      out.push({ s, t: prev.t + natural, duration: s.duration });
+    if (m === 0) {
+      outIdx[0] = s; outT[0] = 0; outDur[0] = t.duration[s]; m = 1;
       continue;
     }
-    const want = nsToTicks(clipNs(s), ats) + mediaTime - emptyBefore - s.ctsOffset;
-    while (out.length > 1 && want <= out[out.length - 1].t) out.pop();
-    const p = out[out.length - 1];
-    if (want <= p.t) continue; // cannot place it after the only earlier sample: leave it out
-    p.duration = want - p.t;
-    out.push({ s, t: want, duration: s.duration });
+    const prev = outIdx[m - 1];
+    const seamless = t.si[prev] === t.si[s] || (!a.discontinuity.has(t.si[s]) && a.offsetNs[t.si[prev]] === a.offsetNs[t.si[s]]);
+    const natural = t.decodeTime[s] - t.decodeTime[prev];
+    if (seamless && natural > 0) {
+      outDur[m - 1] = natural;
+      outIdx[m] = s; outT[m] = outT[m - 1] + natural; outDur[m] = t.duration[s]; m++;
+      continue;
+    }
+    const want = nsToTicks(clipNs(s), ats) + mediaTime - emptyBefore - t.ctsOffset[s];
+    while (m > 1 && want <= outT[m - 1]) m--;
+    if (want <= outT[m - 1]) continue; // cannot place it after the only earlier sample: leave it out
+    outDur[m - 1] = want - outT[m - 1];
+    outIdx[m] = s; outT[m] = want; outDur[m] = t.duration[s]; m++;
   }
-  const lastOut = out[out.length - 1];
-  const mediaEnd = lastOut.t + lastOut.duration;
+  const mediaEnd = outT[m - 1] + outDur[m - 1];
   const duration = Math.min(nsToTicks(a.durationNs, ats) - emptyBefore, mediaEnd - mediaTime);
   if (duration <= 0) return null;
-  return {
-    info,
-    samples: out.map((o) => ({ ...toWriter(o.s, a.sourceId(o.s.si)), duration: o.duration })),
-    edit: emptyBefore > 0 ? { mediaTime, duration, emptyBefore } : { mediaTime, duration },
-  };
+  const c = allocColumns(m);
+  for (let k = 0; k < m; k++) {
+    const i = outIdx[k];
+    c.size[k] = t.size[i];
+    c.duration[k] = outDur[k];
+    c.ctsOffset[k] = t.ctsOffset[i];
+    c.isSync[k] = t.sync[i];
+    c.source[k] = a.sourceId[t.si[i]];
+    c.offset[k] = t.fileOffset[i];
+  }
+  return columnTrack(info, c, emptyBefore > 0 ? { mediaTime, duration, emptyBefore } : { mediaTime, duration });
 }

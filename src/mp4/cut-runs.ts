@@ -1,10 +1,11 @@
 // The video decode timeline of a clip (pure, part of the planner in cut.ts): where each run's samples
 // go when footage of several runs (ffmpeg runs, camera reboots: other clocks, other reorder delays) is
-// joined, and the frame interval the joins are measured in.
-import type { Sample } from './cut-audio.js';
+// joined. Works on an index range of the planner's sample table (cut-table.ts).
+import { type SampleTable, medianDuration } from './cut-table.js';
 
 /**
- * The clip's decode timeline (outDts) and composition adjustments of the video samples (decode order).
+ * The clip's decode timeline (outDts) and composition adjustments of the video samples [lo, hi) of the
+ * table (decode order; the answers' index i is sample lo + i).
  * Within a run (one clock: sources with the same offset) the samples keep their decode spacing and
  * composition offsets; gaps between its sources vanish. At a join between runs (a camera reboot, a new
  * ffmpeg run: another clock, possibly another reorder delay) the new run is placed so that its first
@@ -22,82 +23,125 @@ import type { Sample } from './cut-audio.js';
  * as an edge hole only when its missing frames would decode after the old run's last sample (before
  * the new run's first): never within a run's footage, nor in a stream without reordering.
  */
-export function placeRuns(included: Sample[], offsetNs: (si: number) => number): { outDts: number[]; place: number[]; fix: number[]; runJoins: number } {
-  const n = included.length;
-  const outDts = new Array<number>(n).fill(0);
-  const place = new Array<number>(n).fill(0);
-  const fix = new Array<number>(n).fill(0);
-  // Runs: stretches of samples on one clock.
-  const runs: Array<{ from: number; to: number }> = [];
+export function placeRuns(
+  t: SampleTable, lo: number, hi: number, offsetNs: ArrayLike<number>,
+): { outDts: Float64Array; place: Float64Array; fix: Float64Array; runJoins: number } {
+  const n = hi - lo;
+  const outDts = new Float64Array(n);
+  const place = new Float64Array(n);
+  const fix = new Float64Array(n);
+  const { si, duration } = t;
+  const cts = t.ctsOffset.subarray(lo, hi);
+  // Runs: stretches of samples on one clock (starting at runFrom[r]).
+  const runFrom: number[] = [];
   for (let i = 0; i < n; i++) {
-    const newRun = i === 0 || (included[i].si !== included[i - 1].si && offsetNs(included[i].si) !== offsetNs(included[i - 1].si));
-    if (newRun) runs.push({ from: i, to: i + 1 });
-    else runs[runs.length - 1].to = i + 1;
+    const a = si[lo + i];
+    if (i === 0 || (a !== si[lo + i - 1] && offsetNs[a] !== offsetNs[si[lo + i - 1]])) runFrom.push(i);
   }
-  let t = 0;
-  for (const r of runs) {
-    for (let i = r.from; i < r.to; i++) {
-      outDts[i] = t;
-      t += included[i].duration;
-    }
+  runFrom.push(n);
+  let clock = 0;
+  for (let i = 0; i < n; i++) {
+    outDts[i] = clock;
+    clock += duration[lo + i];
   }
-  const pres = (i: number): number => outDts[i] + included[i].ctsOffset + place[i] + fix[i];
-  const byPts = (r: { from: number; to: number }): number[] => {
-    const idx: number[] = [];
-    for (let i = r.from; i < r.to; i++) idx.push(i);
-    return idx.sort((x, y) => pres(x) - pres(y));
-  };
-  for (let k = 1; k < runs.length; k++) {
-    const a = runs[k - 1];
-    const b = runs[k];
-    const periodA = medianDuration(included.slice(a.from, a.to));
-    const periodB = medianDuration(included.slice(b.from, b.to));
+  let moved = 0; // what the joins so far moved the runs after them (applied to a run when it is reached)
+  let periodA = medianDuration(duration, lo + runFrom[0], lo + runFrom[1]);
+  for (let k = 1; k + 1 < runFrom.length; k++) {
+    const aFrom = runFrom[k - 1];
+    const bFrom = runFrom[k];
+    const bTo = runFrom[k + 1];
+    for (let i = bFrom; i < bTo; i++) outDts[i] += moved;
+    const periodB = medianDuration(duration, lo + bFrom, lo + bTo);
     // The old run's end: a hole among its last pictures whose first missing frame would decode after its
-    // last sample (its composition offset is at least the run's least).
-    const lastDtsA = outDts[a.to - 1];
+    // last sample (its composition offset is at least the run's least). `pa`: those pictures in
+    // presentation order, the run's last one last.
+    const lastDtsA = outDts[bFrom - 1];
     let minCts = Infinity;
-    for (let i = a.from; i < a.to; i++) minCts = Math.min(minCts, pres(i) - outDts[i]);
-    const pa = byPts(a);
-    for (let j = pa.length - 2; j >= 0 && pres(pa[j]) + periodA - minCts > lastDtsA; j--) {
-      const hole = pres(pa[j + 1]) - pres(pa[j]) - periodA;
+    let lastPresA = -Infinity;
+    for (let i = aFrom; i < bFrom; i++) {
+      const p = pres(outDts, cts, place, fix, i);
+      minCts = Math.min(minCts, p - outDts[i]);
+      lastPresA = Math.max(lastPresA, p);
+    }
+    const pa = edgeByPts(outDts, cts, place, fix, aFrom, bFrom, 1, periodA, minCts, lastDtsA);
+    for (let j = pa.length - 2; j >= 0; j--) {
+      const hole = pres(outDts, cts, place, fix, pa[j + 1]) - pres(outDts, cts, place, fix, pa[j]) - periodA;
       if (2 * hole < periodA) continue;
       for (let m = j + 1; m < pa.length; m++) fix[pa[m]] -= hole;
     }
     // The new run's start: a hole among its first pictures whose last missing frame would decode before
-    // its first sample (its composition offset is at most the run's greatest).
-    const firstDtsB = outDts[b.from];
+    // its first sample (its composition offset is at most the run's greatest). `pb`: those pictures in
+    // presentation order, the run's first one first.
+    const firstDtsB = outDts[bFrom];
     let maxCts = -Infinity;
-    for (let i = b.from; i < b.to; i++) maxCts = Math.max(maxCts, pres(i) - outDts[i]);
-    const pb = byPts(b);
-    for (let j = 0; j + 1 < pb.length && pres(pb[j + 1]) - periodB - maxCts < firstDtsB; j++) {
-      const hole = pres(pb[j + 1]) - pres(pb[j]) - periodB;
+    let firstPresB = Infinity;
+    for (let i = bFrom; i < bTo; i++) {
+      const p = pres(outDts, cts, place, fix, i);
+      maxCts = Math.max(maxCts, p - outDts[i]);
+      firstPresB = Math.min(firstPresB, p);
+    }
+    const pb = edgeByPts(outDts, cts, place, fix, bFrom, bTo, -1, -periodB, maxCts, firstDtsB);
+    for (let j = 0; j + 1 < pb.length; j++) {
+      const hole = pres(outDts, cts, place, fix, pb[j + 1]) - pres(outDts, cts, place, fix, pb[j]) - periodB;
       if (2 * hole < periodB) continue;
       for (let m = 0; m <= j; m++) fix[pb[m]] += hole;
     }
     // Place the new run one period after the old run's last picture.
-    const endA = pres(pa[pa.length - 1]) + periodA;
-    const firstB = pres(pb[0]);
+    const endA = (pa.length > 0 ? pres(outDts, cts, place, fix, pa[pa.length - 1]) : lastPresA) + periodA;
+    const firstB = pb.length > 0 ? pres(outDts, cts, place, fix, pb[0]) : firstPresB;
     let move = endA - firstB;
     if (firstDtsB + move <= lastDtsA) {
       const lower = lastDtsA + 1 - firstDtsB - move; // decode it later, present it through lower offsets
-      for (let i = b.from; i < b.to; i++) place[i] -= lower;
+      for (let i = bFrom; i < bTo; i++) place[i] -= lower;
       move += lower;
     }
-    for (let i = b.from; i < n; i++) outDts[i] += move;
+    for (let i = bFrom; i < bTo; i++) outDts[i] += move;
+    moved += move;
+    periodA = periodB;
   }
-  return { outDts, place, fix, runJoins: runs.length - 1 };
+  return { outDts, place, fix, runJoins: runFrom.length - 2 };
 }
 
-/** The frame interval (ticks): the median decode duration of the samples (counted: durations take few values). */
-export function medianDuration(samples: Sample[]): number {
-  const counts = new Map<number, number>();
-  for (const s of samples) counts.set(s.duration, (counts.get(s.duration) ?? 0) + 1);
-  const mid = samples.length >> 1;
-  let seen = 0;
-  for (const d of [...counts.keys()].sort((a, b) => a - b)) {
-    seen += counts.get(d)!;
-    if (seen > mid) return d;
-  }
-  return samples[0].duration;
+/** Presentation time of sample i in the clip as placed so far. */
+function pres(outDts: Float64Array, cts: Float64Array, place: Float64Array, fix: Float64Array, i: number): number {
+  return outDts[i] + cts[i] + place[i] + fix[i];
 }
 
+/**
+ * The samples [from, to) at a run's edge, in presentation order (a stable sort: equal times keep decode
+ * order): with side 1 those whose presentation time p has p + add - sub > bound (the run's last
+ * pictures), with side -1 those with p + add - sub < bound (its first). Only these pictures of a run are
+ * ever looked at, and they are exactly where a sort of the whole run would put them.
+ */
+function edgeByPts(
+  outDts: Float64Array, cts: Float64Array, place: Float64Array, fix: Float64Array,
+  from: number, to: number, side: 1 | -1, add: number, sub: number, bound: number,
+): number[] {
+  const idx: number[] = [];
+  const key: number[] = [];
+  for (let i = from; i < to; i++) {
+    const p = pres(outDts, cts, place, fix, i);
+    if (side === 1 ? p + add - sub > bound : p + add - sub < bound) {
+      idx.push(i);
+      key.push(p);
+    }
+  }
+  // Stable sorts: equal times keep decode order. Few pictures are ever at a run's edge (insertion sort);
+  // odd footage may put many there.
+  if (idx.length > 64) {
+    const order = idx.map((_, x) => x).sort((x, y) => key[x] - key[y]);
+    return order.map((x) => idx[x]);
+  }
+  for (let x = 1; x < idx.length; x++) {
+    const i = idx[x];
+    const p = key[x];
+    let y = x - 1;
+    for (; y >= 0 && key[y] > p; y--) {
+      idx[y + 1] = idx[y];
+      key[y + 1] = key[y];
+    }
+    idx[y + 1] = i;
+    key[y + 1] = p;
+  }
+  return idx;
+}

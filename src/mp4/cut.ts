@@ -14,12 +14,18 @@
 // fragment after it. Sources the clip does not need cost nothing but their parse.
 //
 // Time: a sample's producer PTS in ns = source.offsetNs + ticksToNs(decodeTime + ctsOffset, timescale).
+// Samples are not objects here: each track kind of all sources is one table of columns (cut-table.ts),
+// the clip's video an index range of it, and the plan's tracks columns too (writer-tables.ts).
 import type { ParsedMoof } from './fragment.js';
 import type { InitSegment, TrackInfo } from './init.js';
 import { ticksToNs } from './time.js';
 import type { WriterTrack } from './writer.js';
-import { planAudio, toWriter, type Sample } from './cut-audio.js';
-import { medianDuration, placeRuns } from './cut-runs.js';
+import { type WriterColumns, columnTrack, trackColumns } from './writer-tables.js';
+import { planAudio } from './cut-audio.js';
+import {
+  type SampleTable, anyPresentedBefore, anyPresentedIn, buildTable, countPresentedIn, earliestIn, lastIn, medianDuration, presentedIn,
+} from './cut-table.js';
+import { placeRuns } from './cut-runs.js';
 
 export interface CutSource {
   /** The caller's id for this file (WriterSample.source / the index of its path). */
@@ -81,137 +87,93 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
     video: s.init.tracks.find((t) => t.kind === 'video'),
     audio: s.init.tracks.find((t) => t.kind === 'audio'),
   }));
-  const sampleCache = new Map<string, Sample[]>();
-  const samplesOf = (si: number, kind: 'video' | 'audio'): Sample[] => {
-    const key = `${si}:${kind}`;
-    let list = sampleCache.get(key);
-    if (!list) {
-      const t = tracksOf[si][kind];
-      list = t ? collectSamples(sources[si], si, t) : [];
-      sampleCache.set(key, list);
-    }
-    return list;
-  };
-  const inWindow = (s: Sample): boolean => s.ptsNs >= startNs && s.ptsNs < stopNs;
+  // Every source's video, source after source (a run of sources is a range of it).
+  const V = buildTable(sources, tracksOf.map((t) => t.video));
+  const { ptsNs, ptsTicks } = V;
+  const S = new Joins(sources, tracksOf, V);
 
   // 1. The source holding the first wanted frame, and the run of compatible sources from it.
-  const s0 = sources.findIndex((_, si) => samplesOf(si, 'video').some(inWindow));
+  let s0 = -1;
+  for (let si = 0; si < sources.length && s0 < 0; si++) if (anyPresentedIn(V, V.from[si], V.to[si], startNs, stopNs)) s0 = si;
   if (s0 < 0) throw new CutError('no video frame in the requested window');
-  const compatible = (a: number, b: number): boolean =>
-    tracksOf[a].video?.descriptionKey === tracksOf[b].video?.descriptionKey
-    && tracksOf[a].audio?.descriptionKey === tracksOf[b].audio?.descriptionKey;
-  const boundsCache = new Map<number, { start: number; end: number }>();
-  /** A source's video presentation bounds in producer ns. */
-  const bounds = (si: number): { start: number; end: number } => {
-    let b = boundsCache.get(si);
-    if (!b) {
-      const vs = samplesOf(si, 'video');
-      let first = vs[0];
-      let lastP = vs[0];
-      for (const s of vs) {
-        if (s.ptsNs < first.ptsNs) first = s;
-        if (s.ptsNs > lastP.ptsNs) lastP = s;
-      }
-      const ts = (tracksOf[si].video as TrackInfo).timescale;
-      b = { start: first.ptsNs, end: sources[si].offsetNs + ticksToNs(lastP.ptsTicks + lastP.duration, ts) };
-      boundsCache.set(si, b);
-    }
-    return b;
-  };
-  const join = (a: number, b: number) => joinBetween(sources, tracksOf, samplesOf, bounds, a, b);
   const group: number[] = [s0];
   let changeReason: string | null = null;
   for (let si = s0 + 1; si < sources.length; si++) {
-    const vs = samplesOf(si, 'video');
-    if (vs.length === 0) continue;
-    if (!vs.some((s) => s.ptsNs < stopNs)) break;
-    if (!compatible(s0, si)) {
-      if (vs.some(inWindow)) changeReason = describeChange(tracksOf[s0], tracksOf[si], sources[si].source);
+    if (S.empty(si)) continue;
+    if (!anyPresentedBefore(V, V.from[si], V.to[si], stopNs)) break;
+    if (!S.compatible(s0, si)) {
+      if (anyPresentedIn(V, V.from[si], V.to[si], startNs, stopNs)) changeReason = describeChange(tracksOf[s0], tracksOf[si], sources[si].source);
       break;
     }
     group.push(si);
   }
 
-  // 2. Decode-order video samples of the group; extend backwards while no keyframe precedes F.
-  let video = group.flatMap((si) => samplesOf(si, 'video'));
-  /** Index of the earliest-presented wanted frame decoded at or after `from` and presented no earlier than minPts. */
-  const firstWanted = (list: Sample[], from: number, minPts = -Infinity): number => {
-    let f = -1;
-    for (let i = from; i < list.length; i++) {
-      const s = list[i];
-      if (inWindow(s) && s.ptsNs >= minPts && (f < 0 || s.ptsNs < list[f].ptsNs)) f = i;
-    }
-    return f;
-  };
-  let f = firstWanted(video, 0);
-  let k = lastSyncAtOrBefore(video, f);
+  // 2. Decode-order video samples of the group (the table's range [vLo, vHi): the sources between are
+  // empty); extend backwards while no keyframe precedes F.
+  let vLo = V.from[group[0]];
+  const vHi = V.to[group[group.length - 1]];
+  // The earliest-presented wanted frame (decoded at or after vLo).
+  let f = earliestIn(V, vLo, vHi, startNs, stopNs, -Infinity);
+  let k = lastSyncAtOrBefore(V, vLo, f);
   for (let si = group[0] - 1; k < 0 && si >= 0; si--) {
-    const vs = samplesOf(si, 'video');
-    if (vs.length === 0) continue;
-    if (!compatible(s0, si)) break;
+    if (S.empty(si)) continue;
+    if (!S.compatible(s0, si)) break;
     group.unshift(si);
-    video = [...vs, ...video];
-    f += vs.length;
-    k = lastSyncAtOrBefore(video, f);
+    vLo = V.from[si];
+    k = lastSyncAtOrBefore(V, vLo, f);
   }
   if (k < 0) {
     // No keyframe before the first wanted frame: start at the first keyframe (footage missing at the
     // start), skipping frames presented before it (an open GOP's leading pictures cannot be decoded).
-    const firstSync = video.findIndex((s) => s.isSync);
-    f = firstSync < 0 ? -1 : firstWanted(video, firstSync, video[firstSync].ptsNs);
+    let firstSync = -1;
+    for (let i = vLo; i < vHi && firstSync < 0; i++) if (V.sync[i] === 1) firstSync = i;
+    f = firstSync < 0 ? -1 : earliestIn(V, firstSync, vHi, startNs, stopNs, ptsNs[firstSync]);
     if (f < 0) throw new CutError('no decodable video frame in the requested window (no keyframe before it)');
-    k = lastSyncAtOrBefore(video, f);
+    k = lastSyncAtOrBefore(V, vLo, f);
   }
-  let last = -1;
-  for (let i = video.length - 1; i >= k; i--) if (inWindow(video[i])) { last = i; break; }
-  const included = video.slice(k, last + 1);
+  const last = lastIn(V, k, vHi, startNs, stopNs);
+  // The clip's video: the table's samples [k, end), local index i = sample k + i.
+  const end = last + 1;
 
   // 3. Output decode timeline: cumulative durations (gaps between sources vanish), the sources' own
   // composition offsets; at a join between runs (see placeRuns) the new run is placed so that its first
   // frame follows the old run's last one by one frame period.
-  const vInfo = tracksOf[included[0].si].video as TrackInfo;
+  const vInfo = tracksOf[V.si[k]].video as TrackInfo;
   const vts = vInfo.timescale;
-  const { outDts, place, fix, runJoins } = placeRuns(included, (si) => sources[si].offsetNs);
+  const { outDts, place, fix, runJoins } = placeRuns(V, k, end, sources.map((s) => s.offsetNs));
   // Negative composition offsets (trun v1) could put a frame before time 0: shift them all up instead.
-  let ctsBias = 0;
-  included.forEach((s, i) => { ctsBias = Math.max(ctsBias, -(outDts[i] + s.ctsOffset + place[i] + fix[i])); });
-  const cts = (i: number): number => included[i].ctsOffset + place[i] + fix[i] + ctsBias;
-  const comp = (i: number): number => outDts[i] + cts(i);
-  let fi = -1;
-  let pi = -1;
-  let frames = 0;
-  const minPts = video[f].ptsNs;
-  included.forEach((s, i) => {
-    if (!inWindow(s) || s.ptsNs < minPts) return;
-    frames++;
-    if (fi < 0 || s.ptsNs < included[fi].ptsNs) fi = i;
-    if (pi < 0 || s.ptsNs > included[pi].ptsNs) pi = i;
-  });
-  const F = included[fi];
-  const P = included[pi];
-  const K = included[0];
+  const ctsBias = negativeCtsBias(V.ctsOffset, k, outDts, place, fix);
+  const presented = presentedIn(V, k, end, startNs, stopNs, ptsNs[f]);
+  const frames = presented.frames;
+  const F = presented.first;
+  const P = presented.last;
+  const fi = F - k;
+  const pi = P - k;
+  const K = k;
+  const siP = V.si[P];
   // The frame presented after P may be in the next file when a file ends mid-GOP (fragments cut by time).
-  const next = P.si + 1;
-  const continued = next < sources.length && samplesOf(next, 'video').length > 0 && compatible(P.si, next) && join(P.si, next).continues;
-  const presDurP = presentationDuration([...samplesOf(P.si, 'video'), ...(continued ? samplesOf(next, 'video') : [])], P);
-  const mediaTime = comp(fi);
+  const next = siP + 1;
+  const continued = next < sources.length && !S.empty(next) && S.compatible(siP, next) && S.join(siP, next).continues;
+  const presDurP = presentationDuration(V, P, V.from[siP], continued ? V.to[next] : V.to[siP]);
+  const mediaTime = compositionTime(V.ctsOffset, k, outDts, place, fix, ctsBias, fi);
   // A new run's first keyframe moved up to the next frame (placeRuns) lasts that much less.
-  const editDuration = comp(pi) + Math.max(1, presDurP - fix[pi]) - mediaTime;
-  const actualStartNs = F.ptsNs;
-  const actualStopNs = sources[P.si].offsetNs + ticksToNs(P.ptsTicks + presDurP, vts);
+  const editDuration = compositionTime(V.ctsOffset, k, outDts, place, fix, ctsBias, pi) + Math.max(1, presDurP - fix[pi]) - mediaTime;
+  const actualStartNs = ptsNs[F];
+  const actualStopNs = sources[siP].offsetNs + ticksToNs(ptsTicks[P] + presDurP, vts);
 
   // 4. Joins between sources inside the clip: gaps, and the producer→clip time shift of each source.
-  const used = [...new Set(included.map((s) => s.si))];
+  const used: number[] = [];
   const shift = new Map<number, number>(); // producer ns − clip presentation ns, per source
-  included.forEach((s, i) => {
-    if (!shift.has(s.si)) {
-      shift.set(s.si, sources[s.si].offsetNs + ticksToNs(s.ptsTicks, vts) - ticksToNs(comp(i) - fix[i] - mediaTime, vts));
-    }
-  });
+  for (const i of sourceStarts(V.si, k, end)) {
+    const si = V.si[k + i];
+    used.push(si);
+    const comp = compositionTime(V.ctsOffset, k, outDts, place, fix, ctsBias, i);
+    shift.set(si, sources[si].offsetNs + ticksToNs(ptsTicks[k + i], vts) - ticksToNs(comp - fix[i] - mediaTime, vts));
+  }
   const gaps: CutPlan['gaps'] = [];
   const discontinuity = new Set<number>(); // sources whose join to the previous one is not seamless
   for (let u = 1; u < used.length; u++) {
-    const j = join(used[u - 1], used[u]);
+    const j = S.join(used[u - 1], used[u]);
     if (j.gap) gaps.push(j.gap);
     if (!j.seamless) discontinuity.add(used[u]);
   }
@@ -223,54 +185,41 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
   // the old run's last frame lasts one period): the edit itself says how long the clip plays.
   const durationNs = runJoins > 0
     ? ticksToNs(editDuration, vts)
-    : actualStopNs - actualStartNs - gaps.reduce((n, g) => n + g.stopNs - g.startNs, 0);
+    : actualStopNs - actualStartNs - gaps.reduce((sum, g) => sum + g.stopNs - g.startNs, 0);
 
-  const videoTrack: WriterTrack = {
-    info: vInfo,
-    samples: included.map((s, i) => {
-      const w = toWriter(s, sources[s.si].source);
-      w.ctsOffset = cts(i);
-      if (i + 1 < included.length) w.duration = outDts[i + 1] - outDts[i];
-      return w;
-    }),
-    edit: { mediaTime, duration: editDuration },
-  };
-  const tracks: WriterTrack[] = [videoTrack];
+  const vc = videoColumns(V, k, end, outDts, place, fix, ctsBias, sources.map((s) => s.source));
+  const tracks: WriterTrack[] = [columnTrack(vInfo, vc, { mediaTime, duration: editDuration })];
 
   // 5. Audio overlapping the clip, aligned to the video through each source's shift; the sources just
   // before and after the video's may lend audio when they continue it seamlessly (same clock).
   const audioSources = [...used];
   const before = used[0] - 1;
-  if (before >= 0 && samplesOf(before, 'video').length > 0 && compatible(before, used[0]) && join(before, used[0]).seamless) {
+  if (before >= 0 && !S.empty(before) && S.compatible(before, used[0]) && S.join(before, used[0]).seamless) {
     audioSources.unshift(before);
     shift.set(before, shift.get(used[0]) as number);
   }
   const lastUsed = used[used.length - 1];
   const after = lastUsed + 1;
-  if (after < sources.length && samplesOf(after, 'video').length > 0 && compatible(lastUsed, after) && join(lastUsed, after).seamless) {
+  if (after < sources.length && !S.empty(after) && S.compatible(lastUsed, after) && S.join(lastUsed, after).seamless) {
     audioSources.push(after);
     shift.set(after, shift.get(lastUsed) as number);
   }
-  const audio = planAudio({
-    sources: audioSources, samplesOf: (si) => samplesOf(si, 'audio'), shift, discontinuity, bounds,
-    offsetNs: (si) => sources[si].offsetNs, sourceId: (si) => sources[si].source,
-    actualStartNs, actualStopNs, durationNs, info: tracksOf[used[0]].audio,
-  });
-  if (audio) tracks.push(audio);
+  const audioInfo = tracksOf[used[0]].audio;
+  if (audioInfo) {
+    const wantAudio = new Set(audioSources);
+    const audio = planAudio({
+      sources: audioSources, table: buildTable(sources, tracksOf.map((t, si) => (wantAudio.has(si) ? t.audio : undefined))),
+      shift, discontinuity, bounds: (si) => S.bounds(si), offsetNs: sources.map((x) => x.offsetNs), sourceId: sources.map((x) => x.source),
+      actualStartNs, actualStopNs, durationNs, info: audioInfo,
+    });
+    if (audio) tracks.push(audio);
+  }
 
   // 6. Is a frame of the window missing? Frames the sources hold in the window but the clip lacks, and
   // footage missing at either end.
-  let held = 0;
-  let heldAfterChange = 0;
   const changeAt = changeReason === null ? sources.length : group[group.length - 1] + 1;
-  sources.forEach((_, si) => {
-    for (const s of samplesOf(si, 'video')) {
-      if (!inWindow(s)) continue;
-      held++;
-      if (si >= changeAt) heldAfterChange++;
-    }
-  });
-  const frameNs = ticksToNs(medianDuration(included), vts);
+  const { all: held, later: heldAfterChange } = countPresentedIn(V, startNs, stopNs, changeAt);
+  const frameNs = ticksToNs(medianDuration(V.duration, k, end), vts);
   const reasons: string[] = [];
   if (changeReason !== null) reasons.push(changeReason);
   const undecodable = held - heldAfterChange - frames;
@@ -283,77 +232,144 @@ export function planCut(sources: CutSource[], req: { startNs: number; stopNs: nu
     reasons.push(`footage missing at ${lateStart && earlyEnd ? 'both ends' : lateStart ? 'the start' : 'the end'} of the window`);
   }
 
-  const usedSet = new Set<number>();
-  for (const tr of tracks) for (const s of tr.samples) usedSet.add(s.source);
-  const sourcesUsed = [...usedSet].sort((a, b) => a - b);
+  const sourcesUsed = sourceIds(tracks);
   return {
-    tracks, actualStartNs, actualStopNs, durationNs, leadInNs: F.ptsNs - K.ptsNs, frames, sourcesUsed, gaps,
+    tracks, actualStartNs, actualStopNs, durationNs, leadInNs: ptsNs[F] - ptsNs[K], frames, sourcesUsed, gaps,
     partial: reasons.length > 0, partialReason: reasons.length > 0 ? reasons.join('; ') : null,
   };
 }
 
-/**
- * How source b follows source a: seamless when it continues a's clock (same offset and descriptions)
- * with no hole — its video decode timeline picks up exactly where a's ends (a stream cut into files
- * at any fragment, even mid-GOP, where presentation ranges overlap by the B-frame delay), or its
- * footage starts within half a frame of a's end; a gap when b's footage starts later than that.
- */
-function joinBetween(
-  sources: CutSource[], tracksOf: SourceTracks[], samplesOf: (si: number, kind: 'video') => Sample[],
-  bounds: (si: number) => { start: number; end: number }, a: number, b: number,
-): { seamless: boolean; continues: boolean; gap: { startNs: number; stopNs: number } | null } {
-  const va = samplesOf(a, 'video');
-  const vb = samplesOf(b, 'video');
-  const lastA = va[va.length - 1];
-  const sameClock = sources[a].offsetNs === sources[b].offsetNs
-    && tracksOf[a].video?.timescale === tracksOf[b].video?.timescale;
-  const continues = sameClock && vb[0].decodeTime === lastA.decodeTime + lastA.duration;
-  const halfFrame = ticksToNs(lastA.duration, (tracksOf[a].video as TrackInfo).timescale) / 2;
-  const prevEnd = bounds(a).end;
-  const nextStart = bounds(b).start;
-  const gap = !continues && nextStart - prevEnd > halfFrame ? { startNs: prevEnd, stopNs: nextStart } : null;
-  return { seamless: continues || (sameClock && Math.abs(nextStart - prevEnd) <= halfFrame), continues, gap };
+/** What the planner asks about sources and the joins between them (answers kept: each is asked again). */
+class Joins {
+  private readonly boundsCache = new Map<number, { start: number; end: number }>();
+  constructor(private readonly sources: CutSource[], private readonly tracksOf: SourceTracks[], private readonly V: SampleTable) {}
+
+  /** Whether a source has no video. */
+  empty(si: number): boolean {
+    return this.V.from[si] === this.V.to[si];
+  }
+
+  /** Whether two sources' samples may be joined in one clip (the same descriptions). */
+  compatible(a: number, b: number): boolean {
+    const { tracksOf } = this;
+    return tracksOf[a].video?.descriptionKey === tracksOf[b].video?.descriptionKey
+      && tracksOf[a].audio?.descriptionKey === tracksOf[b].audio?.descriptionKey;
+  }
+
+  /** A source's video presentation bounds in producer ns. */
+  bounds(si: number): { start: number; end: number } {
+    let b = this.boundsCache.get(si);
+    if (!b) {
+      const { ptsNs, ptsTicks, duration } = this.V;
+      let first = this.V.from[si];
+      let lastP = this.V.from[si];
+      for (let i = this.V.from[si]; i < this.V.to[si]; i++) {
+        if (ptsNs[i] < ptsNs[first]) first = i;
+        if (ptsNs[i] > ptsNs[lastP]) lastP = i;
+      }
+      const ts = (this.tracksOf[si].video as TrackInfo).timescale;
+      b = { start: ptsNs[first], end: this.sources[si].offsetNs + ticksToNs(ptsTicks[lastP] + duration[lastP], ts) };
+      this.boundsCache.set(si, b);
+    }
+    return b;
+  }
+
+  /**
+   * How source b follows source a: seamless when it continues a's clock (same offset and descriptions)
+   * with no hole — its video decode timeline picks up exactly where a's ends (a stream cut into files
+   * at any fragment, even mid-GOP, where presentation ranges overlap by the B-frame delay), or its
+   * footage starts within half a frame of a's end; a gap when b's footage starts later than that.
+   */
+  join(a: number, b: number): { seamless: boolean; continues: boolean; gap: { startNs: number; stopNs: number } | null } {
+    const { sources, tracksOf, V } = this;
+    const lastA = V.to[a] - 1;
+    const firstB = V.from[b];
+    const sameClock = sources[a].offsetNs === sources[b].offsetNs
+      && tracksOf[a].video?.timescale === tracksOf[b].video?.timescale;
+    const continues = sameClock && V.decodeTime[firstB] === V.decodeTime[lastA] + V.duration[lastA];
+    const halfFrame = ticksToNs(V.duration[lastA], (tracksOf[a].video as TrackInfo).timescale) / 2;
+    const prevEnd = this.bounds(a).end;
+    const nextStart = this.bounds(b).start;
+    const gap = !continues && nextStart - prevEnd > halfFrame ? { startNs: prevEnd, stopNs: nextStart } : null;
+    return { seamless: continues || (sameClock && Math.abs(nextStart - prevEnd) <= halfFrame), continues, gap };
+  }
 }
 
-function collectSamples(src: CutSource, si: number, track: TrackInfo): Sample[] {
-  const out: Sample[] = [];
-  for (const m of src.fragments) {
-    for (const r of m.trackRuns) {
-      if (r.trackId !== track.trackId) continue;
-      for (const s of r.samples) {
-        const ptsTicks = s.decodeTime + s.ctsOffset;
-        out.push({
-          si, decodeTime: s.decodeTime, duration: s.duration, size: s.size, ctsOffset: s.ctsOffset, isSync: s.isSync,
-          fileOffset: s.fileOffset, ptsTicks, ptsNs: src.offsetNs + ticksToNs(ptsTicks, track.timescale),
-        });
-      }
-    }
+/**
+ * The sync sample decoding starts at: the last one at or before f (not before lo) in decode order that
+ * is also presented no later than f. In a closed GOP that is simply the last sync sample before f; in an
+ * open GOP (HEVC CRA with leading pictures) a frame decoded after a sync sample but presented before it
+ * needs the previous GOP, and this goes back to the sync sample that precedes it in presentation too.
+ */
+function lastSyncAtOrBefore(V: SampleTable, lo: number, f: number): number {
+  for (let i = f; i >= lo; i--) if (V.sync[i] === 1 && V.ptsNs[i] <= V.ptsNs[f]) return i;
+  return -1;
+}
+
+/** Distance from p's pts to the next pts among the samples [from, to) (its source's, on its clock), else p's duration. */
+function presentationDuration(V: SampleTable, p: number, from: number, to: number): number {
+  const pt = V.ptsTicks[p];
+  let next = Infinity;
+  for (let i = from; i < to; i++) {
+    const t = V.ptsTicks[i];
+    if (t > pt && t < next) next = t;
   }
-  // Effective durations: the decode-time distance to the next sample (robust to sloppy trun durations).
-  for (let i = 0; i + 1 < out.length; i++) {
-    const d = out[i + 1].decodeTime - out[i].decodeTime;
-    if (d > 0) out[i].duration = d;
-  }
-  for (const s of out) if (s.duration <= 0) s.duration = 1;
+  return Number.isFinite(next) ? next - pt : V.duration[p];
+}
+
+/** The least amount that lifts every composition time (outDts + offset) of the clip's video to 0 or later. */
+function negativeCtsBias(ctsOffset: Float64Array, k: number, outDts: Float64Array, place: Float64Array, fix: Float64Array): number {
+  let bias = 0;
+  for (let i = 0; i < outDts.length; i++) bias = Math.max(bias, -(outDts[i] + ctsOffset[k + i] + place[i] + fix[i]));
+  return bias;
+}
+
+/** Composition time in the clip of its video sample i (the table's sample k + i). */
+function compositionTime(
+  ctsOffset: Float64Array, k: number, outDts: Float64Array, place: Float64Array, fix: Float64Array, ctsBias: number, i: number,
+): number {
+  return outDts[i] + (ctsOffset[k + i] + place[i] + fix[i] + ctsBias);
+}
+
+/** Local indexes (from lo) of [lo, hi) where a new source's samples begin (the table keeps a source's samples together). */
+function sourceStarts(si: Int32Array, lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let i = lo; i < hi; i++) if (i === lo || si[i] !== si[i - 1]) out.push(i - lo);
   return out;
 }
 
 /**
- * The sync sample decoding starts at: the last one at or before f in decode order that is also
- * presented no later than f. In a closed GOP that is simply the last sync sample before f; in an open
- * GOP (HEVC CRA with leading pictures) a frame decoded after a sync sample but presented before it
- * needs the previous GOP, and this goes back to the sync sample that precedes it in presentation too.
+ * The clip's video samples [k, end) as the writer's columns: decode durations of the clip's timeline, its
+ * composition offsets; sizes, sync flags and file offsets are views of the table's (not copies).
  */
-function lastSyncAtOrBefore(list: Sample[], f: number): number {
-  for (let i = f; i >= 0; i--) if (list[i].isSync && list[i].ptsNs <= list[f].ptsNs) return i;
-  return -1;
+function videoColumns(
+  V: SampleTable, k: number, end: number, outDts: Float64Array, place: Float64Array, fix: Float64Array, ctsBias: number, sourceId: number[],
+): WriterColumns {
+  const n = end - k;
+  const duration = new Float64Array(n);
+  const ctsOffset = new Float64Array(n);
+  const source = new Float64Array(n);
+  const { si, duration: vDuration, ctsOffset: vCts } = V;
+  for (let i = 0; i < n; i++) {
+    const g = k + i;
+    duration[i] = i + 1 < n ? outDts[i + 1] - outDts[i] : vDuration[g];
+    ctsOffset[i] = vCts[g] + place[i] + fix[i] + ctsBias;
+    source[i] = sourceId[si[g]];
+  }
+  return {
+    length: n, size: V.size.subarray(k, end), duration, ctsOffset, isSync: V.sync.subarray(k, end), source,
+    offset: V.fileOffset.subarray(k, end),
+  };
 }
 
-/** Distance from p's pts to the next pts among the samples (its source's, on its clock), else p's duration. */
-function presentationDuration(sourceSamples: Sample[], p: Sample): number {
-  let next = Infinity;
-  for (const s of sourceSamples) if (s.ptsTicks > p.ptsTicks && s.ptsTicks < next) next = s.ptsTicks;
-  return Number.isFinite(next) ? next - p.ptsTicks : p.duration;
+/** The ids of the sources whose bytes the tracks copy, ascending. */
+function sourceIds(tracks: WriterTrack[]): number[] {
+  const ids = new Set<number>();
+  for (const tr of tracks) {
+    const c = trackColumns(tr);
+    for (let i = 0; i < c.length; i++) if (i === 0 || c.source[i] !== c.source[i - 1]) ids.add(c.source[i]);
+  }
+  return [...ids].sort((a, b) => a - b);
 }
 
 function describeChange(a: SourceTracks, b: SourceTracks, source: number): string {

@@ -5,7 +5,7 @@
 // piecewise by the caller) that reads only box headers, the init and each moof whole, never a sample's
 // bytes, so a file of any size is walked in memory bounded by its largest moof; a description out.
 import { type BoxHeader, Mp4ParseError, isPrintableType, printable, readBoxHeaderAt } from './box.js';
-import { type ParsedMoof, parseMoof } from './fragment.js';
+import { type ParsedMoof, SAMPLE_FIELDS, S_DECODE, S_DURATION, S_OFFSET, S_SIZE, parseMoof, runTable } from './fragment.js';
 import { type InitSegment, parseInit } from './init.js';
 
 /** Random access to a file's bytes. */
@@ -156,8 +156,9 @@ export function walkFragmentedFile(src: ByteSource, onFragment: (f: ScannedFragm
     result.fragmentCount++;
     result.validBytes = end;
     for (const r of moof.trackRuns) {
-      const last = r.samples[r.samples.length - 1];
-      if (last) nextDecode.set(r.trackId, last.decodeTime + last.duration);
+      const t = runTable(r);
+      const last = t.length - SAMPLE_FIELDS;
+      if (last >= 0) nextDecode.set(r.trackId, t[last + S_DECODE] + t[last + S_DURATION]);
     }
     pos = end;
     if (problem !== null) { result.trailing = problem; break; }
@@ -167,9 +168,12 @@ export function walkFragmentedFile(src: ByteSource, onFragment: (f: ScannedFragm
 
 function firstSampleOutside(moof: ParsedMoof, mdats: BoxHeader[]): string | null {
   for (const r of moof.trackRuns) {
-    for (const s of r.samples) {
-      const inside = mdats.some((m) => s.fileOffset >= m.start + m.headerSize && s.fileOffset + s.size <= m.end);
-      if (!inside) return `track ${r.trackId} sample at ${s.fileOffset} (+${s.size}) lies outside its mdat`;
+    const t = runTable(r);
+    for (let p = 0; p < t.length; p += SAMPLE_FIELDS) {
+      const offset = t[p + S_OFFSET];
+      const size = t[p + S_SIZE];
+      const inside = mdats.some((m) => offset >= m.start + m.headerSize && offset + size <= m.end);
+      if (!inside) return `track ${r.trackId} sample at ${offset} (+${size}) lies outside its mdat`;
     }
   }
   return null;

@@ -60,3 +60,16 @@ export function rescale(ticks: number, from: number, to: number): number {
   if (from === to) return ticks;
   return mulDivRound(ticks, to, from);
 }
+
+/**
+ * out[i] = offsetNs + ticksToNs(ticks[i], timescale) for i in [lo, hi): the same values, the common case
+ * (small integer ticks) computed inline.
+ */
+export function ticksToNsRange(ticks: Float64Array, lo: number, hi: number, timescale: number, offsetNs: number, out: Float64Array): void {
+  checkTimescale(timescale);
+  for (let i = lo; i < hi; i++) {
+    const a = ticks[i];
+    // mulDivRoundRaw's first exact case: a safe integer whose product with 1e9 stays below 2^52.
+    out[i] = offsetNs + (Math.abs(a) * 1e9 < 2 ** 52 && Math.floor(a) === a ? Math.round((a * 1e9) / timescale) + 0 : mulDivRound(a, 1e9, timescale));
+  }
+}

@@ -1,6 +1,8 @@
 // Plain (non-fragmented, moov-first) MP4 layout for clips: given each track's samples as byte ranges
 // of source files, builds the file's head (ftyp + moov + mdat header) and the list of source byte
 // ranges to copy after it. No sample is re-packetized: the mdat is the sources' bytes in source order.
+// A track's samples come as objects or as columns (writer-tables.ts, which also builds the per-sample
+// tables: the planner's tracks are columns); the head is assembled once, in one buffer.
 // Pure: the caller (src/producer/clips/write-layout.ts) does the I/O.
 //
 // The file, box by box (every field not listed is zero; sizes are 32-bit unless noted):
@@ -43,6 +45,9 @@
 // audio/video interleave; adjacent ranges of the same source are merged into one copy.
 import { rescale } from './time.js';
 import type { TrackInfo } from './init.js';
+import { type Chunk, type WriterColumns, sampleTables, trackColumns } from './writer-tables.js';
+
+export { columnTrack, type WriterColumns } from './writer-tables.js';
 
 export interface WriterSample {
   size: number;
@@ -66,6 +71,11 @@ export interface WriterTrack {
    * of this track starts that late (used when audio begins after the first video frame).
    */
   edit: { mediaTime: number; duration: number; emptyBefore?: number };
+  /**
+   * The same samples as columns, when the track was made of them (columnTrack: the planner's tracks) and
+   * its `samples` were never asked for; layoutMp4 reads these then, and makes no object per sample.
+   */
+  readonly columns?: WriterColumns;
 }
 
 export interface CopyRange { source: number; offset: number; length: number }
@@ -82,30 +92,15 @@ export interface Mp4Layout {
 const U32_MAX = 0xffff_ffff;
 const I32_MAX = 0x7fff_ffff;
 
-interface Chunk { track: number; index: number; firstSample: number; count: number; source: number; offset: number; length: number }
-
 export function layoutMp4(tracks: WriterTrack[], opts: { movieTimescale?: number } = {}): Mp4Layout {
   if (tracks.length === 0) throw new RangeError('layoutMp4: no tracks');
   const movieTimescale = opts.movieTimescale
     ?? (tracks.find((t) => t.info.kind === 'video') ?? tracks[0]).info.timescale;
 
   // 1. Chunks per track (decode order), then file order over all tracks.
-  const trackChunks: Chunk[][] = tracks.map((t, ti) => {
-    const out: Chunk[] = [];
-    let cur: Chunk | null = null;
-    t.samples.forEach((s, i) => {
-      checkSample(s, ti, i);
-      if (cur && cur.source === s.source && cur.offset + cur.length === s.offset) {
-        cur.count++;
-        cur.length += s.size;
-      } else {
-        cur = { track: ti, index: out.length, firstSample: i, count: 1, source: s.source, offset: s.offset, length: s.size };
-        out.push(cur);
-      }
-    });
-    return out;
-  });
-  const fileOrder = trackChunks.flat().sort((a, b) => a.source - b.source || a.offset - b.offset || a.track - b.track);
+  const columns = tracks.map(trackColumns);
+  const trackChunks: Chunk[][] = columns.map((c, ti) => chunksOf(c, ti, tracks[ti]));
+  const fileOrder = trackChunks.flat().sort(byFilePosition);
 
   // 2. Positions in the mdat payload, and the merged copy list.
   const chunkPos: number[][] = trackChunks.map((c) => new Array<number>(c.length).fill(0));
@@ -122,11 +117,11 @@ export function layoutMp4(tracks: WriterTrack[], opts: { movieTimescale?: number
 
   // 3. Boxes. The moov's size does not depend on the chunk offsets (co64 is fixed-width), so it is
   // built once with offsets relative to the mdat payload, which are then moved by where that starts.
-  const needsIso4 = tracks.some((t) => t.samples.some((s) => s.ctsOffset < 0));
+  const needsIso4 = columns.some((c) => anyNegative(c.ctsOffset));
   const ftyp = ftypBox(tracks, needsIso4);
-  const moov = moovBox(tracks, trackChunks, chunkPos, movieTimescale);
-  shiftChunkOffsets(moov, ftyp.length + moov.length + mdatHeader.length);
-  const head = Buffer.concat([ftyp, moov, mdatHeader]);
+  const moov = moovBox(tracks, columns, trackChunks, chunkPos, movieTimescale);
+  const head = serialize([ftyp, moov, mdatHeader], ftyp.length + moov.size + mdatHeader.length);
+  shiftChunkOffsets(head.subarray(ftyp.length, ftyp.length + moov.size), head.length);
   return { head, copies, size: head.length + payloadSize };
 }
 
@@ -134,34 +129,64 @@ const CO64_PATH = ['trak', 'mdia', 'minf', 'stbl', 'co64'];
 
 /** Adds `base` to every co64 entry of a moov this writer built. */
 function shiftChunkOffsets(moov: Buffer, base: number): void {
-  const visit = (from: number, to: number, depth: number): void => {
-    let size: number;
-    for (let p = from; p + 8 <= to; p += size) {
-      // A verbatim stsd may in theory use a 64-bit size; every box the writer makes has a 32-bit one.
-      size = moov.readUInt32BE(p) === 1 ? moov.readUInt32BE(p + 8) * 0x1_0000_0000 + moov.readUInt32BE(p + 12) : moov.readUInt32BE(p);
-      if (size < 8) throw new RangeError(`layoutMp4: box of ${size} bytes at ${p} of the moov`);
-      if (moov.toString('latin1', p + 4, p + 8) !== CO64_PATH[depth]) continue;
-      if (depth < CO64_PATH.length - 1) {
-        visit(p + 8, p + size, depth + 1);
-        continue;
-      }
-      const n = moov.readUInt32BE(p + 12);
-      for (let i = 0, q = p + 16; i < n; i++, q += 8) {
-        const v = moov.readUInt32BE(q) * 0x1_0000_0000 + moov.readUInt32BE(q + 4) + base;
-        moov.writeUInt32BE(Math.floor(v / 0x1_0000_0000), q);
-        moov.writeUInt32BE(v % 0x1_0000_0000, q + 4);
-      }
-    }
-  };
-  visit(8, moov.length, 0);
+  shiftIn(moov, 8, moov.length, 0, base);
 }
 
-function checkSample(s: WriterSample, track: number, i: number): void {
-  const ok = Number.isSafeInteger(s.size) && s.size >= 0 && s.size <= U32_MAX
-    && Number.isSafeInteger(s.duration) && s.duration >= 0 && s.duration <= U32_MAX
-    && Number.isSafeInteger(s.ctsOffset) && Math.abs(s.ctsOffset) <= I32_MAX
-    && Number.isSafeInteger(s.offset) && s.offset >= 0 && Number.isSafeInteger(s.source) && s.source >= 0;
-  if (!ok) throw new RangeError(`layoutMp4: track ${track} sample ${i} has out-of-range fields: ${JSON.stringify(s)}`);
+/** shiftChunkOffsets in the boxes [from, to) at depth `depth` of CO64_PATH. */
+function shiftIn(moov: Buffer, from: number, to: number, depth: number, base: number): void {
+  let size: number;
+  for (let p = from; p + 8 <= to; p += size) {
+    // A verbatim stsd may in theory use a 64-bit size; every box the writer makes has a 32-bit one.
+    size = moov.readUInt32BE(p) === 1 ? moov.readUInt32BE(p + 8) * 0x1_0000_0000 + moov.readUInt32BE(p + 12) : moov.readUInt32BE(p);
+    if (size < 8) throw new RangeError(`layoutMp4: box of ${size} bytes at ${p} of the moov`);
+    if (moov.toString('latin1', p + 4, p + 8) !== CO64_PATH[depth]) continue;
+    if (depth < CO64_PATH.length - 1) {
+      shiftIn(moov, p + 8, p + size, depth + 1, base);
+      continue;
+    }
+    const n = moov.readUInt32BE(p + 12);
+    for (let i = 0, q = p + 16; i < n; i++, q += 8) {
+      const v = moov.readUInt32BE(q) * 0x1_0000_0000 + moov.readUInt32BE(q + 4) + base;
+      moov.writeUInt32BE(Math.floor(v / 0x1_0000_0000), q);
+      moov.writeUInt32BE(v % 0x1_0000_0000, q + 4);
+    }
+  }
+}
+
+/** A track's chunks, its samples checked on the way (fields the boxes can hold). */
+function chunksOf(c: WriterColumns, ti: number, t: WriterTrack): Chunk[] {
+  const out: Chunk[] = [];
+  let cur: Chunk | null = null;
+  const { size: sizes, duration, ctsOffset, offset: offsets, source: sources } = c;
+  for (let i = 0; i < c.length; i++) {
+    const size = sizes[i];
+    const d = duration[i];
+    const cts = ctsOffset[i];
+    const offset = offsets[i];
+    const source = sources[i];
+    // u32: an integer in [0, 2^32); cts: an integer of magnitude ≤ 2^31 - 1; offset, source: safe integers ≥ 0.
+    const ok = (size >>> 0) === size && (d >>> 0) === d && (cts | 0) === cts && cts !== -0x8000_0000
+      && offset >= 0 && offset <= Number.MAX_SAFE_INTEGER && Math.floor(offset) === offset
+      && source >= 0 && source <= Number.MAX_SAFE_INTEGER && Math.floor(source) === source;
+    if (!ok) throw new RangeError(`layoutMp4: track ${ti} sample ${i} has out-of-range fields: ${JSON.stringify(t.samples[i])}`);
+    if (cur && cur.source === source && cur.offset + cur.length === offset) {
+      cur.count++;
+      cur.length += size;
+    } else {
+      cur = { track: ti, index: out.length, firstSample: i, count: 1, source, offset, length: size };
+      out.push(cur);
+    }
+  }
+  return out;
+}
+
+function byFilePosition(a: Chunk, b: Chunk): number {
+  return a.source - b.source || a.offset - b.offset || a.track - b.track;
+}
+
+function anyNegative(v: Float64Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] < 0) return true;
+  return false;
 }
 
 // ---- serialization: boxes are described as data and written in one place ----
@@ -192,16 +217,43 @@ class Bytes {
   done(): Buffer { return this.buf.subarray(0, this.len); }
 }
 
-function box(type: string, ...body: Buffer[]): Buffer {
-  const size = 8 + body.reduce((n, b) => n + b.length, 0);
+/** A container box not yet written: its parts are copied once, into the head (serialize). */
+interface BoxNode { type: string; size: number; parts: Array<Buffer | BoxNode> }
+
+const partSize = (p: Buffer | BoxNode): number => (p instanceof Uint8Array ? p.length : p.size);
+
+function box(type: string, ...body: Array<Buffer | BoxNode>): BoxNode {
+  const size = 8 + body.reduce((n, b) => n + partSize(b), 0);
   if (size > U32_MAX) throw new RangeError(`box '${type}' of ${size} bytes is too large`);
-  return Buffer.concat([new Bytes(8).u32(size).fourcc(type).done(), ...body]);
+  return { type, size, parts: body };
+}
+
+/** The parts, boxes written out, in one buffer of `size` bytes. */
+function serialize(parts: Array<Buffer | BoxNode>, size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  const write = (ps: Array<Buffer | BoxNode>, at: number): number => {
+    for (const p of ps) {
+      if (p instanceof Uint8Array) {
+        out.set(p, at);
+        at += p.length;
+      } else {
+        out.writeUInt32BE(p.size, at);
+        out.write(p.type, at + 4, 4, 'latin1');
+        at = write(p.parts, at + 8);
+      }
+    }
+    return at;
+  };
+  if (write(parts, 0) !== size) throw new Error('layoutMp4: head size mismatch');
+  return out;
 }
 
 function fullBox(type: string, version: number, flags: number, body: (w: Bytes) => void, capacity = 64): Buffer {
-  const w = new Bytes(capacity).u8(version).u8((flags >> 16) & 0xff).u16(flags & 0xffff);
+  const w = new Bytes(capacity + 12).u32(0).fourcc(type).u8(version).u8((flags >> 16) & 0xff).u16(flags & 0xffff);
   body(w);
-  return box(type, w.done());
+  const b = w.done();
+  b.writeUInt32BE(b.length, 0);
+  return b;
 }
 
 function mdatHeader32(size: number): Buffer {
@@ -221,7 +273,8 @@ function ftypBox(tracks: WriterTrack[], iso4: boolean): Buffer {
   if (iso4) brands.push('iso4');
   const w = new Bytes(8 + 4 * brands.length).fourcc('isom').u32(0x200);
   for (const b of brands) w.fourcc(b);
-  return box('ftyp', w.done());
+  const body = w.done();
+  return Buffer.concat([new Bytes(8).u32(8 + body.length).fourcc('ftyp').done(), body]);
 }
 
 /** Presentation length of a track in movie ticks (empty edit + edit). */
@@ -230,7 +283,7 @@ function trackMovieDuration(t: WriterTrack, movieTimescale: number): number {
   return rescale(t.edit.emptyBefore ?? 0, ts, movieTimescale) + rescale(t.edit.duration, ts, movieTimescale);
 }
 
-function moovBox(tracks: WriterTrack[], chunks: Chunk[][], chunkPos: number[][], movieTimescale: number): Buffer {
+function moovBox(tracks: WriterTrack[], columns: WriterColumns[], chunks: Chunk[][], chunkPos: number[][], movieTimescale: number): BoxNode {
   const duration = Math.max(0, ...tracks.map((t) => trackMovieDuration(t, movieTimescale)));
   const v = duration > U32_MAX ? 1 : 0;
   const mvhd = fullBox('mvhd', v, 0, (w) => {
@@ -239,11 +292,11 @@ function moovBox(tracks: WriterTrack[], chunks: Chunk[][], chunkPos: number[][],
     for (const m of UNITY_MATRIX) w.u32(m);
     w.zeros(24).u32(tracks.length + 1);
   });
-  const traks = tracks.map((t, i) => trakBox(t, i + 1, chunks[i], chunkPos[i], movieTimescale));
+  const traks = tracks.map((t, i) => trakBox(t, columns[i], i + 1, chunks[i], chunkPos[i], movieTimescale));
   return box('moov', mvhd, ...traks);
 }
 
-function trakBox(t: WriterTrack, trackId: number, chunks: Chunk[], pos: number[], movieTimescale: number): Buffer {
+function trakBox(t: WriterTrack, c: WriterColumns, trackId: number, chunks: Chunk[], pos: number[], movieTimescale: number): BoxNode {
   const info = t.info;
   const movieDuration = trackMovieDuration(t, movieTimescale);
   const tv = movieDuration > U32_MAX ? 1 : 0;
@@ -268,7 +321,8 @@ function trakBox(t: WriterTrack, trackId: number, chunks: Chunk[], pos: number[]
     }
   });
 
-  const mediaDuration = t.samples.reduce((n, s) => n + s.duration, 0);
+  let mediaDuration = 0;
+  for (let i = 0; i < c.length; i++) mediaDuration += c.duration[i];
   const mv = mediaDuration > U32_MAX ? 1 : 0;
   const mdhd = fullBox('mdhd', mv, 0, (w) => {
     w.uv(0, mv).uv(0, mv).u32(info.timescale).uv(mediaDuration, mv);
@@ -284,83 +338,8 @@ function trakBox(t: WriterTrack, trackId: number, chunks: Chunk[], pos: number[]
       ? fullBox('smhd', 0, 0, (w) => { w.zeros(4); })
       : fullBox('nmhd', 0, 0, () => undefined);
   const dinf = box('dinf', fullBox('dref', 0, 0, (w) => { w.u32(1).bytes(fullBox('url ', 0, 1, () => undefined)); }));
-  const stbl = box('stbl', info.stsd, ...sampleTables(t.samples, chunks, pos));
+  const stbl = box('stbl', info.stsd, ...sampleTables(c, chunks, pos));
   const minf = box('minf', mediaHeader, dinf, stbl);
   const mdia = box('mdia', mdhd, hdlr, minf);
   return box('trak', tkhd, box('edts', elst), mdia);
-}
-
-/** stts, [ctts], [stss], stsc, stsz, co64 (its offsets relative to the mdat payload: shiftChunkOffsets). */
-function sampleTables(samples: WriterSample[], chunks: Chunk[], pos: number[]): Buffer[] {
-  const n = samples.length;
-  const out: Buffer[] = [];
-
-  const stts = runLength(samples.map((s) => s.duration));
-  out.push(tableBox('stts', 0, 4 + 8 * stts.length, (b, at) => {
-    at = b.writeUInt32BE(stts.length, at);
-    for (const [c, d] of stts) at = b.writeUInt32BE(d, b.writeUInt32BE(c, at));
-  }));
-
-  if (samples.some((s) => s.ctsOffset !== 0)) {
-    const cv = samples.some((s) => s.ctsOffset < 0) ? 1 : 0;
-    const ctts = runLength(samples.map((s) => s.ctsOffset));
-    out.push(tableBox('ctts', cv, 4 + 8 * ctts.length, (b, at) => {
-      at = b.writeUInt32BE(ctts.length, at);
-      for (const [c, o] of ctts) at = cv === 1 ? b.writeInt32BE(o, b.writeUInt32BE(c, at)) : b.writeUInt32BE(o, b.writeUInt32BE(c, at));
-    }));
-  }
-
-  if (!samples.every((s) => s.isSync)) {
-    const sync: number[] = [];
-    samples.forEach((s, i) => { if (s.isSync) sync.push(i + 1); });
-    out.push(tableBox('stss', 0, 4 + 4 * sync.length, (b, at) => {
-      at = b.writeUInt32BE(sync.length, at);
-      for (const x of sync) at = b.writeUInt32BE(x, at);
-    }));
-  }
-
-  const stsc: Array<[number, number]> = [];
-  chunks.forEach((c, i) => {
-    if (stsc.length === 0 || stsc[stsc.length - 1][1] !== c.count) stsc.push([i + 1, c.count]);
-  });
-  out.push(tableBox('stsc', 0, 4 + 12 * stsc.length, (b, at) => {
-    at = b.writeUInt32BE(stsc.length, at);
-    for (const [f, c] of stsc) at = b.writeUInt32BE(1, b.writeUInt32BE(c, b.writeUInt32BE(f, at)));
-  }));
-
-  out.push(tableBox('stsz', 0, 8 + 4 * n, (b, at) => {
-    at = b.writeUInt32BE(n, b.writeUInt32BE(0, at));
-    for (const s of samples) at = b.writeUInt32BE(s.size, at);
-  }));
-
-  out.push(tableBox('co64', 0, 4 + 8 * chunks.length, (b, at) => {
-    at = b.writeUInt32BE(chunks.length, at);
-    for (const p of pos) at = b.writeUInt32BE(p % 0x1_0000_0000, b.writeUInt32BE(Math.floor(p / 0x1_0000_0000), at));
-  }));
-  return out;
-}
-
-/**
- * A sample table: a full box (flags 0) whose body after version and flags is `bodyBytes` long, written
- * by `fill` (from offset 12) straight into one buffer of the box's exact size.
- */
-function tableBox(type: string, version: number, bodyBytes: number, fill: (b: Buffer, at: number) => void): Buffer {
-  const size = 12 + bodyBytes;
-  if (size > U32_MAX) throw new RangeError(`box '${type}' of ${size} bytes is too large`);
-  const b = Buffer.allocUnsafe(size);
-  b.writeUInt32BE(size, 0);
-  b.write(type, 4, 4, 'latin1');
-  b.writeUInt32BE(version * 0x100_0000, 8);
-  fill(b, 12);
-  return b;
-}
-
-function runLength(values: number[]): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const v of values) {
-    const last = out[out.length - 1];
-    if (last && last[1] === v) last[0]++;
-    else out.push([1, v]);
-  }
-  return out;
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Mp4ParseError, childBoxes, readBoxHeader } from '../../src/mp4/box.js';
-import { type FragmentSample, parseMoof } from '../../src/mp4/fragment.js';
+import { type FragmentSample, SAMPLE_FIELDS, parseMoof, runLength, runTable, unpackSamples } from '../../src/mp4/fragment.js';
 import { type InitSegment, parseInit } from '../../src/mp4/init.js';
 import { scanFragmentedFile } from '../../src/mp4/scan.js';
 import { TopLevelBoxSplitter } from '../../src/mp4/splitter.js';
@@ -224,6 +224,29 @@ describe('muxer variants (the general cases)', () => {
     const m3 = parseMoof(box('moof', full('mfhd', 0, 0, be32(2)), traf3), 999, init);
     assert.deepEqual(m3.trackRuns[0].samples.map((s) => s.fileOffset), [123464, 123474]);
     assert.throws(() => parseMoof(box('moof', box('traf', full('tfhd', 0, 0, be32(77)))), 0, init), /track 77/);
+  });
+
+  it('each run is a packed table; its sample objects are made from it on first use, and samples set anew replace it', async () => {
+    const init = parseInit(readFileSync((await video('bframesAudio'))!));
+    const traf = (n: number) => box('traf', full('tfhd', 0, 0x08 | 0x10 | 0x20000, be32(1, 512, 50)), full('tfdt', 0, 0, be32(1000)),
+      full('trun', 1, 0x001 | 0x800, be32(n, 100, ...Array.from({ length: n }, (_, i) => (i % 3) * 512 - 512))));
+    const moofs = [1, 7, 300].map((n) => parseMoof(box('moof', full('mfhd', 0, 0, be32(1)), traf(n)), 5000, init));
+    for (const m of moofs) {
+      const r = m.trackRuns[0];
+      assert.ok(r.table, 'parseMoof packs the run');
+      assert.equal(runLength(r), r.table.length / SAMPLE_FIELDS);
+      const objects = r.samples;
+      assert.deepEqual(objects, unpackSamples(r.table));
+      assert.equal(r.samples, objects, 'made once');
+      assert.deepEqual(objects.map((x) => x.ctsOffset), objects.map((_, i) => (i % 3) * 512 - 512));
+      assert.equal(objects[objects.length - 1].fileOffset, 5100 + 50 * (objects.length - 1));
+    }
+    // Tables of several moofs share storage but never overlap.
+    assert.deepEqual(moofs.map((m) => m.trackRuns[0].samples.length), [1, 7, 300]);
+    const r = moofs[1].trackRuns[0];
+    r.samples = r.samples.slice(0, 2);
+    assert.equal(r.table, undefined);
+    assert.deepEqual(unpackSamples(runTable(r)), r.samples);
   });
 });
 
