@@ -26,6 +26,9 @@ export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env S
   --s3-endpoint URL --s3-region R --s3-path-style true   (Ceph RGW, MinIO: endpoint + path style)
   --local-keep 24h              keep local copies of uploaded segments this long (default 24h), then read from the store
   --catalog postgres://…        keep the catalog in PostgreSQL too (set it as SEGREC_CATALOG: the URL holds a password)
+  --cluster true                several nodes as one recorder (needs --catalog and --store): each camera is recorded
+                                by the node holding its lease; --node-id NAME (default: the host name),
+                                --lease-timeout 10s (a dead node's cameras move after this)
 flags: ${PRODUCER_FLAGS.map((f) => '--' + f).join(' ')}`;
 
 /** Why the producer could not start, with what to do about the common cases. */
@@ -56,7 +59,7 @@ export function configFromArgv(argv: string[], env: NodeJS.ProcessEnv = process.
   const f = takeCameraFlags(argv);
   if (f.config !== null) {
     if (f.cameras.length > 0 || f.rest.length > 0) throw new OptionsError(`with --config, settings go in the file (also given: ${[...f.cameras.map(() => '--camera'), ...f.rest.filter((a) => a.startsWith('--'))].join(' ')})`);
-    return loadAppConfig(f.config);
+    return loadAppConfig(f.config, parseProducerArgs([], env));
   }
   return appConfigFromFlags(f.cameras, parseProducerArgs(f.rest, env));
 }
@@ -82,11 +85,11 @@ export async function producerCommand(argv: string[]): Promise<number> {
   const file = config.file;
   if (file !== null) {
     const app = handle.app;
-    app.reloadSource = () => loadAppConfig(file);
+    app.reloadSource = () => loadAppConfig(file, parseProducerArgs([], process.env));
     process.on('SIGHUP', () => {
       let next: AppConfig;
       try {
-        next = loadAppConfig(file);
+        next = loadAppConfig(file, parseProducerArgs([], process.env));
       } catch (e) {
         process.stderr.write(`segrec producer: SIGHUP: ${(e as Error).message} (configuration unchanged)\n`);
         return;

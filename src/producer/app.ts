@@ -11,11 +11,12 @@ import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from '../common/log.js';
 import { urlSecrets } from '../common/redact.js';
 import { Producer } from './producer.js';
-import { resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
+import { nodeIdOf, resolveProducerOptions, type ProducerOptions, type ProducerOptionsInput } from './options.js';
 import { cameraDataDir, CLIP_ID, DEFAULT_CAMERA } from './camera-names.js';
 import { createHttpApp, listen, route } from './http/server.js';
 import { addWebRoutes } from './http/routes-web.js';
 import { addMetricsRoute } from './http/routes-metrics.js';
+import { addNodesRoute } from './http/routes-nodes.js';
 import { recordingRoutes } from './http/routes-recording.js';
 import { eventRoutes } from './http/routes-events.js';
 import { clipCursor, clipRoutes, recentClips } from './http/routes-clips.js';
@@ -35,11 +36,15 @@ import { SegmentUploads } from './store/segment-uploads.js';
 import { PgMirror } from './store/pg-mirror.js';
 import { PgOutbox } from './store/pg-outbox.js';
 import { ClipObjects } from './store/clip-objects.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 
 export type { CameraSummary, ReloadResult };
 
 /** How long a stopping camera waits for its last changes to reach PostgreSQL. */
 const CATALOG_FLUSH_MS = 5000;
+
+/** How long a stopping cluster node waits for its last segments to reach the store. */
+const CLUSTER_STOP_DRAIN_MS = 30_000;
 
 /** Every camera route, served bare (default camera) and under /cameras/{camera}. */
 const CAMERA_ROUTES: CameraRoute[] = [...recordingRoutes, ...eventRoutes, ...clipRoutes, ...snapshotRoutes, ...playbackRoutes];
@@ -67,6 +72,8 @@ export class App {
   readonly catalog: PgMirror | null = null;
   /** With s3:// clip roots: clips published to the store. */
   readonly clipObjects: ClipObjects | null = null;
+  /** With --cluster: this node's camera leases. */
+  cluster: ClusterNode | null = null;
 
   constructor(config: AppConfig, opts: { logger?: Logger } = {}) {
     this.config = config;
@@ -80,7 +87,7 @@ export class App {
       const store = new S3Store({ location: parseStoreUrl(o.store), endpoint: o.s3Endpoint, region: o.s3Region, pathStyle: o.s3PathStyle });
       this.uploads = new SegmentUploads({ store, log: this.log.child('store'), localKeepMs: o.localKeepMs, minFreeBytes: o.minFreeBytes });
     }
-    if (o.catalog !== null) this.catalog = new PgMirror({ url: o.catalog, log: this.log.child('catalog') });
+    if (o.catalog !== null) this.catalog = new PgMirror({ url: o.catalog, log: this.log.child('catalog'), node: nodeIdOf(o) });
     if (o.clipStoreRoots.length > 0) {
       this.clipObjects = new ClipObjects((location) => new S3Store({ location, endpoint: o.s3Endpoint, region: o.s3Region, pathStyle: o.s3PathStyle }));
     }
@@ -115,7 +122,14 @@ export class App {
       this.log.info('segments are kept in the object store', { store: store.description, local_keep_ms: this.options.localKeepMs });
     }
     this.catalog?.start();
-    for (const c of this.config.cameras) if (c.record) this.startCamera(c);
+    if (this.options.cluster) {
+      // Every camera is served here; each is recorded by the node holding its lease (cluster/).
+      this.cluster = new ClusterNode(this, this.options);
+      const bases = await this.cluster.clockBases(this.config.cameras.filter((c) => c.record).map((c) => c.name));
+      for (const c of this.config.cameras) if (c.record) this.startCamera(c, { record: false, clockBaseEpochMs: bases.get(c.name) });
+    } else {
+      for (const c of this.config.cameras) if (c.record) this.startCamera(c);
+    }
     this.http = await createHttpApp({
       authToken: this.options.authToken, log: this.log.child('http'),
       // The page itself holds no data: it loads, then asks for the token it needs (from #token=…).
@@ -124,6 +138,7 @@ export class App {
     });
     this.addRoutes(this.http);
     this.url = await listen(this.http, this.options.port, this.options.host);
+    this.cluster?.start();
     this.log.info('producer listening', { url: this.url, cameras: [...this.cameras.keys()].join(','), default_camera: this.config.defaultCamera });
   }
 
@@ -135,8 +150,11 @@ export class App {
     };
   }
 
-  private startCamera(c: CameraConfig): Producer {
-    const p = new Producer(this.cameraOptions(c), c.name, { backgroundLane: this.backgroundLane, store: this.uploads?.store ?? null });
+  /** `record: false`: served, uploaded and retained, not recorded (a cluster node records what it leases). */
+  private startCamera(c: CameraConfig, o: { record?: boolean; clockBaseEpochMs?: number } = {}): Producer {
+    const p = new Producer(this.cameraOptions(c), c.name, {
+      backgroundLane: this.backgroundLane, store: this.uploads?.store ?? null, clockBaseEpochMs: o.clockBaseEpochMs,
+    });
     p.clipObjects = this.clipObjects;
     attachClipEngine(p);
     const catalog = this.catalog;
@@ -164,7 +182,7 @@ export class App {
       p.events.on('segment-sealed', () => uploads.kick());
     }
     try {
-      p.start();
+      p.start({ record: o.record });
     } catch (e) {
       this.storageBudget.detach(p);
       void p.close(async () => {
@@ -200,6 +218,7 @@ export class App {
    */
   reload(next: AppConfig): Promise<ReloadResult> {
     const run = async (): Promise<ReloadResult> => {
+      if (this.cluster) throw new DomainError('CONFLICT', 'config: a cluster node takes a new configuration by a (rolling) restart');
       const before = new Map(this.config.cameras.map((c) => [c.name, c]));
       const after = new Map(next.cameras.map((c) => [c.name, c]));
       const r: ReloadResult = { added: [], removed: [], restarted: [], unchanged: [] };
@@ -226,6 +245,11 @@ export class App {
     const p = (this.reloading ?? Promise.resolve()).then(run, run);
     this.reloading = p.finally(() => { if (this.reloading === p) this.reloading = null; }) as Promise<ReloadResult>;
     return p;
+  }
+
+  /** The cameras the configuration records. */
+  recordedCameras(): string[] {
+    return this.config.cameras.filter((c) => c.record).map((c) => c.name);
   }
 
   summaries(): CameraSummary[] {
@@ -277,6 +301,7 @@ export class App {
       method: 'GET', url: '/openapi.json', schema: { summary: 'This document.', hide: true },
       handler: (c) => c.json(200, app.swagger()),
     });
+    addNodesRoute(app, () => this.cluster);
     addWebRoutes(app);
     addMetricsRoute(app, this);
     for (const r of CAMERA_ROUTES) {
@@ -305,6 +330,13 @@ export class App {
     if (this.closed) return;
     this.closed = true;
     await this.reloading?.catch(() => undefined);
+    // A cluster node seals and releases its leases first, so other nodes take its cameras at once; then
+    // it uploads what it recorded (its disk may go with it: a pod's emptyDir), within a bound.
+    if (this.cluster) {
+      await this.cluster.stop();
+      await this.uploads?.drain(CLUSTER_STOP_DRAIN_MS).catch((e: unknown) =>
+        this.log.warn('stopping with segments not yet uploaded; they are uploaded when this node starts again', { error: (e as Error).message }));
+    }
     // Everything is closed even when one camera's stop fails; the first failure is reported after.
     const stopped = await Promise.allSettled([...this.cameras.keys()].map((n) => this.stopCamera(n)));
     await this.uploads?.close();

@@ -1,4 +1,5 @@
 // The producer's options: defaults, validation, and parsing from command-line flags and SEGREC_* env vars.
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseBytes, parseDurationMs } from '../common/units.js';
 import { parseFlags, UsageError } from '../common/flags.js';
@@ -54,6 +55,12 @@ export interface ProducerOptions {
   localKeepMs: number;
   /** `postgres://…`: the catalog is also kept in PostgreSQL (null: the local SQLite index only). A secret: never logged. */
   catalog: string | null;
+  /** This producer's name among the nodes of one recorder (default: the host name; in Kubernetes the pod name). */
+  nodeId: string | null;
+  /** Several nodes as one recorder: each camera recorded by the node holding its lease in the catalog. */
+  cluster: boolean;
+  /** A camera's lease lapses this long after its holder last renewed it (ms); the holder stops before that. */
+  leaseTimeoutMs: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
@@ -83,12 +90,23 @@ export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
   localKeepMs: 24 * 3600_000,
   catalog: null,
   clipStoreRoots: [],
+  nodeId: null,
+  cluster: false,
+  leaseTimeoutMs: 10_000,
 };
 
 export type ProducerOptionsInput = Partial<Omit<ProducerOptions, 'testsrc'>> & { testsrc?: Partial<TestsrcOptions> };
 
 export class OptionsError extends Error {
   override name = 'OptionsError';
+}
+
+/** A node id: what a host or pod name may be. */
+export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** This producer's node id: --node-id, else the host name (what the catalog's rows name it by). */
+export function nodeIdOf(o: Pick<ProducerOptions, 'nodeId'>): string {
+  return o.nodeId ?? hostname();
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -138,6 +156,9 @@ export function resolveProducerOptions(input: ProducerOptionsInput = {}): Produc
   if (o.catalog !== null && !/^postgres(ql)?:\/\/\S+$/.test(o.catalog)) throw new OptionsError('catalog must be a postgres:// URL');
   if (o.s3Endpoint !== null && !/^https?:\/\/[^\s]+$/.test(o.s3Endpoint)) throw new OptionsError('s3-endpoint must be an http:// or https:// URL');
   if (!(Number.isFinite(o.localKeepMs) && o.localKeepMs >= 0)) throw new OptionsError('local-keep must be a duration of 0 or more');
+  if (o.nodeId !== null && !NODE_ID.test(o.nodeId)) throw new OptionsError('node-id must be 1-63 characters: letters, digits, ".", "_" and "-"');
+  if (!(Number.isFinite(o.leaseTimeoutMs) && o.leaseTimeoutMs >= 3000 && o.leaseTimeoutMs <= 600_000)) throw new OptionsError('lease-timeout must be between 3s and 10m');
+  if (o.cluster && (o.catalog === null || o.store === null)) throw new OptionsError('cluster needs --catalog and --store: the nodes share footage through them');
   if (o.authToken !== null && o.authToken.length < 8) throw new OptionsError('auth-token must be at least 8 characters');
   if (!isLoopbackHost(o.host) && !o.authToken) {
     throw new OptionsError(`refusing to bind non-loopback host ${o.host} without --auth-token (set SEGREC_AUTH_TOKEN)`);
@@ -183,6 +204,9 @@ const FLAGS: Record<string, FlagSpec> = {
   's3-region': { key: 's3Region', parse: String },
   's3-path-style': { key: 's3PathStyle', parse: (v) => !/^(0|false|no|off)$/i.test(v) },
   'local-keep': { key: 'localKeepMs', parse: (v) => parseDurationMs(v, '--local-keep') },
+  'node-id': { key: 'nodeId', parse: String },
+  cluster: { key: 'cluster', parse: (v) => !/^(0|false|no|off)$/i.test(v) },
+  'lease-timeout': { key: 'leaseTimeoutMs', parse: (v) => parseDurationMs(v, '--lease-timeout') },
   'testsrc-size': { key: 'testsrcSize', parse: String },
   'testsrc-fps': { key: 'testsrcFps', parse: num('testsrc-fps') },
 };

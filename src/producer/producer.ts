@@ -111,7 +111,7 @@ export class Producer {
    * `backgroundLane`: the process's lane for background work, shared by its cameras (the App's); a
    * producer without one makes its own.
    */
-  constructor(input: ProducerOptionsInput = {}, name = DEFAULT_CAMERA, shared: { backgroundLane?: BackgroundLane; store?: ObjectStore | null } = {}) {
+  constructor(input: ProducerOptionsInput = {}, name = DEFAULT_CAMERA, shared: { backgroundLane?: BackgroundLane; store?: ObjectStore | null; clockBaseEpochMs?: number } = {}) {
     this.options = resolveProducerOptions(input);
     this.name = name;
     const o = this.options;
@@ -128,6 +128,16 @@ export class Producer {
     // The epoch of pts 0 (before 1970, negative, for a clock that has run for decades).
     const stored = this.index.getMeta('clock_base_epoch_ms');
     let base = stored === undefined || stored.trim() === '' ? NaN : Number(stored);
+    // A camera of several nodes has one clock, the catalog's: a node that never recorded it adopts it.
+    const given = shared.clockBaseEpochMs;
+    if (given !== undefined && base !== given) {
+      if (Number.isFinite(base) && this.index.lastSegment()) {
+        this.db.close();
+        throw new Error(`camera ${name}: this node's footage is on another clock (base ${base} ms) than the catalog's (${given} ms)`);
+      }
+      base = given;
+      this.index.setMeta('clock_base_epoch_ms', String(base));
+    }
     if (!Number.isFinite(base)) {
       base = nowEpochMs();
       this.index.setMeta('clock_base_epoch_ms', String(base));
@@ -139,11 +149,10 @@ export class Producer {
       lane: shared.backgroundLane ?? new BackgroundLane(), name,
     });
     this.recordingViews = new RecordingViews({ catalog: this.index, pins: this.pins, place: this.place });
-    let gapReason = 'producer restart';
     this.writer = new SegmentWriter({
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, segmentSeconds: o.segmentSeconds,
       log: this.log.child('segments'),
-      gapReason: () => gapReason,
+      gapReason: () => this.gapReason,
       makeRoom: () => this.runRetention(),
       events: {
         segmentSealed: (row) => {
@@ -189,7 +198,7 @@ export class Producer {
           }
         },
         runEnded: (runId, reason) => {
-          gapReason = `ingest restart (${reason.slice(0, 200)})`;
+          this.gapReason = `ingest restart (${reason.slice(0, 200)})`;
           this.writer.endRun(reason);
           if (this.live?.runId === runId) this.live = null;
           this.events.emit('run-ended', { runId, reason });
@@ -198,10 +207,14 @@ export class Producer {
     });
   }
 
-  /** Starts ingest, the clip engine and retention (the App serves the routes). */
-  start(): void {
+  /**
+   * Starts ingest, the clip engine and retention (the App serves the routes). `record: false`: everything
+   * but ingest (a node of a cluster keeps serving, uploading and retaining a camera another node records).
+   */
+  start(o2: { record?: boolean } = {}): void {
     const o = this.options;
-    this.ingest.start();
+    this.recording = o2.record ?? true;
+    if (this.recording) this.ingest.start();
     this.clipEngine?.start();
     this.backgroundCheck.start();
     this.runRetention();
@@ -211,6 +224,29 @@ export class Producer {
       camera: this.name, source: redactUrl(o.source), data_dir: o.dataDir, segment_seconds: o.segmentSeconds,
       recovered_open: this.recovery.recoveredOpen, adopted: this.recovery.adopted,
     });
+  }
+
+  /** Whether ffmpeg runs for this camera here (a cluster node records only the cameras it leases). */
+  recording = false;
+  /** The reason recorded for the gap before the next run. */
+  private gapReason = 'producer restart';
+
+  /** Stops recording (ffmpeg stops, the open segment is sealed); everything else goes on. */
+  async pauseRecording(graceMs: number): Promise<void> {
+    this.recording = false;
+    await this.ingest.stop(graceMs);
+  }
+
+  /**
+   * Records again (a cluster node took the camera's lease): the time since `floor` — the camera's newest
+   * footage, possibly another node's — is recorded as a gap with `gapReason`.
+   */
+  resumeRecording(gapReason: string, floor: { stopPtsNs: bigint; stopEpochMs: number } | null): void {
+    if (this.recording || this.closed) return;
+    this.gapReason = gapReason;
+    this.writer.handoverFloor = floor;
+    this.recording = true;
+    this.ingest.start();
   }
 
   /**

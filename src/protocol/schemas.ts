@@ -191,3 +191,14 @@ export const ReloadAnswer = Type.Object({
   ok: Type.Literal(true), added: Type.Array(Type.String()), removed: Type.Array(Type.String()), restarted: Type.Array(Type.String()), unchanged: Type.Array(Type.String()),
 });
 export type ReloadResult = Omit<Static<typeof ReloadAnswer>, 'ok'>;
+
+/** GET /nodes: the nodes of a cluster (from the catalog) and the cameras each leases; empty outside a cluster. */
+export const NodesAnswer = Type.Object({
+  ok: Type.Literal(true),
+  cluster: Type.Boolean(),
+  node: Type.Union([Type.String(), Type.Null()], { description: 'This node' }),
+  nodes: Type.Array(Type.Object({
+    node: Type.String(), url: Type.String(), live: Type.Boolean(), stopping: Type.Boolean(),
+    started_at_ms: Type.Number(), heartbeat_at_ms: Type.Number(), cameras: Type.Array(Type.String()),
+  })),
+});

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import {
   appConfigFromFlags, CAMERA_NAME, ConfigError, loadAppConfig, parseAppConfig, type AppConfig,
 } from '../../src/producer/config/app-config.js';
+import { parseProducerArgs } from '../../src/producer/options.js';
 
 /** YAML text from lines, so a fixture's line numbers can be read off the array index (+1). */
 const yml = (...lines: string[]) => lines.join('\n') + '\n';
@@ -324,4 +325,24 @@ test('loadAppConfig reads a file and names the path when it cannot', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('with --config, the SEGREC_* environment fills the global settings the file leaves out (the file wins)', () => {
+  const env = {
+    SEGREC_AUTH_TOKEN: 'token-from-a-secret', SEGREC_CATALOG: 'postgres://segrec:pw@db/segrec', SEGREC_NODE_ID: 'segrec-7d9f-abcde',
+    SEGREC_PORT: '9999', SEGREC_SEGMENT_SECONDS: '3',
+  };
+  const file = yml('host: 0.0.0.0', 'port: 8765', 'cluster: true', 'lease_timeout: 5s', 'store: s3://footage/site', 'cameras:', '  front:', '    source: testsrc');
+  const c = parseAppConfig(file, 'segrec.yml', parseProducerArgs([], env));
+  assert.equal(c.global.authToken, 'token-from-a-secret', 'the token from the environment lets host 0.0.0.0 pass');
+  assert.equal(c.global.catalog, env.SEGREC_CATALOG);
+  assert.equal(c.global.nodeId, 'segrec-7d9f-abcde');
+  assert.equal(c.global.cluster, true);
+  assert.equal(c.global.leaseTimeoutMs, 5000);
+  assert.equal(c.global.port, 8765, 'the file wins over the environment');
+  assert.equal(c.cameras[0].options.segmentSeconds, undefined, "a camera's own settings do not come from the environment");
+  // Without the environment the same file is refused: a non-loopback host needs a token.
+  assert.throws(() => parseAppConfig(file, 'segrec.yml'), /without auth_token/);
+  assert.throws(() => parseAppConfig(yml('node_id: "bad id"', 'cameras:', '  a:', '    source: testsrc'), 'segrec.yml'), /node_id: must be 1-63 characters/);
+  assert.throws(() => parseAppConfig(yml('lease_timeout: 1s', 'cameras:', '  a:', '    source: testsrc'), 'segrec.yml'), /lease_timeout/);
 });

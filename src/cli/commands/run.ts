@@ -19,7 +19,7 @@
 // With --camera flags every camera gets motion (that is what `run` adds to `segrec producer`), with
 // the detector's defaults and 2 s of pre/post roll; `--detect NAME=URL` gives camera NAME a sub-stream.
 import { join } from 'node:path';
-import { OptionsError } from '../../producer/options.js';
+import { OptionsError, parseProducerArgs } from '../../producer/options.js';
 import { startApp, type ProducerHandle } from '../../producer/app.js';
 import type { Producer } from '../../producer/producer.js';
 import { cameraDataDir } from '../../producer/camera-names.js';
@@ -274,12 +274,12 @@ export default async function runCommand(argv: string[]): Promise<number> {
   const app = handle.app;
   const print = terminalPrinter(() => [...app.cameras.keys()]);
   const file = config.file;
-  if (file !== null) app.reloadSource = () => loadAppConfig(file);
+  if (file !== null) app.reloadSource = () => loadAppConfig(file, parseProducerArgs([], process.env));
   const onHup = () => {
     if (file === null) return;
     let next: AppConfig;
     try {
-      next = loadAppConfig(file);
+      next = loadAppConfig(file, parseProducerArgs([], process.env));
     } catch (e) {
       process.stderr.write(`segrec run: SIGHUP: ${(e as Error).message} (configuration unchanged)\n`);
       return;

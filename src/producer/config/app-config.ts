@@ -7,7 +7,7 @@ import { parseStoreUrl } from '../store/object-store.js';
 import { CAMERA_NAME, DEFAULT_CAMERA } from '../camera-names.js';
 import { readFileSync } from 'node:fs';
 import { AUDIO_POLICIES } from '../ingest/audio-policy.js';
-import { OptionsError, resolveProducerOptions, isLoopbackHost, type ProducerOptionsInput } from '../options.js';
+import { NODE_ID, OptionsError, resolveProducerOptions, isLoopbackHost, type ProducerOptionsInput } from '../options.js';
 import { redactSecrets, redactUrl, urlSecrets } from '../../common/redact.js';
 import type { TestsrcOptions } from '../ingest/testsrc.js';
 import { ConfigError, YamlSource, type Entry } from './yaml-source.js';
@@ -45,7 +45,8 @@ export interface AppConfig {
 }
 
 const GLOBAL_KEYS = ['data_dir', 'host', 'port', 'auth_token', 'clip_roots', 'min_free_bytes', 'clip_max_age', 'clip_workers', 'ffmpeg', 'log_level',
-  'store', 'catalog', 's3_endpoint', 's3_region', 's3_path_style', 'local_keep', 'default_camera', 'cameras'] as const;
+  'store', 'catalog', 's3_endpoint', 's3_region', 's3_path_style', 'local_keep',
+  'node_id', 'cluster', 'lease_timeout', 'default_camera', 'cameras'] as const;
 const CAMERA_KEYS = ['source', 'detect_source', 'audio', 'segment_seconds', 'retention', 'record', 'motion', 'transcode', 'loop', 'stall_timeout', 'testsrc', 'input_args'] as const;
 const RETENTION_KEYS = ['max_age', 'max_bytes'] as const;
 const MOTION_KEYS = ['enabled', 'threshold', 'min_area_pct', 'pre_roll', 'post_roll'] as const;
@@ -72,8 +73,8 @@ const between = (lo: number, hi: number, loOpen: boolean, hiOpen: boolean) => (n
   (loOpen ? n > lo : n >= lo) && (hiOpen ? n < hi : n <= hi);
 const integerIn = (lo: number, hi: number) => (n: number) => Number.isInteger(n) && n >= lo && n <= hi;
 
-function readGlobal(src: YamlSource, top: Map<string, Entry>): ProducerOptionsInput {
-  const g: ProducerOptionsInput = {};
+function readGlobal(src: YamlSource, top: Map<string, Entry>, fallback: ProducerOptionsInput): ProducerOptionsInput {
+  const g: ProducerOptionsInput = { ...fallback };
   const get = (k: (typeof GLOBAL_KEYS)[number]) => {
     const e = top.get(k);
     return e && !src.isNull(e) ? e : undefined;
@@ -109,6 +110,12 @@ function readGlobal(src: YamlSource, top: Map<string, Entry>): ProducerOptionsIn
   if ((e = get('s3_region'))) g.s3Region = src.string(e);
   if ((e = get('s3_path_style'))) g.s3PathStyle = src.bool(e);
   if ((e = get('local_keep'))) g.localKeepMs = src.duration(e, 0, '0 or more');
+  if ((e = get('node_id'))) {
+    g.nodeId = src.string(e);
+    if (!NODE_ID.test(g.nodeId)) src.fail(e, 'must be 1-63 characters: letters, digits, ".", "_" and "-"');
+  }
+  if ((e = get('cluster'))) g.cluster = src.bool(e);
+  if ((e = get('lease_timeout'))) g.leaseTimeoutMs = src.duration(e, 3000, 'at least 3s');
   const host = top.get('host');
   if (host && g.host !== undefined && !isLoopbackHost(g.host) && !g.authToken) {
     src.fail(host, `refusing to bind non-loopback host ${g.host} without auth_token`);
@@ -207,11 +214,11 @@ function validate(global: ProducerOptionsInput, camera: CameraConfig, fail: (mes
 }
 
 /** Parses YAML text. `file` is used in messages only. Throws ConfigError naming `file:line` and the key path, e.g. `segrec.yml:12: cameras.front.segment_seconds: must be a number in (0, 3600]`. */
-export function parseAppConfig(text: string, file: string): AppConfig {
+export function parseAppConfig(text: string, file: string, fallback: ProducerOptionsInput = {}): AppConfig {
   const src = new YamlSource(text, file);
   const top = src.entries(null, GLOBAL_KEYS, (k) =>
     (CAMERA_KEYS as readonly string[]).includes(k) ? `${k} is a camera key: put it under cameras.NAME` : null);
-  const global = readGlobal(src, top);
+  const global = readGlobal(src, top, globalOnly(fallback));
   const camerasEntry = top.get('cameras');
   if (!camerasEntry || src.isNull(camerasEntry)) {
     throw src.error('is required: a mapping of camera names to cameras', camerasEntry ? src.lineOf(camerasEntry) : 1, 'cameras');
@@ -234,7 +241,17 @@ export function parseAppConfig(text: string, file: string): AppConfig {
   return { global, cameras, defaultCamera: pickDefault(names, explicit), file };
 }
 
-export function loadAppConfig(path: string): AppConfig {
+/** The global settings of `input` (what a file's top level may hold), without the cameras' own. */
+function globalOnly(input: ProducerOptionsInput): ProducerOptionsInput {
+  const camera = new Set<string>([...CAMERA_FIELDS, 'source']);
+  return Object.fromEntries(Object.entries(input).filter(([k]) => !camera.has(k))) as ProducerOptionsInput;
+}
+
+/**
+ * Reads a configuration file. `fallback`: global settings for what the file leaves out — the SEGREC_*
+ * environment (a Kubernetes Secret's token and catalog URL, the pod's node id); the file wins.
+ */
+export function loadAppConfig(path: string, fallback: ProducerOptionsInput = {}): AppConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -242,7 +259,7 @@ export function loadAppConfig(path: string): AppConfig {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(`cannot read the config file${code ? ` (${code})` : ''}`, { file: path });
   }
-  return parseAppConfig(text, path);
+  return parseAppConfig(text, path, fallback);
 }
 
 /** From flags: repeated `--camera NAME=URL` values plus today's single-camera input (global flags like --data-dir/--port apply to all). With no --camera, `--source` (or its default testsrc) becomes one camera named `default`. Throws ConfigError on bad names or duplicates. */

@@ -118,6 +118,12 @@ export class SegmentWriter {
     return this.open ? this.deps.index.get(this.open.row.id) ?? null : null;
   }
 
+  /**
+   * The camera's newest footage recorded elsewhere (another node, before this one took the camera over):
+   * the next run starts above it, the time between recorded as a gap. Used once, by the next run.
+   */
+  handoverFloor: { stopPtsNs: bigint; stopEpochMs: number } | null = null;
+
   get currentRun(): { runId: number; init: InitSegment; offsetNs: bigint | null; frameDurationNs: number } | null {
     return this.run;
   }
@@ -154,11 +160,16 @@ export class SegmentWriter {
     t.stopRelNs = presentedStopRelNs(t, run.frameDurationNs);
     if (run.offsetNs === null) {
       // Above the newest footage in the index, so a restart never overlaps or reuses recorded PTS.
+      // (Or above the camera's newest footage recorded by another node, when this node took it over.)
       const last = this.deps.index.lastSegment();
-      const floor = last ? last.stop_pts_ns : 0n;
+      const other = this.handoverFloor;
+      this.handoverFloor = null;
+      const useOther = other !== null && (!last || other.stopPtsNs > last.stop_pts_ns);
+      const floor = useOther ? other.stopPtsNs : last ? last.stop_pts_ns : 0n;
       // The wall time nothing was recorded is a gap (at least a frame), even when the old run's timestamps
       // ran ahead of the clock.
-      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, last !== undefined, last?.stop_epoch_ms, run.frameDurationNs);
+      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, useOther || last !== undefined,
+        useOther ? other.stopEpochMs : last?.stop_epoch_ms, run.frameDurationNs);
       run.offsetNs = r.offsetNs;
       if (r.gap && r.gap.stopNs > r.gap.startNs) run.pendingGaps.push({ ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' });
     } else {

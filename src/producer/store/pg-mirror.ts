@@ -4,7 +4,6 @@
 // nothing is lost — PostgreSQL restarted or unreachable, recording goes on into the local index, the
 // outbox grows, and it is applied when the database is back (retried with backoff; /health says
 // `degraded` with the backlog). One pool per process; the URL's password never reaches a log or /health.
-import { hostname } from 'node:os';
 import pg from 'pg';
 import type Database from 'better-sqlite3';
 import type { Logger } from '../../common/log.js';
@@ -55,8 +54,8 @@ export class PgMirror {
   lastError: { message: string; atMs: number } | null = null;
   appliedEntries = 0;
 
-  constructor(private readonly o: { url: string; log: Logger; node?: string; periodMs?: number; backoffMs?: { first: number; max: number } }) {
-    this.node = o.node ?? hostname();
+  constructor(private readonly o: { url: string; log: Logger; node: string; periodMs?: number; backoffMs?: { first: number; max: number } }) {
+    this.node = o.node;
     this.description = redactUrl(o.url).replace(/\?.*$/, '');
     this.pool = new pg.Pool({ connectionString: o.url, max: 2, connectionTimeoutMillis: 5000, query_timeout: 15_000, idleTimeoutMillis: 10_000 });
     // A connection lost while idle (the database restarted) is not a crash: the next query reconnects.

@@ -96,6 +96,36 @@ ALTER TABLE gaps ADD COLUMN id BIGSERIAL;
 CREATE INDEX gaps_camera_start ON gaps (camera, start_pts_ns);
 CREATE INDEX gaps_camera_length ON gaps (camera, (stop_pts_ns - start_pts_ns));`,
   },
+  {
+    // Several nodes as one recorder (cluster/): each node's heartbeat, each camera's lease (its holder, an
+    // expiry on the database's clock, an epoch raised at every acquisition: the fencing token), and a log
+    // of every tenure (who recorded a camera when; handover times are read from it).
+    version: 3, what: 'nodes, camera leases, lease log',
+    sql: `
+CREATE TABLE nodes (
+  node TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  started_at TIMESTAMPTZ NOT NULL,
+  heartbeat_at TIMESTAMPTZ NOT NULL,
+  stopping BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE camera_leases (
+  camera TEXT PRIMARY KEY,
+  node TEXT,
+  epoch BIGINT NOT NULL DEFAULT 0,
+  expires_at TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+  acquired_at TIMESTAMPTZ
+);
+CREATE TABLE lease_log (
+  camera TEXT NOT NULL,
+  epoch BIGINT NOT NULL,
+  node TEXT NOT NULL,
+  acquired_at TIMESTAMPTZ NOT NULL,
+  ended_at TIMESTAMPTZ,
+  ended_how TEXT,
+  PRIMARY KEY (camera, epoch)
+);`,
+  },
 ];
 
 /** Any fixed number: the advisory lock nodes take while they migrate. */

@@ -1,0 +1,92 @@
+// A producer as one node of a cluster (--cluster): wires the lease keeper to the App's cameras. Every
+// configured camera has a Producer here (served, uploaded, retained) on the catalog's clock; only the
+// ones this node leases run ffmpeg. Taking a camera over resumes its recording above the camera's newest
+// footage in the catalog, the time between recorded as a gap naming the previous node; giving one up
+// seals its segment and lets its last changes reach the catalog before the lease is released.
+import type { Logger } from '../../common/log.js';
+import type { Producer } from '../producer.js';
+import { nodeIdOf, type ProducerOptions } from '../options.js';
+import { LeaseKeeper, type TakeOver } from './lease-keeper.js';
+import { PgLeases, type NodeRow } from './pg-leases.js';
+
+/** What the cluster needs of the App. */
+export interface ClusterHost {
+  readonly log: Logger;
+  readonly url: string;
+  readonly cameras: Map<string, Producer>;
+  readonly catalog: { flush(camera: string, timeoutMs: number): Promise<void> } | null;
+  /** The cameras the configuration records. */
+  recordedCameras(): string[];
+}
+
+/** How long a camera given up waits for its last changes to reach the catalog before the release. */
+const RELEASE_FLUSH_MS = 3000;
+
+export class ClusterNode {
+  readonly node: string;
+  private readonly leases: PgLeases;
+  readonly keeper: LeaseKeeper;
+  private readonly log: Logger;
+
+  constructor(private readonly host: ClusterHost, o: Pick<ProducerOptions, 'nodeId' | 'catalog' | 'leaseTimeoutMs'>) {
+    this.node = nodeIdOf(o);
+    this.log = host.log.child('cluster');
+    this.leases = new PgLeases(o.catalog!, { node: this.node, leaseTimeoutMs: o.leaseTimeoutMs, queryTimeoutMs: Math.round(o.leaseTimeoutMs / 5) });
+    this.keeper = new LeaseKeeper({
+      node: this.node, leases: this.leases, leaseTimeoutMs: o.leaseTimeoutMs, log: this.log,
+      cameras: () => host.recordedCameras(),
+      url: () => host.url,
+      proposedClockBase: (camera) => host.cameras.get(camera)?.clock.baseEpochMs ?? Date.now(),
+      record: (t) => this.record(t),
+      stop: (camera, how) => this.stopRecording(camera, how),
+    });
+  }
+
+  /**
+   * The catalog's clock base of each camera (set from this node's where the catalog has none). Waits
+   * for the catalog: a node cannot record anything before it answers.
+   */
+  async clockBases(cameras: string[]): Promise<Map<string, number>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.leases.migrate();
+        return await this.leases.clockBases(cameras, () => Date.now());
+      } catch (e) {
+        if (attempt === 0) this.log.warn('waiting for the catalog before recording anything', { error: (e as Error).message });
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+      }
+    }
+  }
+
+  start(): void {
+    this.log.info('cluster node joining', { node: this.node, lease_timeout_ms: this.keeper.status().lease_timeout_ms });
+    void this.keeper.start();
+  }
+
+  async nodes(): Promise<NodeRow[]> {
+    return this.keeper.nodes();
+  }
+
+  private async record(t: TakeOver): Promise<void> {
+    const p = this.host.cameras.get(t.camera);
+    if (!p) throw new Error(`camera ${t.camera} is not configured to record on this node`);
+    if (p.clock.baseEpochMs !== t.clockBaseEpochMs) throw new Error(`camera ${t.camera} is on another clock here than in the catalog`);
+    const reason = t.previousNode === null ? 'first recording in the cluster'
+      : t.previousNode === this.node ? `lease of this node ${t.previousEnd === 'expired' ? 'lapsed' : 'released'} and taken again`
+        : `handover from node ${t.previousNode} (${t.previousEnd === 'expired' ? 'its lease lapsed' : 'released'})`;
+    p.resumeRecording(reason, t.tail ? { stopPtsNs: t.tail.stopPtsNs, stopEpochMs: t.tail.stopEpochMs } : null);
+  }
+
+  private async stopRecording(camera: string, how: 'released' | 'fenced'): Promise<void> {
+    const p = this.host.cameras.get(camera);
+    if (!p) return;
+    // Fenced: the lease may lapse soon; ffmpeg gets a second to flush, then SIGKILL.
+    await p.pauseRecording(how === 'fenced' ? 1000 : 3000);
+    if (how === 'released') await this.host.catalog?.flush(camera, RELEASE_FLUSH_MS).catch(() => undefined);
+    this.log.info('camera no longer recorded here', { camera, how });
+  }
+
+  async stop(): Promise<void> {
+    await this.keeper.stop();
+  }
+}
