@@ -15,7 +15,7 @@ import { nodeIdOf, resolveProducerOptions, type ProducerOptions, type ProducerOp
 import { cameraDataDir, CLIP_ID, DEFAULT_CAMERA } from './camera-names.js';
 import { createHttpApp, listen, route } from './http/server.js';
 import { addWebRoutes } from './http/routes-web.js';
-import { addMetricsRoute } from './http/routes-metrics.js';
+import { addMetricsRoute, type ClusterCounters } from './http/routes-metrics.js';
 import { addNodesRoute } from './http/routes-nodes.js';
 import { recordingRoutes } from './http/routes-recording.js';
 import { eventRoutes } from './http/routes-events.js';
@@ -245,6 +245,11 @@ export class App {
     const p = (this.reloading ?? Promise.resolve()).then(run, run);
     this.reloading = p.finally(() => { if (this.reloading === p) this.reloading = null; }) as Promise<ReloadResult>;
     return p;
+  }
+
+  /** A cluster node's counters for /metrics (null outside a cluster). */
+  clusterCounters(): ClusterCounters | null {
+    return this.cluster?.counters() ?? null;
   }
 
   /** The cameras the configuration records. */

@@ -3,17 +3,19 @@
 // the catalog and from every node's own files: the cameras spread evenly; 0 s of double recording after a
 // kill -9, a partition of one node from PostgreSQL (a TCP proxy cut between them), a graceful stop and a
 // rolling restart; every camera recorded again within the lease timeout + ffmpeg's start; every hole in a
-// camera's footage a recorded gap; nothing uploaded before the kill lost.
+// camera's footage a recorded gap; nothing uploaded before the kill lost; a clip made on a node that
+// recorded none of its window (across a handover between two others) frame-exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { ChildProcess } from 'node:child_process';
 import { getJson, spawnProducerProcess, waitFor } from '../helpers/producer.js';
-import { tempDir } from '../helpers/media.js';
+import { decodeErrors, probeFrames, tempDir, videoFrameMd5s } from '../helpers/media.js';
+import { makeClip } from '../helpers/clips.js';
 import { freshBucket, freshDatabase, requireServices } from '../helpers/services.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { cameraDataDir } from '../../src/producer/camera-names.js';
@@ -100,14 +102,14 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   const spans = async (): Promise<Span[]> => (await catalog.query<{ camera: string; node: string; s: string; e: string; ep: number; k: string | null }>(
     'SELECT camera, node, start_pts_ns AS s, stop_pts_ns AS e, start_epoch_ms AS ep, object_key AS k FROM segments')).rows
     .map((r) => ({ camera: r.camera, node: r.node, start: BigInt(r.s), stop: BigInt(r.e), startEpochMs: Number(r.ep), objectKey: r.k }));
-  /** Each node's own index of each camera (what its files hold), for the check from the files. */
+  /** What each node recorded of each camera, from its own index (its files; not what it imported of others'). */
   const localSpans = (): Span[] => ['a', 'b', 'c'].flatMap((id) => CAMERAS.flatMap((camera) => {
     const file = join(cameraDataDir(dataDir(id), camera), 'index.sqlite');
     if (!existsSync(file)) return [];
     const d = new Database(file, { readonly: true, fileMustExist: true });
     d.defaultSafeIntegers(true);
     try {
-      return d.prepare<[], { s: bigint; e: bigint; ep: bigint }>('SELECT start_pts_ns AS s, stop_pts_ns AS e, start_epoch_ms AS ep FROM segments').all()
+      return d.prepare<[], { s: bigint; e: bigint; ep: bigint }>('SELECT start_pts_ns AS s, stop_pts_ns AS e, start_epoch_ms AS ep FROM segments WHERE origin IS NULL').all()
         .map((r) => ({ camera, node: id, start: r.s, stop: r.e, startEpochMs: Number(r.ep), objectKey: null }));
     } finally {
       d.close();
@@ -179,6 +181,76 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   await new Promise((r) => setTimeout(r, 2000));
   await noDoubleRecording('after the rolling restart');
 
+  // Any node answers: a clip made on a node that recorded none of it, of a window across a handover
+  // (the end of one node's footage, the gap, the start of another's), is frame-exact against the
+  // segments' objects in the store, decoded.
+  const uploaded = (await spans()).filter((x) => x.objectKey !== null).sort((x, y) => (x.start < y.start ? -1 : 1));
+  let across: { p: Span; q: Span; by: string } | null = null;
+  for (const camera of CAMERAS) {
+    const list = uploaded.filter((x) => x.camera === camera);
+    for (let i = 1; i < list.length && !across; i++) {
+      const by = ['a', 'b', 'c'].find((id) => id !== list[i - 1].node && id !== list[i].node);
+      if (list[i - 1].node !== list[i].node && by && list[i].start - list[i - 1].stop > 100_000_000n) across = { p: list[i - 1], q: list[i], by };
+    }
+    if (across) break;
+  }
+  assert.ok(across, 'a handover between two nodes with uploaded footage on both sides');
+  const { p: before, q: after, by } = across;
+  const asker = nodes.get(by)!;
+  await waitFor(`${by} imported ${after.camera}'s footage of other nodes`, async () => {
+    const r = await getJson<{ segments: Array<{ start_pts_ns: number }> }>(`${asker.url}/cameras/${after.camera}/segments`);
+    return r.body.segments.some((x) => BigInt(x.start_pts_ns) === after.start);
+  }, 30_000);
+  const winStart = Number(before.stop) - 700_000_000;
+  const winStop = Number(after.start) + 900_000_000;
+  const askedAt = performance.now();
+  const clip = await makeClip(`${asker.url}/cameras/${after.camera}`, { start_pts_ns: winStart, stop_pts_ns: winStop, max_wait_ms: 20_000 });
+  const nonOwnerMs = performance.now() - askedAt;
+  const holder = [...(await leases())].find(([, cams]) => cams.includes(after.camera))![0];
+  const ownerAt = performance.now();
+  const ownerClip = await makeClip(`${nodes.get(holder)!.url}/cameras/${after.camera}`, { start_pts_ns: winStart, stop_pts_ns: winStop, max_wait_ms: 20_000 });
+  const ownerMs = performance.now() - ownerAt;
+  assert.equal(ownerClip.status, 'done');
+  assert.equal(clip.status, 'done', String(clip.error));
+  assert.ok(clip.gaps.length >= 1, 'the handover is a gap of the clip');
+  const expected: string[] = [];
+  for (const seg of uploaded.filter((x) => x.camera === after.camera && x.stop > BigInt(winStart) && x.start < BigInt(winStop))) {
+    const file = join(tmp.dir, `obj-${seg.start}.mp4`);
+    const obj = await bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: seg.objectKey! }));
+    writeFileSync(file, await obj.Body!.transformToByteArray());
+    const frames = await probeFrames(file);
+    const md5 = await videoFrameMd5s(file);
+    frames.forEach((f, i) => {
+      const pts = Number(seg.start) + (f.ptsTime - frames[0].ptsTime) * 1e9;
+      if (pts >= winStart && pts < winStop) expected.push(md5[i]);
+    });
+  }
+  assert.ok(expected.length >= 4, 'frames on both sides of the handover');
+  assert.deepEqual(await videoFrameMd5s(clip.path!), expected, `clip on ${by} of ${after.camera} recorded by ${before.node} and ${after.node}`);
+  assert.equal(await decodeErrors(clip.path!), '');
+  assert.deepEqual(await videoFrameMd5s(ownerClip.path!), expected, 'the same frames from the camera\'s current recorder');
+
+  // Steady state: the catalog queries the leases and the imports send, per camera per second.
+  const counted = async () => {
+    let n = 0;
+    for (const node of nodes.values()) {
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      for (const m of text.matchAll(/^segrec_cluster_catalog_queries_total\{part="\w+"\} (\d+)/gm)) n += Number(m[1]);
+    }
+    return n;
+  };
+  const q0 = await counted();
+  const steadyMs = 10_000;
+  await new Promise((r) => setTimeout(r, steadyMs));
+  const perCameraPerSecond = (await counted() - q0) / (steadyMs / 1000) / CAMERAS.length;
+
+  // What a node imported of others' footage never went back to the catalog as its own.
+  const recordedBy = new Map((await spans()).map((x) => [`${x.camera}|${x.start}`, x.node]));
+  for (const l of localSpans()) {
+    const n = recordedBy.get(`${l.camera}|${l.start}`);
+    if (n !== undefined) assert.equal(n, l.node, `${l.camera} at ${l.start}: the catalog names the node that recorded it`);
+  }
+
   // Every hole in each camera's footage is a recorded gap.
   const all = (await spans()).sort((x, y) => (x.start < y.start ? -1 : 1));
   const gaps = (await catalog.query<{ camera: string; s: string; e: string; reason: string }>('SELECT camera, start_pts_ns AS s, stop_pts_ns AS e, reason FROM gaps')).rows
@@ -205,5 +277,7 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   }
   const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
   console.log(`handover after kill -9: median ${median(handovers.kill)} ms, max ${Math.max(...handovers.kill)} ms; ` +
-    `after a graceful stop: median ${median(handovers.graceful)} ms, max ${Math.max(...handovers.graceful)} ms (lease timeout ${LEASE_MS} ms)`);
+    `after a graceful stop: median ${median(handovers.graceful)} ms, max ${Math.max(...handovers.graceful)} ms (lease timeout ${LEASE_MS} ms); ` +
+    `clip of ${(winStop - winStart) / 1e9} s on a node that recorded none of it ${Math.round(nonOwnerMs)} ms, on its current recorder ${Math.round(ownerMs)} ms; ` +
+    `lease + import queries ${perCameraPerSecond.toFixed(2)} per camera per second (3 nodes)`);
 });

@@ -1,6 +1,7 @@
 // A producer as one node of a cluster (--cluster): wires the lease keeper to the App's cameras. Every
-// configured camera has a Producer here (served, uploaded, retained) on the catalog's clock; only the
-// ones this node leases run ffmpeg. Taking a camera over resumes its recording above the camera's newest
+// configured camera has a Producer here (served, uploaded, retained) on the catalog's clock, its index
+// holding the other nodes' uploaded footage too (catalog-follower.ts); only the ones this node leases
+// run ffmpeg. Taking a camera over resumes its recording above the camera's newest
 // footage in the catalog, the time between recorded as a gap naming the previous node; giving one up
 // seals its segment and lets its last changes reach the catalog before the lease is released.
 import type { Logger } from '../../common/log.js';
@@ -8,6 +9,8 @@ import type { Producer } from '../producer.js';
 import { nodeIdOf, type ProducerOptions } from '../options.js';
 import { LeaseKeeper, type TakeOver } from './lease-keeper.js';
 import { PgLeases, type NodeRow } from './pg-leases.js';
+import { CatalogFollower } from './catalog-follower.js';
+import type { ClusterCounters } from '../http/routes-metrics.js';
 
 /** What the cluster needs of the App. */
 export interface ClusterHost {
@@ -21,11 +24,14 @@ export interface ClusterHost {
 
 /** How long a camera given up waits for its last changes to reach the catalog before the release. */
 const RELEASE_FLUSH_MS = 3000;
+/** How often other nodes' newly uploaded footage is imported. */
+const FOLLOW_MS = 2000;
 
 export class ClusterNode {
   readonly node: string;
   private readonly leases: PgLeases;
   readonly keeper: LeaseKeeper;
+  readonly follower: CatalogFollower;
   private readonly log: Logger;
 
   constructor(private readonly host: ClusterHost, o: Pick<ProducerOptions, 'nodeId' | 'catalog' | 'leaseTimeoutMs'>) {
@@ -39,6 +45,10 @@ export class ClusterNode {
       proposedClockBase: (camera) => host.cameras.get(camera)?.clock.baseEpochMs ?? Date.now(),
       record: (t) => this.record(t),
       stop: (camera, how) => this.stopRecording(camera, how),
+    });
+    this.follower = new CatalogFollower(o.catalog!, {
+      node: this.node, log: this.log, periodMs: FOLLOW_MS, queryTimeoutMs: 10_000,
+      cameras: () => [...host.cameras.values()].map((p) => ({ name: p.name, index: p.index })),
     });
   }
 
@@ -61,6 +71,15 @@ export class ClusterNode {
   start(): void {
     this.log.info('cluster node joining', { node: this.node, lease_timeout_ms: this.keeper.status().lease_timeout_ms });
     void this.keeper.start();
+    this.follower.start();
+  }
+
+  counters(): ClusterCounters {
+    const k = this.keeper;
+    return {
+      cameras: k.cameras.length, acquired: k.acquired, released: k.released, fenced: k.fenced, imported: this.follower.imported,
+      queries: { leases: this.leases.queries, follower: this.follower.queries },
+    };
   }
 
   async nodes(): Promise<NodeRow[]> {
@@ -87,6 +106,7 @@ export class ClusterNode {
   }
 
   async stop(): Promise<void> {
+    await this.follower.close();
     await this.keeper.stop();
   }
 }

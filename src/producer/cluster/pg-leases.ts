@@ -41,6 +41,10 @@ export interface CatalogTail {
 
 export class PgLeases {
   private readonly pool: pg.Pool;
+  /** Queries sent (for /metrics and the figures). */
+  queries = 0;
+  /** Cameras whose lease row is known to exist. */
+  private readonly known = new Set<string>();
 
   constructor(url: string, private readonly o: { node: string; leaseTimeoutMs: number; queryTimeoutMs: number }) {
     this.pool = new pg.Pool({
@@ -51,25 +55,33 @@ export class PgLeases {
     this.pool.on('error', () => undefined);
   }
 
+  private q<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    this.queries++;
+    return this.pool.query<R>(text, values);
+  }
+
   /** Brings the catalog's schema up to date (as the mirror does; whichever comes first). */
   async migrate(): Promise<void> {
     await migratePg(this.pool);
   }
 
   async heartbeat(url: string, cameras: string[]): Promise<void> {
-    await this.pool.query(`INSERT INTO nodes (node, url, started_at, heartbeat_at) VALUES ($1, $2, now(), now())
+    await this.q(`INSERT INTO nodes (node, url, started_at, heartbeat_at) VALUES ($1, $2, now(), now())
       ON CONFLICT (node) DO UPDATE SET url = $2, heartbeat_at = now(), stopping = false`, [this.o.node, url]);
-    await this.pool.query('INSERT INTO camera_leases (camera) SELECT unnest($1::text[]) ON CONFLICT (camera) DO NOTHING', [cameras]);
+    const missing = cameras.filter((c) => !this.known.has(c));
+    if (missing.length === 0) return;
+    await this.q('INSERT INTO camera_leases (camera) SELECT unnest($1::text[]) ON CONFLICT (camera) DO NOTHING', [missing]);
+    for (const c of missing) this.known.add(c);
   }
 
   async state(cameras: string[]): Promise<{ leases: LeaseRow[]; nodes: NodeRow[] }> {
-    const leases = await this.pool.query<{ camera: string; node: string | null; epoch: string }>(
+    const leases = await this.q<{ camera: string; node: string | null; epoch: string }>(
       `SELECT camera, CASE WHEN expires_at > now() THEN node END AS node, epoch FROM camera_leases WHERE camera = ANY($1::text[])`, [cameras]);
     return { leases: leases.rows.map((r) => ({ camera: r.camera, node: r.node, epoch: BigInt(r.epoch) })), nodes: await this.nodes() };
   }
 
   async nodes(): Promise<NodeRow[]> {
-    const r = await this.pool.query<{ node: string; url: string; started: number; beat: number; live: boolean; stopping: boolean; cameras: string[] }>(
+    const r = await this.q<{ node: string; url: string; started: number; beat: number; live: boolean; stopping: boolean; cameras: string[] }>(
       `SELECT n.node, n.url, extract(epoch FROM n.started_at) * 1000 AS started, extract(epoch FROM n.heartbeat_at) * 1000 AS beat,
         n.heartbeat_at > now() - $1 * interval '1 millisecond' AND NOT n.stopping AS live, n.stopping,
         COALESCE((SELECT array_agg(l.camera ORDER BY l.camera) FROM camera_leases l WHERE l.node = n.node AND l.expires_at > now()), '{}') AS cameras
@@ -89,7 +101,7 @@ export class PgLeases {
   /** Extends the leases this node holds at these epochs; returns the cameras it still holds. */
   async renew(held: Map<string, bigint>): Promise<Set<string>> {
     if (held.size === 0) return new Set();
-    const r = await this.pool.query<{ camera: string }>(
+    const r = await this.q<{ camera: string }>(
       `UPDATE camera_leases l SET expires_at = now() + $2 * interval '1 millisecond'
         FROM unnest($3::text[], $4::bigint[]) AS h(camera, epoch)
         WHERE l.camera = h.camera AND l.epoch = h.epoch AND l.node = $1 AND l.expires_at > now() RETURNING l.camera`,
@@ -100,6 +112,7 @@ export class PgLeases {
   /** Takes a camera whose lease is free or lapsed; null when another node has it. */
   async acquire(camera: string): Promise<Acquired | null> {
     const c = await this.pool.connect();
+    this.queries += 5;
     let failed: Error | undefined;
     try {
       await c.query('BEGIN');
@@ -132,26 +145,26 @@ export class PgLeases {
 
   /** Gives a camera up (after its recording here stopped and its segment was sealed). */
   async release(camera: string, epoch: bigint): Promise<void> {
-    await this.pool.query(`WITH l AS (UPDATE camera_leases SET node = NULL, expires_at = now() WHERE camera = $1 AND node = $2 AND epoch = $3 RETURNING camera)
+    await this.q(`WITH l AS (UPDATE camera_leases SET node = NULL, expires_at = now() WHERE camera = $1 AND node = $2 AND epoch = $3 RETURNING camera)
       UPDATE lease_log SET ended_at = now(), ended_how = 'released' WHERE camera = $1 AND epoch = $3 AND EXISTS (SELECT 1 FROM l)`,
     [camera, this.o.node, String(epoch)]);
   }
 
   async markStopping(): Promise<void> {
-    await this.pool.query('UPDATE nodes SET stopping = true WHERE node = $1', [this.o.node]);
+    await this.q('UPDATE nodes SET stopping = true WHERE node = $1', [this.o.node]);
   }
 
   /** The camera's clock base in the catalog, set to `proposed` when the catalog has none yet. */
   async clockBase(camera: string, proposed: number): Promise<number> {
-    await this.pool.query('INSERT INTO cameras (name, clock_base_epoch_ms, created_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
+    await this.q('INSERT INTO cameras (name, clock_base_epoch_ms, created_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
       [camera, proposed, Date.now()]);
-    const r = await this.pool.query<{ b: number }>('SELECT clock_base_epoch_ms AS b FROM cameras WHERE name = $1', [camera]);
+    const r = await this.q<{ b: number }>('SELECT clock_base_epoch_ms AS b FROM cameras WHERE name = $1', [camera]);
     return Number(r.rows[0].b);
   }
 
   /** The newest footage of the camera that reached the catalog (a handover's gap starts there). */
   async tail(camera: string): Promise<CatalogTail | null> {
-    const r = await this.pool.query<{ stop: string; epoch: number; node: string }>(
+    const r = await this.q<{ stop: string; epoch: number; node: string }>(
       'SELECT stop_pts_ns AS stop, stop_epoch_ms AS epoch, node FROM segments WHERE camera = $1 ORDER BY stop_pts_ns DESC LIMIT 1', [camera]);
     const x = r.rows[0];
     return x ? { stopPtsNs: BigInt(x.stop), stopEpochMs: Number(x.epoch), node: x.node } : null;

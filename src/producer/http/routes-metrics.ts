@@ -46,9 +46,31 @@ export function cameraMetrics(p: Producer): Metric[] {
   return metrics;
 }
 
+/** A cluster node's counters (cluster/cluster-node.ts), when it is one. */
+export interface ClusterCounters {
+  cameras: number;
+  acquired: number;
+  released: number;
+  fenced: number;
+  imported: number;
+  queries: { leases: number; follower: number };
+}
+
 export interface MetricsSource {
   readonly cameras: ReadonlyMap<string, Producer>;
   readonly httpStatusCounts: ReadonlyMap<number, number>;
+  clusterCounters(): ClusterCounters | null;
+}
+
+function clusterMetrics(c: ClusterCounters): Metric[] {
+  return [
+    { name: 'segrec_cluster_cameras', help: 'Cameras this node holds the lease of (records).', type: 'gauge', samples: [{ value: c.cameras }] },
+    { name: 'segrec_cluster_leases_total', help: 'Camera leases this node took, gave up, or stopped recording for (fenced).', type: 'counter',
+      samples: [{ labels: { event: 'acquired' }, value: c.acquired }, { labels: { event: 'released' }, value: c.released }, { labels: { event: 'fenced' }, value: c.fenced }] },
+    { name: 'segrec_cluster_imported_segments_total', help: "Other nodes' segments imported from the catalog.", type: 'counter', samples: [{ value: c.imported }] },
+    { name: 'segrec_cluster_catalog_queries_total', help: 'Queries sent to the catalog by the leases and the follower.', type: 'counter',
+      samples: [{ labels: { part: 'leases' }, value: c.queries.leases }, { labels: { part: 'follower' }, value: c.queries.follower }] },
+  ];
 }
 
 export function addMetricsRoute(app: FastifyInstance, src: MetricsSource): void {
@@ -63,6 +85,8 @@ export function addMetricsRoute(app: FastifyInstance, src: MetricsSource): void 
         { name: 'segrec_store_evicted_segments_total', help: 'Local copies of uploaded segments evicted by this process.', type: 'counter', samples: [{ value: store.evicted_segments }] },
       );
     }
+    const cluster = src.clusterCounters();
+    if (cluster) metrics.push(...clusterMetrics(cluster));
     metrics.push({ name: 'segrec_http_requests_total', help: 'HTTP requests answered, by status code.', type: 'counter',
       samples: [...src.httpStatusCounts].sort(([a], [b]) => a - b).map(([code, n]) => ({ labels: { code: String(code) }, value: n })) });
     const body = renderMetrics(metrics);

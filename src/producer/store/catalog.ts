@@ -38,6 +38,8 @@ export interface SegmentRow {
   object_key: string | null;
   /** 1 while the file is on local disk; 0 once evicted (then read from the store). */
   local: number;
+  /** The node that recorded it when that is another node (imported from the cluster's catalog); null: this one. */
+  origin: string | null;
 }
 
 export interface FragmentRow {
@@ -62,7 +64,7 @@ export interface GapRow {
   created_ms: number;
 }
 
-export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'sealed' | 'bytes' | 'stop_pts_ns' | 'stop_epoch_ms' | 'mtime_ms' | 'object_key' | 'local'> & {
+export type NewSegment = Omit<SegmentRow, 'id' | 'fragments' | 'frames' | 'sealed' | 'bytes' | 'stop_pts_ns' | 'stop_epoch_ms' | 'mtime_ms' | 'object_key' | 'local' | 'origin'> & {
   bytes: number;
 };
 
@@ -79,6 +81,7 @@ export function segmentRowOf(r: Raw): SegmentRow {
     sealed: num(r.sealed), fps: num(r.fps), start_epoch_ms: num(r.start_epoch_ms), stop_epoch_ms: num(r.stop_epoch_ms),
     anchor_epoch_ms: num(r.anchor_epoch_ms), created_ms: num(r.created_ms), mtime_ms: numOrNull(r.mtime_ms),
     object_key: (r.object_key as string | null | undefined) ?? null, local: r.local === undefined ? 1 : num(r.local),
+    origin: (r.origin as string | null | undefined) ?? null,
   };
 }
 
@@ -149,7 +152,7 @@ export class SegmentIndex {
         'SELECT * FROM segments WHERE stop_epoch_ms > ? AND fragments > 0 ORDER BY stop_epoch_ms LIMIT 1'),
       oldestSealed: db.prepare<[number], Raw>('SELECT * FROM segments WHERE sealed = 1 ORDER BY start_pts_ns, id LIMIT ?'),
       sealedAfter: db.prepare<[bigint, number, number], Raw>(
-        'SELECT * FROM segments WHERE sealed = 1 AND (start_pts_ns, id) > (?, ?) ORDER BY start_pts_ns, id LIMIT ?'),
+        'SELECT * FROM segments WHERE sealed = 1 AND origin IS NULL AND (start_pts_ns, id) > (?, ?) ORDER BY start_pts_ns, id LIMIT ?'),
       // A range of the start index (a gap ends after it starts): the gaps retention made prunable and the
       // few that straddle the oldest footage, not the whole table.
       pruneGaps: db.prepare(`DELETE FROM gaps WHERE start_pts_ns <= (SELECT MIN(start_pts_ns) FROM segments)
@@ -198,6 +201,13 @@ export class SegmentIndex {
       fileFactsAfterId: db.prepare<[number, number, number], { id: number; path: string; bytes: number; mtime_ms: number | null }>(
         'SELECT id, path, bytes, mtime_ms FROM segments WHERE id > ? AND id <= ? AND sealed = 1 AND local = 1 ORDER BY id LIMIT ?'),
       maxId: db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM segments'),
+      importSegment: db.prepare(`INSERT INTO segments (path, run_id, start_pts_ns, stop_pts_ns, start_epoch_ms, stop_epoch_ms,
+          offset_ns, anchor_epoch_ms, anchor_pts_ns, bytes, init_size, fragments, frames, codec, codec_string, width, height, fps, has_audio,
+          description_key, sealed, created_ms, mtime_ms, object_key, local, origin)
+        VALUES (@path, @run_id, @start_pts_ns, @stop_pts_ns, @start_epoch_ms, @stop_epoch_ms, @offset_ns, @anchor_epoch_ms,
+          @anchor_pts_ns, @bytes, @init_size, @fragments, @frames, @codec, @codec_string, @width, @height, @fps, @has_audio, @description_key,
+          1, @created_ms, @mtime_ms, @object_key, 0, @origin)`),
+      foreignBefore: db.prepare<[bigint], { id: number }>('SELECT id FROM segments WHERE origin IS NOT NULL AND start_pts_ns < ?'),
     };
     // PTS come back as bigints (exact past 2^53); the row mappers above turn the other columns into numbers.
     for (const k of ['byId', 'overlapping', 'pageBefore', 'firstEndingAfterEpoch', 'oldestSealed', 'sealedAfter', 'fragmentsOf', 'fragmentsIn',
@@ -272,7 +282,7 @@ export class SegmentIndex {
     return seg(this.stmts.firstEndingAfterEpoch.get(epochMs));
   }
 
-  /** Sealed segments after (start, id) in time order: a cursor for paging through the oldest. */
+  /** Sealed segments this node recorded after (start, id) in time order: a cursor for paging through the oldest (retention). */
   sealedAfter(startPtsNs: bigint, id: number, limit: number): SegmentRow[] {
     return this.stmts.sealedAfter.all(startPtsNs, id, limit).map(segmentRowOf);
   }
@@ -378,6 +388,31 @@ export class SegmentIndex {
 
   maxId(): number {
     return this.stmts.maxId.get()?.id ?? 0;
+  }
+
+  /**
+   * Adds a sealed segment another node recorded (imported from the cluster's catalog: read from the
+   * store, `origin` its node) with its fragments, in one transaction; false when the path is known here.
+   */
+  importForeign(seg: SegmentRow, fragments: FragmentRow[], origin: string): boolean {
+    return this.db.transaction(() => {
+      if (this.stmts.hasPath.get(seg.path)) return false;
+      const id = Number(this.stmts.importSegment.run({ ...seg, origin }).lastInsertRowid);
+      for (const f of fragments) this.stmts.insertFragment.run({ ...f, segment_id: id });
+      return true;
+    })();
+  }
+
+  /** Removes the imported rows of other nodes that start before `ptsNs` (their nodes' retention removed them). */
+  dropForeignBefore(ptsNs: bigint): number {
+    return this.db.transaction(() => {
+      const ids = this.stmts.foreignBefore.all(ptsNs);
+      for (const { id } of ids) {
+        this.stmts.deleteFragments.run(id);
+        this.stmts.deleteSegment.run(id);
+      }
+      return ids.length;
+    })();
   }
 
   addGap(startPtsNs: bigint, stopPtsNs: bigint, reason: string): void {

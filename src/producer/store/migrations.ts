@@ -161,6 +161,38 @@ CREATE TRIGGER IF NOT EXISTS segments_store_delete AFTER DELETE ON segments BEGI
 END;
 `;
 
+// A cluster node imports the segments other nodes recorded of a camera (cluster/catalog-follower.ts) so
+// that every read path serves the whole camera; such a row names its node in `origin`, is read from the
+// store (local = 0), and is not this node's: it counts in no total (retention's max_bytes is about what
+// this node recorded) and its removal here deletes nothing in the store.
+const FOREIGN_ROWS = `
+ALTER TABLE segments ADD COLUMN origin TEXT;
+DROP TRIGGER IF EXISTS totals_segment_insert;
+DROP TRIGGER IF EXISTS totals_segment_delete;
+DROP TRIGGER IF EXISTS totals_segment_update;
+DROP TRIGGER IF EXISTS segments_store_delete;
+CREATE TRIGGER totals_segment_insert AFTER INSERT ON segments WHEN NEW.fragments > 0 AND NEW.origin IS NULL BEGIN
+  UPDATE totals SET n = n + 1 WHERE name = 'segments';
+  UPDATE totals SET n = n + NEW.bytes WHERE name = 'segment_bytes';
+END;
+CREATE TRIGGER totals_segment_delete AFTER DELETE ON segments WHEN OLD.fragments > 0 AND OLD.origin IS NULL BEGIN
+  UPDATE totals SET n = n - 1 WHERE name = 'segments';
+  UPDATE totals SET n = n - OLD.bytes WHERE name = 'segment_bytes';
+END;
+CREATE TRIGGER totals_segment_update AFTER UPDATE OF fragments, bytes ON segments
+  WHEN (OLD.fragments > 0 OR NEW.fragments > 0) AND NEW.origin IS NULL BEGIN
+  UPDATE totals SET n = n + (NEW.fragments > 0) - (OLD.fragments > 0) WHERE name = 'segments';
+  UPDATE totals SET n = n + IIF(NEW.fragments > 0, NEW.bytes, 0) - IIF(OLD.fragments > 0, OLD.bytes, 0) WHERE name = 'segment_bytes';
+END;
+CREATE TRIGGER segments_store_delete AFTER DELETE ON segments WHEN OLD.origin IS NULL BEGIN
+  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
+    SELECT old.object_key, '', unixepoch('subsec') * 1000 WHERE old.object_key IS NOT NULL;
+  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
+    SELECT key, upload_id, unixepoch('subsec') * 1000 FROM uploads WHERE segment_id = old.id;
+  DELETE FROM uploads WHERE segment_id = old.id;
+END;
+`;
+
 export const MIGRATIONS: Migration[] = [
   // Steps 1–3 may meet a data directory from before versioning (user_version 0, some of it present):
   // they are written to find their work already done.
@@ -211,11 +243,12 @@ export const MIGRATIONS: Migration[] = [
     version: 10, what: 'outbox of changes for the PostgreSQL catalog',
     up: (db) => db.exec('CREATE TABLE IF NOT EXISTS pg_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, a INTEGER, b INTEGER, path TEXT)'),
   },
+  { version: 11, what: "segments.origin: other nodes' footage of a camera, imported from the cluster's catalog", up: (db) => db.exec(FOREIGN_ROWS) },
 ];
 
 /** The version every table and column the code uses exists at (step 9's columns are read by every query of
- * the background check and the store, step 10's table by the catalog mirror); later steps, when there are any, are optional. */
-export const REQUIRED_VERSION = 10;
+ * the background check and the store, step 10's table by the catalog mirror, step 11's column by retention); later steps, when there are any, are optional. */
+export const REQUIRED_VERSION = 11;
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 export class SchemaError extends Error {

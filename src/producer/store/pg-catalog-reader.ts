@@ -11,14 +11,14 @@ type Row = Record<string, unknown>;
 const INT8 = 20;
 
 /** Every BIGINT as a bigint (exact past 2^53), everything else as node-postgres parses it. */
-const exactTypes = (types: typeof pg.types) => ({
+export const exactTypes = (types: typeof pg.types) => ({
   getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 ? (v: string) => BigInt(v) : types.getTypeParser(oid, format ?? 'text')),
 });
 
 const n = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
 const nOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : n(v));
 
-function segmentOf(r: Row): SegmentRow {
+export function segmentOf(r: Row): SegmentRow {
   return {
     id: n(r.id), path: r.path as string, run_id: n(r.run_id), start_pts_ns: r.start_pts_ns as bigint, stop_pts_ns: r.stop_pts_ns as bigint,
     start_epoch_ms: r.start_epoch_ms as number, stop_epoch_ms: r.stop_epoch_ms as number, offset_ns: r.offset_ns as bigint,
@@ -29,10 +29,11 @@ function segmentOf(r: Row): SegmentRow {
     mtime_ms: nOrNull(r.mtime_ms), object_key: (r.object_key as string | null) ?? null,
     // Another node's local disk is not ours: such a segment is read from the store.
     local: 0,
+    origin: null,
   };
 }
 
-function fragmentOf(segmentId: number, r: Row): FragmentRow {
+export function fragmentOf(segmentId: number, r: Row): FragmentRow {
   return {
     segment_id: segmentId, seq: r.seq as number, start_pts_ns: r.start_pts_ns as bigint, stop_pts_ns: r.stop_pts_ns as bigint,
     offset: n(r.offset), size: n(r.size), moof_size: r.moof_size as number, samples: r.samples as number, keyframe: r.keyframe ? 1 : 0,

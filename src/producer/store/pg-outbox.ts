@@ -15,20 +15,22 @@ export interface OutboxEntry {
   path: string | null;
 }
 
+// Rows imported from the catalog (segments.origin: another node's footage) are the catalog's already.
+const OWN_SEGMENT = (id: string) => `(SELECT origin FROM segments WHERE id = ${id}) IS NULL`;
 const TRIGGERS = `
-CREATE TRIGGER IF NOT EXISTS pg_outbox_seg_ins AFTER INSERT ON segments BEGIN
+CREATE TRIGGER pg_outbox_seg_ins AFTER INSERT ON segments WHEN NEW.origin IS NULL BEGIN
   INSERT INTO pg_outbox(kind, a) VALUES ('seg', NEW.id); END;
-CREATE TRIGGER IF NOT EXISTS pg_outbox_seg_upd AFTER UPDATE ON segments BEGIN
+CREATE TRIGGER pg_outbox_seg_upd AFTER UPDATE ON segments WHEN NEW.origin IS NULL BEGIN
   INSERT INTO pg_outbox(kind, a) VALUES ('seg', NEW.id); END;
-CREATE TRIGGER IF NOT EXISTS pg_outbox_seg_del AFTER DELETE ON segments BEGIN
+CREATE TRIGGER pg_outbox_seg_del AFTER DELETE ON segments WHEN OLD.origin IS NULL BEGIN
   INSERT INTO pg_outbox(kind, path) VALUES ('seg-del', OLD.path); END;
-CREATE TRIGGER IF NOT EXISTS pg_outbox_frag_ins AFTER INSERT ON fragments BEGIN
+CREATE TRIGGER pg_outbox_frag_ins AFTER INSERT ON fragments WHEN ${OWN_SEGMENT('NEW.segment_id')} BEGIN
   INSERT INTO pg_outbox(kind, a, b) VALUES ('frag', NEW.segment_id, NEW.seq); END;
-CREATE TRIGGER IF NOT EXISTS pg_outbox_frag_del AFTER DELETE ON fragments BEGIN
+CREATE TRIGGER pg_outbox_frag_del AFTER DELETE ON fragments WHEN ${OWN_SEGMENT('OLD.segment_id')} BEGIN
   INSERT INTO pg_outbox(kind, a, b, path) VALUES ('frag-del', OLD.segment_id, OLD.seq, (SELECT path FROM segments WHERE id = OLD.segment_id)); END;
-CREATE TRIGGER IF NOT EXISTS pg_outbox_gap_ins AFTER INSERT ON gaps BEGIN
+CREATE TRIGGER pg_outbox_gap_ins AFTER INSERT ON gaps BEGIN
   INSERT INTO pg_outbox(kind, a) VALUES ('gap', NEW.id); END;
-CREATE TRIGGER IF NOT EXISTS pg_outbox_gap_del AFTER DELETE ON gaps BEGIN
+CREATE TRIGGER pg_outbox_gap_del AFTER DELETE ON gaps BEGIN
   INSERT INTO pg_outbox(kind, a, b) VALUES ('gap-del', OLD.start_pts_ns, OLD.stop_pts_ns); END;
 `;
 const TRIGGER_NAMES = ['seg_ins', 'seg_upd', 'seg_del', 'frag_ins', 'frag_del', 'gap_ins', 'gap_del'].map((n) => `pg_outbox_${n}`);
@@ -61,11 +63,14 @@ export class PgOutbox {
   enable(target: string): number {
     return this.db.transaction(() => {
       const was = this.stmts.getMeta.get(MIRROR_META)?.value ?? '';
+      // Dropped and created again: an index from an older segrec has older trigger bodies.
+      for (const t of TRIGGER_NAMES) this.db.exec(`DROP TRIGGER IF EXISTS ${t}`);
       this.db.exec(TRIGGERS);
       if (was === target) return 0;
       this.db.exec('DELETE FROM pg_outbox');
-      const n = this.db.prepare("INSERT INTO pg_outbox(kind, a) SELECT 'seg', id FROM segments ORDER BY id").run().changes
-        + this.db.prepare("INSERT INTO pg_outbox(kind, a, b) SELECT 'frag', segment_id, seq FROM fragments ORDER BY segment_id, seq").run().changes
+      const n = this.db.prepare("INSERT INTO pg_outbox(kind, a) SELECT 'seg', id FROM segments WHERE origin IS NULL ORDER BY id").run().changes
+        + this.db.prepare(`INSERT INTO pg_outbox(kind, a, b) SELECT 'frag', f.segment_id, f.seq FROM fragments f JOIN segments s ON s.id = f.segment_id
+            WHERE s.origin IS NULL ORDER BY f.segment_id, f.seq`).run().changes
         + this.db.prepare("INSERT INTO pg_outbox(kind, a) SELECT 'gap', id FROM gaps ORDER BY id").run().changes;
       this.stmts.setMeta.run(MIRROR_META, target);
       return n;

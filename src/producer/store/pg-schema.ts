@@ -126,6 +126,23 @@ CREATE TABLE lease_log (
   PRIMARY KEY (camera, epoch)
 );`,
   },
+  {
+    // When each segment reached the store (set by the database when its object key is first set): the
+    // other nodes of a cluster import a camera's uploaded footage in that order (cluster/catalog-follower.ts).
+    version: 4, what: 'segments.uploaded_at',
+    sql: `
+ALTER TABLE segments ADD COLUMN uploaded_at TIMESTAMPTZ;
+CREATE FUNCTION segrec_segments_uploaded_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.object_key IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.object_key IS DISTINCT FROM NEW.object_key) THEN
+    NEW.uploaded_at := clock_timestamp();
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER segments_uploaded_at BEFORE INSERT OR UPDATE ON segments FOR EACH ROW EXECUTE FUNCTION segrec_segments_uploaded_at();
+UPDATE segments SET uploaded_at = now() WHERE object_key IS NOT NULL;
+CREATE INDEX segments_camera_uploaded ON segments (camera, uploaded_at) WHERE uploaded_at IS NOT NULL;`,
+  },
 ];
 
 /** Any fixed number: the advisory lock nodes take while they migrate. */
