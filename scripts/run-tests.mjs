@@ -129,18 +129,32 @@ if (needsServices) {
 }
 
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...files],
-  { stdio: 'inherit', cwd: root, env: childEnv },
-);
+// A file that loads the machine on its own (several producer processes, a dozen ffmpegs: the cluster test)
+// says `run-tests: alone` in its source and runs after the others, by itself, so that neither it nor the
+// file beside it is timed on a machine the other saturates.
+const ALONE = 'run-tests: alone';
+const alone = files.filter((f) => readFileSync(join(root, f), 'utf8').includes(ALONE));
+const together = files.filter((f) => !alone.includes(f));
+const batches = [[together, concurrency], [alone, '1']].filter(([list]) => list.length > 0);
+let child = null;
+let stopped = false;
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
-    child.kill(sig);
-    setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+    child?.kill(sig);
+    setTimeout(() => child?.kill('SIGKILL'), 15_000).unref();
+    stopped = true;
   });
 }
-child.on('exit', (code, signal) => {
-  if (servicesDir !== null) stopServices(servicesDir);
-  process.exit(code ?? (signal ? 1 : 0));
-});
+let exitCode = 0;
+for (const [list, n] of batches) {
+  if (stopped) break;
+  child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${n}`, ...list],
+    { stdio: 'inherit', cwd: root, env: childEnv },
+  );
+  const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  if (code !== 0) exitCode = code;
+}
+if (servicesDir !== null) stopServices(servicesDir);
+process.exit(exitCode);

@@ -124,7 +124,7 @@ function loadConfig(o: K8sObject, c: Json, objects: K8sObject[], env: Record<str
     }
     const file = configFile(o, c, objects, split.config);
     if (typeof file === 'string') { add(file); return null; }
-    return parseAppConfig(file.text, file.name, parseProducerArgs([], env));
+    return parseAppConfig(file.text, file.name, parseProducerArgs([], env), env);
   } catch (err) {
     add((err as Error).message);
     return null;

@@ -28,7 +28,8 @@ export const PRODUCER_HELP = `segrec producer [flags]   (each flag also as env S
   --catalog postgres://…        keep the catalog in PostgreSQL too (set it as SEGREC_CATALOG: the URL holds a password)
   --cluster true                several nodes as one recorder (needs --catalog and --store): each camera is recorded
                                 by the node holding its lease; --node-id NAME (default: the host name),
-                                --lease-timeout 10s (a dead node's cameras move after this)
+                                --lease-timeout 10s (a dead node's cameras move after this),
+                                --advertise-url http://IP:PORT (how other nodes reach this one; default: the listen address)
 flags: ${PRODUCER_FLAGS.map((f) => '--' + f).join(' ')}`;
 
 /** Why the producer could not start, with what to do about the common cases. */

@@ -17,6 +17,7 @@ import { createHttpApp, listen, route } from './http/server.js';
 import { addWebRoutes } from './http/routes-web.js';
 import { addMetricsRoute, type ClusterCounters } from './http/routes-metrics.js';
 import { addNodesRoute } from './http/routes-nodes.js';
+import { addForwarding } from './http/forward.js';
 import { recordingRoutes } from './http/routes-recording.js';
 import { eventRoutes } from './http/routes-events.js';
 import { clipCursor, clipRoutes, recentClips } from './http/routes-clips.js';
@@ -125,8 +126,12 @@ export class App {
     if (this.options.cluster) {
       // Every camera is served here; each is recorded by the node holding its lease (cluster/).
       this.cluster = new ClusterNode(this, this.options);
-      const bases = await this.cluster.clockBases(this.config.cameras.filter((c) => c.record).map((c) => c.name));
-      for (const c of this.config.cameras) if (c.record) this.startCamera(c, { record: false, clockBaseEpochMs: bases.get(c.name) });
+      const bases = await this.cluster.prepare(this.config.cameras.filter((c) => c.record).map((c) => c.name));
+      for (const c of this.config.cameras) {
+        if (!c.record) continue;
+        const p = this.startCamera(c, { record: false, clockBaseEpochMs: bases.get(c.name) });
+        if (p.clipEngine) p.clipEngine.store.slot = this.cluster.slot;
+      }
     } else {
       for (const c of this.config.cameras) if (c.record) this.startCamera(c);
     }
@@ -307,6 +312,8 @@ export class App {
       handler: (c) => c.json(200, app.swagger()),
     });
     addNodesRoute(app, () => this.cluster);
+    const cluster = this.cluster;
+    if (cluster) addForwarding(app, cluster.node, (method, path) => cluster.forwardTarget(method, path, this.config.defaultCamera));
     addWebRoutes(app);
     addMetricsRoute(app, this);
     for (const r of CAMERA_ROUTES) {

@@ -61,6 +61,8 @@ export interface ProducerOptions {
   cluster: boolean;
   /** A camera's lease lapses this long after its holder last renewed it (ms); the holder stops before that. */
   leaseTimeoutMs: number;
+  /** Where the other nodes reach this one (null: the address it listens on; with 0.0.0.0, its first non-internal IPv4). */
+  advertiseUrl: string | null;
 }
 
 export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
@@ -93,6 +95,7 @@ export const DEFAULT_OPTIONS: Omit<ProducerOptions, 'clipRoots'> = {
   nodeId: null,
   cluster: false,
   leaseTimeoutMs: 10_000,
+  advertiseUrl: null,
 };
 
 export type ProducerOptionsInput = Partial<Omit<ProducerOptions, 'testsrc'>> & { testsrc?: Partial<TestsrcOptions> };
@@ -158,6 +161,7 @@ export function resolveProducerOptions(input: ProducerOptionsInput = {}): Produc
   if (!(Number.isFinite(o.localKeepMs) && o.localKeepMs >= 0)) throw new OptionsError('local-keep must be a duration of 0 or more');
   if (o.nodeId !== null && !NODE_ID.test(o.nodeId)) throw new OptionsError('node-id must be 1-63 characters: letters, digits, ".", "_" and "-"');
   if (!(Number.isFinite(o.leaseTimeoutMs) && o.leaseTimeoutMs >= 3000 && o.leaseTimeoutMs <= 600_000)) throw new OptionsError('lease-timeout must be between 3s and 10m');
+  if (o.advertiseUrl !== null && !/^https?:\/\/[^\s/]+\/?$/.test(o.advertiseUrl)) throw new OptionsError('advertise-url must be http(s)://HOST:PORT');
   if (o.cluster && (o.catalog === null || o.store === null)) throw new OptionsError('cluster needs --catalog and --store: the nodes share footage through them');
   if (o.authToken !== null && o.authToken.length < 8) throw new OptionsError('auth-token must be at least 8 characters');
   if (!isLoopbackHost(o.host) && !o.authToken) {
@@ -207,6 +211,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'node-id': { key: 'nodeId', parse: String },
   cluster: { key: 'cluster', parse: (v) => !/^(0|false|no|off)$/i.test(v) },
   'lease-timeout': { key: 'leaseTimeoutMs', parse: (v) => parseDurationMs(v, '--lease-timeout') },
+  'advertise-url': { key: 'advertiseUrl', parse: String },
   'testsrc-size': { key: 'testsrcSize', parse: String },
   'testsrc-fps': { key: 'testsrcFps', parse: num('testsrc-fps') },
 };

@@ -39,6 +39,8 @@ export const ERROR_CODES = [
   'REQUEST_TIMEOUT',
   /** The object store (S3) could not be reached or refused the request; retry later. */
   'STORE_UNAVAILABLE',
+  /** Another node of the cluster (the camera's recorder, or the clip's node) could not be reached; retry later. */
+  'NODE_UNAVAILABLE',
   /** Malformed HTTP. */
   'BAD_REQUEST',
   /** A bug: the message says what failed. */

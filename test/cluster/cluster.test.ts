@@ -5,9 +5,10 @@
 // rolling restart; every camera recorded again within the lease timeout + ffmpeg's start; every hole in a
 // camera's footage a recorded gap; nothing uploaded before the kill lost; a clip made on a node that
 // recorded none of its window (across a handover between two others) frame-exact.
+// run-tests: alone (three producers and a dozen ffmpegs: not beside another file on 2 cores)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -229,6 +230,40 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   assert.deepEqual(await videoFrameMd5s(clip.path!), expected, `clip on ${by} of ${after.camera} recorded by ${before.node} and ${after.node}`);
   assert.equal(await decodeErrors(clip.path!), '');
   assert.deepEqual(await videoFrameMd5s(ownerClip.path!), expected, 'the same frames from the camera\'s current recorder');
+
+  // The newest seconds, asked of a node that does not record the camera: the clip request reaches the
+  // recorder (the seconds are only there yet), the job's id names that node, any node answers for it
+  // (the file too, with Range), and force_rotate is the recorder's.
+  const live = await leases();
+  const [recorder, recorderCams] = [...live].find(([, cams]) => cams.length > 0)!;
+  const cam = recorderCams[0];
+  const elsewhere = [...live.keys()].filter((id) => id !== recorder);
+  const health = (await getJson<{ pts_ns: number }>(`${nodes.get(recorder)!.url}/cameras/${cam}/health`)).body;
+  const newest = { start_pts_ns: health.pts_ns - 2_000_000_000, stop_pts_ns: health.pts_ns + 500_000_000, max_wait_ms: 20_000 };
+  const post = async (url: string, body: unknown) => {
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, node: r.headers.get('x-segrec-node'), body: await r.json() as { clip_id: string } };
+  };
+  const posted = await post(`${nodes.get(elsewhere[0])!.url}/cameras/${cam}/clip`, newest);
+  assert.equal(posted.status, 202, JSON.stringify(posted.body));
+  assert.equal(posted.node, recorder, 'POST /clip answered by the camera\'s recorder');
+  const newestClip = await waitFor('the newest seconds cut', async () => {
+    const g = await getJson<{ clip: { status: string; path: string | null; gaps: unknown[]; frames: number } }>(`${nodes.get(elsewhere[1])!.url}/clip/${posted.body.clip_id}?wait_ms=5000`);
+    assert.equal(g.status, 200, `GET /clip/${posted.body.clip_id} on a third node`);
+    return g.body.clip.status === 'done' || g.body.clip.status === 'error' ? g.body.clip : null;
+  }, 40_000);
+  assert.equal(newestClip.status, 'done');
+  assert.equal(await decodeErrors(newestClip.path!), '');
+  const frames = (await videoFrameMd5s(newestClip.path!)).length;
+  assert.ok(Math.abs(frames - 2.5 * 5) <= 1, `2.5 s at 5 fps: ${frames} frames`);
+  const whole = Buffer.from(await (await fetch(`${nodes.get(elsewhere[0])!.url}/clip/${posted.body.clip_id}/file`)).arrayBuffer());
+  const part = await fetch(`${nodes.get(elsewhere[1])!.url}/clip/${posted.body.clip_id}/file`, { headers: { range: 'bytes=100-299' } });
+  assert.equal(part.status, 206);
+  assert.deepEqual(Buffer.from(await part.arrayBuffer()), whole.subarray(100, 300), 'a Range of the file through another node');
+  assert.deepEqual(whole, readFileSync(newestClip.path!), 'the file through another node is the clip');
+  const rotated = await post(`${nodes.get(elsewhere[0])!.url}/cameras/${cam}/force_rotate`, {});
+  assert.equal(rotated.status, 200);
+  assert.equal(rotated.node, recorder, 'force_rotate answered by the recorder');
 
   // Steady state: the catalog queries the leases and the imports send, per camera per second.
   const counted = async () => {

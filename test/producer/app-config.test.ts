@@ -346,3 +346,15 @@ test('with --config, the SEGREC_* environment fills the global settings the file
   assert.throws(() => parseAppConfig(yml('node_id: "bad id"', 'cameras:', '  a:', '    source: testsrc'), 'segrec.yml'), /node_id: must be 1-63 characters/);
   assert.throws(() => parseAppConfig(yml('lease_timeout: 1s', 'cameras:', '  a:', '    source: testsrc'), 'segrec.yml'), /lease_timeout/);
 });
+
+test('source: ${NAME} reads a camera URL (with its password) from the environment; a missing one is an error naming it', () => {
+  const file = yml('cameras:', '  front:', '    source: ${FRONT_URL}', '    detect_source: ${FRONT_SUB}', '  yard:', '    source: testsrc');
+  const c = parseAppConfig(file, 'segrec.yml', {}, { FRONT_URL: SECRET_URL, FRONT_SUB: 'rtsp://10.0.0.5/sub' });
+  assert.equal(c.cameras[0].options.source, SECRET_URL);
+  assert.equal(c.cameras[0].detectSource, 'rtsp://10.0.0.5/sub');
+  assert.equal(c.cameras[1].options.source, 'testsrc');
+  assert.throws(() => parseAppConfig(file, 'segrec.yml', {}, { FRONT_SUB: 'x' }), (err: unknown) =>
+    err instanceof ConfigError && err.message === 'segrec.yml:3: cameras.front.source: the environment variable FRONT_URL is not set');
+  // Only a whole ${NAME} is a reference: anything else is the URL as written.
+  assert.equal(parseAppConfig(yml('cameras:', '  a:', '    source: rtsp://h/${X}'), 'segrec.yml', {}, { X: 'y' }).cameras[0].options.source, 'rtsp://h/${X}');
+});

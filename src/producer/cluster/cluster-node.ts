@@ -6,7 +6,9 @@
 // seals its segment and lets its last changes reach the catalog before the lease is released.
 import type { Logger } from '../../common/log.js';
 import type { Producer } from '../producer.js';
+import { networkInterfaces } from 'node:os';
 import { nodeIdOf, type ProducerOptions } from '../options.js';
+import { slotOfClipId } from '../store/job-store.js';
 import { LeaseKeeper, type TakeOver } from './lease-keeper.js';
 import { PgLeases, type NodeRow } from './pg-leases.js';
 import { CatalogFollower } from './catalog-follower.js';
@@ -22,6 +24,10 @@ export interface ClusterHost {
   recordedCameras(): string[];
 }
 
+/** Clip job reads (any node may hold the job) and the writes the camera's recorder answers. */
+const CLIP_PATH = /^\/(?:cameras\/([a-z0-9][a-z0-9_-]{0,63})\/)?clip\/([^/]+)(?:\/file)?$/;
+const WRITE_PATH = /^\/(?:cameras\/([a-z0-9][a-z0-9_-]{0,63})\/)?(clip|force_rotate)$/;
+
 /** How long a camera given up waits for its last changes to reach the catalog before the release. */
 const RELEASE_FLUSH_MS = 3000;
 /** How often other nodes' newly uploaded footage is imported. */
@@ -33,15 +39,20 @@ export class ClusterNode {
   readonly keeper: LeaseKeeper;
   readonly follower: CatalogFollower;
   private readonly log: Logger;
+  /** This node's number among the nodes (clip ids carry it); 0 until prepare(). */
+  slot = 0;
+  private readonly advertiseUrl: string | null;
+  private known: NodeRow[] = [];
 
-  constructor(private readonly host: ClusterHost, o: Pick<ProducerOptions, 'nodeId' | 'catalog' | 'leaseTimeoutMs'>) {
+  constructor(private readonly host: ClusterHost, o: Pick<ProducerOptions, 'nodeId' | 'catalog' | 'leaseTimeoutMs' | 'advertiseUrl'>) {
     this.node = nodeIdOf(o);
+    this.advertiseUrl = o.advertiseUrl;
     this.log = host.log.child('cluster');
     this.leases = new PgLeases(o.catalog!, { node: this.node, leaseTimeoutMs: o.leaseTimeoutMs, queryTimeoutMs: Math.round(o.leaseTimeoutMs / 5) });
     this.keeper = new LeaseKeeper({
       node: this.node, leases: this.leases, leaseTimeoutMs: o.leaseTimeoutMs, log: this.log,
       cameras: () => host.recordedCameras(),
-      url: () => host.url,
+      url: () => this.url(),
       proposedClockBase: (camera) => host.cameras.get(camera)?.clock.baseEpochMs ?? Date.now(),
       record: (t) => this.record(t),
       stop: (camera, how) => this.stopRecording(camera, how),
@@ -53,13 +64,15 @@ export class ClusterNode {
   }
 
   /**
-   * The catalog's clock base of each camera (set from this node's where the catalog has none). Waits
-   * for the catalog: a node cannot record anything before it answers.
+   * Enters the node list (its slot: the top digits of its clip ids) and reads the catalog's clock base of
+   * each camera (set from this node's where the catalog has none). Waits for the catalog: a node cannot
+   * record anything before it answers.
    */
-  async clockBases(cameras: string[]): Promise<Map<string, number>> {
+  async prepare(cameras: string[]): Promise<Map<string, number>> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.leases.migrate();
+        this.slot = await this.leases.register(this.url());
         return await this.leases.clockBases(cameras, () => Date.now());
       } catch (e) {
         if (attempt === 0) this.log.warn('waiting for the catalog before recording anything', { error: (e as Error).message });
@@ -83,7 +96,40 @@ export class ClusterNode {
   }
 
   async nodes(): Promise<NodeRow[]> {
-    return this.keeper.nodes();
+    this.known = await this.keeper.nodes();
+    return this.known;
+  }
+
+  /** Where other nodes reach this one: --advertise-url, else the listen address (0.0.0.0: the first non-internal IPv4). */
+  url(): string {
+    if (this.advertiseUrl !== null) return this.advertiseUrl;
+    const any = /^(https?:\/\/)(0\.0\.0\.0|\[::\])(:\d+)?/.exec(this.host.url);
+    if (!any) return this.host.url;
+    const ip = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address ?? '127.0.0.1';
+    return this.host.url.replace(any[2], ip);
+  }
+
+  /**
+   * The node that should answer a request instead of this one: a clip job's node (from the slot in its
+   * id); for a new clip or force_rotate, the node recording the camera (it has the newest seconds, and
+   * every older one through the catalog). Null: answer here.
+   */
+  async forwardTarget(method: string, path: string, defaultCamera: string): Promise<{ node: string; url: string } | null> {
+    const read = (method === 'GET' || method === 'HEAD') ? CLIP_PATH.exec(path) : null;
+    if (read) {
+      let id: string;
+      try { id = decodeURIComponent(read[2]); } catch { return null; }
+      const slot = slotOfClipId(id);
+      if (!slot || slot === this.slot) return null;
+      const n = this.known.find((x) => x.slot === slot) ?? (await this.nodes()).find((x) => x.slot === slot);
+      return n && n.node !== this.node ? { node: n.node, url: n.url } : null;
+    }
+    const write = method === 'POST' ? WRITE_PATH.exec(path) : null;
+    if (!write) return null;
+    const camera = write[1] ?? defaultCamera;
+    if (this.keeper.cameras.includes(camera)) return null;
+    const holder = this.keeper.holderOf(camera);
+    return holder && holder.node !== this.node ? { node: holder.node, url: holder.url } : null;
   }
 
   private async record(t: TakeOver): Promise<void> {

@@ -56,6 +56,8 @@ export class LeaseKeeper {
   private lastError: string | null = null;
   private lastNodes: NodeRow[] = [];
   private migrated = false;
+  /** Cameras being given up (beside the rounds). */
+  private readonly leaving = new Map<string, Promise<void>>();
   readonly roundMs: number;
   /** Handovers started here (for /metrics and the tests). */
   acquired = 0;
@@ -80,6 +82,11 @@ export class LeaseKeeper {
 
   status(): { node: string; cameras: string[]; last_error: string | null; lease_timeout_ms: number } {
     return { node: this.o.node, cameras: this.cameras, last_error: this.lastError, lease_timeout_ms: this.o.leaseTimeoutMs };
+  }
+
+  /** The live node recording a camera, as of the last round (null: none, or not known). */
+  holderOf(camera: string): NodeRow | null {
+    return this.lastNodes.find((n) => n.live && n.cameras.includes(camera)) ?? null;
   }
 
   /** Every node the catalog knows (as of the last round that reached it). */
@@ -148,7 +155,13 @@ export class LeaseKeeper {
       this.acquired++;
       await this.take(camera, got);
     }
-    for (const camera of plan.release) await this.giveUp(camera);
+    // A release waits for the camera's segment to be sealed and its changes to reach the catalog (seconds):
+    // beside the rounds, so the other leases keep being renewed meanwhile.
+    for (const camera of plan.release) {
+      if (this.leaving.has(camera)) continue;
+      const done = this.giveUp(camera).finally(() => this.leaving.delete(camera));
+      this.leaving.set(camera, done);
+    }
   }
 
   private async take(camera: string, got: Acquired): Promise<void> {
@@ -169,7 +182,10 @@ export class LeaseKeeper {
   private async giveUp(camera: string): Promise<void> {
     const h = this.held.get(camera);
     if (!h) return;
-    await this.drop(camera, 'released');
+    // Still held (and renewed, and fenced if that fails) until the recording has stopped here.
+    await this.o.stop(camera, 'released').catch((e: unknown) => this.o.log.error('stopping a camera failed', { camera, error: (e as Error).message }));
+    if (this.held.get(camera) !== h) return; // fenced meanwhile: the lease lapses instead
+    this.held.delete(camera);
     this.released++;
     await this.o.leases.release(camera, h.epoch).catch((e: unknown) =>
       this.o.log.warn('lease release failed; it lapses at its expiry instead', { camera, error: (e as Error).message }));
@@ -196,6 +212,7 @@ export class LeaseKeeper {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     await this.round?.catch(() => undefined);
+    await Promise.allSettled(this.leaving.values());
     await this.o.leases.markStopping().catch(() => undefined);
     await Promise.all(this.cameras.map((c) => this.giveUp(c)));
     if (this.fenceTimer) clearInterval(this.fenceTimer);

@@ -16,6 +16,8 @@ export interface LeaseRow {
 export interface NodeRow {
   node: string;
   url: string;
+  /** The number its clip ids carry. */
+  slot: number;
   startedAtMs: number;
   heartbeatAtMs: number;
   /** Fresh heartbeat and not stopping. */
@@ -65,9 +67,31 @@ export class PgLeases {
     await migratePg(this.pool);
   }
 
+  /**
+   * Enters this node in the node list (or finds it there) and returns its slot, the number its clip ids
+   * carry. Slots of nodes silent for a week go back to the pool (the sequence cycles; a slot still taken
+   * is skipped).
+   */
+  async register(url: string): Promise<number> {
+    await this.q("DELETE FROM nodes WHERE heartbeat_at < now() - interval '7 days' AND node <> $1", [this.o.node]);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // (Not an upsert: the slot's default would take a number from the sequence at every call.)
+        await this.q(`INSERT INTO nodes (node, url, started_at, heartbeat_at) SELECT $1, $2, now(), now()
+          WHERE NOT EXISTS (SELECT 1 FROM nodes WHERE node = $1) ON CONFLICT (node) DO NOTHING`, [this.o.node, url]);
+        break;
+      } catch (e) {
+        if ((e as { code?: string }).code !== '23505' || attempt > 20) throw e;
+      }
+    }
+    const r = await this.q<{ slot: number }>('UPDATE nodes SET url = $2, started_at = now(), heartbeat_at = now(), stopping = false WHERE node = $1 RETURNING slot',
+      [this.o.node, url]);
+    return r.rows[0].slot;
+  }
+
   async heartbeat(url: string, cameras: string[]): Promise<void> {
-    await this.q(`INSERT INTO nodes (node, url, started_at, heartbeat_at) VALUES ($1, $2, now(), now())
-      ON CONFLICT (node) DO UPDATE SET url = $2, heartbeat_at = now(), stopping = false`, [this.o.node, url]);
+    const r = await this.q('UPDATE nodes SET url = $2, heartbeat_at = now(), stopping = false WHERE node = $1', [this.o.node, url]);
+    if (r.rowCount === 0) await this.register(url);
     const missing = cameras.filter((c) => !this.known.has(c));
     if (missing.length === 0) return;
     await this.q('INSERT INTO camera_leases (camera) SELECT unnest($1::text[]) ON CONFLICT (camera) DO NOTHING', [missing]);
@@ -81,13 +105,13 @@ export class PgLeases {
   }
 
   async nodes(): Promise<NodeRow[]> {
-    const r = await this.q<{ node: string; url: string; started: number; beat: number; live: boolean; stopping: boolean; cameras: string[] }>(
-      `SELECT n.node, n.url, extract(epoch FROM n.started_at) * 1000 AS started, extract(epoch FROM n.heartbeat_at) * 1000 AS beat,
+    const r = await this.q<{ node: string; url: string; slot: number; started: number; beat: number; live: boolean; stopping: boolean; cameras: string[] }>(
+      `SELECT n.node, n.url, n.slot, extract(epoch FROM n.started_at) * 1000 AS started, extract(epoch FROM n.heartbeat_at) * 1000 AS beat,
         n.heartbeat_at > now() - $1 * interval '1 millisecond' AND NOT n.stopping AS live, n.stopping,
         COALESCE((SELECT array_agg(l.camera ORDER BY l.camera) FROM camera_leases l WHERE l.node = n.node AND l.expires_at > now()), '{}') AS cameras
         FROM nodes n ORDER BY n.node`, [this.o.leaseTimeoutMs]);
     return r.rows.map((x) => ({
-      node: x.node, url: x.url, startedAtMs: Number(x.started), heartbeatAtMs: Number(x.beat), live: x.live, stopping: x.stopping, cameras: x.cameras,
+      node: x.node, url: x.url, slot: x.slot, startedAtMs: Number(x.started), heartbeatAtMs: Number(x.beat), live: x.live, stopping: x.stopping, cameras: x.cameras,
     }));
   }
 

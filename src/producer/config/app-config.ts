@@ -46,7 +46,7 @@ export interface AppConfig {
 
 const GLOBAL_KEYS = ['data_dir', 'host', 'port', 'auth_token', 'clip_roots', 'min_free_bytes', 'clip_max_age', 'clip_workers', 'ffmpeg', 'log_level',
   'store', 'catalog', 's3_endpoint', 's3_region', 's3_path_style', 'local_keep',
-  'node_id', 'cluster', 'lease_timeout', 'default_camera', 'cameras'] as const;
+  'node_id', 'cluster', 'lease_timeout', 'advertise_url', 'default_camera', 'cameras'] as const;
 const CAMERA_KEYS = ['source', 'detect_source', 'audio', 'segment_seconds', 'retention', 'record', 'motion', 'transcode', 'loop', 'stall_timeout', 'testsrc', 'input_args'] as const;
 const RETENTION_KEYS = ['max_age', 'max_bytes'] as const;
 const MOTION_KEYS = ['enabled', 'threshold', 'min_area_pct', 'pre_roll', 'post_roll'] as const;
@@ -116,6 +116,10 @@ function readGlobal(src: YamlSource, top: Map<string, Entry>, fallback: Producer
   }
   if ((e = get('cluster'))) g.cluster = src.bool(e);
   if ((e = get('lease_timeout'))) g.leaseTimeoutMs = src.duration(e, 3000, 'at least 3s');
+  if ((e = get('advertise_url'))) {
+    g.advertiseUrl = src.string(e);
+    if (!/^https?:\/\/[^\s/]+\/?$/.test(g.advertiseUrl)) src.fail(e, 'must be http(s)://HOST:PORT');
+  }
   const host = top.get('host');
   if (host && g.host !== undefined && !isLoopbackHost(g.host) && !g.authToken) {
     src.fail(host, `refusing to bind non-loopback host ${g.host} without auth_token`);
@@ -162,7 +166,20 @@ function readMotion(src: YamlSource, e: Entry): MotionConfig {
   };
 }
 
-function readCamera(src: YamlSource, cam: Entry): CameraConfig {
+/**
+ * A source URL as written, or `${NAME}`: the environment variable NAME (a camera password in a Kubernetes
+ * Secret rather than in the ConfigMap, or out of a file others may read).
+ */
+function sourceValue(src: YamlSource, e: Entry, env: NodeJS.ProcessEnv): string {
+  const text = src.string(e);
+  const ref = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(text);
+  if (!ref) return text;
+  const v = env[ref[1]];
+  if (v === undefined || v === '') src.fail(e, `the environment variable ${ref[1]} is not set`);
+  return v!;
+}
+
+function readCamera(src: YamlSource, cam: Entry, env: NodeJS.ProcessEnv): CameraConfig {
   const m = src.entries(cam, CAMERA_KEYS, (k) =>
     (GLOBAL_KEYS as readonly string[]).includes(k) ? `${k} is a global key: put it at the top level` : null);
   const get = (k: (typeof CAMERA_KEYS)[number]) => {
@@ -174,7 +191,7 @@ function readCamera(src: YamlSource, cam: Entry): CameraConfig {
     const given = m.get('source');
     throw src.error('is required (an rtsp:// URL, a file path, or testsrc)', given ? src.lineOf(given) : src.line(cam.keyNode), `${cam.path}.source`);
   }
-  const o: ProducerOptionsInput = { source: src.string(sourceEntry) };
+  const o: ProducerOptionsInput = { source: sourceValue(src, sourceEntry, env) };
   let e: Entry | undefined;
   if ((e = get('audio'))) o.audio = src.oneOf(e, AUDIO_POLICIES);
   if ((e = get('segment_seconds'))) o.segmentSeconds = src.number(e, between(0, 3600, true, false), 'a number in (0, 3600]');
@@ -196,7 +213,7 @@ function readCamera(src: YamlSource, cam: Entry): CameraConfig {
   return {
     name: cam.key,
     options: o,
-    detectSource: detect ? src.string(detect) : null,
+    detectSource: detect ? sourceValue(src, detect, env) : null,
     record: record ? src.bool(record) : true,
     motion: motion ? readMotion(src, motion) : { ...NO_MOTION },
   };
@@ -214,7 +231,7 @@ function validate(global: ProducerOptionsInput, camera: CameraConfig, fail: (mes
 }
 
 /** Parses YAML text. `file` is used in messages only. Throws ConfigError naming `file:line` and the key path, e.g. `segrec.yml:12: cameras.front.segment_seconds: must be a number in (0, 3600]`. */
-export function parseAppConfig(text: string, file: string, fallback: ProducerOptionsInput = {}): AppConfig {
+export function parseAppConfig(text: string, file: string, fallback: ProducerOptionsInput = {}, env: NodeJS.ProcessEnv = process.env): AppConfig {
   const src = new YamlSource(text, file);
   const top = src.entries(null, GLOBAL_KEYS, (k) =>
     (CAMERA_KEYS as readonly string[]).includes(k) ? `${k} is a camera key: put it under cameras.NAME` : null);
@@ -226,7 +243,7 @@ export function parseAppConfig(text: string, file: string, fallback: ProducerOpt
   const cameras: CameraConfig[] = [];
   for (const cam of src.entries(camerasEntry, null).values()) {
     if (!CAMERA_NAME.test(cam.key)) throw src.error(`bad camera name "${cam.key}": ${NAME_RULE}`, src.line(cam.keyNode), cam.path);
-    const camera = readCamera(src, cam);
+    const camera = readCamera(src, cam, env);
     validate(global, camera, (msg) => { throw src.error(msg, src.line(cam.keyNode), cam.path); });
     cameras.push(camera);
   }

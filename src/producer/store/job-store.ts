@@ -47,6 +47,15 @@ interface JobRow {
   outcome: string | null; error: string | null; created_ms: number; updated_ms: number; deadline_ms: number;
 }
 
+/** The ids a cluster node gives: slot × SLOT_SPAN + n (its slot from the catalog, 1–9000; 0 outside a cluster). */
+export const SLOT_SPAN = 1e12;
+
+/** The node slot a clip id names (0: a producer outside a cluster), or null for a malformed id. */
+export function slotOfClipId(clipId: string): number | null {
+  const m = /(\d{16})$/.exec(clipId);
+  return m ? Math.floor(Number(m[1]) / SLOT_SPAN) : null;
+}
+
 /** A clip id: the camera's prefix (camera-names.ts clipIdPrefix) and the job's sequence number. */
 export function clipIdOf(seq: number, prefix = 'clip-'): string {
   return `${prefix}${String(seq).padStart(16, '0')}`;
@@ -94,9 +103,12 @@ function withIndexHint<P extends unknown[], R = unknown>(db: Database.Database, 
 export class JobStore {
   private readonly s;
 
+  /** A cluster node's slot (set once the catalog gave it): new ids carry it (SLOT_SPAN). */
+  slot = 0;
+
   constructor(private readonly db: Database.Database, private readonly idPrefix = 'clip-') {
     this.s = {
-      nextSeq: db.prepare<[], { n: number }>('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM jobs'),
+      nextSeq: db.prepare<[number, number, number], { n: number }>('SELECT COALESCE(MAX(seq), ?) + 1 AS n FROM jobs WHERE seq >= ? AND seq < ?'),
       insert: db.prepare(`INSERT INTO jobs (seq, clip_id, status, spec, start_pts_ns, stop_pts_ns, out_dir, created_ms, updated_ms, deadline_ms)
         VALUES (@seq, @clip_id, 'queued', @spec, @start_pts_ns, @stop_pts_ns, @out_dir, @now, @now, @deadline_ms)`),
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE clip_id = ?'),
@@ -128,7 +140,8 @@ export class JobStore {
 
   create(spec: ClipSpec, window: { startPtsNs: bigint; stopPtsNs: bigint }, outDir: string, nowMs: number): JobRecord {
     const seq = this.db.transaction(() => {
-      const n = this.s.nextSeq.get()!.n;
+      const base = this.slot * SLOT_SPAN;
+      const n = this.s.nextSeq.get(base, base, base + SLOT_SPAN)!.n;
       this.s.insert.run({
         seq: n, clip_id: clipIdOf(n, this.idPrefix), spec: stringifyWireJson(spec), start_pts_ns: window.startPtsNs, stop_pts_ns: window.stopPtsNs,
         out_dir: outDir, now: nowMs, deadline_ms: nowMs + spec.maxWaitMs,

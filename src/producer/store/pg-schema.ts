@@ -143,6 +143,16 @@ CREATE TRIGGER segments_uploaded_at BEFORE INSERT OR UPDATE ON segments FOR EACH
 UPDATE segments SET uploaded_at = now() WHERE object_key IS NOT NULL;
 CREATE INDEX segments_camera_uploaded ON segments (camera, uploaded_at) WHERE uploaded_at IS NOT NULL;`,
   },
+  {
+    // A number per node (1–9000), the top digits of the clip ids it gives (slot × 10^12 + n, below 2^53):
+    // any node tells from a clip id which node holds the job.
+    version: 5, what: 'nodes.slot',
+    sql: `
+CREATE SEQUENCE node_slots MINVALUE 1 MAXVALUE 9000 CYCLE;
+ALTER TABLE nodes ADD COLUMN slot INTEGER UNIQUE;
+UPDATE nodes SET slot = nextval('node_slots');
+ALTER TABLE nodes ALTER COLUMN slot SET DEFAULT nextval('node_slots');`,
+  },
 ];
 
 /** Any fixed number: the advisory lock nodes take while they migrate. */
