@@ -9,7 +9,7 @@ import { freshDatabase, requireServices } from '../helpers/services.js';
 test('camera leases in PostgreSQL: one holder, fencing epochs, lapse and release', { timeout: 60_000 }, async (t) => {
   const { pgUrl } = requireServices();
   const db = await freshDatabase(pgUrl, 'leases');
-  const lease = (node: string, ms = 400) => new PgLeases(db.url, { node, leaseTimeoutMs: ms, queryTimeoutMs: 5000 });
+  const lease = (node: string, ms = 2500) => new PgLeases(db.url, { node, leaseTimeoutMs: ms, queryTimeoutMs: 5000 });
   const x = lease('x');
   const y = lease('y');
   const check = new pg.Client({ connectionString: db.url });
@@ -31,28 +31,33 @@ test('camera leases in PostgreSQL: one holder, fencing epochs, lapse and release
 
   // Only the holder renews, and only at its epoch.
   assert.deepEqual([...(await x.renew(xs))].sort(), [...xs.keys()].sort());
+  assert.deepEqual([...(await y.renew(ys))].sort(), [...ys.keys()].sort());
   assert.equal((await y.renew(xs)).size, 0, 'another node cannot renew x\'s leases');
-  const stale = new Map([...xs].map(([c, e]) => [c, e - 1n]));
-  assert.equal((await x.renew(stale)).size, 0, 'an old epoch renews nothing');
+  assert.equal((await x.renew(ys)).size, 0, 'nor x y\'s');
+  const stale = new Map([...xs, ...ys].map(([c, e]) => [c, e - 1n]));
+  assert.equal((await x.renew(stale)).size + (await y.renew(stale)).size, 0, 'an old epoch renews nothing');
+  await Promise.all([x.heartbeat('http://x', cams), y.heartbeat('http://y', cams)]);
   const nodes = await x.nodes();
   assert.deepEqual(nodes.map((n) => [n.node, n.cameras.length, n.live]), [['x', xs.size, true], ['y', ys.size, true]]);
 
   // A lease not renewed lapses at the database's expiry; then another node may take it (epoch + 1).
-  const [camX, epochX] = [...xs][0];
-  assert.equal(await y.acquire(camX), null, 'a live lease cannot be taken');
-  await new Promise((r) => setTimeout(r, 600));
-  const taken = await y.acquire(camX);
+  // (Whichever node won cameras in the race above: either may have won them all.)
+  const [holder, other, won, holderName, otherName] = xs.size > 0 ? [x, y, xs, 'x', 'y'] : [y, x, ys, 'y', 'x'];
+  const [cam, epoch] = [...won][0];
+  assert.equal(await other.acquire(cam), null, 'a live lease cannot be taken');
+  await new Promise((r) => setTimeout(r, 2700));
+  const taken = await other.acquire(cam);
   assert.ok(taken);
-  assert.equal(taken.epoch, epochX + 1n);
-  assert.deepEqual([taken.previousNode, taken.previousEnd], ['x', 'expired']);
-  assert.equal((await x.renew(new Map([[camX, epochX]]))).size, 0, 'the old holder cannot renew it back');
+  assert.equal(taken.epoch, epoch + 1n);
+  assert.deepEqual([taken.previousNode, taken.previousEnd], [holderName, 'expired']);
+  assert.equal((await holder.renew(new Map([[cam, epoch]]))).size, 0, 'the old holder cannot renew it back');
 
   // A release frees it at once and the log says so.
-  await y.release(camX, taken.epoch);
-  const again = await x.acquire(camX);
-  assert.deepEqual([again?.previousNode, again?.previousEnd], ['y', 'released']);
-  const log = await check.query<{ node: string; ended_how: string | null }>('SELECT node, ended_how FROM lease_log WHERE camera = $1 ORDER BY epoch', [camX]);
-  assert.deepEqual(log.rows.map((r) => [r.node, r.ended_how]), [['x', 'expired'], ['y', 'released'], ['x', null]]);
+  await other.release(cam, taken.epoch);
+  const again = await holder.acquire(cam);
+  assert.deepEqual([again?.previousNode, again?.previousEnd], [otherName, 'released']);
+  const log = await check.query<{ node: string; ended_how: string | null }>('SELECT node, ended_how FROM lease_log WHERE camera = $1 ORDER BY epoch', [cam]);
+  assert.deepEqual(log.rows.map((r) => [r.node, r.ended_how]), [[holderName, 'expired'], [otherName, 'released'], [holderName, null]]);
 
   // The clock base is the first one proposed, whoever asks later.
   assert.equal(await x.clockBase('cam0', 1000), 1000);

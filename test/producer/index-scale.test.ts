@@ -135,6 +135,9 @@ test('the queries behind /health, /segments, /clips and retention use indexes, n
     assert.doesNotMatch(p, /USE TEMP B-TREE/, `${what} sorts nothing: ${p}`);
   }
   assert.match(plan('SELECT COUNT(*) FROM segments'), /\bSCAN\b/, 'the check sees a scan');
+  // A clip's fragments, in one statement: a range of the start index, each segment's fragments by key, no sort.
+  const windowed = plan((index as unknown as { stmts: Record<string, { source: string }> }).stmts.fragmentsInWindow.source, { from: 0n, to: 50_000_000_000n });
+  assert.doesNotMatch(windowed, /\bSCAN\b|TEMP B-TREE/, windowed);
 });
 
 test('records of old finished jobs without a clip are pruned in batches; published clips and recent jobs stay', () => {

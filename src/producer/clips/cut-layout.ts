@@ -45,7 +45,8 @@ export interface CutLayout {
 
 /** Parsed init segments by segment path (a segment's init never changes). */
 const initCache = new Map<string, InitSegment>();
-const INIT_CACHE_MAX = 256;
+/** Enough for an hour of 10-s segments (360 inits, ~1 KB each) read again without parsing. */
+const INIT_CACHE_MAX = 1024;
 
 /**
  * Reads the init and the moofs of the given fragments. They are small (a few KiB), so plain positional

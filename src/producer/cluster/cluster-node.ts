@@ -27,6 +27,8 @@ export interface ClusterHost {
 /** Clip job reads (any node may hold the job) and the writes the camera's recorder answers. */
 const CLIP_PATH = /^\/(?:cameras\/([a-z0-9][a-z0-9_-]{0,63})\/)?clip\/([^/]+)(?:\/file)?$/;
 const WRITE_PATH = /^\/(?:cameras\/([a-z0-9][a-z0-9_-]{0,63})\/)?(clip|force_rotate)$/;
+/** What only the recorder knows of a camera now (its ingest, the live stream, the newest picture, live events). The bare /health stays this node's (the probes'). */
+const LIVE_PATH = /^\/cameras\/([a-z0-9][a-z0-9_-]{0,63})\/(health|live\.mp4|snapshot\.jpg|events)$/;
 
 /** How long a camera given up waits for its last changes to reach the catalog before the release. */
 const RELEASE_FLUSH_MS = 3000;
@@ -111,8 +113,9 @@ export class ClusterNode {
 
   /**
    * The node that should answer a request instead of this one: a clip job's node (from the slot in its
-   * id); for a new clip or force_rotate, the node recording the camera (it has the newest seconds, and
-   * every older one through the catalog). Null: answer here.
+   * id); for a new clip or force_rotate, and a camera's health, live stream, snapshot and live events,
+   * the node recording the camera (it has the newest seconds, and every older one through the catalog).
+   * Null: answer here.
    */
   async forwardTarget(method: string, path: string, defaultCamera: string): Promise<{ node: string; url: string } | null> {
     const read = (method === 'GET' || method === 'HEAD') ? CLIP_PATH.exec(path) : null;
@@ -124,9 +127,10 @@ export class ClusterNode {
       const n = this.known.find((x) => x.slot === slot) ?? (await this.nodes()).find((x) => x.slot === slot);
       return n && n.node !== this.node ? { node: n.node, url: n.url } : null;
     }
+    const live = (method === 'GET' || method === 'HEAD') ? LIVE_PATH.exec(path) : null;
     const write = method === 'POST' ? WRITE_PATH.exec(path) : null;
-    if (!write) return null;
-    const camera = write[1] ?? defaultCamera;
+    if (!write && !live) return null;
+    const camera = live ? live[1] : write![1] ?? defaultCamera;
     if (this.keeper.cameras.includes(camera)) return null;
     const holder = this.keeper.holderOf(camera);
     return holder && holder.node !== this.node ? { node: holder.node, url: holder.url } : null;

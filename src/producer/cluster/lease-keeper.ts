@@ -132,7 +132,7 @@ export class LeaseKeeper {
       if (kept.has(camera)) {
         h.trustedUntil = began + this.o.leaseTimeoutMs * FENCE_AT;
       } else {
-        this.o.log.error('lease lost: another node holds the camera now; recording here stops', { camera });
+        this.o.log.error('lease no longer ours (it lapsed, or another node took it): recording here stops', { camera });
         await this.drop(camera, 'fenced');
       }
     }

@@ -1,10 +1,13 @@
 // Pure: does a moof read back from a segment file describe the fragment the index recorded? (sample
 // count, every sample inside the fragment's own bytes, presentation bounds.) Used by recovery when it
 // verifies a segment file that changed after sealing, and by clip assembly before it trusts a moof.
+// Reads the moof's packed sample tables (mp4/fragment-summary.ts): no object per sample.
 import { ptsAdd, ptsDiff } from '../../protocol/pts.js';
 import type { InitSegment } from '../../mp4/init.js';
 import { parseMoof, type ParsedMoof } from '../../mp4/fragment.js';
-import { fragmentTimes } from './fragment-times.js';
+import { moofSpan, runTimes } from '../../mp4/fragment-summary.js';
+import { ticksToNs } from '../../mp4/time.js';
+import { videoTrack } from './fragment-times.js';
 import type { FragmentRow } from '../store/catalog.js';
 
 /** Why the moof bytes do not match the index row, or (when they do) the parsed moof and its video frame count. */
@@ -15,28 +18,25 @@ export function checkFragment(moofBytes: Buffer, f: FragmentRow, init: InitSegme
   } catch (e) {
     return { why: `unreadable moof (${(e as Error).message})` };
   }
-  const samples = moof.trackRuns.reduce((n, r) => n + r.samples.length, 0);
-  if (samples !== f.samples) return { why: `${samples} samples, the index says ${f.samples}` };
-  const dataStart = f.offset + f.moof_size;
-  const dataEnd = f.offset + f.size;
-  for (const r of moof.trackRuns) {
-    for (const x of r.samples) {
-      if (x.fileOffset < dataStart || x.fileOffset + x.size > dataEnd) return { why: 'a sample lies outside the fragment' };
-    }
-  }
-  const t = fragmentTimes(init, moof);
-  if (!t) return { why: 'no video samples' };
+  const span = moofSpan(moof);
+  if (span.samples !== f.samples) return { why: `${span.samples} samples, the index says ${f.samples}` };
+  if (span.dataStart < f.offset + f.moof_size || span.dataEnd > f.offset + f.size) return { why: 'a sample lies outside the fragment' };
+  const video = videoTrack(init);
+  const run = video && moof.trackRuns.find((r) => r.trackId === video.trackId);
+  const t = run ? runTimes(run) : null;
+  if (!video || !t) return { why: 'no video samples' };
   // Relative to the file's offset (numbers: within one file).
-  const startNs = t.startRelNs;
-  const stopNs = t.stopRelNs;
+  const ts = video.timescale;
+  const startNs = ticksToNs(t.startTicks, ts);
+  const stopNs = ticksToNs(t.stopTicks, ts);
   const indexStart = ptsDiff(f.start_pts_ns, offsetNs);
   const indexStop = ptsDiff(f.stop_pts_ns, offsetNs);
   // The writer may have cut a stretched last duration (fragment-times.ts presentedStopRelNs): the index
   // then ends after the last frame's start and before the file's stretched end.
-  const lastPtsNs = Math.max(...t.videoSamples.map((v) => v.ptsRelNs));
+  const lastPtsNs = ticksToNs(t.lastPtsTicks, ts);
   const stopOk = Math.abs(stopNs - indexStop) <= 1000 || (indexStop < stopNs && indexStop > lastPtsNs);
   if (Math.abs(startNs - indexStart) > 1000 || !stopOk) {
     return { why: `times ${ptsAdd(offsetNs, startNs)}..${ptsAdd(offsetNs, stopNs)} ns, the index says ${f.start_pts_ns}..${f.stop_pts_ns}` };
   }
-  return { moof, frames: t.frames };
+  return { moof, frames: t.samples };
 }

@@ -208,10 +208,17 @@ export class SegmentIndex {
           @anchor_pts_ns, @bytes, @init_size, @fragments, @frames, @codec, @codec_string, @width, @height, @fps, @has_audio, @description_key,
           1, @created_ms, @mtime_ms, @object_key, 0, @origin)`),
       foreignBefore: db.prepare<[bigint], { id: number }>('SELECT id FROM segments WHERE origin IS NOT NULL AND start_pts_ns < ?'),
+      // The fragments of every segment `overlapping` finds, in one statement (a window of an hour is
+      // hundreds of segments): the same range of the start index, each segment's fragments by its key.
+      fragmentsInWindow: db.prepare<{ from: bigint; to: bigint }, Raw>(`SELECT f.* FROM segments s JOIN fragments f ON f.segment_id = s.id
+        WHERE s.start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @from AND fragments > 0
+                                           ORDER BY stop_pts_ns LIMIT 1), @to)
+          AND s.start_pts_ns < @to AND s.stop_pts_ns > @from AND s.fragments > 0
+          AND f.stop_pts_ns > @from AND f.start_pts_ns < @to ORDER BY s.start_pts_ns, s.id, f.seq`),
     };
     // PTS come back as bigints (exact past 2^53); the row mappers above turn the other columns into numbers.
     for (const k of ['byId', 'overlapping', 'pageBefore', 'firstEndingAfterEpoch', 'oldestSealed', 'sealedAfter', 'fragmentsOf', 'fragmentsIn',
-      'keyframesBefore', 'fragmentAfter', 'segmentAfter', 'newestFragmentStart', 'stats', 'gapsIn', 'lastSegment', 'unsealed'] as const) {
+      'keyframesBefore', 'fragmentAfter', 'segmentAfter', 'newestFragmentStart', 'stats', 'gapsIn', 'lastSegment', 'unsealed', 'fragmentsInWindow'] as const) {
       this.stmts[k].safeIntegers(true);
     }
   }
@@ -317,8 +324,15 @@ export class SegmentIndex {
     return this.db.transaction(() => {
       const keys = this.stmts.keyframesBefore.all({ lo: fromPtsNs - BigInt(Math.round(lookbackNs)), from: fromPtsNs });
       const lo = keys.length > 0 ? keys[keys.length - 1].start_pts_ns : fromPtsNs;
+      const bySegment = new Map<number, FragmentRow[]>();
+      for (const r of this.stmts.fragmentsInWindow.all({ from: lo, to: toPtsNs })) {
+        const f = fragmentRow(r);
+        const list = bySegment.get(f.segment_id);
+        if (list) list.push(f);
+        else bySegment.set(f.segment_id, [f]);
+      }
       const out = this.overlapping(lo, toPtsNs)
-        .map((row) => ({ row, fragments: this.fragmentsIn(row.id, lo, toPtsNs) }))
+        .map((row) => ({ row, fragments: bySegment.get(row.id) ?? [] }))
         .filter((s) => s.fragments.length > 0);
       const tail = out[out.length - 1];
       if (!tail) return out;
