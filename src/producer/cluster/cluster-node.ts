@@ -44,7 +44,6 @@ export class ClusterNode {
   /** This node's number among the nodes (clip ids carry it); 0 until prepare(). */
   slot = 0;
   private readonly advertiseUrl: string | null;
-  private known: NodeRow[] = [];
 
   constructor(private readonly host: ClusterHost, o: Pick<ProducerOptions, 'nodeId' | 'catalog' | 'leaseTimeoutMs' | 'advertiseUrl'>) {
     this.node = nodeIdOf(o);
@@ -98,8 +97,7 @@ export class ClusterNode {
   }
 
   async nodes(): Promise<NodeRow[]> {
-    this.known = await this.keeper.nodes();
-    return this.known;
+    return this.keeper.nodes();
   }
 
   /** Where other nodes reach this one: --advertise-url, else the listen address (0.0.0.0: the first non-internal IPv4). */
@@ -124,7 +122,7 @@ export class ClusterNode {
       try { id = decodeURIComponent(read[2]); } catch { return null; }
       const slot = slotOfClipId(id);
       if (!slot || slot === this.slot) return null;
-      const n = this.known.find((x) => x.slot === slot) ?? (await this.nodes()).find((x) => x.slot === slot);
+      const n = this.keeper.nodeWithSlot(slot) ?? (await this.keeper.nodes()).find((x) => x.slot === slot);
       return n && n.node !== this.node ? { node: n.node, url: n.url } : null;
     }
     const live = (method === 'GET' || method === 'HEAD') ? LIVE_PATH.exec(path) : null;

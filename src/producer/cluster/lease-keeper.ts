@@ -89,6 +89,11 @@ export class LeaseKeeper {
     return this.lastNodes.find((n) => n.live && n.cameras.includes(camera)) ?? null;
   }
 
+  /** The node with this slot (clip ids carry it), as of the last round (null: not known). */
+  nodeWithSlot(slot: number): NodeRow | null {
+    return this.lastNodes.find((n) => n.slot === slot) ?? null;
+  }
+
   /** Every node the catalog knows (as of the last round that reached it). */
   async nodes(): Promise<NodeRow[]> {
     try {

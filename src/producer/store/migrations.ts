@@ -128,6 +128,14 @@ CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs(status, created_ms, clip_
 const columns = (db: Database.Database, table: string) =>
   new Set(db.prepare<[], { name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
 
+/** What deleting a segment row queues for the store: its object and its unfinished multipart upload (steps 9 and 11). */
+const STORE_DELETE = `  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
+    SELECT old.object_key, '', unixepoch('subsec') * 1000 WHERE old.object_key IS NOT NULL;
+  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
+    SELECT key, upload_id, unixepoch('subsec') * 1000 FROM uploads WHERE segment_id = old.id;
+  DELETE FROM uploads WHERE segment_id = old.id;
+`;
+
 // With an object store (store/segment-uploads.ts): `object_key` is where a sealed segment was uploaded
 // (NULL: not yet; the upload queue is the partial index of those), `local` whether its file is still on
 // local disk (0: evicted after upload, read from the store). A multipart upload in progress is in
@@ -153,12 +161,7 @@ CREATE TABLE IF NOT EXISTS store_deletes (
   PRIMARY KEY (key, upload_id)
 );
 CREATE TRIGGER IF NOT EXISTS segments_store_delete AFTER DELETE ON segments BEGIN
-  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
-    SELECT old.object_key, '', unixepoch('subsec') * 1000 WHERE old.object_key IS NOT NULL;
-  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
-    SELECT key, upload_id, unixepoch('subsec') * 1000 FROM uploads WHERE segment_id = old.id;
-  DELETE FROM uploads WHERE segment_id = old.id;
-END;
+${STORE_DELETE}END;
 `;
 
 // A cluster node imports the segments other nodes recorded of a camera (cluster/catalog-follower.ts) so
@@ -185,12 +188,7 @@ CREATE TRIGGER totals_segment_update AFTER UPDATE OF fragments, bytes ON segment
   UPDATE totals SET n = n + IIF(NEW.fragments > 0, NEW.bytes, 0) - IIF(OLD.fragments > 0, OLD.bytes, 0) WHERE name = 'segment_bytes';
 END;
 CREATE TRIGGER segments_store_delete AFTER DELETE ON segments WHEN OLD.origin IS NULL BEGIN
-  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
-    SELECT old.object_key, '', unixepoch('subsec') * 1000 WHERE old.object_key IS NOT NULL;
-  INSERT OR IGNORE INTO store_deletes(key, upload_id, queued_ms)
-    SELECT key, upload_id, unixepoch('subsec') * 1000 FROM uploads WHERE segment_id = old.id;
-  DELETE FROM uploads WHERE segment_id = old.id;
-END;
+${STORE_DELETE}END;
 `;
 
 export const MIGRATIONS: Migration[] = [
