@@ -129,8 +129,7 @@ export class App {
       const bases = await this.cluster.prepare(this.config.cameras.filter((c) => c.record).map((c) => c.name));
       for (const c of this.config.cameras) {
         if (!c.record) continue;
-        const p = this.startCamera(c, { record: false, clockBaseEpochMs: bases.get(c.name) });
-        if (p.clipEngine) p.clipEngine.store.slot = this.cluster.slot;
+        this.startCamera(c, { record: false, clockBaseEpochMs: bases.get(c.name) });
       }
     } else {
       for (const c of this.config.cameras) if (c.record) this.startCamera(c);
@@ -161,7 +160,12 @@ export class App {
       backgroundLane: this.backgroundLane, store: this.uploads?.store ?? null, clockBaseEpochMs: o.clockBaseEpochMs,
     });
     p.clipObjects = this.clipObjects;
-    attachClipEngine(p);
+    const engine = attachClipEngine(p);
+    if (this.cluster) {
+      // Its clip ids carry this node's slot; its jobs are the cluster's (cluster/job-claims.ts).
+      engine.store.slot = this.cluster.slot;
+      engine.shared = this.cluster.claims.sharedFor(c.name);
+    }
     const catalog = this.catalog;
     if (catalog) {
       catalog.attach({ name: c.name, db: p.index.db, clockBaseEpochMs: () => p.clock.baseEpochMs });
@@ -284,15 +288,16 @@ export class App {
     route(app, {
       method: 'GET', url: '/clips',
       schema: { summary: 'The newest clip jobs of every camera (or of ?camera=), newest first.', querystring: ClipsQuery, response: { 200: ClipsAnswer, ...errors(400, 404) } },
-      handler: (c) => {
+      handler: async (c) => {
         const q = c.query as { limit?: number; status?: JobStatus; camera?: string; before?: string };
         const limit = q.limit ?? 100;
         const cams: Array<[string, Producer]> = q.camera !== undefined ? [[q.camera, this.namedCamera(q.camera)]] : [...this.cameras];
         // Pages across cameras by (created_ms, clip_id), newest first: `before` is the last clip of the previous page.
         const owner = q.before === undefined ? undefined : this.cameras.get(CLIP_ID.exec(q.before)?.[1] ?? this.config.defaultCamera);
         if (q.before !== undefined && !owner) throw new DomainError('INVALID_FIELD', `before: unknown clip ${q.before}`);
-        const cursor = q.before === undefined || !owner ? undefined : clipCursor(owner, q.before);
-        const all: Array<ClipJson & { camera: string }> = cams.flatMap(([name, p]) => recentClips(p, limit + 1, q.status, cursor).map((j) => ({ ...j, camera: name })));
+        const cursor = q.before === undefined || !owner ? undefined : await clipCursor(owner, q.before);
+        const each = await Promise.all(cams.map(async ([name, p]) => (await recentClips(p, limit + 1, q.status, cursor)).map((j) => ({ ...j, camera: name }))));
+        const all: Array<ClipJson & { camera: string }> = each.flat();
         all.sort((a, b) => b.created_ms - a.created_ms || (a.clip_id < b.clip_id ? 1 : -1));
         const page = all.slice(0, limit);
         c.json(200, { ok: true, clips: page, next_before: all.length > limit ? page[page.length - 1].clip_id : null });
@@ -351,6 +356,7 @@ export class App {
     }
     // Everything is closed even when one camera's stop fails; the first failure is reported after.
     const stopped = await Promise.allSettled([...this.cameras.keys()].map((n) => this.stopCamera(n)));
+    await this.cluster?.closeJobs();
     await this.uploads?.close();
     this.uploads?.store.close();
     await this.catalog?.close();

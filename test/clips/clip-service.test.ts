@@ -13,6 +13,8 @@ import type { ClipSpec } from '../../src/producer/clips/clip-request.js';
 import type { ClipJson } from '../../src/protocol/schemas.js';
 import { stringifyWireJson } from '../../src/protocol/wire-json.js';
 import { at } from '../helpers/synthetic-index.js';
+import { findJob, recentJobs, waitForJob, type SharedJob } from '../../src/producer/clips/shared-jobs.js';
+import { clipIdOf, SLOT_SPAN, type JobRecord } from '../../src/producer/store/job-store.js';
 
 function fakePorts(dir: string, nowPtsNs: bigint, finished: ClipJson[]): { ports: ClipPorts; index: SegmentIndex } {
   const db = openDatabase(':memory:');
@@ -61,4 +63,73 @@ test('the clip service refuses with domain codes and queues what may still come,
   }
   assert.match(codeOf(() => engine.submit(pts(150, 151))), /^SHUTTING_DOWN:/);
   tmp.cleanup();
+});
+
+test('in a cluster the clip service writes its jobs through the shared port, adopts and forgets jobs, and reads jobs other nodes hold', async () => {
+  const tmp = tempDir();
+  const { ports } = fakePorts(tmp.dir, at(100), []);
+  const engine = new ClipEngine(ports);
+  const calls: string[] = [];
+  const elsewhere = new Map<string, SharedJob>();
+  engine.shared = {
+    node: 'n1',
+    accepted: async (j) => { calls.push(`accepted ${j.clipId}`); },
+    started: (j) => calls.push(`started ${j.clipId}`),
+    finished: (j) => calls.push(`finished ${j.clipId} ${j.status}`),
+    lookup: async (id) => elsewhere.get(id) ?? null,
+    recent: async (limit) => {
+      if (elsewhere.size === 0) throw new Error('catalog away');
+      return [...elsewhere.values()].map((x) => x.job).slice(0, limit);
+    },
+  };
+  engine.start();
+  try {
+    const ac = new AbortController();
+    // Accepted: in the shared table before it is acknowledged; its end reported there.
+    const own = await engine.accept(pts(150, 151, { maxWaitMs: 50 }));
+    assert.deepEqual(calls, [`accepted ${own.clipId}`]);
+    await engine.waitTerminal(own.clipId, 5000, ac.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(calls.slice(1), [`started ${own.clipId}`, `finished ${own.clipId} error`]);
+
+    // A job of another node (slot 7) taken over: entered under its id, run, its end reported.
+    const theirs: JobRecord = { ...own, clipId: clipIdOf(7 * SLOT_SPAN + 3, 'clip-front-'), seq: 7 * SLOT_SPAN + 3, status: 'running', deadlineMs: Date.now() + 50 };
+    engine.adopt(theirs);
+    engine.adopt(theirs);
+    await engine.waitTerminal(theirs.clipId, 5000, ac.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(engine.get(theirs.clipId)?.status, 'error');
+    assert.deepEqual(calls.filter((c) => c.includes(theirs.clipId)), [`started ${theirs.clipId}`, `finished ${theirs.clipId} error`], 'adopted once, run once');
+    engine.adopt(theirs);
+    assert.equal(calls.at(-1), `finished ${theirs.clipId} error`, 'adopting a job that ended here reports its end again');
+
+    // A waiting job another node took over is dropped here.
+    const waiting = await engine.accept(pts(150, 151, { maxWaitMs: 60_000 }));
+    engine.forget(waiting.clipId, 'n2');
+    assert.equal(engine.get(waiting.clipId)?.status, 'error');
+    assert.equal(engine.get(waiting.clipId)?.error, 'taken over by node n2');
+
+    // Reads: a job another node holds is the table's; one this node holds is its own; unknown is 404.
+    elsewhere.set(waiting.clipId, { camera: 'front', node: 'n2', job: { ...waiting, status: 'running' } });
+    const found = await findJob(engine, waiting.clipId);
+    assert.deepEqual([found.elsewhere, found.job.status], ['n2', 'running']);
+    elsewhere.set(own.clipId, { camera: 'front', node: 'n1', job: { ...own, status: 'queued' } });
+    assert.deepEqual([(await findJob(engine, own.clipId)).elsewhere, (await findJob(engine, own.clipId)).job.status], [null, 'error'], 'its own record');
+    await assert.rejects(findJob(engine, 'clip-front-0000000000000999'), (e: DomainError) => e.code === 'NOT_FOUND');
+    // Lists: the cluster's (here the jobs other nodes hold), this node's own while the catalog is away.
+    assert.deepEqual((await recentJobs(engine, 10)).map((j) => j.status), ['running', 'queued']);
+    const held = new Map(elsewhere);
+    elsewhere.clear();
+    assert.deepEqual((await recentJobs(engine, 10)).map((j) => j.clipId).sort(), [own.clipId, theirs.clipId, waiting.clipId].sort());
+    for (const [k, v] of held) elsewhere.set(k, v);
+    // A client waiting on a job another node runs sees it end there.
+    setTimeout(() => elsewhere.set(waiting.clipId, { camera: 'front', node: 'n2', job: { ...waiting, status: 'done' } }), 300);
+    const t0 = Date.now();
+    const ended = await waitForJob(engine, waiting.clipId, 5000, ac.signal);
+    assert.equal(ended.status, 'done');
+    assert.ok(Date.now() - t0 < 2000, 'seen within a poll or two');
+  } finally {
+    await engine.close();
+    tmp.cleanup();
+  }
 });

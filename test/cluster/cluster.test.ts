@@ -4,7 +4,8 @@
 // kill -9, a partition of one node from PostgreSQL (a TCP proxy cut between them), a graceful stop and a
 // rolling restart; every camera recorded again within the lease timeout + ffmpeg's start; every hole in a
 // camera's footage a recorded gap; nothing uploaded before the kill lost; a clip made on a node that
-// recorded none of its window (across a handover between two others) frame-exact.
+// recorded none of its window (across a handover between two others) frame-exact; the clip jobs of the
+// killed node answered by the others, the one still waiting taken over and done.
 // run-tests: alone (three producers and a dozen ffmpegs: not beside another file on 2 cores)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,7 +68,7 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
     if (viaProxy) url.port = String(proxy.port);
     const args = ['--node-id', id, '--cluster', 'true', '--lease-timeout', `${LEASE_MS}ms`, '--data-dir', dataDir(id), '--port', '0',
       '--segment-seconds', '1', '--testsrc-size', '96x64', '--testsrc-fps', '5', '--log-level', 'info',
-      '--store', `s3://${bucket.name}/rec`, '--s3-endpoint', s3.endpoint, '--s3-path-style', 'true', '--s3-region', s3.region,
+      '--store', `s3://${bucket.name}/rec`, '--clip-root', `s3://${bucket.name}/clips`, '--s3-endpoint', s3.endpoint, '--s3-path-style', 'true', '--s3-region', s3.region,
       ...CAMERAS.flatMap((c) => ['--camera', `${c}=testsrc`])];
     nodes.set(id, await spawnProducerProcess(args, { ...env, SEGREC_CATALOG: url.toString() }));
   };
@@ -132,6 +133,11 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
     assert.deepEqual([...fromFiles], [], `${when}: double recording in the nodes' own files`);
   };
   const handovers: Record<string, number[]> = { kill: [], graceful: [] };
+  const post = async (url: string, body: unknown) => {
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, node: r.headers.get('x-segrec-node'), body: await r.json() as { clip_id: string } };
+  };
+  type JobWire = { status: string; path: string | null; frames: number | null; error: string | null; partial: boolean };
 
   // Three nodes; the cameras spread 4/4/4 (or within one of it).
   await Promise.all([start('a'), start('b', true), start('c')]);
@@ -142,12 +148,39 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   const cCameras = (await leases()).get('c')!;
   const uploadedByC = (await spans()).filter((s) => s.node === 'c' && s.objectKey !== null);
   assert.ok(uploadedByC.length > 0, 'c uploaded footage before the kill');
+  // Two clip jobs of c: one done (its clip in the store), one waiting for seconds still to come.
+  const jobCam = cCameras[0];
+  const cUrl = nodes.get('c')!.url;
+  const cPts = (await getJson<{ pts_ns: number }>(`${cUrl}/cameras/${jobCam}/health`)).body.pts_ns;
+  const doneOnC = await makeClip(`${cUrl}/cameras/${jobCam}`, {
+    start_pts_ns: cPts - 2_500_000_000, stop_pts_ns: cPts - 500_000_000, out_dir: `s3://${bucket.name}/clips/c`, max_wait_ms: 20_000 });
+  assert.equal(doneOnC.status, 'done', String(doneOnC.error));
+  const waitingOnC = await post(`${cUrl}/cameras/${jobCam}/clip`, { start_pts_ns: cPts + 25e9, stop_pts_ns: cPts + 27e9, max_wait_ms: 120_000 });
+  assert.equal(waitingOnC.status, 202);
   const killedAt = Date.now();
   await stop('c', 'SIGKILL');
   const again = await recordedAgain(cCameras, 'c', killedAt);
   handovers.kill.push(...again.values());
   for (const [camera, ms] of again) assert.ok(ms <= LEASE_MS + START_SLACK_MS, `${camera} recorded again ${ms} ms after the kill`);
   await noDoubleRecording('after kill -9');
+  const holderOfWaiting = async () => (await catalog.query<{ node: string; claims: number; status: string }>(
+    'SELECT node, claims, status FROM clip_jobs WHERE clip_id = $1', [waitingOnC.body.clip_id])).rows[0];
+  const claimedAfterMs = await waitFor('c\'s waiting job claimed by another node', async () =>
+    ((await holderOfWaiting()).node !== 'c' ? Date.now() - killedAt : null), 30_000, 100);
+  assert.ok(claimedAfterMs <= 3 * LEASE_MS, `claimed ${claimedAfterMs} ms after the kill`);
+  // c's finished job is answered by any node from the cluster's table, its file from the store.
+  const askA = nodes.get('a')!.url;
+  const doneRead = await fetch(`${askA}/clip/${doneOnC.clip_id}`);
+  assert.equal(doneRead.status, 200);
+  assert.equal(doneRead.headers.get('x-segrec-node'), null, 'answered by a itself (c is gone)');
+  const doneJob = ((await doneRead.json()) as { clip: JobWire }).clip;
+  assert.deepEqual([doneJob.status, doneJob.path, doneJob.frames], ['done', doneOnC.path, doneOnC.frames]);
+  const fromA = Buffer.from(await (await fetch(`${askA}/clip/${doneOnC.clip_id}/file`)).arrayBuffer());
+  const clipKey = doneOnC.path!.replace(`s3://${bucket.name}/`, '');
+  const clipObject = Buffer.from(await (await bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: clipKey }))).Body!.transformToByteArray());
+  assert.ok(fromA.length > 1000 && fromA.equals(clipObject), 'the clip c made, served by a from the store');
+  const listed = await getJson<{ clips: Array<{ clip_id: string }> }>(`${askA}/cameras/${jobCam}/clips`);
+  for (const id of [doneOnC.clip_id, waitingOnC.body.clip_id]) assert.ok(listed.body.clips.some((x) => x.clip_id === id), `${id} listed by a`);
 
   // b cut off from PostgreSQL: it stops recording its cameras before their leases lapse; a takes them.
   const bCameras = (await leases()).get('b')!;
@@ -162,6 +195,21 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   // b's footage from before the cut reaches the catalog once it is healed: compare with it in.
   await waitFor('b caught up', async () => (await spans()).some((s) => s.node === 'b' && s.startEpochMs > cutAt - 2000), 30_000);
   await noDoubleRecording('after the partition');
+
+  // c's waiting job did not wait for c: another node took it over (SKIP LOCKED) and cut it from the
+  // footage recorded after the handover; any node answers for it; c, back, left it to that node.
+  const adopted = await waitFor('c\'s waiting clip job done elsewhere', async () => {
+    const g = await getJson<{ clip: JobWire }>(`${nodes.get('a')!.url}/clip/${waitingOnC.body.clip_id}?wait_ms=5000`);
+    assert.equal(g.status, 200);
+    return g.body.clip.status === 'done' || g.body.clip.status === 'error' ? g.body.clip : null;
+  }, 120_000);
+  assert.equal(adopted.status, 'done', String(adopted.error));
+  assert.ok(Math.abs(adopted.frames! - 10) <= 1, `2 s at 5 fps: ${adopted.frames} frames`);
+  assert.equal(await decodeErrors(adopted.path!), '');
+  const jobRow = await holderOfWaiting();
+  assert.notEqual(jobRow.node, 'c', 'done by the node that took it over');
+  assert.ok(jobRow.claims >= 2, `claimed ${jobRow.claims} times`);
+  assert.equal(jobRow.status, 'done');
 
   // Graceful stop of a: its cameras move at once (sealed, released), not after a lease timeout.
   const aCameras = (await leases()).get('a')!;
@@ -240,10 +288,6 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   const elsewhere = [...live.keys()].filter((id) => id !== recorder);
   const health = (await getJson<{ pts_ns: number }>(`${nodes.get(recorder)!.url}/cameras/${cam}/health`)).body;
   const newest = { start_pts_ns: health.pts_ns - 2_000_000_000, stop_pts_ns: health.pts_ns + 500_000_000, max_wait_ms: 20_000 };
-  const post = async (url: string, body: unknown) => {
-    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: r.status, node: r.headers.get('x-segrec-node'), body: await r.json() as { clip_id: string } };
-  };
   const posted = await post(`${nodes.get(elsewhere[0])!.url}/cameras/${cam}/clip`, newest);
   assert.equal(posted.status, 202, JSON.stringify(posted.body));
   assert.equal(posted.node, recorder, 'POST /clip answered by the camera\'s recorder');
@@ -336,5 +380,6 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   console.log(`handover after kill -9: median ${median(handovers.kill)} ms, max ${Math.max(...handovers.kill)} ms; ` +
     `after a graceful stop: median ${median(handovers.graceful)} ms, max ${Math.max(...handovers.graceful)} ms (lease timeout ${LEASE_MS} ms); ` +
     `clip of ${(winStop - winStart) / 1e9} s on a node that recorded none of it ${Math.round(nonOwnerMs)} ms, on its current recorder ${Math.round(ownerMs)} ms; ` +
-    `lease + import queries ${perCameraPerSecond.toFixed(2)} per camera per second (3 nodes)`);
+    `lease + import + job queries ${perCameraPerSecond.toFixed(2)} per camera per second (3 nodes); ` +
+    `a clip job waiting on c when it was killed done on ${jobRow.node} (claimed by another node ${claimedAfterMs} ms after the kill)`);
 });

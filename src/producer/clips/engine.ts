@@ -8,7 +8,7 @@
 // crash); stale temp files are removed. A job whose window holds no footage says why (purged, or a
 // recorded gap and its reason).
 import { PTS_MAX, ptsAdd, ptsMax } from '../../protocol/pts.js';
-import { mkdirSync, readdirSync, rmSync, unlinkSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type Database from 'better-sqlite3';
@@ -21,8 +21,9 @@ import { labelForFilename } from './clip-request.js';
 import { clipIdPrefix } from '../camera-names.js';
 import type { SegmentPlace } from '../store/segment-source.js';
 import { JobStore, type ClipOutcome, type JobRecord } from '../store/job-store.js';
-import { resolveOutDir, TEMP_PREFIX } from './output-paths.js';
+import { removeStaleTemps, resolveOutDir, TEMP_PREFIX } from './output-paths.js';
 import { resolveStoreOutDir, type ClipObjects } from '../store/clip-objects.js';
+import type { JobReader, SharedJobs } from './shared-jobs.js';
 
 /** Under the first local clip root: where clips for the store are made before they are uploaded. */
 const STAGING_DIR = `${TEMP_PREFIX}staging`;
@@ -92,8 +93,10 @@ export interface ClipPorts {
   clipFinished(clip: ClipJson): void;
 }
 
-export class ClipEngine implements ClipEngineHooks {
+export class ClipEngine implements ClipEngineHooks, JobReader {
   readonly store: JobStore;
+  /** In a cluster, the table of jobs all nodes share (cluster/job-claims.ts); null outside one. */
+  shared: SharedJobs | null = null;
   private readonly pending = new Map<string, JobRecord>();
   private readonly running = new Set<string>();
   private readonly finishWaiters = new Map<string, Set<() => void>>();
@@ -127,7 +130,7 @@ export class ClipEngine implements ClipEngineHooks {
   }
 
   start(): void {
-    this.removeStaleTemps();
+    removeStaleTemps(this.p.clipRoots, this.log);
     this.clipRetention.start();
     for (const j of this.store.unfinished()) {
       this.log.info('resuming clip job after restart', { clip_id: j.clipId, was: j.status });
@@ -197,6 +200,35 @@ export class ClipEngine implements ClipEngineHooks {
     return job;
   }
 
+  /** submit(); in a cluster the job is also written to the shared table before it is acknowledged. */
+  async accept(spec: ClipSpec): Promise<JobRecord> {
+    const job = this.submit(spec);
+    await this.shared?.accepted(job).catch((e: unknown) => this.log.warn(
+      'clip job not in the cluster\'s table yet (catalog unreachable): it runs here and is written there when it ends', { clip_id: job.clipId, error: (e as Error).message }));
+    return job;
+  }
+
+  /** Queues a job taken over from another node of the cluster; one known here already runs (or reports its end) as it is. */
+  adopt(job: JobRecord): void {
+    const known = this.store.get(job.clipId);
+    if (known?.status === 'done' || known?.status === 'error') {
+      this.shared?.finished(known);
+      return;
+    }
+    if (this.pending.has(job.clipId) || this.running.has(job.clipId)) return;
+    if (!known) this.store.adopt(job, Date.now());
+    this.pending.set(job.clipId, this.store.get(job.clipId)!);
+    // Its clip may be in the store already (published just before its node went away): adopted then.
+    this.resumed.add(job.clipId);
+    queueMicrotask(() => this.pump());
+  }
+
+  /** Drops a waiting job another node of the cluster took over (one already running ends; its result is not the job's). */
+  forget(clipId: string, node: string): void {
+    if (!this.pending.delete(clipId)) return;
+    this.store.finish(clipId, 'error', null, `taken over by node ${node}`);
+  }
+
   get(clipId: string): JobRecord | undefined {
     return this.store.get(clipId);
   }
@@ -259,6 +291,7 @@ export class ClipEngine implements ClipEngineHooks {
         // the job stays unfinished in the index and runs again after a restart.
         this.log.error('clip job could not be recorded', { clip_id: job.clipId, error: (e as Error).message });
       }).finally(() => {
+        if (this.shared) this.reportEnd(job.clipId);
         this.running.delete(job.clipId);
         this.active.delete(run);
         const waiters = this.finishWaiters.get(job.clipId);
@@ -271,6 +304,7 @@ export class ClipEngine implements ClipEngineHooks {
 
   private async runJob(job: JobRecord): Promise<void> {
     this.store.markRunning(job.clipId);
+    this.shared?.started(job);
     // From the keyframe decoding starts at (an earlier fragment or segment) through the fragment after
     // the window. The query and the pin run in one synchronous step: retention cannot remove a row between them.
     const segments = this.p.catalog.clipFragments(job.startPtsNs, job.stopPtsNs, KEYFRAME_LOOKBACK_NS);
@@ -336,29 +370,18 @@ export class ClipEngine implements ClipEngineHooks {
     }
   }
 
+  /** Tells the cluster's table how a job ended here (an index that cannot be read tells it after a restart). */
+  private reportEnd(clipId: string): void {
+    try {
+      const ended = this.store.get(clipId);
+      if (ended && (ended.status === 'done' || ended.status === 'error')) this.shared?.finished(ended);
+    } catch { /* reconciled at the next start (cluster/job-claims.ts) */ }
+  }
+
   /** Why a window (a request's or a job's) has no footage: the recorded gaps it falls in (with their reasons), or purged. */
   private noFootageMessage(window: { startPtsNs: bigint; stopPtsNs: bigint }): string {
     const reasons = [...new Set(this.p.catalog.gapsIn(window.startPtsNs, window.stopPtsNs).map((g) => g.reason))];
     if (reasons.length === 0) return NO_OVERLAP_MESSAGE;
     return `${NO_OVERLAP_MESSAGE}: it lies in a recorded gap (${reasons.join('; ').slice(0, 300)})`;
-  }
-
-  /** Removes temp files a crash left in the clip roots (and their subdirectories, a few levels deep). */
-  private removeStaleTemps(): void {
-    const walk = (dir: string, depth: number) => {
-      let names: string[];
-      try { names = readdirSync(dir); } catch { return; }
-      for (const n of names) {
-        const p = join(dir, n);
-        if (n.startsWith(TEMP_PREFIX) && n.endsWith('.tmp')) {
-          try { unlinkSync(p); this.log.info('removed stale clip temp file', { path: p }); } catch { /* gone */ }
-          continue;
-        }
-        if (depth > 0) {
-          try { if (statSync(p).isDirectory()) walk(p, depth - 1); } catch { /* gone */ }
-        }
-      }
-    };
-    for (const root of this.p.clipRoots) walk(root, 4);
   }
 }

@@ -1,7 +1,8 @@
 // Where a clip may be written: `out_dir` must resolve — symlinks included — inside a configured clip root;
 // free names (name, name-1, …; assemble.ts claims one atomically with link(), so nothing is overwritten),
-// and the hidden temp names clip jobs write under.
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+// and the hidden temp names clip jobs write under (those a crash left are removed at start).
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import type { Logger } from '../../common/log.js';
 import { dirname, isAbsolute, join, relative, resolve, sep, basename, extname } from 'node:path';
 import { DomainError } from '../../protocol/errors.js';
 
@@ -93,4 +94,23 @@ export const TEMP_PREFIX = '.segrec-';
 
 export function tempPathFor(dir: string, clipId: string, kind: 'mp4' | 'json'): string {
   return join(dir, `${TEMP_PREFIX}${clipId}.${kind}.tmp`);
+}
+
+/** Removes temp files a crash left in the clip roots (and their subdirectories, a few levels deep). */
+export function removeStaleTemps(roots: readonly string[], log: Logger): void {
+  const walk = (dir: string, depth: number) => {
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return; }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (n.startsWith(TEMP_PREFIX) && n.endsWith('.tmp')) {
+        try { unlinkSync(p); log.info('removed stale clip temp file', { path: p }); } catch { /* gone */ }
+        continue;
+      }
+      if (depth > 0) {
+        try { if (statSync(p).isDirectory()) walk(p, depth - 1); } catch { /* gone */ }
+      }
+    }
+  };
+  for (const root of roots) walk(root, 4);
 }

@@ -12,6 +12,9 @@ import { slotOfClipId } from '../store/job-store.js';
 import { LeaseKeeper, type TakeOver } from './lease-keeper.js';
 import { PgLeases, type NodeRow } from './pg-leases.js';
 import { CatalogFollower } from './catalog-follower.js';
+import { PgJobs } from './pg-jobs.js';
+import { JobClaims } from './job-claims.js';
+import type { ClipEngine } from '../clips/engine.js';
 import type { ClusterCounters } from '../http/routes-metrics.js';
 
 /** What the cluster needs of the App. */
@@ -40,6 +43,9 @@ export class ClusterNode {
   private readonly leases: PgLeases;
   readonly keeper: LeaseKeeper;
   readonly follower: CatalogFollower;
+  private readonly jobs: PgJobs;
+  /** The clip jobs this node holds in the cluster's table (job-claims.ts). */
+  readonly claims: JobClaims;
   private readonly log: Logger;
   /** This node's number among the nodes (clip ids carry it); 0 until prepare(). */
   slot = 0;
@@ -57,6 +63,11 @@ export class ClusterNode {
       proposedClockBase: (camera) => host.cameras.get(camera)?.clock.baseEpochMs ?? Date.now(),
       record: (t) => this.record(t),
       stop: (camera, how) => this.stopRecording(camera, how),
+    });
+    this.jobs = new PgJobs(o.catalog!, { node: this.node, claimMs: o.leaseTimeoutMs, queryTimeoutMs: 5000 });
+    this.claims = new JobClaims(this.jobs, {
+      node: this.node, roundMs: this.keeper.roundMs, log: this.log, held: () => this.keeper.cameras,
+      engines: () => new Map([...host.cameras].flatMap(([name, p]): Array<[string, ClipEngine]> => (p.clipEngine ? [[name, p.clipEngine]] : []))),
     });
     this.follower = new CatalogFollower(o.catalog!, {
       node: this.node, log: this.log, periodMs: FOLLOW_MS, queryTimeoutMs: 10_000,
@@ -86,13 +97,15 @@ export class ClusterNode {
     this.log.info('cluster node joining', { node: this.node, lease_timeout_ms: this.keeper.status().lease_timeout_ms });
     void this.keeper.start();
     this.follower.start();
+    this.claims.start();
   }
 
   counters(): ClusterCounters {
     const k = this.keeper;
     return {
       cameras: k.cameras.length, acquired: k.acquired, released: k.released, fenced: k.fenced, imported: this.follower.imported,
-      queries: { leases: this.leases.queries, follower: this.follower.queries },
+      adoptedJobs: this.claims.adopted,
+      queries: { leases: this.leases.queries, follower: this.follower.queries, jobs: this.jobs.queries },
     };
   }
 
@@ -110,8 +123,8 @@ export class ClusterNode {
   }
 
   /**
-   * The node that should answer a request instead of this one: a clip job's node (from the slot in its
-   * id); for a new clip or force_rotate, and a camera's health, live stream, snapshot and live events,
+   * The node that should answer a request instead of this one: a clip job's node (the one holding it in
+   * the cluster's table; the slot in its id while the catalog is away) if it is live; for a new clip or force_rotate, and a camera's health, live stream, snapshot and live events,
    * the node recording the camera (it has the newest seconds, and every older one through the catalog).
    * Null: answer here.
    */
@@ -120,6 +133,12 @@ export class ClusterNode {
     if (read) {
       let id: string;
       try { id = decodeURIComponent(read[2]); } catch { return null; }
+      const held = await this.jobs.get(id).catch(() => null);
+      if (held) {
+        // Its holder if live; else this node answers from the table (and serves a clip in the store).
+        const n = held.node !== this.node ? this.keeper.liveNode(held.node) : null;
+        return n ? { node: n.node, url: n.url } : null;
+      }
       const slot = slotOfClipId(id);
       if (!slot || slot === this.slot) return null;
       const n = this.keeper.nodeWithSlot(slot) ?? (await this.keeper.nodes()).find((x) => x.slot === slot);
@@ -153,8 +172,14 @@ export class ClusterNode {
     this.log.info('camera no longer recorded here', { camera, how });
   }
 
+  /** Stops importing and recording: every camera sealed and its lease released. */
   async stop(): Promise<void> {
     await this.follower.close();
     await this.keeper.stop();
+  }
+
+  /** After the cameras stopped: the last clip job ends sent, the waiting jobs left to the other nodes. */
+  async closeJobs(): Promise<void> {
+    await this.claims.close();
   }
 }

@@ -89,6 +89,11 @@ export class LeaseKeeper {
     return this.lastNodes.find((n) => n.live && n.cameras.includes(camera)) ?? null;
   }
 
+  /** A node by name if it is live, as of the last round (null: not live, or not known). */
+  liveNode(node: string): NodeRow | null {
+    return this.lastNodes.find((n) => n.node === node && n.live) ?? null;
+  }
+
   /** The node with this slot (clip ids carry it), as of the last round (null: not known). */
   nodeWithSlot(slot: number): NodeRow | null {
     return this.lastNodes.find((n) => n.slot === slot) ?? null;

@@ -9,7 +9,7 @@ import { clipJson } from '../clips/engine.js';
 import { parseClipBody } from '../clips/clip-request.js';
 import type { JobStatus } from '../store/job-store.js';
 import type { Producer } from '../producer.js';
-import { CLIP_ID } from '../camera-names.js';
+import { findJob, recentJobs, waitForJob } from '../clips/shared-jobs.js';
 import { parseRange } from './byte-range.js';
 import { errors, type CameraRoute } from './camera-route.js';
 
@@ -18,23 +18,18 @@ function engineOf(p: Producer): ClipEngine {
   return p.clipEngine;
 }
 
-function jobOr404(engine: ClipEngine, id: string) {
-  if (!CLIP_ID.test(id)) throw new DomainError('NOT_FOUND', `clip_id: unknown clip ${JSON.stringify(id.slice(0, 80))}`);
-  const job = engine.get(id);
-  if (!job) throw new DomainError('NOT_FOUND', `clip_id: unknown clip ${id}`);
-  return job;
-}
-
 /** Where a page of clips ends: a clip's (created_ms, clip_id); `before` must name a known clip of `p`. */
-export function clipCursor(p: Producer, before: string): { createdMs: number; clipId: string } {
-  const job = engineOf(p).get(before);
-  if (!job) throw new DomainError('INVALID_FIELD', `before: unknown clip ${before}`);
-  return { createdMs: job.createdMs, clipId: job.clipId };
+export async function clipCursor(p: Producer, before: string): Promise<{ createdMs: number; clipId: string }> {
+  const found = await findJob(engineOf(p), before).catch((e: unknown) => {
+    if (e instanceof DomainError && e.code === 'NOT_FOUND') throw new DomainError('INVALID_FIELD', `before: unknown clip ${before.slice(0, 80)}`);
+    throw e;
+  });
+  return { createdMs: found.job.createdMs, clipId: found.job.clipId };
 }
 
-/** A camera's newest clip jobs, newest first (optionally of one status, created before a cursor). */
-export function recentClips(p: Producer, limit: number, status?: JobStatus, before?: { createdMs: number; clipId: string }) {
-  return engineOf(p).store.recent(limit, status, before).map(clipJson);
+/** A camera's newest clip jobs (in a cluster, whichever node holds them), newest first (optionally of one status, created before a cursor). */
+export async function recentClips(p: Producer, limit: number, status?: JobStatus, before?: { createdMs: number; clipId: string }) {
+  return (await recentJobs(engineOf(p), limit, status, before)).map(clipJson);
 }
 
 export const clipRoutes: CameraRoute[] = [
@@ -43,7 +38,7 @@ export const clipRoutes: CameraRoute[] = [
     schema: { summary: 'Ask for a clip of a PTS or epoch window; answers at once with the job.', body: ClipBody, response: { 202: ClipAccepted, ...errors(400, 409, 413, 503) } },
     handler: async (c, p) => {
       const spec = parseClipBody(await c.body());
-      const job = engineOf(p).submit(spec);
+      const job = await engineOf(p).accept(spec);
       c.json(202, { ok: true, clip_id: job.clipId, status: job.status, clip: clipJson(job) });
     },
   },
@@ -51,33 +46,33 @@ export const clipRoutes: CameraRoute[] = [
     method: 'GET', url: '/clip/:id',
     schema: { summary: `A clip job; ?wait_ms= holds the answer until it ends (at most ${WAIT_MS_CAP} ms).`, params: ClipParams, querystring: ClipWaitQuery, response: { 200: ClipAnswer, ...errors(400, 404) } },
     handler: async (c, p) => {
-      const engine = engineOf(p);
-      const id = c.params.id;
-      jobOr404(engine, id);
+      // An unknown id is 404 whatever the query says.
+      await findJob(engineOf(p), c.params.id);
       const waitMs = (c.query.wait_ms as number | undefined) ?? 0;
-      await engine.waitTerminal(id, Math.min(waitMs, WAIT_MS_CAP), c.signal);
-      const job = engine.get(id)!;
+      const job = await waitForJob(engineOf(p), c.params.id, Math.min(waitMs, WAIT_MS_CAP), c.signal);
       c.json(200, { ok: true, clip: clipJson(job), message: job.error });
     },
   },
   {
     method: 'GET', url: '/clips',
     schema: { summary: "The camera's newest clip jobs.", querystring: ClipsQuery, response: { 200: ClipsAnswer, ...errors(400) } },
-    handler: (c, p) => {
+    handler: async (c, p) => {
       const q = c.query as { limit?: number; status?: JobStatus; before?: string };
       const limit = q.limit ?? 100;
-      const clips = recentClips(p, limit + 1, q.status, q.before === undefined ? undefined : clipCursor(p, q.before));
+      const clips = await recentClips(p, limit + 1, q.status, q.before === undefined ? undefined : await clipCursor(p, q.before));
       const page = clips.slice(0, limit);
       c.json(200, { ok: true, clips: page, next_before: clips.length > limit ? page[page.length - 1].clip_id : null });
     },
   },
   {
     method: 'GET', url: '/clip/:id/file',
-    schema: { summary: "The clip's MP4 (HTTP Range for seeking).", params: ClipParams, response: { ...errors(404, 416) } },
+    schema: { summary: "The clip's MP4 (HTTP Range for seeking).", params: ClipParams, response: { ...errors(404, 416, 503) } },
     handler: async (c, p) => {
-      const job = jobOr404(engineOf(p), c.params.id);
+      const { job, elsewhere } = await findJob(engineOf(p), c.params.id);
       const path = job.outcome?.path;
       if (job.status !== 'done' || !path) throw new DomainError('NOT_FOUND', `clip_id: clip ${job.clipId} has no file (status ${job.status})`);
+      // In a cluster, a clip written to another node's disk is that node's to serve (this one is asked only when it does not answer).
+      if (elsewhere !== null && !path.startsWith('s3://')) throw new DomainError('NODE_UNAVAILABLE', `clip_id: the file of clip ${job.clipId} is on node ${elsewhere}, which does not answer`);
       // A clip published to the object store is read back from it by ranges.
       const stored = path.startsWith('s3://') ? await p.clipObjects?.open(path) ?? null : undefined;
       if (stored === null) throw new DomainError('NOT_FOUND', `clip_id: the object of clip ${job.clipId} is gone`);

@@ -53,7 +53,8 @@ export interface ClusterCounters {
   released: number;
   fenced: number;
   imported: number;
-  queries: { leases: number; follower: number };
+  adoptedJobs: number;
+  queries: { leases: number; follower: number; jobs: number };
 }
 
 export interface MetricsSource {
@@ -68,8 +69,9 @@ function clusterMetrics(c: ClusterCounters): Metric[] {
     { name: 'segrec_cluster_leases_total', help: 'Camera leases this node took, gave up, or stopped recording for (fenced).', type: 'counter',
       samples: [{ labels: { event: 'acquired' }, value: c.acquired }, { labels: { event: 'released' }, value: c.released }, { labels: { event: 'fenced' }, value: c.fenced }] },
     { name: 'segrec_cluster_imported_segments_total', help: "Other nodes' segments imported from the catalog.", type: 'counter', samples: [{ value: c.imported }] },
-    { name: 'segrec_cluster_catalog_queries_total', help: 'Queries sent to the catalog by the leases and the follower.', type: 'counter',
-      samples: [{ labels: { part: 'leases' }, value: c.queries.leases }, { labels: { part: 'follower' }, value: c.queries.follower }] },
+    { name: 'segrec_cluster_adopted_clip_jobs_total', help: 'Clip jobs this node took over from nodes that went away.', type: 'counter', samples: [{ value: c.adoptedJobs }] },
+    { name: 'segrec_cluster_catalog_queries_total', help: 'Queries sent to the catalog by the leases, the follower and the clip jobs.', type: 'counter',
+      samples: (['leases', 'follower', 'jobs'] as const).map((part) => ({ labels: { part }, value: c.queries[part] })) },
   ];
 }
 

@@ -42,7 +42,8 @@ export interface JobRecord {
   deadlineMs: number;
 }
 
-interface JobRow {
+/** A job as its table holds it (the index's, and the cluster's in PostgreSQL: cluster/pg-jobs.ts). */
+export interface JobRow {
   seq: number | bigint; clip_id: string; status: string; spec: string; start_pts_ns: bigint; stop_pts_ns: bigint; out_dir: string;
   outcome: string | null; error: string | null; created_ms: number; updated_ms: number; deadline_ms: number;
 }
@@ -52,8 +53,8 @@ export const SLOT_SPAN = 1e12;
 
 /** The node slot a clip id names (0: a producer outside a cluster), or null for a malformed id. */
 export function slotOfClipId(clipId: string): number | null {
-  const m = /(\d{16})$/.exec(clipId);
-  return m ? Math.floor(Number(m[1]) / SLOT_SPAN) : null;
+  const seq = seqOfClipId(clipId);
+  return Number.isNaN(seq) ? null : Math.floor(seq / SLOT_SPAN);
 }
 
 /** A clip id: the camera's prefix (camera-names.ts clipIdPrefix) and the job's sequence number. */
@@ -79,7 +80,12 @@ function outcomeOf(text: string): ClipOutcome {
   };
 }
 
-function fromRow(r: JobRow): JobRecord {
+/** The sequence number a clip id ends in. */
+export function seqOfClipId(clipId: string): number {
+  return Number(/(\d{16})$/.exec(clipId)?.[1] ?? NaN);
+}
+
+export function jobFromRow(r: JobRow): JobRecord {
   return {
     clipId: r.clip_id, seq: Number(r.seq), status: r.status as JobStatus, spec: specOf(r.spec),
     startPtsNs: r.start_pts_ns, stopPtsNs: r.stop_pts_ns, outDir: r.out_dir,
@@ -112,6 +118,8 @@ export class JobStore {
       insert: db.prepare(`INSERT INTO jobs (seq, clip_id, status, spec, start_pts_ns, stop_pts_ns, out_dir, created_ms, updated_ms, deadline_ms)
         VALUES (@seq, @clip_id, 'queued', @spec, @start_pts_ns, @stop_pts_ns, @out_dir, @now, @now, @deadline_ms)`),
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE clip_id = ?'),
+      adopt: db.prepare(`INSERT OR IGNORE INTO jobs (seq, clip_id, status, spec, start_pts_ns, stop_pts_ns, out_dir, created_ms, updated_ms, deadline_ms)
+        VALUES (@seq, @clip_id, 'queued', @spec, @start_pts_ns, @stop_pts_ns, @out_dir, @created_ms, @now, @deadline_ms)`),
       setStatus: db.prepare('UPDATE jobs SET status = ?, updated_ms = ? WHERE clip_id = ?'),
       finish: db.prepare('UPDATE jobs SET status = @status, outcome = @outcome, error = @error, updated_ms = @now WHERE clip_id = @clip_id'),
       unfinished: db.prepare<[], JobRow>("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq"),
@@ -151,9 +159,20 @@ export class JobStore {
     return this.get(clipIdOf(seq, this.idPrefix))!;
   }
 
+  /**
+   * Enters a job another node of a cluster accepted (under its id, whose slot keeps it apart from the ids
+   * given here), queued; a job known already is left as it is.
+   */
+  adopt(job: JobRecord, nowMs: number): void {
+    this.s.adopt.run({
+      seq: job.seq, clip_id: job.clipId, spec: stringifyWireJson(job.spec), start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs,
+      out_dir: job.outDir, created_ms: job.createdMs, now: nowMs, deadline_ms: job.deadlineMs,
+    });
+  }
+
   get(clipId: string): JobRecord | undefined {
     const r = this.s.get.get(clipId);
-    return r ? fromRow(r) : undefined;
+    return r ? jobFromRow(r) : undefined;
   }
 
   markRunning(clipId: string): void {
@@ -165,7 +184,7 @@ export class JobStore {
   }
 
   unfinished(): JobRecord[] {
-    return this.s.unfinished.all().map(fromRow);
+    return this.s.unfinished.all().map(jobFromRow);
   }
 
   /** The newest `limit` jobs (of one status), newest first; with `before`, those created before that job. */
@@ -173,7 +192,7 @@ export class JobStore {
     const t = before?.createdMs ?? Infinity;
     const id = before?.clipId ?? '';
     const rows = status ? this.s.recentByStatus.all(status, t, before ? id : '\uffff', limit) : this.s.recent.all(t, before ? id : '\uffff', limit);
-    return rows.map(fromRow);
+    return rows.map(jobFromRow);
   }
 
   /**
@@ -181,7 +200,7 @@ export class JobStore {
    * oldest first, after the (updatedMs, seq) cursor of a previous page.
    */
   publishedBefore(beforeMs: number, after: { updatedMs: number; seq: number }, limit: number): JobRecord[] {
-    return this.s.publishedBefore.all(beforeMs, after.updatedMs, after.seq, limit).map(fromRow);
+    return this.s.publishedBefore.all(beforeMs, after.updatedMs, after.seq, limit).map(jobFromRow);
   }
 
   /** Records that a done job's clip is gone (clip retention): its path becomes null, `expired_ms` is now; it stays done. */

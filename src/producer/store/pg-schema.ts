@@ -153,6 +153,34 @@ ALTER TABLE nodes ADD COLUMN slot INTEGER UNIQUE;
 UPDATE nodes SET slot = nextval('node_slots');
 ALTER TABLE nodes ALTER COLUMN slot SET DEFAULT nextval('node_slots');`,
   },
+  {
+    // The cluster's clip jobs (cluster/pg-jobs.ts): every job any node accepted, the node holding it and
+    // until when (renewed by that node; a lapsed claim is taken by another node with FOR UPDATE SKIP
+    // LOCKED), and its outcome once it ended, so any node answers for any job. Spec and outcome are wire
+    // JSON (exact PTS), as in each node's own index.
+    version: 6, what: 'clip jobs shared by the nodes',
+    sql: `
+CREATE TABLE clip_jobs (
+  clip_id TEXT PRIMARY KEY,
+  camera TEXT NOT NULL,
+  status TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  start_pts_ns BIGINT NOT NULL,
+  stop_pts_ns BIGINT NOT NULL,
+  out_dir TEXT NOT NULL,
+  outcome TEXT,
+  error TEXT,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  deadline_ms BIGINT NOT NULL,
+  node TEXT NOT NULL,
+  claim_expires_at TIMESTAMPTZ NOT NULL,
+  claims INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX clip_jobs_unfinished ON clip_jobs (claim_expires_at) WHERE status IN ('queued', 'running');
+CREATE INDEX clip_jobs_node_unfinished ON clip_jobs (node) WHERE status IN ('queued', 'running');
+CREATE INDEX clip_jobs_camera_created ON clip_jobs (camera, created_ms, clip_id);`,
+  },
 ];
 
 /** Any fixed number: the advisory lock nodes take while they migrate. */
