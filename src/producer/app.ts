@@ -20,13 +20,12 @@ import { addNodesRoute } from './http/routes-nodes.js';
 import { addForwarding } from './http/forward.js';
 import { recordingRoutes } from './http/routes-recording.js';
 import { eventRoutes } from './http/routes-events.js';
-import { clipCursor, clipRoutes, recentClips } from './http/routes-clips.js';
+import { allClipsRoute, clipRoutes } from './http/routes-clips.js';
 import { snapshotRoutes } from './http/routes-snapshot.js';
 import { playbackRoutes } from './http/routes-playback.js';
 import { errors, type CameraRoute } from './http/camera-route.js';
 import { DomainError } from '../protocol/errors.js';
-import { CameraParams, CamerasAnswer, ClipsAnswer, ClipsQuery, ReloadAnswer, type CameraSummary, type ClipJson, type ReloadResult } from '../protocol/schemas.js';
-import type { JobStatus } from './store/job-store.js';
+import { CameraParams, CamerasAnswer, ReloadAnswer, type CameraSummary, type ReloadResult } from '../protocol/schemas.js';
 import { attachClipEngine } from './clips/engine-attach.js';
 import { StorageBudget } from './segments/storage-budget.js';
 import { BackgroundLane } from './segments/background-lane.js';
@@ -285,24 +284,7 @@ export class App {
       method: 'GET', url: '/cameras', schema: { summary: 'The cameras, their state and the default one.', response: { 200: CamerasAnswer } },
       handler: (c) => c.json(200, { ok: true, default_camera: this.config.defaultCamera, cameras: this.summaries() }),
     });
-    route(app, {
-      method: 'GET', url: '/clips',
-      schema: { summary: 'The newest clip jobs of every camera (or of ?camera=), newest first.', querystring: ClipsQuery, response: { 200: ClipsAnswer, ...errors(400, 404) } },
-      handler: async (c) => {
-        const q = c.query as { limit?: number; status?: JobStatus; camera?: string; before?: string };
-        const limit = q.limit ?? 100;
-        const cams: Array<[string, Producer]> = q.camera !== undefined ? [[q.camera, this.namedCamera(q.camera)]] : [...this.cameras];
-        // Pages across cameras by (created_ms, clip_id), newest first: `before` is the last clip of the previous page.
-        const owner = q.before === undefined ? undefined : this.cameras.get(CLIP_ID.exec(q.before)?.[1] ?? this.config.defaultCamera);
-        if (q.before !== undefined && !owner) throw new DomainError('INVALID_FIELD', `before: unknown clip ${q.before}`);
-        const cursor = q.before === undefined || !owner ? undefined : await clipCursor(owner, q.before);
-        const each = await Promise.all(cams.map(async ([name, p]) => (await recentClips(p, limit + 1, q.status, cursor)).map((j) => ({ ...j, camera: name }))));
-        const all: Array<ClipJson & { camera: string }> = each.flat();
-        all.sort((a, b) => b.created_ms - a.created_ms || (a.clip_id < b.clip_id ? 1 : -1));
-        const page = all.slice(0, limit);
-        c.json(200, { ok: true, clips: page, next_before: all.length > limit ? page[page.length - 1].clip_id : null });
-      },
-    });
+    route(app, allClipsRoute({ cameras: this.cameras, defaultCamera: () => this.config.defaultCamera, named: (n) => this.namedCamera(n) }));
     route(app, {
       method: 'POST', url: '/config/reload', schema: { summary: 'Re-read the configuration file (as SIGHUP does).', response: { 200: ReloadAnswer, ...errors(409) } },
       handler: async (c) => {

@@ -1,9 +1,10 @@
 // Routes of the clip side of a camera: POST /clip, GET /clip/{id} (with ?wait_ms= long-polling),
-// GET /clips, GET /clip/{id}/file (the MP4 with HTTP Range, so a browser can seek).
+// GET /clips, GET /clip/{id}/file (the MP4 with HTTP Range, so a browser can seek); and the App's
+// GET /clips of every camera.
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { DomainError } from '../../protocol/errors.js';
-import { ClipAccepted, ClipAnswer, ClipBody, ClipParams, ClipsAnswer, ClipsQuery, ClipWaitQuery, WAIT_MS_CAP } from '../../protocol/schemas.js';
+import { ClipAccepted, ClipAnswer, ClipBody, ClipParams, ClipsAnswer, ClipsQuery, ClipWaitQuery, WAIT_MS_CAP, type ClipJson } from '../../protocol/schemas.js';
 import type { ClipEngine } from '../clips/engine.js';
 import { clipJson } from '../clips/engine.js';
 import { parseClipBody } from '../clips/clip-request.js';
@@ -11,6 +12,8 @@ import type { JobStatus } from '../store/job-store.js';
 import type { Producer } from '../producer.js';
 import { findJob, recentJobs, waitForJob } from '../clips/shared-jobs.js';
 import { parseRange } from './byte-range.js';
+import type { RouteDef } from './server.js';
+import { CLIP_ID } from '../camera-names.js';
 import { errors, type CameraRoute } from './camera-route.js';
 
 function engineOf(p: Producer): ClipEngine {
@@ -104,3 +107,27 @@ export const clipRoutes: CameraRoute[] = [
     },
   },
 ];
+
+/**
+ * GET /clips of every camera (or of ?camera=), newest first: pages across cameras by (created_ms,
+ * clip_id); `before` is the last clip of the previous page.
+ */
+export function allClipsRoute(src: { cameras: ReadonlyMap<string, Producer>; defaultCamera: () => string; named: (name: string) => Producer }): RouteDef {
+  return {
+    method: 'GET', url: '/clips',
+    schema: { summary: 'The newest clip jobs of every camera (or of ?camera=), newest first.', querystring: ClipsQuery, response: { 200: ClipsAnswer, ...errors(400, 404) } },
+    handler: async (c) => {
+      const q = c.query as { limit?: number; status?: JobStatus; camera?: string; before?: string };
+      const limit = q.limit ?? 100;
+      const cams: Array<[string, Producer]> = q.camera !== undefined ? [[q.camera, src.named(q.camera)]] : [...src.cameras];
+      const owner = q.before === undefined ? undefined : src.cameras.get(CLIP_ID.exec(q.before)?.[1] ?? src.defaultCamera());
+      if (q.before !== undefined && !owner) throw new DomainError('INVALID_FIELD', `before: unknown clip ${q.before}`);
+      const cursor = q.before === undefined || !owner ? undefined : await clipCursor(owner, q.before);
+      const each = await Promise.all(cams.map(async ([name, p]) => (await recentClips(p, limit + 1, q.status, cursor)).map((j) => ({ ...j, camera: name }))));
+      const all: Array<ClipJson & { camera: string }> = each.flat();
+      all.sort((a, b) => b.created_ms - a.created_ms || (a.clip_id < b.clip_id ? 1 : -1));
+      const page = all.slice(0, limit);
+      c.json(200, { ok: true, clips: page, next_before: all.length > limit ? page[page.length - 1].clip_id : null });
+    },
+  };
+}
