@@ -1,8 +1,8 @@
 // GET /recording.mp4 benchmark (issue 12): a producer recording (built-in test camera) on a data
 // directory with a few hours of 1080p30 history (test/helpers/history.ts: real segment files, the
 // producer's layout), asked for 1-hour windows of it over HTTP. Prints, medians of interleaved runs:
-// time to first byte of a 1-hour window (a new window each run, so its layout is made; and the same
-// window again, from the layout cache), the whole file's throughput against reading the same bytes from
+// time to first byte of a 1-hour window (a new window each run, so its layout is made — once with its
+// segments never read, once with their moofs read before; and the same window again, from the layout cache), the whole file's throughput against reading the same bytes from
 // the segment files in this process (fs read, page cache warm for both) and against a plain static
 // server in the same process streaming those files over HTTP (createReadStream → response, what serving
 // the files costs), and a seek (a 1 MiB Range at a random offset).
@@ -17,6 +17,7 @@ import { buildHistory, readHistory } from '../test/helpers/history.js';
 import { startProducer } from '../src/producer/app.js';
 import { createLogger } from '../src/common/log.js';
 import { segmentAbsPath } from '../src/producer/segments/paths.js';
+import { forgetSegmentReads } from '../src/producer/clips/cut-layout.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -98,6 +99,7 @@ const HOUR_NS = 3600n * 1_000_000_000n;
 const histStart = BigInt(hist.startPtsNs);
 const segmentsDir = join(dataDir, 'segments');
 const cold: number[] = [];
+const coldUnread: number[] = [];
 const cold10: number[] = [];
 const warm: number[] = [];
 const mbps: number[] = [];
@@ -109,6 +111,11 @@ let frames = '';
 for (let i = 0; i < runs; i++) {
   // A different hour each run (a frame apart), inside the history.
   const start = histStart + 60_000_000_000n + BigInt(i) * 33_333_333n;
+  // Its segments never read (the caches of inits and moofs emptied; the page cache stays warm).
+  forgetSegmentReads();
+  const unread = await fetchTimed(`/recording.mp4?start_pts_ns=${start + 11_111_111n}&stop_pts_ns=${start + 11_111_111n + HOUR_NS}`);
+  if (unread.status !== 200) throw new Error(`status ${unread.status}`);
+  coldUnread.push(unread.ttfbMs);
   const q = `/recording.mp4?start_pts_ns=${start}&stop_pts_ns=${start + HOUR_NS}`;
   const a = await fetchTimed(q);
   if (a.status !== 200) throw new Error(`status ${a.status}`);
@@ -141,6 +148,7 @@ await h.close();
 staticServer.close();
 
 console.log(`1-hour window: ${(size / 2 ** 20).toFixed(1)} MiB, ${frames} frames; ${runs} runs, medians`);
+console.log(`  time to first byte, new window, segments never read: ${fmt(median(coldUnread))} ms   (min ${fmt(Math.min(...coldUnread))}, max ${fmt(Math.max(...coldUnread))})`);
 console.log(`  time to first byte, new window (layout made):   ${fmt(median(cold))} ms   (min ${fmt(Math.min(...cold))}, max ${fmt(Math.max(...cold))})`);
 console.log(`  time to first byte, new 10-minute window:        ${fmt(median(cold10))} ms`);
 console.log(`  time to first byte, same window (cached layout): ${fmt(median(warm))} ms`);

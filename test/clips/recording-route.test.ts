@@ -6,7 +6,7 @@
 // windows are validated like clips'; the segments being read are pinned against retention.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeErrors, tempDir, videoFrameMd5s } from '../helpers/media.js';
 import { getJson, listSegments, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
@@ -198,6 +198,28 @@ describe('GET /recording.mp4: recorded footage of any window, made on the fly', 
     const stale = await get(q, { range: 'bytes=0-99', 'if-range': first.headers.get('etag')! });
     assert.equal(stale.status, 200);
     assert.equal((await bytesOf(stale)).length, changed.length);
+  });
+
+  test('moofs read once are reused for other windows of the same sealed segment, whose file is still checked at every read', async () => {
+    const s = segs[4];
+    const win = (a: number, b: number) => `/recording.mp4?start_pts_ns=${Math.round(s.start_pts_ns + a * FRAME_NS)}&stop_pts_ns=${Math.round(s.start_pts_ns + b * FRAME_NS)}`;
+    const first = await get(win(1.5, 10.5));
+    assert.equal(first.status, 200);
+    // Another window of it (its moofs from the cache): still exactly its frames.
+    const second = await get(win(2.5, 12.5));
+    assert.equal(second.status, 200);
+    const file = join(tmp.dir, 'cached-moofs.mp4');
+    writeFileSync(file, await bytesOf(second));
+    const want = framesIn(frames, s.start_pts_ns + 2.5 * FRAME_NS, s.start_pts_ns + 12.5 * FRAME_NS);
+    assert.deepEqual(await videoFrameMd5s(file), want.map((f) => f.md5));
+    // The sealed file written to since (its mtime moved): a third window fails by name instead of
+    // trusting what was read of it before.
+    const path = join(tmp.dir, 'segments', s.path);
+    const st = statSync(path);
+    utimesSync(path, st.atime, new Date(st.mtimeMs + 5000));
+    const clip = await makeClip(p.url, { start_pts_ns: Math.round(s.start_pts_ns + 3.5 * FRAME_NS), stop_pts_ns: Math.round(s.start_pts_ns + 9.5 * FRAME_NS) });
+    assert.equal(clip.status, 'error');
+    assert.match(String(clip.error), /changed on disk after it was sealed/);
   });
 });
 

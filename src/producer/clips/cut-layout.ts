@@ -5,7 +5,7 @@
 // media), let the pure planner (mp4/cut) choose samples and edit lists, and lay out a plain MP4
 // (mp4/writer: its head and the source byte ranges that follow it). Nothing is written. A segment
 // evicted to the object store is read by ranged GETs of its init and moofs only (nearby ones coalesced).
-import { openSync, fstatSync, closeSync, readSync } from 'node:fs';
+import { openSync, fstatSync, closeSync, readSync, statSync } from 'node:fs';
 import { ptsDiff } from '../../protocol/pts.js';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
@@ -49,24 +49,78 @@ const initCache = new Map<string, InitSegment>();
 const INIT_CACHE_MAX = 1024;
 
 /**
+ * Checked moofs of sealed local segments, by file: an hour's window asked again, or one beside it (a
+ * browser scrubbing, a clip of an event near the last), is laid out without reading and checking
+ * thousands of moofs again. A sealed file never changes (its size and mtime are still checked at every
+ * read); an entry is for one row as it was (id, bytes, mtime), so a rescanned segment is read afresh.
+ */
+const moofCache = new Map<string, { what: string; moofs: Map<number, ParsedMoof> }>();
+/** Moofs kept at most (about an hour of 1-s fragments from three cameras; ~1.5 KB each at 30 fps). */
+const MOOF_CACHE_MAX = 12_000;
+let moofsCached = 0;
+
+/** Forgets every init and moof read (bench/recording measures a window whose segments were never read). */
+export function forgetSegmentReads(): void {
+  initCache.clear();
+  moofCache.clear();
+  moofsCached = 0;
+}
+
+function rowSignature(row: SegmentRow): string {
+  return `${row.id}:${row.bytes}:${row.mtime_ms}`;
+}
+
+/** A sealed segment never changes; one that did (damage, a stray writer) is verified at the next start, and until then not trusted for clips. */
+function checkSealed(row: SegmentRow, st: { size: number; mtimeMs: number }): void {
+  if (row.sealed && (st.size !== row.bytes || (row.mtime_ms !== null && st.mtimeMs !== row.mtime_ms))) {
+    const how = st.size !== row.bytes ? `${st.size} bytes, the index says ${row.bytes}` : 'written to since';
+    throw new Error(`segment ${row.path} is damaged: it changed on disk after it was sealed (${how}); it is verified at the next start and not used until then`);
+  }
+}
+
+function cacheMoofs(abs: string, row: SegmentRow, fragments: FragmentRow[], moofs: ParsedMoof[]): void {
+  let entry = moofCache.get(abs);
+  if (entry && entry.what !== rowSignature(row)) {
+    moofsCached -= entry.moofs.size;
+    entry = undefined;
+  }
+  moofCache.delete(abs);
+  entry ??= { what: rowSignature(row), moofs: new Map() };
+  moofCache.set(abs, entry);
+  fragments.forEach((f, i) => {
+    if (!entry.moofs.has(f.seq)) moofsCached++;
+    entry.moofs.set(f.seq, moofs[i]);
+  });
+  for (const [k, e] of moofCache) {
+    if (moofsCached <= MOOF_CACHE_MAX || k === abs) break;
+    moofCache.delete(k);
+    moofsCached -= e.moofs.size;
+  }
+}
+
+/**
  * Reads the init and the moofs of the given fragments. They are small (a few KiB), so plain positional
  * reads on one descriptor are cheaper than a round trip through the thread pool for each.
  */
 function readLocalSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
+  const cached = row.sealed ? moofCache.get(abs) : undefined;
+  const init = initCache.get(abs);
+  if (cached && init && cached.what === rowSignature(row) && fragments.every((f) => cached.moofs.has(f.seq))) {
+    checkSealed(row, statSync(abs));
+    moofCache.delete(abs);
+    moofCache.set(abs, cached);
+    return { init, moofs: fragments.map((f) => cached.moofs.get(f.seq)!) };
+  }
   const fd = openSync(abs, 'r');
   try {
-    // A sealed segment never changes; one that did (damage, a stray writer) is verified at the next
-    // start, and until then not trusted for clips.
-    const st = fstatSync(fd);
-    if (row.sealed && (st.size !== row.bytes || (row.mtime_ms !== null && st.mtimeMs !== row.mtime_ms))) {
-      const how = st.size !== row.bytes ? `${st.size} bytes, the index says ${row.bytes}` : 'written to since';
-      throw new Error(`segment ${row.path} is damaged: it changed on disk after it was sealed (${how}); it is verified at the next start and not used until then`);
-    }
-    return parseSource(abs, row, fragments, (at, n) => {
+    checkSealed(row, fstatSync(fd));
+    const read = parseSource(abs, row, fragments, (at, n) => {
       const buf = Buffer.allocUnsafe(n);
       readExactly(fd, buf, at);
       return buf;
     });
+    if (row.sealed) cacheMoofs(abs, row, fragments, read.moofs);
+    return read;
   } finally {
     closeSync(fd);
   }

@@ -92,6 +92,16 @@ function fragmentRow(r: Raw): FragmentRow {
   };
 }
 
+/** A fragment row's columns in the order fragmentRowOfArray reads them. */
+const FRAGMENT_COLUMNS = 'f.segment_id, f.seq, f.start_pts_ns, f.stop_pts_ns, f.offset, f.size, f.moof_size, f.samples, f.keyframe, f.crc';
+
+function fragmentRowOfArray(r: unknown[]): FragmentRow {
+  return {
+    segment_id: num(r[0]), seq: num(r[1]), start_pts_ns: r[2] as bigint, stop_pts_ns: r[3] as bigint, offset: num(r[4]), size: num(r[5]),
+    moof_size: num(r[6]), samples: num(r[7]), keyframe: num(r[8]), crc: numOrNull(r[9]),
+  };
+}
+
 function gapRow(r: Raw): GapRow {
   return { id: num(r.id), start_pts_ns: r.start_pts_ns as bigint, stop_pts_ns: r.stop_pts_ns as bigint, reason: r.reason as string, created_ms: num(r.created_ms) };
 }
@@ -210,7 +220,8 @@ export class SegmentIndex {
       foreignBefore: db.prepare<[bigint], { id: number }>('SELECT id FROM segments WHERE origin IS NOT NULL AND start_pts_ns < ?'),
       // The fragments of every segment `overlapping` finds, in one statement (a window of an hour is
       // hundreds of segments): the same range of the start index, each segment's fragments by its key.
-      fragmentsInWindow: db.prepare<{ from: bigint; to: bigint }, Raw>(`SELECT f.* FROM segments s JOIN fragments f ON f.segment_id = s.id
+      // Rows as arrays (FRAGMENT_COLUMNS; half the cost of objects for an hour's 3,600 fragments).
+      fragmentsInWindow: db.prepare<{ from: bigint; to: bigint }, unknown[]>(`SELECT ${FRAGMENT_COLUMNS} FROM segments s JOIN fragments f ON f.segment_id = s.id
         WHERE s.start_pts_ns >= COALESCE((SELECT start_pts_ns FROM segments WHERE stop_pts_ns > @from AND fragments > 0
                                            ORDER BY stop_pts_ns LIMIT 1), @to)
           AND s.start_pts_ns < @to AND s.stop_pts_ns > @from AND s.fragments > 0
@@ -221,6 +232,7 @@ export class SegmentIndex {
       'keyframesBefore', 'fragmentAfter', 'segmentAfter', 'newestFragmentStart', 'stats', 'gapsIn', 'lastSegment', 'unsealed', 'fragmentsInWindow'] as const) {
       this.stmts[k].safeIntegers(true);
     }
+    this.stmts.fragmentsInWindow.raw(true);
   }
 
   getMeta(key: string): string | undefined {
@@ -326,7 +338,7 @@ export class SegmentIndex {
       const lo = keys.length > 0 ? keys[keys.length - 1].start_pts_ns : fromPtsNs;
       const bySegment = new Map<number, FragmentRow[]>();
       for (const r of this.stmts.fragmentsInWindow.all({ from: lo, to: toPtsNs })) {
-        const f = fragmentRow(r);
+        const f = fragmentRowOfArray(r);
         const list = bySegment.get(f.segment_id);
         if (list) list.push(f);
         else bySegment.set(f.segment_id, [f]);
