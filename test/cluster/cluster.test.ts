@@ -155,6 +155,8 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   const doneOnC = await makeClip(`${cUrl}/cameras/${jobCam}`, {
     start_pts_ns: cPts - 2_500_000_000, stop_pts_ns: cPts - 500_000_000, out_dir: `s3://${bucket.name}/clips/c`, max_wait_ms: 20_000 });
   assert.equal(doneOnC.status, 'done', String(doneOnC.error));
+  const localOnC = await makeClip(`${cUrl}/cameras/${jobCam}`, { start_pts_ns: cPts - 2_000_000_000, stop_pts_ns: cPts - 1_000_000_000, max_wait_ms: 20_000 });
+  assert.equal(localOnC.status, 'done', String(localOnC.error));
   const waitingOnC = await post(`${cUrl}/cameras/${jobCam}/clip`, { start_pts_ns: cPts + 25e9, stop_pts_ns: cPts + 27e9, max_wait_ms: 120_000 });
   assert.equal(waitingOnC.status, 202);
   const killedAt = Date.now();
@@ -179,6 +181,13 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   const clipKey = doneOnC.path!.replace(`s3://${bucket.name}/`, '');
   const clipObject = Buffer.from(await (await bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: clipKey }))).Body!.transformToByteArray());
   assert.ok(fromA.length > 1000 && fromA.equals(clipObject), 'the clip c made, served by a from the store');
+  // One written to c's own disk is c's to serve: asked of a while c is gone, 503 NODE_UNAVAILABLE naming c.
+  const localRead = await getJson<{ clip: JobWire }>(`${askA}/clip/${localOnC.clip_id}`);
+  assert.deepEqual([localRead.status, localRead.body.clip.status], [200, 'done']);
+  const localFile = await fetch(`${askA}/clip/${localOnC.clip_id}/file`);
+  const localErr = await localFile.json() as { code: string; message: string };
+  assert.deepEqual([localFile.status, localErr.code], [503, 'NODE_UNAVAILABLE']);
+  assert.match(localErr.message, /on node c/);
   const listed = await getJson<{ clips: Array<{ clip_id: string }> }>(`${askA}/cameras/${jobCam}/clips`);
   for (const id of [doneOnC.clip_id, waitingOnC.body.clip_id]) assert.ok(listed.body.clips.some((x) => x.clip_id === id), `${id} listed by a`);
 
@@ -210,6 +219,7 @@ test('3 nodes × 12 cameras: leases spread them, failover, partition, graceful a
   assert.notEqual(jobRow.node, 'c', 'done by the node that took it over');
   assert.ok(jobRow.claims >= 2, `claimed ${jobRow.claims} times`);
   assert.equal(jobRow.status, 'done');
+  assert.ok(nodes.get('c')!.output().includes('clip job taken over by another node while this one was away'), 'c, back, left the job to its new holder');
 
   // Graceful stop of a: its cameras move at once (sealed, released), not after a lease timeout.
   const aCameras = (await leases()).get('a')!;

@@ -115,8 +115,12 @@ export class JobClaims {
     const holders = await this.jobs.holders([...local.keys()]);
     for (const [id, l] of local) {
       const h = holders.get(id);
-      if (!h) await this.jobs.accept(l.camera, l.job);
-      else if (h.node !== this.o.node) l.engine.forget(id, h.node);
+      if (!h) {
+        await this.jobs.accept(l.camera, l.job);
+      } else if (h.node !== this.o.node) {
+        this.o.log.info('clip job taken over by another node while this one was away: left to it', { clip_id: id, node: h.node });
+        l.engine.forget(id, h.node);
+      }
     }
     const lost: string[] = [];
     for (const [id, h] of holders) {
