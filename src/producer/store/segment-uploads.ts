@@ -57,13 +57,19 @@ export interface StoreStatus {
 /** Evictions and deletions per step (one catalog transaction each). */
 const BATCH = 64;
 
+/** What a segment row says of its file (recovery changes it when it reconciles a damaged file). */
+const rowState = (row: SegmentRow): string => `${row.bytes}:${row.mtime_ms}`;
+
 export class SegmentUploads {
   readonly store: ObjectStore;
   private readonly cameras = new Map<string, UploadCamera>();
   private readonly inFlight = new Map<string, Set<number>>();
   private readonly active = new Set<Promise<void>>();
-  /** Segments whose local file cannot be read (not a store fault): left for recovery, not retried here. */
-  private readonly unreadable = new Set<string>();
+  /**
+   * Segments whose local file cannot be read (not a store fault), with the row as it was then: left for
+   * recovery, retried here once recovery changed the row (a damaged file reconciled: its new size, mtime).
+   */
+  private readonly unreadable = new Map<string, string>();
   private readonly workers: number;
   private readonly backoff: { first: number; max: number };
   private delayMs = 0;
@@ -145,7 +151,7 @@ export class SegmentUploads {
       this.pump();
       // (A segment whose local file cannot be read waits for recovery, not for the store.)
       const waiting = [...this.cameras.values()].some((c) => c.storedSegments.pendingUploads(1000)
-        .some((r) => !this.unreadable.has(`${c.name}/${r.id}`)));
+        .some((r) => !this.isUnreadable(c.name, r)));
       if (!waiting && this.active.size === 0) return;
       if (Date.now() > deadline) throw new StoreError(`uploads did not catch up within ${timeoutMs} ms`);
       await new Promise<void>((r) => {
@@ -202,6 +208,10 @@ export class SegmentUploads {
     this.retryTimer.unref();
   }
 
+  private isUnreadable(camera: string, row: SegmentRow): boolean {
+    return this.unreadable.get(`${camera}/${row.id}`) === rowState(row);
+  }
+
   /** The oldest waiting segment across cameras (by creation), not already being uploaded. */
   private next(): { camera: UploadCamera; row: SegmentRow } | null {
     let best: { camera: UploadCamera; row: SegmentRow } | null = null;
@@ -209,7 +219,7 @@ export class SegmentUploads {
       const busy = this.inFlight.get(camera.name)!;
       // The oldest few only: enough to pass those in flight and those whose file cannot be read.
       const row = camera.storedSegments.pendingUploads(busy.size + this.unreadable.size + 1)
-        .find((r) => !busy.has(r.id) && !this.unreadable.has(`${camera.name}/${r.id}`));
+        .find((r) => !busy.has(r.id) && !this.isUnreadable(camera.name, r));
       if (row && (!best || row.created_ms < best.row.created_ms)) best = { camera, row };
     }
     if (best) this.inFlight.get(best.camera.name)!.add(best.row.id);
@@ -241,7 +251,7 @@ export class SegmentUploads {
       const message = (e as Error).message;
       if (!(e instanceof StoreError) && (e as NodeJS.ErrnoException).code !== undefined) {
         // The local file, not the store: recovery's business (a missing or changed sealed file).
-        this.unreadable.add(`${camera.name}/${row.id}`);
+        this.unreadable.set(`${camera.name}/${row.id}`, rowState(row));
         this.o.log.error('segment not uploaded: its local file cannot be read', { camera: camera.name, path: row.path, error: message });
         return;
       }
