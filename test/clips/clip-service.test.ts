@@ -103,11 +103,16 @@ test('in a cluster the clip service writes its jobs through the shared port, ado
     engine.adopt(theirs);
     assert.equal(calls.at(-1), `finished ${theirs.clipId} error`, 'adopting a job that ended here reports its end again');
 
-    // A waiting job another node took over is dropped here.
+    // A waiting job another node took over is dropped here, its record too; taken back later, it runs afresh.
     const waiting = await engine.accept(pts(150, 151, { maxWaitMs: 60_000 }));
-    engine.forget(waiting.clipId, 'n2');
-    assert.equal(engine.get(waiting.clipId)?.status, 'error');
-    assert.equal(engine.get(waiting.clipId)?.error, 'taken over by node n2');
+    engine.forget(waiting.clipId);
+    assert.equal(engine.get(waiting.clipId), undefined);
+    const back = await engine.accept(pts(150, 151, { maxWaitMs: 60_000 }));
+    engine.forget(back.clipId);
+    engine.adopt({ ...back, deadlineMs: Date.now() + 50 });
+    await engine.waitTerminal(back.clipId, 5000, ac.signal);
+    assert.equal(engine.get(back.clipId)?.status, 'error');
+    assert.match(String(engine.get(back.clipId)?.error), /no segments overlap/, 'run here, not reported as taken over');
 
     // Reads: a job another node holds is the table's; one this node holds is its own; unknown is 404.
     elsewhere.set(waiting.clipId, { camera: 'front', node: 'n2', job: { ...waiting, status: 'running' } });
@@ -120,7 +125,7 @@ test('in a cluster the clip service writes its jobs through the shared port, ado
     assert.deepEqual((await recentJobs(engine, 10)).map((j) => j.status), ['running', 'queued']);
     const held = new Map(elsewhere);
     elsewhere.clear();
-    assert.deepEqual((await recentJobs(engine, 10)).map((j) => j.clipId).sort(), [own.clipId, theirs.clipId, waiting.clipId].sort());
+    assert.deepEqual((await recentJobs(engine, 10)).map((j) => j.clipId).sort(), [own.clipId, theirs.clipId, back.clipId].sort());
     for (const [k, v] of held) elsewhere.set(k, v);
     // A client waiting on a job another node runs sees it end there.
     setTimeout(() => elsewhere.set(waiting.clipId, { camera: 'front', node: 'n2', job: { ...waiting, status: 'done' } }), 300);

@@ -223,10 +223,13 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     queueMicrotask(() => this.pump());
   }
 
-  /** Drops a waiting job another node of the cluster took over (one already running ends; its result is not the job's). */
-  forget(clipId: string, node: string): void {
-    if (!this.pending.delete(clipId)) return;
-    this.store.finish(clipId, 'error', null, `taken over by node ${node}`);
+  /**
+   * Drops a waiting job another node of the cluster took over: its record here goes too (the cluster's
+   * table answers for it; should the job come back here, it runs afresh). One already running ends; its
+   * result is not the job's.
+   */
+  forget(clipId: string): void {
+    if (this.pending.delete(clipId)) this.store.remove(clipId);
   }
 
   get(clipId: string): JobRecord | undefined {

@@ -119,7 +119,7 @@ export class JobClaims {
         await this.jobs.accept(l.camera, l.job);
       } else if (h.node !== this.o.node) {
         this.o.log.info('clip job taken over by another node while this one was away: left to it', { clip_id: id, node: h.node });
-        l.engine.forget(id, h.node);
+        l.engine.forget(id);
       }
     }
     const lost: string[] = [];

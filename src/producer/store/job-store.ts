@@ -118,6 +118,7 @@ export class JobStore {
       insert: db.prepare(`INSERT INTO jobs (seq, clip_id, status, spec, start_pts_ns, stop_pts_ns, out_dir, created_ms, updated_ms, deadline_ms)
         VALUES (@seq, @clip_id, 'queued', @spec, @start_pts_ns, @stop_pts_ns, @out_dir, @now, @now, @deadline_ms)`),
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE clip_id = ?'),
+      remove: db.prepare('DELETE FROM jobs WHERE clip_id = ?'),
       adopt: db.prepare(`INSERT OR IGNORE INTO jobs (seq, clip_id, status, spec, start_pts_ns, stop_pts_ns, out_dir, created_ms, updated_ms, deadline_ms)
         VALUES (@seq, @clip_id, 'queued', @spec, @start_pts_ns, @stop_pts_ns, @out_dir, @created_ms, @now, @deadline_ms)`),
       setStatus: db.prepare('UPDATE jobs SET status = ?, updated_ms = ? WHERE clip_id = ?'),
@@ -168,6 +169,11 @@ export class JobStore {
       seq: job.seq, clip_id: job.clipId, spec: stringifyWireJson(job.spec), start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs,
       out_dir: job.outDir, created_ms: job.createdMs, now: nowMs, deadline_ms: job.deadlineMs,
     });
+  }
+
+  /** Forgets a job (in a cluster: one another node took over). */
+  remove(clipId: string): void {
+    this.s.remove.run(clipId);
   }
 
   get(clipId: string): JobRecord | undefined {
