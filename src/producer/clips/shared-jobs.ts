@@ -52,11 +52,11 @@ export async function findJob(engine: JobReader, id: string): Promise<{ job: Job
   return { job: local, elsewhere: null };
 }
 
-/** The job once it ended, or as it is after `ms` (or when the client goes away). */
-export async function waitForJob(engine: JobReader, id: string, ms: number, signal: AbortSignal): Promise<JobRecord> {
+/** The job once it ended, or as it is after `ms` (or when the client goes away); `found`: findJob's answer already had. */
+export async function waitForJob(engine: JobReader, id: string, ms: number, signal: AbortSignal, found?: Awaited<ReturnType<typeof findJob>>): Promise<JobRecord> {
   const until = Date.now() + ms;
-  for (;;) {
-    const { job, elsewhere } = await findJob(engine, id);
+  for (let known = found; ; known = undefined) {
+    const { job, elsewhere } = known ?? await findJob(engine, id);
     if (elsewhere === null && engine.get(id)) {
       await engine.waitTerminal(id, until - Date.now(), signal);
       return engine.get(id)!;

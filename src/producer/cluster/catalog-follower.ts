@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { Logger } from '../../common/log.js';
 import type { SegmentIndex } from '../store/catalog.js';
 import { exactTypes, fragmentOf, segmentOf } from '../store/pg-catalog-reader.js';
+import { NodePool } from './node-pool.js';
 
 /** Rows per query; a camera's backlog (a node joining years of footage) goes in pages. */
 const PAGE = 500;
@@ -25,18 +26,22 @@ export interface FollowedCamera {
 }
 
 export class CatalogFollower {
-  private readonly pool: pg.Pool;
+  private readonly db: NodePool;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
   private failing = false;
-  /** Segments imported and dropped since start, and queries sent (for /metrics and the figures). */
+  /** Segments imported and dropped since start (for /metrics and the figures). */
   imported = 0;
   dropped = 0;
-  queries = 0;
   private polls = 0;
 
   private readonly page: number;
+
+  /** Queries sent (for /metrics and the figures). */
+  get queries(): number {
+    return this.db.queries;
+  }
 
   constructor(url: string, private readonly o: {
     node: string; log: Logger; periodMs: number; queryTimeoutMs: number; cameras: () => FollowedCamera[];
@@ -44,11 +49,7 @@ export class CatalogFollower {
     page?: number;
   }) {
     this.page = o.page ?? PAGE;
-    this.pool = new pg.Pool({
-      connectionString: url, max: 1, query_timeout: o.queryTimeoutMs, connectionTimeoutMillis: o.queryTimeoutMs,
-      idleTimeoutMillis: 30_000, application_name: `segrec-follower ${o.node}`,
-    });
-    this.pool.on('error', () => undefined);
+    this.db = new NodePool(url, { name: `segrec-follower ${o.node}`, max: 1, queryTimeoutMs: o.queryTimeoutMs });
   }
 
   start(): void {
@@ -80,8 +81,7 @@ export class CatalogFollower {
   }
 
   private async query(text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
-    this.queries++;
-    return (await this.pool.query({ text, values, types: exactTypes(pg.types) })).rows as Array<Record<string, unknown>>;
+    return (await this.db.query({ text, values, types: exactTypes(pg.types) })).rows as Array<Record<string, unknown>>;
   }
 
   /** Every camera's segments uploaded since its cursor: one query a page for all cameras, one for their fragments. */
@@ -142,6 +142,6 @@ export class CatalogFollower {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
-    await this.pool.end().catch(() => undefined);
+    await this.db.end();
   }
 }

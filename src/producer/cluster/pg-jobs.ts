@@ -7,6 +7,7 @@ import pg from 'pg';
 import { stringifyWireJson } from '../../protocol/wire-json.js';
 import { jobFromRow, seqOfClipId, type JobRecord, type JobStatus } from '../store/job-store.js';
 import type { SharedJob } from '../clips/shared-jobs.js';
+import { NodePool } from './node-pool.js';
 
 /** A job taken over from another node. */
 export interface AdoptedJob extends SharedJob {
@@ -29,22 +30,24 @@ function sharedOf(r: Row): SharedJob {
 
 const UNFINISHED = "status IN ('queued', 'running')";
 
+/** A job entered as `values()` gives it, claimed by this node for `claimMs`. */
+const INSERT_JOB = `INSERT INTO clip_jobs (clip_id, camera, status, spec, start_pts_ns, stop_pts_ns, out_dir, outcome, error, created_ms, updated_ms,
+      deadline_ms, node, claim_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now() + $14 * interval '1 millisecond')`;
+
 export class PgJobs {
-  private readonly pool: pg.Pool;
-  /** Queries sent (for /metrics and the figures). */
-  queries = 0;
+  private readonly db: NodePool;
 
   constructor(url: string, private readonly o: { node: string; claimMs: number; queryTimeoutMs: number }) {
-    this.pool = new pg.Pool({
-      connectionString: url, max: 2, query_timeout: o.queryTimeoutMs, connectionTimeoutMillis: o.queryTimeoutMs,
-      idleTimeoutMillis: 30_000, application_name: `segrec-jobs ${o.node}`,
-    });
-    this.pool.on('error', () => undefined);
+    this.db = new NodePool(url, { name: `segrec-jobs ${o.node}`, max: 2, queryTimeoutMs: o.queryTimeoutMs });
+  }
+
+  /** Queries sent (for /metrics and the figures). */
+  get queries(): number {
+    return this.db.queries;
   }
 
   private q<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    this.queries++;
-    return this.pool.query<R>(text, values);
+    return this.db.query<R>({ text, values });
   }
 
   private values(camera: string, j: JobRecord): unknown[] {
@@ -56,9 +59,7 @@ export class PgJobs {
 
   /** A job accepted here: entered, claimed by this node (a job entered already is left as it is). */
   async accept(camera: string, job: JobRecord): Promise<void> {
-    await this.q(`INSERT INTO clip_jobs (clip_id, camera, status, spec, start_pts_ns, stop_pts_ns, out_dir, outcome, error, created_ms, updated_ms,
-      deadline_ms, node, claim_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now() + $14 * interval '1 millisecond')
-      ON CONFLICT (clip_id) DO NOTHING`, this.values(camera, job));
+    await this.q(`${INSERT_JOB} ON CONFLICT (clip_id) DO NOTHING`, this.values(camera, job));
   }
 
   /** A job this node holds has started running. */
@@ -72,8 +73,7 @@ export class PgJobs {
    * catalog). False: another node holds the job now (it took the lapsed claim), and its result stands.
    */
   async finish(camera: string, job: JobRecord): Promise<boolean> {
-    const r = await this.q(`INSERT INTO clip_jobs (clip_id, camera, status, spec, start_pts_ns, stop_pts_ns, out_dir, outcome, error, created_ms, updated_ms,
-      deadline_ms, node, claim_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now() + $14 * interval '1 millisecond')
+    const r = await this.q(`${INSERT_JOB}
       ON CONFLICT (clip_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, error = EXCLUDED.error, updated_ms = EXCLUDED.updated_ms
       WHERE clip_jobs.node = EXCLUDED.node AND clip_jobs.${UNFINISHED}`, this.values(camera, job));
     return r.rowCount === 1;
@@ -138,6 +138,6 @@ export class PgJobs {
   }
 
   async close(): Promise<void> {
-    await this.pool.end().catch(() => undefined);
+    await this.db.end();
   }
 }

@@ -5,6 +5,7 @@
 // within a round instead of hanging.
 import pg from 'pg';
 import { migratePg } from '../store/pg-schema.js';
+import { NodePool } from './node-pool.js';
 
 export interface LeaseRow {
   camera: string;
@@ -42,29 +43,26 @@ export interface CatalogTail {
 }
 
 export class PgLeases {
-  private readonly pool: pg.Pool;
-  /** Queries sent (for /metrics and the figures). */
-  queries = 0;
+  private readonly db: NodePool;
   /** Cameras whose lease row is known to exist. */
   private readonly known = new Set<string>();
 
   constructor(url: string, private readonly o: { node: string; leaseTimeoutMs: number; queryTimeoutMs: number }) {
-    this.pool = new pg.Pool({
-      connectionString: url, max: 2, query_timeout: o.queryTimeoutMs, connectionTimeoutMillis: o.queryTimeoutMs,
-      idleTimeoutMillis: 30_000, application_name: `segrec-leases ${o.node}`,
-    });
-    // A connection that breaks while idle is reported here; the next query opens another.
-    this.pool.on('error', () => undefined);
+    this.db = new NodePool(url, { name: `segrec-leases ${o.node}`, max: 2, queryTimeoutMs: o.queryTimeoutMs });
+  }
+
+  /** Queries sent (for /metrics and the figures). */
+  get queries(): number {
+    return this.db.queries;
   }
 
   private q<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    this.queries++;
-    return this.pool.query<R>(text, values);
+    return this.db.query<R>({ text, values });
   }
 
   /** Brings the catalog's schema up to date (as the mirror does; whichever comes first). */
   async migrate(): Promise<void> {
-    await migratePg(this.pool);
+    await migratePg(this.db.pool);
   }
 
   /**
@@ -135,8 +133,8 @@ export class PgLeases {
 
   /** Takes a camera whose lease is free or lapsed; null when another node has it. */
   async acquire(camera: string): Promise<Acquired | null> {
-    const c = await this.pool.connect();
-    this.queries += 5;
+    const c = await this.db.pool.connect();
+    this.db.queries += 5;
     let failed: Error | undefined;
     try {
       await c.query('BEGIN');
@@ -195,6 +193,6 @@ export class PgLeases {
   }
 
   async close(): Promise<void> {
-    await this.pool.end().catch(() => undefined);
+    await this.db.end();
   }
 }

@@ -50,9 +50,9 @@ export const clipRoutes: CameraRoute[] = [
     schema: { summary: `A clip job; ?wait_ms= holds the answer until it ends (at most ${WAIT_MS_CAP} ms).`, params: ClipParams, querystring: ClipWaitQuery, response: { 200: ClipAnswer, ...errors(400, 404) } },
     handler: async (c, p) => {
       // An unknown id is 404 whatever the query says.
-      await findJob(engineOf(p), c.params.id);
+      const found = await findJob(engineOf(p), c.params.id);
       const waitMs = (c.query.wait_ms as number | undefined) ?? 0;
-      const job = await waitForJob(engineOf(p), c.params.id, Math.min(waitMs, WAIT_MS_CAP), c.signal);
+      const job = await waitForJob(engineOf(p), c.params.id, Math.min(waitMs, WAIT_MS_CAP), c.signal, found);
       c.json(200, { ok: true, clip: clipJson(job), message: job.error });
     },
   },
