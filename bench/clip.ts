@@ -4,7 +4,8 @@
 // written) is cut again and again while it keeps recording. Interleaved, each run measures:
 //   - ours over HTTP: POST /clip, then GET /clip/{id}?wait_ms= until `done` (keep-alive connection), timed
 //     by a client in its own process (bench/clip-client.ts), as a user's client is;
-//   - our assembly in process (assembleClip: read, plan, write, fsync, publish), no HTTP or job store;
+//   - our assembly in process (assembleClip: read, plan, write, fsync, publish), no HTTP or job store,
+//     and the CPU time it takes (every thread of the process; the copies' too);
 //   - a plain copy of the clip's bytes (fs.copyFileSync), and the same copy fsynced;
 //   - `ffmpeg -ss … -f concat -c copy` over the same segment files (one process per clip, not fsynced).
 // Prints medians of the runs and the two ratios the issue asks for.
@@ -109,16 +110,21 @@ const measures = {
 type Name = keyof typeof measures;
 const names = Object.keys(measures) as Name[];
 const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
+/** CPU time of this process (every thread: libuv's pool too) while a measure ran. */
+const cpuTimes = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Name, number[]>;
 const WARMUP = 2;
 for (let i = 0; i < runs + WARMUP; i++) {
   // Interleaved, and each run in another order, so drift and neighbours weigh on all alike.
   for (let k = 0; k < names.length; k++) {
     const name = names[(i + k) % names.length];
     const t = performance.now();
+    const c0 = process.cpuUsage();
     const r = await measures[name]();
     const ms = performance.now() - t;
+    const cpu = process.cpuUsage(c0);
     const { cleanup, ms: own } = typeof r === 'function' ? { cleanup: r, ms: undefined } : r;
     if (i >= WARMUP) times[name].push(own ?? ms);
+    if (i >= WARMUP) cpuTimes[name].push((cpu.user + cpu.system) / 1000);
     cleanup();
     await sleep(20);
   }
@@ -140,6 +146,7 @@ row('our assembly in process (assembleClip)', 'assembly', `${(m.http - m.assembl
 row('plain copy of the same bytes (copyFileSync)', 'copy', '');
 row('copy + fsync', 'copyFsync', '');
 row('ffmpeg -ss … -f concat -c copy (a process)', 'ffmpeg', 'not fsynced');
+console.log(`  CPU of this process per clip: assembly ${fmt(median(cpuTimes.assembly))} ms, copyFileSync ${fmt(median(cpuTimes.copy))} ms, copy + fsync ${fmt(median(cpuTimes.copyFsync))} ms`);
 console.log(`  HTTP / (copy + fsync)   ${(m.http / m.copyFsync).toFixed(2)}×   (target ≤ 1.5×)`);
 console.log(`  ffmpeg / HTTP           ${(m.ffmpeg / m.http).toFixed(2)}×   (target ≥ 5×)`);
 console.log(`  segment sizes: ${used.map((s) => (statSync(s).size / 1e6).toFixed(1) + ' MB').join(', ')}`);

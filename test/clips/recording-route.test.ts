@@ -3,7 +3,8 @@
 // same on every request, and the same as a clip of that window (one cut, written or not); Range,
 // If-Range, If-None-Match and HEAD answer as HTTP says, each range's bytes those of the whole file; a
 // window across an ingest restart plays the footage on both sides and names the gap in X-Segrec-Gaps;
-// windows are validated like clips'; the segments being read are pinned against retention.
+// windows are validated like clips'; the segments being read are pinned against retention; moofs read
+// once (of sealed segments and of the one being written) serve later windows exactly.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -221,6 +222,34 @@ describe('GET /recording.mp4: recorded footage of any window, made on the fly', 
     assert.equal(clip.status, 'error');
     assert.match(String(clip.error), /changed on disk after it was sealed/);
   });
+});
+
+test('clips of the segment being written reuse its moofs read before: each exact, before and after it is sealed', async () => {
+  const tmp = tempDir();
+  const p = await startTestProducer(tmp.dir, { segmentSeconds: 8 });
+  try {
+    // The open segment, once it holds 2 s.
+    const open = await waitFor('an open segment (not the first) with 2 s of fragments', async () => {
+      const all = (await listSegments(p.url)).segments;
+      return all.find((x) => !x.sealed && x.fragments >= 2 && x.id !== all[0].id) ?? null;
+    }, 30_000);
+    const at = (frames: number) => Math.round(open.start_pts_ns + frames * FRAME_NS);
+    const first = await makeClip(p.url, { start_pts_ns: at(3.5), stop_pts_ns: at(20.5) });
+    // Fragments written since: the second clip reads those, and takes the first ones from the cache.
+    const second = await makeClip(p.url, { start_pts_ns: at(5.5), stop_pts_ns: at(50.5) });
+    const sealed = await waitFor('that segment sealed', async () => (await listSegments(p.url)).segments.find((x) => x.id === open.id && x.sealed) ?? null, 30_000);
+    // Sealed now (its row's bytes and mtime set): read afresh, not from what was cached of it open.
+    const third = await makeClip(p.url, { start_pts_ns: at(4.5), stop_pts_ns: at(60.5) });
+    const frames = await sourceFrames(tmp.dir, [sealed]);
+    for (const [clip, a, b] of [[first, 3.5, 20.5], [second, 5.5, 50.5], [third, 4.5, 60.5]] as const) {
+      assert.equal(clip.status, 'done', String(clip.error));
+      const want = framesIn(frames, at(a), at(b));
+      assert.deepEqual(await videoFrameMd5s(clip.path!), want.map((f) => f.md5), `clip of frames ${a}..${b}: exactly the recorded frames`);
+    }
+  } finally {
+    await p.close();
+    tmp.cleanup();
+  }
 });
 
 test('the segments a view reads are pinned until it is released', async () => {

@@ -1,6 +1,6 @@
 // Shared tools of the fault suite: a seeded PRNG (the seed is printed, so a failing run can be replayed),
-// file hashes and clip-root walks, a small tmpfs mount for disk-full tests (skipped with a clear message
-// when it cannot run), a local node:http "camera" that can be down, send garbage, or stream a real MP4
+// file hashes and clip-root walks, a small tmpfs mount for disk-full tests and a ramfs one (skipped with a
+// clear message when they cannot run), a local node:http "camera" that can be down, send garbage, or stream a real MP4
 // paced in real time, and a recorder of measured figures (printed as test diagnostics and, when
 // SEGREC_FAULT_REPORT names a directory, written there as JSON for docs/reliability.md).
 import { createHash } from 'node:crypto';
@@ -84,16 +84,25 @@ export function stats(xs: number[]): { n: number; min: number; median: number; m
  * when not root or when mounting fails — except under CI (env CI set) as root, where a failed mount fails.
  */
 export async function withTmpfs(t: TestContext, dir: string, sizeMiB: number, fn: () => Promise<void>): Promise<void> {
+  await withMount(t, dir, ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs'], 'disk-full test', fn);
+}
+
+/** Mounts a ramfs (a filesystem without O_DIRECT) at `dir` and runs `fn`, as withTmpfs does. */
+export async function withRamfs(t: TestContext, dir: string, fn: () => Promise<void>): Promise<void> {
+  await withMount(t, dir, ['-t', 'ramfs', 'ramfs'], 'ramfs test', fn);
+}
+
+async function withMount(t: TestContext, dir: string, args: string[], what: string, fn: () => Promise<void>): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    t.skip('disk-full test needs root to mount a tmpfs (run as root, as CI does)');
+    t.skip(`${what} needs root to mount a filesystem (run as root, as CI does)`);
     return;
   }
   mkdirSync(dir, { recursive: true });
-  const m = await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', dir]);
+  const m = await run('mount', [...args, dir]);
   if (m.code !== 0) {
-    const why = `could not mount a tmpfs at ${dir}: ${m.stderr.trim() || `exit ${m.code}`}`;
+    const why = `could not mount ${args[1]} at ${dir}: ${m.stderr.trim() || `exit ${m.code}`}`;
     if (process.env.CI) throw new Error(why);
-    t.skip(`${why} (disk-full test skipped)`);
+    t.skip(`${why} (${what} skipped)`);
     return;
   }
   try {

@@ -1,14 +1,17 @@
 // layoutMp4's box structure, read back with our own box reader (every sample's bytes must be where the
-// sample tables say), its ffprobe view, the copy-batching of writeLayout, and its error paths.
+// sample tables say), its ffprobe view, the chunking of writeLayout, its O_DIRECT and buffered writes, and
+// its error paths.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { constants, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BoxHeader, childBoxes, readBoxHeader } from '../../src/mp4/box.js';
 import { type TrackInfo, parseInit } from '../../src/mp4/init.js';
 import { scanFragmentedFile } from '../../src/mp4/scan.js';
 import { type Mp4Layout, type WriterSample, type WriterTrack, layoutMp4 } from '../../src/mp4/writer.js';
-import { planBatches, writeLayout } from '../../src/producer/clips/write-layout.js';
+import { alignedMemory, planChunks, writeLayout } from '../../src/producer/clips/write-layout.js';
+import { withRamfs } from '../faults/support.js';
 import { makeVideo, probePackets, probeStreams, tempDir } from '../helpers/media.js';
 import { rng } from './fixtures.js';
 
@@ -222,26 +225,22 @@ describe('layoutMp4', () => {
 });
 
 describe('writeLayout', () => {
-  it('coalesces reads: small skips joined, sources kept apart, big ranges split at 8 MiB', () => {
-    const MiB = 1024 * 1024;
-    const b = planBatches([
-      { source: 0, offset: 0, length: 100 },
-      { source: 0, offset: 150, length: 100 },
-      { source: 0, offset: 10 * MiB, length: 20 * MiB },
-      { source: 1, offset: 30 * MiB, length: 10 },
-      { source: 0, offset: 30 * MiB, length: 10 },
-    ], 8 * MiB);
-    assert.deepEqual(b.map((x) => [x.source, x.offset, x.length, x.pieces.map((p) => [p.at, p.length])]), [
-      [0, 0, 250, [[0, 100], [150, 100]]],
-      [0, 10 * MiB, 8 * MiB, [[0, 8 * MiB]]],
-      [0, 18 * MiB, 8 * MiB, [[0, 8 * MiB]]],
-      [0, 26 * MiB, 4 * MiB, [[0, 4 * MiB]]],
-      [1, 30 * MiB, 10, [[0, 10]]],
-      [0, 30 * MiB, 10, [[0, 10]]],
+  it('cuts the output into chunks: the head and the copy ranges split at chunk boundaries, in order', () => {
+    const layout: Mp4Layout = {
+      head: Buffer.alloc(10),
+      copies: [{ source: 0, offset: 100, length: 25 }, { source: 1, offset: 0, length: 3 }, { source: 0, offset: 500, length: 2 }],
+      size: 40,
+    };
+    const chunks = planChunks(layout, 16);
+    assert.deepEqual(chunks.map((c) => c.map((p) => [p.at, p.length, p.source, p.offset])), [
+      [[0, 10, null, 0], [10, 6, 0, 100]],
+      [[0, 16, 0, 106]],
+      [[0, 3, 0, 122], [3, 3, 1, 0], [6, 2, 0, 500]],
     ]);
+    assert.throws(() => planChunks({ ...layout, size: 41 }, 16), /holds 40 bytes, its size says 41/);
   });
 
-  it('copies exactly, across many batches and sources', async () => {
+  it('copies exactly, across many chunks and sources, written straight to the disk or buffered', async () => {
     const rand = rng(3);
     const a = Buffer.alloc(9 * 1024 * 1024 + 123);
     const b = Buffer.alloc(300_000);
@@ -259,9 +258,34 @@ describe('writeLayout', () => {
       size: 0,
     };
     layout.size = 4 + layout.copies.reduce((n, c) => n + c.length, 0);
+    const expected = materialize(layout, [a, b]);
     const out = join(tmp.dir, 'copy.bin');
-    await writeLayout(layout, [pa, pb], out);
-    assert.ok(readFileSync(out).equals(materialize(layout, [a, b])));
+    const mode = await writeLayout(layout, [pa, pb], out);
+    assert.ok(readFileSync(out).equals(expected));
+    // Where this directory's filesystem takes O_DIRECT, the clip is written so (the last chunk truncated).
+    assert.equal(mode, await directWorks(tmp.dir) ? 'direct' : 'buffered');
+    // A smaller output over an existing file: nothing of the old one is left.
+    const small: Mp4Layout = { head: Buffer.from('H'), copies: [{ source: 1, offset: 7, length: 5000 }], size: 5001 };
+    await writeLayout(small, [pa, pb], out);
+    assert.ok(readFileSync(out).equals(materialize(small, [a, b])));
+    assert.equal(await writeLayout(layout, [pa, pb], out, { buffered: true }), 'buffered');
+    assert.ok(readFileSync(out).equals(expected));
+  });
+
+  it('writes buffered where the filesystem refuses O_DIRECT (a ramfs)', async (t) => {
+    const mnt = join(tmp.dir, 'ramfs');
+    await withRamfs(t, mnt, async () => {
+      const src = join(tmp.dir, 'r.bin');
+      const bytes = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+      for (let i = 0; i < bytes.length; i += 997) bytes[i] = i % 251;
+      writeFileSync(src, bytes);
+      const layout: Mp4Layout = { head: Buffer.from('ramfs'), copies: [{ source: 0, offset: 3, length: bytes.length - 3 }], size: 5 + bytes.length - 3 };
+      assert.equal(await directWorks(mnt), false, 'a ramfs refuses O_DIRECT');
+      for (let i = 0; i < 2; i++) {
+        assert.equal(await writeLayout(layout, [src], join(mnt, `r${i}.bin`)), 'buffered');
+        assert.ok(readFileSync(join(mnt, `r${i}.bin`)).equals(materialize(layout, [bytes])));
+      }
+    });
   });
 
   it('rejects a source that is too short or missing', async () => {
@@ -273,3 +297,21 @@ describe('writeLayout', () => {
     await assert.rejects(writeLayout(layout, [], join(tmp.dir, 'o3.bin')), /no path for source 0/);
   });
 });
+
+/** Whether `dir`'s filesystem takes an O_DIRECT write of one aligned block (probed apart from the writer). */
+async function directWorks(dir: string): Promise<boolean> {
+  const probe = join(dir, '.direct-probe');
+  try {
+    const h = await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_DIRECT);
+    try {
+      const aligned = alignedMemory(4096).subarray(0, 4096);
+      await h.write(aligned, 0, 4096, 0);
+      return true;
+    } finally {
+      await h.close();
+      rmSync(probe, { force: true });
+    }
+  } catch {
+    return false;
+  }
+}

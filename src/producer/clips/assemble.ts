@@ -76,7 +76,7 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
     // allSettled, not all: when one write fails (disk full) the other must be finished before the temp
     // files are removed, or it would create its file again afterwards and leave it behind.
     const written = await Promise.allSettled([
-      writeLayout(layout, sources, tmpMp4, a.place, fetched),
+      writeLayout(layout, sources, tmpMp4, { place: a.place, fetched }),
       writeFile(tmpJson, sidecarFor(sidecarNames), { flush: true }),
     ]);
     for (const w of written) if (w.status === 'rejected') throw w.reason;

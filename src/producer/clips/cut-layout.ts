@@ -49,10 +49,12 @@ const initCache = new Map<string, InitSegment>();
 const INIT_CACHE_MAX = 1024;
 
 /**
- * Checked moofs of sealed local segments, by file: an hour's window asked again, or one beside it (a
- * browser scrubbing, a clip of an event near the last), is laid out without reading and checking
- * thousands of moofs again. A sealed file never changes (its size and mtime are still checked at every
- * read); an entry is for one row as it was (id, bytes, mtime), so a rescanned segment is read afresh.
+ * Checked moofs of local segments, by file: an hour's window asked again, or one beside it (a browser
+ * scrubbing, a clip of an event near the last), is laid out without reading and checking thousands of
+ * moofs again, and a clip of the newest seconds reads only the moofs written since the last clip. A
+ * fragment is never rewritten once the index has it; a sealed file never changes (its size and mtime
+ * are still checked at every read). An entry is for one row as it was (id; bytes and mtime once
+ * sealed), so a segment sealed since, or rescanned, is read afresh.
  */
 const moofCache = new Map<string, { what: string; moofs: Map<number, ParsedMoof> }>();
 /** Moofs kept at most (about an hour of 1-s fragments from three cameras; ~1.5 KB each at 30 fps). */
@@ -67,7 +69,7 @@ export function forgetSegmentReads(): void {
 }
 
 function rowSignature(row: SegmentRow): string {
-  return `${row.id}:${row.bytes}:${row.mtime_ms}`;
+  return row.sealed ? `${row.id}:${row.bytes}:${row.mtime_ms}` : `${row.id}:open`;
 }
 
 /** A sealed segment never changes; one that did (damage, a stray writer) is verified at the next start, and until then not trusted for clips. */
@@ -99,28 +101,32 @@ function cacheMoofs(abs: string, row: SegmentRow, fragments: FragmentRow[], moof
 }
 
 /**
- * Reads the init and the moofs of the given fragments. They are small (a few KiB), so plain positional
- * reads on one descriptor are cheaper than a round trip through the thread pool for each.
+ * Reads the init and the moofs of the given fragments (those not cached). They are small (a few KiB), so
+ * plain positional reads on one descriptor are cheaper than a round trip through the thread pool for each.
  */
 function readLocalSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
-  const cached = row.sealed ? moofCache.get(abs) : undefined;
-  const init = initCache.get(abs);
-  if (cached && init && cached.what === rowSignature(row) && fragments.every((f) => cached.moofs.has(f.seq))) {
-    checkSealed(row, statSync(abs));
+  const entry = moofCache.get(abs);
+  const known = entry?.what === rowSignature(row) ? entry.moofs : undefined;
+  const cachedInit = initCache.get(abs);
+  const missing = known && cachedInit ? fragments.filter((f) => !known.has(f.seq)) : fragments;
+  if (known && cachedInit && missing.length === 0) {
+    if (row.sealed) checkSealed(row, statSync(abs));
     moofCache.delete(abs);
-    moofCache.set(abs, cached);
-    return { init, moofs: fragments.map((f) => cached.moofs.get(f.seq)!) };
+    moofCache.set(abs, entry!);
+    return { init: cachedInit, moofs: fragments.map((f) => known.get(f.seq)!) };
   }
   const fd = openSync(abs, 'r');
   try {
     checkSealed(row, fstatSync(fd));
-    const read = parseSource(abs, row, fragments, (at, n) => {
+    const read = parseSource(abs, row, missing, (at, n) => {
       const buf = Buffer.allocUnsafe(n);
       readExactly(fd, buf, at);
       return buf;
     });
-    if (row.sealed) cacheMoofs(abs, row, fragments, read.moofs);
-    return read;
+    cacheMoofs(abs, row, missing, read.moofs);
+    if (missing === fragments) return read;
+    const fresh = new Map(missing.map((f, i) => [f.seq, read.moofs[i]]));
+    return { init: read.init, moofs: fragments.map((f) => fresh.get(f.seq) ?? known!.get(f.seq)!) };
   } finally {
     closeSync(fd);
   }
