@@ -259,7 +259,7 @@ function makeCameras(dir: string, perCamera: number, file: string, createdMs: (c
     mkdirSync(join(segmentsDir, '2026-01-01'), { recursive: true });
     const db = openDatabase(join(dir, name, 'index.db'));
     const camera: Camera = {
-      upload: { name, storedSegments: new StoredSegments(db), segmentsDir, pins: new PinSet(), retention: { remove() {} } },
+      upload: { name, storedSegments: new StoredSegments(db), segmentsDir, pins: new PinSet(), retention: { remove() {} }, place: {} },
       index: new SegmentIndex(db), next: 0,
     };
     for (let k = 0; k < perCamera; k++) addSealed(camera, file, createdMs(c, k));

@@ -124,7 +124,7 @@ export class Producer {
     this.db = openDatabase(join(o.dataDir, 'index.sqlite'));
     this.index = new SegmentIndex(this.db);
     this.storedSegments = new StoredSegments(this.db);
-    this.place = { segmentsDir: this.segmentsDir, store: shared.store ?? null };
+    this.place = { segmentsDir: this.segmentsDir, store: shared.store ?? null, changedSealed: (id) => this.backgroundCheck.verifySoon(id) };
     // The epoch of pts 0 (before 1970, negative, for a clock that has run for decades).
     const stored = this.index.getMeta('clock_base_epoch_ms');
     let base = stored === undefined || stored.trim() === '' ? NaN : Number(stored);

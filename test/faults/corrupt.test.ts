@@ -4,7 +4,8 @@
 // become recorded gaps naming the segment, the files themselves are not touched. Clips that do not need
 // the damage are frame-exact; clips across it skip it as a reported gap (and decode cleanly: no damaged
 // byte is copied); a clip wholly inside it fails naming the segment. A segment damaged while the
-// producer runs fails the clips that need it, by name. A second restart reports nothing new.
+// producer runs fails the clip that finds it, by name, and is verified at once: clips across it then skip
+// the damage as well. A second restart reports nothing new.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSync, readFileSync, statSync, truncateSync, writeSync, closeSync } from 'node:fs';
@@ -124,19 +125,25 @@ test('damaged segment files: reconciled at restart, reported, clips skip or name
     assert.equal(inside.status, 'error');
     assert.ok(String(inside.error).includes(B.path) && /damaged/.test(String(inside.error)), `the error names the damaged segment: ${inside.error}`);
 
-    // Damage while the producer runs: E's moof loses its sample count; clips needing E fail by name.
+    // Damage while the producer runs: E's moof loses its sample count; the clip that finds it fails by
+    // name, and has E verified at once (not at the next start): then clips across it skip the damage.
     const e2 = frags.get(E.id)![1];
     flip(file(E), trunSampleCountAt(file(E), e2), 4);
     const live = await makeClip(p.url, { start_pts_ns: E.start_pts_ns + 1e8, stop_pts_ns: E.stop_pts_ns - 1e8 });
     assert.equal(live.status, 'error');
     assert.ok(String(live.error).includes(E.path) && /damaged/.test(String(live.error)), `the error names ${E.path}: ${live.error}`);
     await exact(D.start_pts_ns + 1e8, D.stop_pts_ns - 1e8, framesIn(frames, D.start_pts_ns + 1e8, D.stop_pts_ns - 1e8), 'D still clips');
+    const askedAt = Date.now();
+    await waitFor('E verified while running', async () => p.producer.recovery.corrupt.includes(E.path) || null, 10_000);
+    const verifiedMs = Date.now() - askedAt;
+    const afterLive = await exact(E.start_pts_ns + 1e8, E.stop_pts_ns - 1e8, framesIn(frames, E.start_pts_ns + 1e8, E.stop_pts_ns - 1e8).filter(outside(e2)), "a clip across E's damage, once verified");
+    assert.ok(afterLive.gaps.some((g) => g.start_pts_ns <= wireNs(e2).start + 1e6 && g.stop_pts_ns >= wireNs(e2).stop - 1e6), 'the hole is reported in the clip');
     await p.close();
 
-    // Second restart: E is found now; A, B, C are not reported again.
+    // Second restart: nothing newly damaged; A, B, C and E are not reported again.
     p = await startTestProducer(dataDir, OPTS);
     await p.producer.backgroundCheck.done;
-    assert.deepEqual(p.producer.recovery.corrupt, [E.path], 'only the newly damaged segment is reported');
+    assert.deepEqual(p.producer.recovery.corrupt, [], 'every damage was found before');
     const gapsAfter = (await listSegments(p.url)).gaps.filter((g) => /segment damaged/.test(g.reason));
     assert.equal(gapsAfter.length, 4, 'A, B, C and E damage each recorded once');
     assert.ok(statSync(file(E)).size > 0);
@@ -144,7 +151,7 @@ test('damaged segment files: reconciled at restart, reported, clips skip or name
       truncatedMiddle: { segment: A.path, fragmentsLeftOut: 2, gap: gapFor(A, a2)!.reason },
       flippedInMoof: { segment: B.path, fragmentsLeftOut: 1, gap: gapFor(B, b2)!.reason },
       flippedInMdat: { segment: C.path, fragmentsLeftOut: 1, gap: gapFor(C, c2)!.reason },
-      clipsAcrossDamage: across, clipInsideDamage: inside.error, clipWhileRunning: live.error, restartMs,
+      clipsAcrossDamage: across, clipInsideDamage: inside.error, clipWhileRunning: live.error, verifiedWhileRunningMs: verifiedMs, restartMs,
       secondRestartReports: p.producer.recovery.corrupt,
     });
   } finally {

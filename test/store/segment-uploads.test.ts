@@ -1,7 +1,7 @@
 // The upload service (store/segment-uploads.ts) with a small fake of its store port (the real one is
 // tested against Ceph in s3-store.test.ts and store-producer.test.ts): oldest first across cameras, a
-// failing store backs off and says so then catches up, a segment whose file changed after sealing is left
-// to recovery without blocking the others, and eviction keeps pinned and young copies.
+// failing store backs off and says so then catches up, a segment whose file changed after sealing waits
+// for its camera's verification without blocking the others, and eviction keeps pinned and young copies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
@@ -33,8 +33,8 @@ class FakeStore implements ObjectStore {
   close(): void {}
 }
 
-/** A camera whose index holds n sealed segments, each with a real file of its recorded size. */
-function camera(name: string, n: number, dir: string, epochOffsetMs = 0): UploadCamera & { pins: PinSet } {
+/** A camera whose index holds n sealed segments, each with a real file of its recorded size; `asked`: rows it was asked to verify. */
+function camera(name: string, n: number, dir: string, epochOffsetMs = 0): UploadCamera & { pins: PinSet; asked: number[] } {
   const index = indexWith(n);
   index.db.prepare('UPDATE segments SET stop_epoch_ms = stop_epoch_ms + ?, created_ms = stop_epoch_ms + ?').run(epochOffsetMs, epochOffsetMs);
   const segmentsDir = join(dir, name);
@@ -43,7 +43,11 @@ function camera(name: string, n: number, dir: string, epochOffsetMs = 0): Upload
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, Buffer.alloc(r.bytes, 1));
   }
-  return { name, storedSegments: new StoredSegments(index.db), segmentsDir, pins: new PinSet(), retention: { remove: () => undefined } };
+  const asked: number[] = [];
+  return {
+    name, storedSegments: new StoredSegments(index.db), segmentsDir, pins: new PinSet(), retention: { remove: () => undefined },
+    place: { changedSealed: (id) => asked.push(id) }, asked,
+  };
 }
 
 test('uploads go oldest first across cameras; a failing store backs off, says degraded, and catches up', async (t) => {
@@ -69,7 +73,7 @@ test('uploads go oldest first across cameras; a failing store backs off, says de
   assert.equal(a.storedSegments.backlog().segments + b.storedSegments.backlog().segments, 0);
 });
 
-test('a segment whose file changed after sealing is left to recovery; the rest upload', async (t) => {
+test('a segment whose file changed after sealing is verified before it is uploaded; the rest upload', async (t) => {
   const tmp = tempDir();
   t.after(() => tmp.cleanup());
   const store = new FakeStore();
@@ -82,6 +86,7 @@ test('a segment whose file changed after sealing is left to recovery; the rest u
   await uploads.drain(10_000);
   assert.equal(store.puts.length, 2);
   assert.equal(a.storedSegments.pendingUploads(5).map((r) => r.id).join(), String(first.id), 'the changed one waits');
+  assert.deepEqual(a.asked, [first.id], 'its camera is asked to verify it (then its row changes, and it goes up as verified)');
   assert.equal(uploads.status(null).status, 'ok', 'a local file problem is not a store outage');
 });
 

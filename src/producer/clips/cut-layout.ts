@@ -14,6 +14,7 @@ import { layoutMp4, type Mp4Layout } from '../../mp4/writer.js';
 import type { FragmentRow, SegmentRow } from '../store/catalog.js';
 import { coalesceRanges, segmentRef, type FetchedBytes, type SegmentPlace, type SegmentRef } from '../store/segment-source.js';
 import { checkFragment } from '../segments/fragment-check.js';
+import { sealedFileChange } from '../segments/sealed-file.js';
 import { GAP_TOLERANCE_NS } from '../segments/timeline.js';
 
 export interface CutInput {
@@ -72,12 +73,15 @@ function rowSignature(row: SegmentRow): string {
   return row.sealed ? `${row.id}:${row.bytes}:${row.mtime_ms}` : `${row.id}:open`;
 }
 
-/** A sealed segment never changes; one that did (damage, a stray writer) is verified at the next start, and until then not trusted for clips. */
-function checkSealed(row: SegmentRow, st: { size: number; mtimeMs: number }): void {
-  if (row.sealed && (st.size !== row.bytes || (row.mtime_ms !== null && st.mtimeMs !== row.mtime_ms))) {
-    const how = st.size !== row.bytes ? `${st.size} bytes, the index says ${row.bytes}` : 'written to since';
-    throw new Error(`segment ${row.path} is damaged: it changed on disk after it was sealed (${how}); it is verified at the next start and not used until then`);
-  }
+/**
+ * A sealed segment never changes; one that did (damage, a stray writer, a backup tool's touch) is not
+ * trusted for clips until its camera verified it, which it is asked to do at once (`place.changedSealed`).
+ */
+function checkSealed(place: SegmentPlace, row: SegmentRow, st: { size: number; mtimeMs: number }): void {
+  const how = row.sealed ? sealedFileChange(row, st) : null;
+  if (how === null) return;
+  place.changedSealed?.(row.id);
+  throw new Error(`segment ${row.path} is damaged: it changed on disk after it was sealed (${how}); it is being verified, retry in a moment`);
 }
 
 function cacheMoofs(abs: string, row: SegmentRow, fragments: FragmentRow[], moofs: ParsedMoof[]): void {
@@ -104,20 +108,20 @@ function cacheMoofs(abs: string, row: SegmentRow, fragments: FragmentRow[], moof
  * Reads the init and the moofs of the given fragments (those not cached). They are small (a few KiB), so
  * plain positional reads on one descriptor are cheaper than a round trip through the thread pool for each.
  */
-function readLocalSource(abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
+function readLocalSource(place: SegmentPlace, abs: string, row: SegmentRow, fragments: FragmentRow[]): { init: InitSegment; moofs: ParsedMoof[] } {
   const entry = moofCache.get(abs);
   const known = entry?.what === rowSignature(row) ? entry.moofs : undefined;
   const cachedInit = initCache.get(abs);
   const missing = known && cachedInit ? fragments.filter((f) => !known.has(f.seq)) : fragments;
   if (known && cachedInit && missing.length === 0) {
-    if (row.sealed) checkSealed(row, statSync(abs));
+    if (row.sealed) checkSealed(place, row, statSync(abs));
     moofCache.delete(abs);
     moofCache.set(abs, entry!);
     return { init: cachedInit, moofs: fragments.map((f) => known.get(f.seq)!) };
   }
   const fd = openSync(abs, 'r');
   try {
-    checkSealed(row, fstatSync(fd));
+    checkSealed(place, row, fstatSync(fd));
     const read = parseSource(abs, row, missing, (at, n) => {
       const buf = Buffer.allocUnsafe(n);
       readExactly(fd, buf, at);
@@ -207,7 +211,7 @@ export async function layoutCut(a: CutInput): Promise<CutLayout> {
     try {
       const got = stored.get(i);
       if (got instanceof Error) throw got;
-      read = got ?? readLocalSource(refs[i].abs, row, fragments);
+      read = got ?? readLocalSource(a.place, refs[i].abs, row, fragments);
     } catch (e) {
       // A segment read only for context (a keyframe before the window, the audio after it) that cannot
       // be read is left out: the planner then says what the clip lacks. One the window needs fails the job.

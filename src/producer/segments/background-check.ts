@@ -7,7 +7,8 @@
 // once it has worked `budgetMs`, so ingest and HTTP never wait behind it however many cameras check at
 // once; and in bounded memory (one batch of rows, a day's unknown names) at any history size. Rows and
 // files written by this process are not its business: it stops at the newest row and the newest start
-// pts that existed when it was created.
+// pts that existed when it was created — except a sealed row whose file a reader found changed
+// (verifySoon), which is verified at once, whenever it was written.
 import { opendirSync, statSync, type Dir } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +18,7 @@ import type { PtsClock } from './pts-clock.js';
 import type { BackgroundLane, LaneMember } from './background-lane.js';
 import { segmentAbsPath, startPtsFromName } from './paths.js';
 import { adoptFile, dayDirs, reconcileRow, type ReconcileContext, type RecoveryReport } from './recovery.js';
+import { sealedFileChange } from './sealed-file.js';
 
 export interface BackgroundCheckOptions {
   /** Rows per batch at most. */
@@ -27,10 +29,9 @@ export interface BackgroundCheckOptions {
   budgetMs?: number;
 }
 
-/** Whether a sealed segment's file is as it was sealed (size, and mtime where recorded); false when missing. */
+/** Whether a sealed segment's file is as it was sealed; false when missing. */
 function fileUnchanged(abs: string, r: { bytes: number; mtime_ms: number | null }): boolean {
-  const st = statSync(abs, { throwIfNoEntry: false });
-  return st !== undefined && st.size === r.bytes && (r.mtime_ms === null || r.mtime_ms === st.mtimeMs);
+  return sealedFileChange(r, statSync(abs, { throwIfNoEntry: false })) === null;
 }
 
 export class BackgroundCheck {
@@ -46,6 +47,10 @@ export class BackgroundCheck {
   private readonly boundaryPtsNs: bigint;
   private resolveDone!: () => void;
   private started = false;
+  /** Rows a reader found changed since sealing (verifySoon), and the lane seat their checks take turns on. */
+  private readonly asked = new Set<number>();
+  private askSeat: LaneMember | null = null;
+  private askTurn = false;
 
   constructor(
     deps: { index: SegmentIndex; clock: PtsClock; segmentsDir: string; log: Logger; report: RecoveryReport; lane: BackgroundLane; name: string },
@@ -75,7 +80,37 @@ export class BackgroundCheck {
   stop(): void {
     this.abort.abort();
     this.member?.leave();
+    this.askSeat?.leave();
     if (!this.started) this.resolveDone();
+  }
+
+  /**
+   * Verifies a sealed row whose file a reader (a clip, a recording view, the uploader) found changed
+   * since sealing — at its next turn of the background lane, one row a turn, rather than at the next
+   * start: intact, it is sealed again with the file's mtime and read as before; damaged, its damaged
+   * fragments leave the index as gaps naming the damage; gone, its row goes.
+   */
+  verifySoon(rowId: number): void {
+    if (this.abort.signal.aborted) return;
+    this.asked.add(rowId);
+    if (this.askTurn) return;
+    this.askTurn = true;
+    this.askSeat ??= this.lane.join(`${this.name} (files found changed)`);
+    this.askSeat.turn(() => {
+      const id = this.asked.values().next().value as number;
+      this.asked.delete(id);
+      const row = this.ctx.index.get(id);
+      if (row?.sealed && !fileUnchanged(segmentAbsPath(this.ctx.segmentsDir, row.path), row)) reconcileRow(this.ctx, row);
+    }).catch((e: unknown) => {
+      if (!this.abort.signal.aborted) this.ctx.log.error('verifying a segment file found changed failed', { error: (e as Error).message });
+    }).finally(() => {
+      this.askTurn = false;
+      const next = this.asked.values().next();
+      if (!next.done) {
+        this.asked.delete(next.value);
+        this.verifySoon(next.value);
+      }
+    });
   }
 
   private async run(): Promise<void> {

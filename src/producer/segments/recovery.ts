@@ -25,6 +25,7 @@ import { withFileBytes } from './file-bytes.js';
 import type { FragmentRow, SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath, startPtsFromName } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
+import { sealedFileChange } from './sealed-file.js';
 
 export interface RecoveryReport {
   recoveredOpen: number;
@@ -224,7 +225,7 @@ export function reconcileRow(ctx: ReconcileContext, row: SegmentRow): void {
     if (row.sealed) {
       // Sealed files never change: one whose size or mtime did is verified (rows without an mtime,
       // from before it was recorded, are trusted by size).
-      if (st.size === row.bytes && (row.mtime_ms === null || row.mtime_ms === st.mtimeMs)) return;
+      if (sealedFileChange(row, st) === null) return;
       verifySealed(index, row, abs, st, report, log);
       return;
     }

@@ -21,6 +21,8 @@ export interface SegmentRef {
 export interface SegmentPlace {
   segmentsDir: string;
   store: ObjectStore | null;
+  /** Told when a reader finds a sealed segment's file changed since sealing (its camera verifies it at once). */
+  changedSealed?: (rowId: number) => void;
 }
 
 export function segmentRef(place: SegmentPlace, row: Pick<SegmentRow, 'path' | 'local' | 'object_key'>): SegmentRef {

@@ -10,8 +10,10 @@ import { statSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
 import { freeDiskBytes } from '../segments/retention.js';
 import { segmentAbsPath } from '../segments/paths.js';
+import { sealedFileChange } from '../segments/sealed-file.js';
 import type { SegmentRow } from './catalog.js';
 import { segmentKey, StoreError, type ObjectStore } from './object-store.js';
+import type { SegmentPlace } from './segment-source.js';
 import type { StoredSegments } from './stored-segments.js';
 
 /** The parts of a camera the uploads work through. */
@@ -19,6 +21,8 @@ export interface UploadCamera {
   readonly name: string;
   readonly storedSegments: StoredSegments;
   readonly segmentsDir: string;
+  /** Told of a sealed file found changed since sealing (the camera verifies it at once). */
+  readonly place: Pick<SegmentPlace, 'changedSealed'>;
   readonly pins: { pin(ids: number[]): () => void; has(id: number): boolean };
   /** Removes segments with retention's bookkeeping (used when the disk stays short after evicting). */
   readonly retention: { remove(victims: SegmentRow[], reasonOf: (seg: SegmentRow) => string | undefined): void };
@@ -232,9 +236,13 @@ export class SegmentUploads {
     const copies = camera.storedSegments;
     try {
       const abs = segmentAbsPath(camera.segmentsDir, row.path);
-      // A sealed file of another size than the catalog's changed after sealing: recovery's business.
-      const size = statSync(abs).size;
-      if (size !== row.bytes) throw Object.assign(new Error(`the file has ${size} bytes, the catalog says ${row.bytes}`), { code: 'ECHANGED' });
+      // A sealed file changed after sealing is verified first (its row then changes, and it is uploaded
+      // as verified): the store keeps footage as it was recorded.
+      const changed = sealedFileChange(row, statSync(abs, { throwIfNoEntry: false }));
+      if (changed !== null) {
+        camera.place.changedSealed?.(row.id);
+        throw Object.assign(new Error(`it changed since sealing (${changed}); verifying it`), { code: 'ECHANGED' });
+      }
       await this.store.putFile(key, abs, {
         size: row.bytes, resume: copies.multipart(row.id, key),
         onMultipart: (state) => copies.beginMultipart(row.id, key, state),
