@@ -25,7 +25,8 @@ import { segmentsDirOf } from './segments/paths.js';
 import { DEFAULT_CAMERA } from './camera-names.js';
 import { SnapshotCache } from './snapshot.js';
 import type { Histogram } from './metrics.js';
-import { buildHealth, type HealthPayload } from './health.js';
+import type { HealthPayload } from './health.js';
+import { cameraHealth, currentErrorOf, ingestStateOf } from './camera-status.js';
 import { fragmentStartsOnKeyframe, videoTrack } from './segments/fragment-times.js';
 import type { ClipEngine } from './clips/engine.js';
 import type { ClipJson } from '../protocol/schemas.js';
@@ -293,48 +294,19 @@ export class Producer {
     return { epochMs, ptsNs, nowPtsNs: ptsAdd(ptsNs, (now - epochMs) * 1e6) };
   }
 
+  /** What /health says about this camera (camera-status.ts). */
   health(): HealthPayload {
-    const stats = this.index.stats();
-    const last = this.index.lastSegment() ?? null;
-    const run = this.writer.currentRun;
-    const video = run ? videoTrack(run.init) : undefined;
-    const now = nowEpochMs();
-    const anchor = this.currentAnchor(now);
-    return buildHealth({
-      nowEpochMs: now,
-      anchorEpochMs: anchor.epochMs,
-      anchorPtsNs: anchor.ptsNs,
-      ingest: {
-        state: this.ingestState(), source: this.sourceForDisplay, codec: video?.codec ?? last?.codec ?? null,
-        width: video?.width ?? last?.width ?? null, height: video?.height ?? last?.height ?? null,
-        fps: run && run.frameDurationNs > 0 ? Math.round(1e9 / run.frameDurationNs * 1000) / 1000 : last?.fps ?? null,
-        restarts: this.ingest.restarts,
-        newestStopEpochMs: this.ingest.lastFragmentAtMs, driftMs: this.clock.driftMs(),
-        error: this.currentError(), lastError: this.lastErrorInfo(), audio: this.ingestPlan.audio,
-      },
-      segments: { ...stats, gaps: this.index.gapCount(), openStartPtsNs: this.writer.openSegment?.start_pts_ns ?? null },
-      clips: this.clipEngine?.counts() ?? { queued: 0, running: 0 },
-      ...(this.storeStatus ? { store: this.storeStatus() } : {}),
-      ...(this.catalogStatus ? { catalog: this.catalogStatus() } : {}),
-    });
+    return cameraHealth(this);
   }
 
   /** The ingest state for /health: `degraded` while ffmpeg delivers but fragments cannot be stored (disk full). */
   ingestState(): IngestState {
-    return this.ingest.state === 'running' && this.writer.storageFault ? 'degraded' : this.ingest.state;
+    return ingestStateOf(this);
   }
 
-  /** The newest error of ingest (ffmpeg, source) or storage (segment writer), kept after recovery, for /health. */
-  lastError(): string | null {
-    return this.lastErrorInfo()?.message ?? null;
-  }
-
-  /** lastError() with when it happened (epoch ms; null if unknown). */
-  lastErrorInfo(): { message: string; atMs: number | null } | null {
-    const w = this.writer.lastStorageError;
-    const i = this.ingest.lastError;
-    if (w && (i === null || w.atMs >= (this.ingest.lastErrorAtMs ?? 0))) return { message: w.message, atMs: w.atMs };
-    return i === null ? null : { message: i, atMs: this.ingest.lastErrorAtMs };
+  /** The trouble recording has now, for /health's `error`; null while it records. */
+  currentError(): string | null {
+    return currentErrorOf(this);
   }
 
   /**
@@ -364,24 +336,6 @@ export class Producer {
     if (rows.length === 0) return { segments: rows, gaps: [], more };
     // The recorded gaps the page's timeline can name: those between and inside its segments.
     return { segments: rows, gaps: this.index.gapsIn(rows[0].start_pts_ns, rows[rows.length - 1].stop_pts_ns), more };
-  }
-
-  /**
-   * The trouble recording has now, for /health's `error`; null while it records. While ingest is not
-   * running: its newest error if that came after the last fragment (why this outage began), else its state
-   * (a stall being dealt with; nothing while a first start is under way). While fragments cannot be
-   * stored: the storage fault.
-   */
-  currentError(): string | null {
-    const parts: string[] = [];
-    const { state, lastError, lastErrorAtMs, lastFragmentAtMs } = this.ingest;
-    if (state !== 'running' && state !== 'stopped') {
-      if (lastError !== null && (lastFragmentAtMs === null || (lastErrorAtMs ?? 0) >= lastFragmentAtMs)) parts.push(lastError);
-      else if (state !== 'starting') parts.push(`ingest is ${state}`);
-    }
-    const fault = this.writer.storageFault;
-    if (fault) parts.push(this.writer.lastStorageError?.message ?? fault.message);
-    return parts.length > 0 ? parts.join('; ') : null;
   }
 
   /**

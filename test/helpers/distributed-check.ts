@@ -43,7 +43,11 @@ export async function pgCatalogRows(url: string, camera: string): Promise<{ segm
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const q = async (sql: string) => (await c.query<{ r: string }>(sql, [camera])).rows.map((x) => x.r);
+    // A producer closed before its catalog's tables were made (a very short test) has none there yet.
+    const q = async (sql: string) => (await c.query<{ r: string }>(sql, [camera]).catch((e: unknown) => {
+      if ((e as { code?: string }).code === '42P01') return { rows: [] };
+      throw e;
+    })).rows.map((x) => x.r);
     return {
       segments: await q(`SELECT path || '|' || start_pts_ns || '|' || stop_pts_ns || '|' || bytes || '|' || fragments || '|' || frames || '|' ||
         sealed::int || '|' || COALESCE(object_key, '') AS r FROM segments WHERE camera = $1 ORDER BY path COLLATE "C"`),
