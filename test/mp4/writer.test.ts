@@ -272,6 +272,24 @@ describe('writeLayout', () => {
     assert.ok(readFileSync(out).equals(expected));
   });
 
+  it('more clips written at once than aligned buffer sets are kept: the rest buffered, every one exact', async () => {
+    const src = join(tmp.dir, 'many.bin');
+    const bytes = Buffer.alloc(5 * 1024 * 1024 + 333);
+    for (let i = 0; i < bytes.length; i += 101) bytes[i] = (i * 7) % 256;
+    writeFileSync(src, bytes);
+    const layout: Mp4Layout = { head: Buffer.from('MANY'), copies: [{ source: 0, offset: 9, length: bytes.length - 9 }], size: 4 + bytes.length - 9 };
+    const outs = Array.from({ length: 6 }, (_, i) => join(tmp.dir, `many-${i}.bin`));
+    const modes = await Promise.all(outs.map((o) => writeLayout(layout, [src], o)));
+    const expected = materialize(layout, [bytes]);
+    for (const o of outs) assert.ok(readFileSync(o).equals(expected), `${o} exact`);
+    if (await directWorks(tmp.dir)) {
+      const direct = modes.filter((m) => m === 'direct').length;
+      assert.ok(direct >= 1 && direct <= 3, `${direct} of 6 written O_DIRECT (3 aligned sets at most)`);
+    } else {
+      assert.deepEqual(new Set(modes), new Set(['buffered']));
+    }
+  });
+
   it('writes buffered where the filesystem refuses O_DIRECT (a ramfs)', async (t) => {
     const mnt = join(tmp.dir, 'ramfs');
     await withRamfs(t, mnt, async () => {
