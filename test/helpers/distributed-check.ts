@@ -1,8 +1,10 @@
 // The distributed mode under every suite (`npm run test:distributed`): with SEGREC_TEST_CATALOG=postgres a
 // test producer also keeps its catalog in a fresh PostgreSQL database, with SEGREC_TEST_STORE=s3 its
 // footage in a fresh bucket of the test Ceph; when the test closes it, the catalog must have caught up and
-// equal each camera's local index row for row, and every sealed segment must be in the store, its object
-// byte-identical to its file. The suites' own assertions run unchanged on top.
+// equal each camera's local index row for row, and every sealed segment must be in the store, each of its
+// indexed fragments in the object with the CRC-32 taken when it was recorded, and the object byte-identical
+// to its file (or, for a file damaged since and verified, to its intact fragments). The suites' own
+// assertions run unchanged on top.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -11,6 +13,7 @@ import type { App } from '../../src/producer/app.js';
 import type { Producer } from '../../src/producer/producer.js';
 import type { ProducerOptionsInput } from '../../src/producer/options.js';
 import type { SegmentIndex } from '../../src/producer/store/catalog.js';
+import { crc32 } from '../../src/producer/segments/crc32.js';
 import { segmentAbsPath } from '../../src/producer/segments/paths.js';
 import { freshBucket, freshDatabase, requireServices } from './services.js';
 
@@ -106,11 +109,26 @@ export async function distributedOptions(o: ProducerOptionsInput): Promise<Distr
               continue;
             }
             if (!existsSync(file)) continue;
-            // A file damaged after it was uploaded (faults/corrupt.test.ts) is recovery's business: the object keeps what was sealed.
+            // A file damaged after it was uploaded and not verified yet (faults/corrupt.test.ts) is recovery's business.
             if (r.mtime_ms !== null && statSync(file).mtimeMs !== r.mtime_ms) continue;
             const obj = await bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: r.object_key }));
-            const got = md5(await obj.Body!.transformToByteArray());
-            if (got !== md5(readFileSync(file))) throw new Error(`distributed check: the object of ${p.name}/${r.path} is not its file`);
+            const stored = Buffer.from(await obj.Body!.transformToByteArray());
+            const local = readFileSync(file);
+            // The object holds what was recorded: every indexed fragment's bytes have the CRC-32 taken when it was written.
+            const frags = p.index.db.prepare<[string], { offset: number; size: number; crc: number | null }>(
+              'SELECT f.offset AS offset, f.size AS size, f.crc AS crc FROM fragments f JOIN segments s ON s.id = f.segment_id WHERE s.path = ?').all(r.path);
+            for (const f of frags) {
+              const bytes = stored.subarray(Number(f.offset), Number(f.offset) + Number(f.size));
+              if (f.crc !== null && crc32(bytes) !== Number(f.crc)) throw new Error(`distributed check: the object of ${p.name}/${r.path} differs from what was recorded at byte ${f.offset}`);
+            }
+            if (md5(stored) === md5(local)) continue;
+            // One damaged after its upload and verified since: its damaged fragments left the index as a gap
+            // naming it, and the object keeps what was sealed; every fragment still indexed is the same in both.
+            const damageGap = p.index.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM gaps WHERE reason LIKE ?').get(`segment damaged: ${r.path}:%`)!.n > 0;
+            const same = (a: number, n: number) => stored.subarray(a, a + n).equals(local.subarray(a, a + n));
+            if (!damageGap || !frags.every((f) => same(Number(f.offset), Number(f.size)))) {
+              throw new Error(`distributed check: the object of ${p.name}/${r.path} is not its file`);
+            }
           }
         }
       }
