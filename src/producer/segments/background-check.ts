@@ -100,7 +100,8 @@ export class BackgroundCheck {
       const id = this.asked.values().next().value as number;
       this.asked.delete(id);
       const row = this.ctx.index.get(id);
-      if (row?.sealed && !fileUnchanged(segmentAbsPath(this.ctx.segmentsDir, row.path), row)) reconcileRow(this.ctx, row);
+      // reconcileRow checks the file itself: one unchanged since sealing is left as it is.
+      if (row?.sealed) reconcileRow(this.ctx, row);
     }).catch((e: unknown) => {
       if (!this.abort.signal.aborted) this.ctx.log.error('verifying a segment file found changed failed', { error: (e as Error).message });
     }).finally(() => {
