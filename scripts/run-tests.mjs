@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts file with Node's own test runner through tsx.
 // Node 20 does not expand quoted globs, so the files are listed here. Extra arguments are
-// passed through as filters: `node scripts/run-tests.mjs mp4` runs only files whose path contains "mp4".
+// passed through as filters: `node scripts/run-tests.mjs mp4` runs only files whose path contains "mp4";
+// `--containing=TEXT` keeps only files whose source contains TEXT (the distributed pass runs the files
+// that start a producer with startTestProducer, the helper that puts it on PostgreSQL and S3).
 //
 // The distributed mode's services (PostgreSQL and Ceph's S3 gateway, scripts/dev-services.sh): the rule
 // is that a test file needs them when its source contains `requireServices(` (test/helpers/services.ts).
@@ -30,10 +32,14 @@ function walk(dir) {
   }
   return out;
 }
-const filters = process.argv.slice(2);
+const CONTAINING = '--containing=';
+const args = process.argv.slice(2);
+const containing = args.filter((a) => a.startsWith(CONTAINING)).map((a) => a.slice(CONTAINING.length));
+const filters = args.filter((a) => !a.startsWith(CONTAINING));
 const files = walk(join(root, 'test'))
   .map((p) => relative(root, p))
-  .filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)));
+  .filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)))
+  .filter((p) => containing.every((text) => readFileSync(join(root, p), 'utf8').includes(text)));
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
