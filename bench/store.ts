@@ -38,6 +38,7 @@ import { S3Store } from '../src/producer/store/s3-store.js';
 import { SegmentUploads, type UploadCamera } from '../src/producer/store/segment-uploads.js';
 import { StoredSegments } from '../src/producer/store/stored-segments.js';
 import { PinSet } from '../src/producer/segments/retention.js';
+import { FileRemovals } from '../src/producer/segments/file-removals.js';
 import { segmentAbsPath } from '../src/producer/segments/paths.js';
 
 const arg = (name: string, dflt: number) => {
@@ -259,7 +260,7 @@ function makeCameras(dir: string, perCamera: number, file: string, createdMs: (c
     mkdirSync(join(segmentsDir, '2026-01-01'), { recursive: true });
     const db = openDatabase(join(dir, name, 'index.db'));
     const camera: Camera = {
-      upload: { name, storedSegments: new StoredSegments(db), segmentsDir, pins: new PinSet(), retention: { remove() {} }, place: {} },
+      upload: { name, storedSegments: new StoredSegments(db), segmentsDir, pins: new PinSet(), retention: { remove() {} }, place: {}, fileRemovals: new FileRemovals(db, segmentsDir) },
       index: new SegmentIndex(db), next: 0,
     };
     for (let k = 0; k < perCamera; k++) addSealed(camera, file, createdMs(c, k));

@@ -15,6 +15,7 @@ import { openDatabase, SegmentIndex, type GapRow, type SegmentRow } from './stor
 import { DomainError } from '../protocol/errors.js';
 import { PtsClock } from './segments/pts-clock.js';
 import { reconcile, type RecoveryReport } from './segments/recovery.js';
+import { FileRemovals } from './segments/file-removals.js';
 import { PinSet, Retention } from './segments/retention.js';
 import { BackgroundCheck } from './segments/background-check.js';
 import { BackgroundLane } from './segments/background-lane.js';
@@ -76,6 +77,8 @@ export class Producer {
   readonly place: SegmentPlace;
   /** The catalog's record of uploads, evictions and store deletions (used when a store is configured). */
   readonly storedSegments: StoredSegments;
+  /** Segment files decided to go (retention, eviction), until they are gone. */
+  readonly fileRemovals: FileRemovals;
   readonly writer: SegmentWriter;
   readonly ingest: IngestSupervisor;
   readonly ingestPlan: IngestPlan;
@@ -144,6 +147,11 @@ export class Producer {
       this.index.setMeta('clock_base_epoch_ms', String(base));
     }
     this.clock = new PtsClock(base);
+    // Removals a crash interrupted are finished before anything reads the directories (recovery would
+    // adopt a retention victim's file back into the index).
+    this.fileRemovals = new FileRemovals(this.db, this.segmentsDir);
+    const finished = this.fileRemovals.finish();
+    if (finished > 0) this.log.info('removed segment files whose removal a crash interrupted', { files: finished });
     this.recovery = reconcile(this.index, this.clock, this.segmentsDir, this.log.child('recovery'));
     this.backgroundCheck = new BackgroundCheck({
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, log: this.log.child('recovery'), report: this.recovery,
@@ -167,7 +175,7 @@ export class Producer {
     this.retention = new Retention({
       index: this.index, segmentsDir: this.segmentsDir, pins: this.pins, log: this.log.child('retention'),
       limits: { maxAgeMs: o.retentionMaxAgeMs, maxBytes: o.retentionMaxBytes, minFreeBytes: o.minFreeBytes },
-      onRemoved: (row) => this.events.emit('segment-removed', row),
+      onRemoved: (row) => this.events.emit('segment-removed', row), removals: this.fileRemovals,
       // The ingest's first run (below): rows of earlier runs still unsealed now are failed recoveries.
       firstRunId: this.index.maxRunId() + 1,
     });

@@ -10,8 +10,10 @@ import { SegmentUploads, type UploadCamera } from '../../src/producer/store/segm
 import { StoredSegments } from '../../src/producer/store/stored-segments.js';
 import { StoreError, type ObjectStore, type PutFileOptions } from '../../src/producer/store/object-store.js';
 import { PinSet } from '../../src/producer/segments/retention.js';
+import { FileRemovals } from '../../src/producer/segments/file-removals.js';
 import { silentLogger } from '../../src/common/log.js';
 import { indexWith } from '../helpers/synthetic-index.js';
+import type { SegmentIndex } from '../../src/producer/store/catalog.js';
 import { tempDir } from '../helpers/media.js';
 import { waitFor } from '../helpers/producer.js';
 
@@ -34,7 +36,7 @@ class FakeStore implements ObjectStore {
 }
 
 /** A camera whose index holds n sealed segments, each with a real file of its recorded size; `asked`: rows it was asked to verify. */
-function camera(name: string, n: number, dir: string, epochOffsetMs = 0): UploadCamera & { pins: PinSet; asked: number[] } {
+function camera(name: string, n: number, dir: string, epochOffsetMs = 0): UploadCamera & { pins: PinSet; asked: number[]; db: SegmentIndex['db'] } {
   const index = indexWith(n);
   index.db.prepare('UPDATE segments SET stop_epoch_ms = stop_epoch_ms + ?, created_ms = stop_epoch_ms + ?').run(epochOffsetMs, epochOffsetMs);
   const segmentsDir = join(dir, name);
@@ -46,7 +48,8 @@ function camera(name: string, n: number, dir: string, epochOffsetMs = 0): Upload
   const asked: number[] = [];
   return {
     name, storedSegments: new StoredSegments(index.db), segmentsDir, pins: new PinSet(), retention: { remove: () => undefined },
-    place: { changedSealed: (id) => asked.push(id) }, asked,
+    fileRemovals: new FileRemovals(index.db, segmentsDir),
+    place: { changedSealed: (id) => asked.push(id) }, asked, db: index.db,
   };
 }
 
@@ -111,4 +114,29 @@ test('eviction: uploaded copies older than local_keep go, pinned and young ones 
   }
   release();
   assert.equal(uploads.evict(a, now), 1, 'the pinned one once released');
+});
+
+test('eviction interrupted by a crash (rows marked, files not yet removed): the next start removes the files', async (t) => {
+  const tmp = tempDir();
+  t.after(() => tmp.cleanup());
+  const store = new FakeStore();
+  const uploads = new SegmentUploads({ store, log: silentLogger, localKeepMs: 0, minFreeBytes: null });
+  t.after(() => uploads.close());
+  // The process "dies" right after the transaction: finish() never runs.
+  const dying = camera('a', 3, tmp.dir);
+  const crash = Object.assign(new Error('killed'), { code: 'TEST_KILLED' });
+  const a: UploadCamera & { pins: PinSet } = { ...dying, fileRemovals: { commit: (c, p) => dying.fileRemovals.commit(c, p), finish: () => { throw crash; } } };
+  uploads.attach(a);
+  await uploads.drain(10_000);
+  const rows = a.storedSegments.evictable(10);
+  assert.equal(rows.length, 3);
+  assert.throws(() => uploads.evict(a, rows[2].stop_epoch_ms + 1), /killed/);
+  assert.deepEqual(a.storedSegments.evictable(10), [], 'the rows say "not local" (in the store)');
+  for (const r of rows) assert.ok(existsSync(join(a.segmentsDir, r.path)), 'the files are still there: the crash came first');
+  // What the producer does at its next start, before recovery reads the directories.
+  const next = new FileRemovals(dying.db, a.segmentsDir);
+  assert.equal(next.pending(), 3);
+  assert.equal(next.finish(), 3);
+  for (const r of rows) assert.ok(!existsSync(join(a.segmentsDir, r.path)), `no stray copy left: ${r.path}`);
+  assert.equal(next.pending(), 0);
 });

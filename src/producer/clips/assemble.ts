@@ -8,7 +8,8 @@
 import { ptsAdd } from '../../protocol/pts.js';
 import { stringifyWireJson } from '../../protocol/wire-json.js';
 import { writeFile, unlink } from 'node:fs/promises';
-import { openSync, fsyncSync, closeSync, existsSync, linkSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { syncDirectory } from '../../common/sync-directory.js';
 import type { CutPlan } from '../../mp4/cut.js';
 import { writeLayout } from './write-layout.js';
 import { layoutCut, type CutInput } from './cut-layout.js';
@@ -33,15 +34,6 @@ export interface AssemblyResult {
   segmentPaths: string[];
   /** True when a resumed job found its clip already published. */
   adopted: boolean;
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
-  } catch {
-    // Not every filesystem lets a directory be fsynced; the data itself already is.
-  }
 }
 
 export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
@@ -98,7 +90,7 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
       // their published one); done here rather than through the thread pool, it costs microseconds.
       dropTemp(tmpMp4);
       dropTemp(tmpJson);
-      fsyncDir(a.outDir);
+      syncDirectory(a.outDir);
       return { path: candidate, sidecarPath, bytes: layout.size, plan, segmentPaths: used, adopted: false };
     }
   } catch (e) {

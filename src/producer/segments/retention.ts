@@ -1,10 +1,10 @@
 // Retention: removes the oldest sealed segments while any limit is exceeded (age, total bytes, free disk),
 // never one that a reader has pinned (clip jobs pin what they read), and logs what it removed. A pass
 // removes a bounded batch; the producer spaces the passes of a backlog out so ingest and HTTP go on.
-// Normally the index row goes first, then the file (a crash in between leaves a file that recovery adopts
-// again: nothing lost). When the disk is so full that SQLite cannot even record the removal, the file
-// goes first to make room and the row after it (a crash in between leaves a row whose file is missing,
-// which recovery drops). Inside an App with a global `min_free_bytes` the free-disk limit is the App's
+// Normally the index row goes first, with the file's name recorded as to be removed in the same
+// transaction, then the file (file-removals.ts: a crash in between is finished at the next start). When
+// the disk is so full that SQLite cannot even record the removal, the file goes first to make room and
+// the row after it (a crash in between leaves a row whose file is missing, which recovery drops). Inside an App with a global `min_free_bytes` the free-disk limit is the App's
 // storage budget's instead (storage-budget.ts: the oldest footage across all cameras goes first); it
 // removes through remove() here, with the same bookkeeping.
 // The max-bytes total counts what retention can ever free: sealed segments, and the segments this
@@ -17,6 +17,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type { SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath } from './paths.js';
+import { FileRemovals } from './file-removals.js';
 
 /** Segments one retention pass removes at most. */
 export const RETENTION_BATCH = 256;
@@ -100,6 +101,8 @@ export class Retention {
     private readonly deps: {
       index: SegmentIndex; segmentsDir: string; limits: RetentionLimits; pins: PinSet; log: Logger;
       onRemoved?: (row: SegmentRow) => void;
+      /** The camera's record of files to remove (one over the same index is made when not given). */
+      removals?: FileRemovals;
       /**
        * The first ingest run of this process: unsealed rows of earlier runs are failed recoveries, left
        * out of the max-bytes total. Without it every row with fragments counts.
@@ -108,7 +111,10 @@ export class Retention {
     },
   ) {
     this.limits = { ...deps.limits };
+    this.removals = deps.removals ?? new FileRemovals(deps.index.db, deps.segmentsDir);
   }
+
+  private readonly removals: FileRemovals;
 
   get enabled(): boolean {
     const l = this.limits;
@@ -175,14 +181,12 @@ export class Retention {
   remove(victims: SegmentRow[], reasonOf: (seg: SegmentRow) => string | undefined): void {
     const { index } = this.deps;
     if (victims.length === 0) return;
-    const dropRows = () => index.db.transaction(() => { for (const seg of victims) index.deleteSegment(seg.id); })();
+    const dropRows = () => this.removals.commit(() => { for (const seg of victims) index.deleteSegment(seg.id); }, victims.map((s) => s.path));
     try {
-      // The rows in one transaction (one WAL append), then the files.
+      // The rows and the files' names in one transaction (one WAL append), then the files.
       dropRows();
-      for (const seg of victims) {
-        unlinkIfPresent(segmentAbsPath(this.deps.segmentsDir, seg.path));
-        this.removed(seg, reasonOf(seg));
-      }
+      this.removals.finish();
+      for (const seg of victims) this.removed(seg, reasonOf(seg));
     } catch (e) {
       if (!isSqliteFull(e)) throw e;
       // The disk is too full for SQLite to record even a removal: free the bytes first, then the rows.
@@ -194,6 +198,11 @@ export class Retention {
         if (!isSqliteFull(e2)) throw e2;
         for (const seg of victims) this.orphanRows.add(seg.id);
         this.deps.log.error('disk full: segment files removed, their index rows not yet (retried next pass)', { segments: victims.length });
+      }
+      try {
+        this.removals.finish();
+      } catch (e3) {
+        if (!isSqliteFull(e3)) throw e3; // the names stay recorded (their files are gone): forgotten at a later pass or start
       }
       for (const seg of victims) this.removed(seg, reasonOf(seg));
     }

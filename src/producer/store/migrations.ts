@@ -242,11 +242,18 @@ export const MIGRATIONS: Migration[] = [
     up: (db) => db.exec('CREATE TABLE IF NOT EXISTS pg_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, a INTEGER, b INTEGER, path TEXT)'),
   },
   { version: 11, what: "segments.origin: other nodes' footage of a camera, imported from the cluster's catalog", up: (db) => db.exec(FOREIGN_ROWS) },
+  {
+    // Segment files decided to go (rows deleted by retention, local copies evicted), until they are gone
+    // (segments/file-removals.ts): a crash between the decision and the unlink leaves no stray file.
+    version: 12, what: 'segment files to remove (their removal survives a crash)',
+    up: (db) => db.exec('CREATE TABLE IF NOT EXISTS file_removals (path TEXT PRIMARY KEY) WITHOUT ROWID'),
+  },
 ];
 
 /** The version every table and column the code uses exists at (step 9's columns are read by every query of
- * the background check and the store, step 10's table by the catalog mirror, step 11's column by retention); later steps, when there are any, are optional. */
-export const REQUIRED_VERSION = 11;
+ * the background check and the store, step 10's table by the catalog mirror, step 11's column and step
+ * 12's table by retention); later steps, when there are any, are optional. */
+export const REQUIRED_VERSION = 12;
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 export class SchemaError extends Error {

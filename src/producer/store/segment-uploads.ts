@@ -6,7 +6,7 @@
 // `local_keep`, or sooner, oldest first, when the disk runs below `min_free_bytes`; and deletes from the
 // store the objects whose rows retention removed (queued in the catalog by the same transaction).
 // Nothing is evicted before it is uploaded and verified, nor while a reader has it pinned.
-import { statSync, unlinkSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
 import { freeDiskBytes } from '../segments/retention.js';
 import { segmentAbsPath } from '../segments/paths.js';
@@ -15,12 +15,15 @@ import type { SegmentRow } from './catalog.js';
 import { segmentKey, StoreError, type ObjectStore } from './object-store.js';
 import type { SegmentPlace } from './segment-source.js';
 import type { StoredSegments } from './stored-segments.js';
+import type { FileRemovals } from '../segments/file-removals.js';
 
 /** The parts of a camera the uploads work through. */
 export interface UploadCamera {
   readonly name: string;
   readonly storedSegments: StoredSegments;
   readonly segmentsDir: string;
+  /** Records the evicted copies as to be removed with their rows' change, and removes them (crash-safe). */
+  readonly fileRemovals: Pick<FileRemovals, 'commit' | 'finish'>;
   /** Told of a sealed file found changed since sealing (the camera verifies it at once). */
   readonly place: Pick<SegmentPlace, 'changedSealed'>;
   readonly pins: { pin(ids: number[]): () => void; has(id: number): boolean };
@@ -284,7 +287,8 @@ export class SegmentUploads {
   /**
    * Evicts uploaded local copies: those whose footage ended more than `local_keep` ago, and while the
    * disk is below `min_free_bytes` any uploaded copy, oldest first. The row says "not local" before the
-   * file goes (a crash between leaves a stray file, never a row whose bytes are nowhere).
+   * file goes, the file recorded as to be removed in the same transaction (a crash between: removed at the
+   * next start; never a row whose bytes are nowhere, never a stray file).
    */
   evict(camera: UploadCamera, nowMs = Date.now()): number {
     const keepUntil = nowMs - this.o.localKeepMs;
@@ -298,14 +302,8 @@ export class SegmentUploads {
       const short = low();
       const due = page.filter((r) => (short || r.stop_epoch_ms < keepUntil) && !camera.pins.has(r.id));
       if (due.length > 0) {
-        camera.storedSegments.markEvicted(due.map((r) => r.id));
-        for (const r of due) {
-          try {
-            unlinkSync(segmentAbsPath(camera.segmentsDir, r.path));
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-          }
-        }
+        camera.fileRemovals.commit(() => camera.storedSegments.markEvicted(due.map((r) => r.id)), due.map((r) => r.path));
+        camera.fileRemovals.finish();
         evicted += due.length;
         this.evictedSegments += due.length;
       }

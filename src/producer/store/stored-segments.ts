@@ -89,7 +89,7 @@ export class StoredSegments {
     return this.stmts.evictable.all(after.startPtsNs, after.id, limit).map(segmentRowOf);
   }
 
-  /** Marks uploaded segments as no longer local (before their files are removed: a crash leaves a stray file, never a row without bytes). */
+  /** Marks uploaded segments as no longer local (before their files are removed: never a row without bytes; the uploader records the files' removal in the same transaction). */
   markEvicted(ids: number[]): void {
     this.db.transaction(() => { for (const id of ids) this.stmts.evict.run(id); })();
   }
