@@ -297,8 +297,7 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         if (this.shared) this.reportEnd(job.clipId);
         this.running.delete(job.clipId);
         this.active.delete(run);
-        const waiters = this.finishWaiters.get(job.clipId);
-        if (waiters) for (const w of [...waiters]) w();
+        this.wakeWaiters(job.clipId);
         this.pump();
       });
       this.active.add(run);
@@ -354,6 +353,8 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         audio: plan.tracks.some((t) => t.info.kind === 'audio'),
       };
       this.store.finish(job.clipId, 'done', outcome, null);
+      // Long-polls answer now: the record says done; logging and the event can follow.
+      this.wakeWaiters(job.clipId);
       this.latency.observe((Date.now() - job.createdMs) / 1000);
       this.log.info('clip done', {
         clip_id: job.clipId, path: result.path, frames: plan.frames, duration_ms: outcome.duration_ms ?? 0,
@@ -365,12 +366,19 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
       // said the same way as when no segment overlaps at all (with the gap it falls in, if recorded).
       const message = e instanceof CutError ? `${this.noFootageMessage(job)} (${(e as Error).message})` : (e as Error).message;
       this.store.finish(job.clipId, 'error', null, message);
+      this.wakeWaiters(job.clipId);
       this.log.warn('clip failed', { clip_id: job.clipId, error: message });
       this.p.clipFinished(clipJson(this.store.get(job.clipId)!));
     } finally {
       release();
       this.resumed.delete(job.clipId);
     }
+  }
+
+  /** Answers the long-polls waiting for a job (each waiter goes once it is called). */
+  private wakeWaiters(clipId: string): void {
+    const waiters = this.finishWaiters.get(clipId);
+    if (waiters) for (const w of [...waiters]) w();
   }
 
   /** Tells the cluster's table how a job ended here (an index that cannot be read tells it after a restart). */

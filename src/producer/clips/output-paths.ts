@@ -21,7 +21,7 @@ function realpathOfDeepestExisting(p: string): string {
     rest.unshift(basename(cur));
     cur = parent;
   }
-  return join(realpathSync(cur), ...rest);
+  return join(realpathSync.native(cur), ...rest);
 }
 
 /** Longest directory path (bytes) a clip may go into: room for "/" and a NAME_MAX file name under PATH_MAX. */
@@ -40,7 +40,7 @@ function unusableOutDir(e: unknown): unknown {
  * roots after symlinks are resolved. Creates it when missing. Throws a 400 naming `out_dir`.
  */
 export function resolveOutDir(outDir: string | null, roots: string[]): string {
-  const realRoots = roots.map((r) => realpathSync(r));
+  const realRoots = roots.map((r) => realpathSync.native(r));
   if (outDir === null) return realRoots[0];
   if (outDir.trim() === '') throw new DomainError('INVALID_FIELD', 'out_dir: must not be empty');
   const candidate = isAbsolute(outDir) ? resolve(outDir) : resolve(realRoots[0], outDir);
@@ -58,7 +58,7 @@ export function resolveOutDir(outDir: string | null, roots: string[]): string {
   try {
     mkdirSync(real, { recursive: true });
     // Re-check after creation: a symlink could have been swapped in meanwhile.
-    after = realpathSync(real);
+    after = realpathSync.native(real);
   } catch (e) {
     throw unusableOutDir(e);
   }
