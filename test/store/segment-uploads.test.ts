@@ -76,6 +76,27 @@ test('uploads go oldest first across cameras; a failing store backs off, says de
   assert.equal(a.storedSegments.backlog().segments + b.storedSegments.backlog().segments, 0);
 });
 
+test('the index unable to record an upload (disk full: SQLITE_FULL): the row retried until it can, the object not sent again, not taken for an unreadable file', async (t) => {
+  const tmp = tempDir();
+  t.after(() => tmp.cleanup());
+  const store = new FakeStore();
+  const uploads = new SegmentUploads({ store, log: silentLogger, localKeepMs: 3600_000, minFreeBytes: null, backoffMs: { first: 50, max: 200 } });
+  t.after(() => uploads.close());
+  const a = camera('a', 3, tmp.dir);
+  // The index's own error for a full disk (better-sqlite3's SqliteError carries the code), twice.
+  const record = a.storedSegments.markUploaded.bind(a.storedSegments);
+  let refusals = 2;
+  a.storedSegments.markUploaded = (id, key) => {
+    if (refusals-- > 0) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    record(id, key);
+  };
+  uploads.attach(a);
+  await uploads.drain(10_000);
+  assert.equal(a.storedSegments.backlog().segments, 0, 'every segment recorded as uploaded in the end');
+  assert.equal(store.puts.length, 3, 'each object sent once: only the rows were written again');
+  assert.match(uploads.status(a).last_error ?? '', /index could not record an upload: database or disk is full/);
+});
+
 test('a segment whose file changed after sealing is verified before it is uploaded; the rest upload', async (t) => {
   const tmp = tempDir();
   t.after(() => tmp.cleanup());

@@ -77,6 +77,13 @@ export class SegmentUploads {
    * recovery, retried here once recovery changed the row (a damaged file reconciled: its new size, mtime).
    */
   private readonly unreadable = new Map<string, string>();
+  /**
+   * Segments stored whose row the index could not update (a full disk: SQLITE_FULL), by camera/row id,
+   * with the object's key and the row as it was: only the row is written at the next try, the object is
+   * not sent again (unless the row changed meanwhile: a verified file is sent as it is now).
+   */
+  private readonly unrecorded = new Map<string, string>();
+  private indexFailing = false;
   private readonly workers: number;
   private readonly backoff: { first: number; max: number };
   private delayMs = 0;
@@ -246,11 +253,21 @@ export class SegmentUploads {
         camera.place.changedSealed?.(row.id);
         throw Object.assign(new Error(`it changed since sealing (${changed}); verifying it`), { code: 'ECHANGED' });
       }
-      await this.store.putFile(key, abs, {
-        size: row.bytes, resume: copies.multipart(row.id, key),
-        onMultipart: (state) => copies.beginMultipart(row.id, key, state),
-      });
+      const stored = `${camera.name}/${row.id}`;
+      const what = `${key}|${rowState(row)}`;
+      if (this.unrecorded.get(stored) !== what) {
+        await this.store.putFile(key, abs, {
+          size: row.bytes, resume: copies.multipart(row.id, key),
+          onMultipart: (state) => copies.beginMultipart(row.id, key, state),
+        });
+        this.unrecorded.set(stored, what);
+      }
       copies.markUploaded(row.id, key);
+      this.unrecorded.delete(stored);
+      if (this.indexFailing) {
+        this.indexFailing = false;
+        this.o.log.info('the index records uploads again', { camera: camera.name });
+      }
       this.uploadedSegments++;
       this.uploadedBytes += row.bytes;
       this.delayMs = 0;
@@ -260,7 +277,19 @@ export class SegmentUploads {
       }
     } catch (e) {
       const message = (e as Error).message;
-      if (!(e instanceof StoreError) && (e as NodeJS.ErrnoException).code !== undefined) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+        // The local index could not record the upload (a full disk: SQLITE_FULL): the object is stored,
+        // the row still says "not uploaded" — neither a store failure nor an unreadable file. Retried with
+        // backoff, writing only the row (a restart meanwhile uploads the same object again).
+        this.lastError = { message: `the index could not record an upload: ${message}`, atMs: Date.now() };
+        this.delayMs = this.delayMs === 0 ? this.backoff.first : Math.min(this.backoff.max, this.delayMs * 2);
+        this.retryAtMs = Date.now() + this.delayMs;
+        if (!this.indexFailing) this.o.log.warn('segment uploaded, but the index could not record it; retried', { camera: camera.name, path: row.path, error: message });
+        this.indexFailing = true;
+        return;
+      }
+      if (!(e instanceof StoreError) && code !== undefined) {
         // The local file, not the store: recovery's business (a missing or changed sealed file).
         this.unreadable.set(`${camera.name}/${row.id}`, rowState(row));
         this.o.log.error('segment not uploaded: its local file cannot be read', { camera: camera.name, path: row.path, error: message });
