@@ -8,7 +8,7 @@ import pg from 'pg';
 import { getJson, startTestProducer, waitFor, type HealthWire } from '../helpers/producer.js';
 import { tempDir } from '../helpers/media.js';
 import { freshDatabase, requireServices, startPrivatePostgres } from '../helpers/services.js';
-import { indexWith } from '../helpers/synthetic-index.js';
+import { fillIndex, indexWith } from '../helpers/synthetic-index.js';
 import { PgMirror } from '../../src/producer/store/pg-mirror.js';
 import { PgOutbox } from '../../src/producer/store/pg-outbox.js';
 import { silentLogger } from '../../src/common/log.js';
@@ -54,12 +54,51 @@ describe('the catalog in PostgreSQL', () => {
   it('a producer stopping its catalog: the outbox stops filling (nothing queued for nobody)', () => {
     const index = indexWith(5);
     const outbox = new PgOutbox(index.db);
-    outbox.enable('postgres://x/y');
-    assert.ok(outbox.count() > 0);
-    outbox.disable();
+    assert.equal(outbox.enable('postgres://x/y'), true, 'a first copy of the index starts');
+    assert.deepEqual(outbox.copyCursor(), { segmentId: 0, gapId: 0 });
+    assert.equal(outbox.count(), 0, 'enabling queues nothing (the copy reads the tables)');
+    assert.equal(outbox.copyLeft(), 5);
     index.addGap(1n, 2n, 'x');
+    assert.equal(outbox.count(), 1, 'a change is queued');
+    assert.equal(outbox.enable('postgres://x/y'), false, 'the same catalog again: no new copy');
+    outbox.disable();
+    index.addGap(3n, 4n, 'x');
     assert.equal(outbox.count(), 0);
-    assert.equal(outbox.enable('postgres://x/y') > 0, true, 'enabled again: everything is queued again');
+    assert.equal(outbox.copyCursor(), null);
+    assert.equal(outbox.enable('postgres://x/y'), true, 'enabled again: everything is copied again');
+  });
+
+  it('the first copy of a long history: enabling queues nothing, batches by id; stopped halfway, it resumes, and changes made meanwhile are applied after it', async (t) => {
+    const db = await freshDatabase(pgUrl, 'copy');
+    t.after(() => db.drop());
+    const index = indexWith(2000);
+    for (let i = 0; i < 30; i++) index.addGap(BigInt(i) * 7n + 1n, BigInt(i) * 7n + 3n, `gap ${i}`);
+    const camera = { name: 'cam1', db: index.db, clockBaseEpochMs: () => 1_700_000_000_000 };
+    const first = new PgMirror({ url: db.url, log: silentLogger, node: 'node-a', copySegments: 25 });
+    first.attach(camera);
+    assert.equal(new PgOutbox(index.db).count(), 0, 'nothing queued: the copy reads the tables');
+    const outbox = new PgOutbox(index.db);
+    // Stopped halfway (as a process stopped or killed between two batches would be).
+    await waitFor('a part of the copy sent', () => (outbox.copyCursor()?.segmentId ?? 0) > 500 || null, 60_000, 5);
+    await first.close();
+    const cursor = outbox.copyCursor();
+    assert.ok(cursor && cursor.segmentId < 2000, `halfway: ${JSON.stringify(cursor)}`);
+    const sentRows = await pgRows(db.url, 'cam1');
+    assert.ok(sentRows.segments.length >= cursor.segmentId && sentRows.segments.length < 2000, `${sentRows.segments.length} segments sent so far`);
+    // Changes meanwhile: one segment removed that was sent, one that was not, a gap removed, one added, a new segment.
+    const rows = index.oldestSealed(2000);
+    index.deleteSegment(rows[10].id);
+    index.deleteSegment(rows[1900].id);
+    index.db.prepare('DELETE FROM gaps WHERE reason = ?').run('gap 3');
+    index.addGap(1_000_000n, 1_000_005n, 'camera offline');
+    fillIndex(index, 1, 30_000_000_000_000n);
+    const second = new PgMirror({ url: db.url, log: silentLogger, node: 'node-a', copySegments: 25 });
+    t.after(() => second.close());
+    second.attach(camera);
+    await second.drain(120_000);
+    assert.equal(outbox.copyCursor(), null, 'the copy is done');
+    assert.deepEqual(await pgRows(db.url, 'cam1'), localRows(index));
+    assert.equal(second.status('cam1').backlog, 0);
   });
 });
 

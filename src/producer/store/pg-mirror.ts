@@ -10,6 +10,7 @@ import type { Logger } from '../../common/log.js';
 import { redactUrl } from '../../common/redact.js';
 import { migratePg } from './pg-schema.js';
 import { PgOutbox, type OutboxEntry } from './pg-outbox.js';
+import { big, upsertFragments, upsertGaps, upsertSegments } from './pg-upserts.js';
 
 /** The parts of a camera the mirror reads. */
 export interface MirrorCamera {
@@ -22,7 +23,7 @@ export interface CatalogStatus {
   kind: 'postgres';
   status: 'ok' | 'degraded';
   location: string;
-  /** Changes of this camera not yet in PostgreSQL. */
+  /** Changes of this camera not yet in PostgreSQL (with, during the first copy of an index, the rows it has still to send, at most). */
   backlog: number;
   last_error: string | null;
   last_error_at_ms: number | null;
@@ -30,9 +31,13 @@ export interface CatalogStatus {
 
 /** Outbox entries applied per transaction. */
 const BATCH = 500;
+/** Segments (with their fragments) and gaps per transaction of an index's first copy. */
+const COPY_SEGMENTS = 200;
+const COPY_GAPS = 2000;
+const COPY_BATCHES_PER_PASS = 8;
 
-/** A parameter as PostgreSQL gets it: 64-bit integers as decimal strings (exact), flags as booleans. */
-const big = (v: bigint | number | null) => (v === null ? null : typeof v === 'bigint' ? v.toString() : v);
+/** What a camera has still to send: its outbox, and during the first copy the rows left (at most). */
+const pending = (outbox: PgOutbox) => outbox.count() + outbox.copyLeft();
 
 interface Attached {
   camera: MirrorCamera;
@@ -54,7 +59,11 @@ export class PgMirror {
   lastError: { message: string; atMs: number } | null = null;
   appliedEntries = 0;
 
-  constructor(private readonly o: { url: string; log: Logger; node: string; periodMs?: number; backoffMs?: { first: number; max: number } }) {
+  constructor(private readonly o: {
+    url: string; log: Logger; node: string; periodMs?: number; backoffMs?: { first: number; max: number };
+    /** Segments per transaction of an index's first copy (tests make it small). */
+    copySegments?: number;
+  }) {
     this.node = o.node;
     this.description = redactUrl(o.url).replace(/\?.*$/, '');
     this.pool = new pg.Pool({ connectionString: o.url, max: 2, connectionTimeoutMillis: 5000, query_timeout: 15_000, idleTimeoutMillis: 10_000 });
@@ -62,11 +71,10 @@ export class PgMirror {
     this.pool.on('error', (e) => this.fail(e));
   }
 
-  /** Starts mirroring a camera: its outbox is enabled (queuing every row the first time). */
+  /** Starts mirroring a camera: its outbox is enabled (the first time, after a copy of what the index holds). */
   attach(camera: MirrorCamera): void {
     const outbox = new PgOutbox(camera.db);
-    const queued = outbox.enable(this.description);
-    if (queued > 0) this.o.log.info('catalog: the whole local index is queued for PostgreSQL', { camera: camera.name, rows: queued });
+    if (outbox.enable(this.description)) this.o.log.info('catalog: the local index is copied to PostgreSQL, in batches beside recording', { camera: camera.name });
     this.cameras.set(camera.name, { camera, outbox, ready: false });
     this.kick();
   }
@@ -90,7 +98,7 @@ export class PgMirror {
   status(name: string): CatalogStatus {
     const a = this.cameras.get(name);
     return {
-      kind: 'postgres', status: this.failing ? 'degraded' : 'ok', location: this.description, backlog: a ? a.outbox.count() : 0,
+      kind: 'postgres', status: this.failing ? 'degraded' : 'ok', location: this.description, backlog: a ? pending(a.outbox) : 0,
       last_error: this.lastError?.message ?? null, last_error_at_ms: this.lastError?.atMs ?? null,
     };
   }
@@ -107,7 +115,7 @@ export class PgMirror {
 
   private async waitEmpty(names: string[], timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (names.some((n) => (this.cameras.get(n)?.outbox.count() ?? 0) > 0)) {
+    while (names.some((n) => { const a = this.cameras.get(n); return a !== undefined && pending(a.outbox) > 0; })) {
       if (Date.now() > deadline) throw new Error(`the catalog did not catch up within ${timeoutMs} ms`);
       this.kick();
       await new Promise((r) => setTimeout(r, 50));
@@ -130,6 +138,7 @@ export class PgMirror {
         if (v.length > 0) this.o.log.info('catalog schema upgraded', { catalog: this.description, versions: v.join(',') });
       });
       await this.schemaReady;
+      let copying = false;
       for (const a of [...this.cameras.values()]) {
         if (this.closed) return;
         if (!a.ready) {
@@ -137,8 +146,17 @@ export class PgMirror {
             ON CONFLICT (name) DO NOTHING`, [a.camera.name, a.camera.clockBaseEpochMs(), Date.now()]);
           a.ready = true;
         }
-        while (!this.closed && this.cameras.get(a.camera.name) === a && await this.applyBatch(a));
+        const current = () => !this.closed && this.cameras.get(a.camera.name) === a;
+        // A first copy goes a few batches a pass, so that the other cameras' changes are applied meanwhile.
+        for (let n = 0; n < COPY_BATCHES_PER_PASS && current() && await this.copyBatch(a); n++);
+        if (a.outbox.copyCursor() !== null) {
+          copying = true;
+          continue;
+        }
+        while (current() && await this.applyBatch(a));
       }
+      // The copy goes on at once (not at the next period) once every camera had its turn.
+      if (copying && !this.closed) setImmediate(() => this.kick());
       if (this.failing) this.o.log.info('catalog reachable again; changes applied', { catalog: this.description });
       this.failing = false;
       this.delayMs = 0;
@@ -157,44 +175,78 @@ export class PgMirror {
     this.failing = true;
   }
 
-  /** One transaction: the entries after this node's applied sequence, and the new sequence. False when none are left. */
-  private async applyBatch(a: Attached): Promise<boolean> {
+  /**
+   * One transaction of the first copy of an index: the next segments with their fragments, or (once
+   * they are all sent) the next gaps, upserted; then the cursor moves on. A crash between PostgreSQL's
+   * commit and the cursor sends the batch again, read afresh from the index (an upsert: the same
+   * result). Changes meanwhile wait in the outbox, applied after the copy (a segment removed meanwhile
+   * is not read here, and its deletion applied then finds nothing or the copy's row). False when done.
+   */
+  private async copyBatch(a: Attached): Promise<boolean> {
+    const cursor = a.outbox.copyCursor();
+    if (!cursor) return false;
     const camera = a.camera.name;
+    const segments = a.outbox.copySegments(cursor.segmentId, this.o.copySegments ?? COPY_SEGMENTS);
+    const gaps = segments.length === 0 ? a.outbox.copyGaps(cursor.gapId, COPY_GAPS) : [];
+    if (segments.length === 0 && gaps.length === 0) {
+      a.outbox.setCopyCursor(null);
+      this.o.log.info('catalog: the local index is copied to PostgreSQL', { camera });
+      return false;
+    }
+    await this.inTransaction(async (client) => {
+      await upsertSegments(client, camera, this.node, segments.map((s) => s.row));
+      await upsertFragments(client, camera, segments.flatMap((s) => s.fragments.map((f) => ({ path: s.row.path, f }))));
+      await upsertGaps(client, camera, gaps);
+    });
+    a.outbox.setCopyCursor(segments.length > 0
+      ? { segmentId: Number(segments[segments.length - 1].row.id), gapId: cursor.gapId }
+      : { segmentId: cursor.segmentId, gapId: Number(gaps[gaps.length - 1].id) });
+    this.appliedEntries += segments.reduce((n, s) => n + 1 + s.fragments.length, 0) + gaps.length;
+    return true;
+  }
+
+  /** Runs `work` in one transaction on a pooled client; a client that failed is not handed out again. */
+  private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     // A connection the server ends while this client is checked out is reported on the client (the pool
     // listens only to idle ones): the query in flight fails with it anyway.
     const onError = () => undefined;
     client.on('error', onError);
-    let last: number;
     let failed: Error | undefined;
     try {
       await client.query('BEGIN');
-      const prog = await client.query<{ applied_seq: string }>(
-        'SELECT applied_seq FROM mirror_progress WHERE node = $1 AND camera = $2 FOR UPDATE', [this.node, camera]);
-      const applied = prog.rows.length > 0 ? Number(prog.rows[0].applied_seq) : 0;
-      const entries = a.outbox.batch(applied, BATCH);
-      if (entries.length === 0) {
-        await client.query('COMMIT');
-        a.outbox.forget(applied); // applied before a crash, not yet forgotten here
-        return false;
-      }
-      for (const e of entries) await this.apply(client, a, e);
-      last = entries[entries.length - 1].seq;
-      await client.query(`INSERT INTO mirror_progress(node, camera, applied_seq, updated_ms) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (node, camera) DO UPDATE SET applied_seq = excluded.applied_seq, updated_ms = excluded.updated_ms`,
-      [this.node, camera, last, Date.now()]);
+      const result = await work(client);
       await client.query('COMMIT');
-      this.appliedEntries += entries.length;
+      return result;
     } catch (e) {
       failed = e as Error;
       await client.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
       client.off('error', onError);
-      client.release(failed); // a client that failed is not given to the next batch
+      client.release(failed);
     }
-    a.outbox.forget(last);
-    return true;
+  }
+
+  /** One transaction: the entries after this node's applied sequence, and the new sequence. False when none are left. */
+  private async applyBatch(a: Attached): Promise<boolean> {
+    const camera = a.camera.name;
+    const done = await this.inTransaction(async (client) => {
+      const prog = await client.query<{ applied_seq: string }>(
+        'SELECT applied_seq FROM mirror_progress WHERE node = $1 AND camera = $2 FOR UPDATE', [this.node, camera]);
+      const applied = prog.rows.length > 0 ? Number(prog.rows[0].applied_seq) : 0;
+      const entries = a.outbox.batch(applied, BATCH);
+      if (entries.length === 0) return { through: applied, entries: 0 }; // applied before a crash, not yet forgotten here
+      for (const e of entries) await this.apply(client, a, e);
+      const last = entries[entries.length - 1].seq;
+      await client.query(`INSERT INTO mirror_progress(node, camera, applied_seq, updated_ms) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (node, camera) DO UPDATE SET applied_seq = excluded.applied_seq, updated_ms = excluded.updated_ms`,
+      [this.node, camera, last, Date.now()]);
+      return { through: last, entries: entries.length };
+    });
+    a.outbox.forget(done.through);
+    this.appliedEntries += done.entries;
+    return done.entries > 0;
   }
 
   private async apply(client: pg.PoolClient, a: Attached, e: OutboxEntry): Promise<void> {
@@ -202,19 +254,7 @@ export class PgMirror {
     switch (e.kind) {
       case 'seg': {
         const s = a.outbox.segment(e.a!);
-        if (!s) return; // deleted since: its seg-del follows
-        await client.query(`INSERT INTO segments (camera, path, run_id, start_pts_ns, stop_pts_ns, start_epoch_ms, stop_epoch_ms, offset_ns,
-            anchor_epoch_ms, anchor_pts_ns, bytes, init_size, fragments, frames, codec, codec_string, width, height, fps, has_audio,
-            description_key, sealed, created_ms, mtime_ms, object_key, node)
-          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)
-          ON CONFLICT (camera, path) DO UPDATE SET run_id = excluded.run_id, start_pts_ns = excluded.start_pts_ns,
-            stop_pts_ns = excluded.stop_pts_ns, start_epoch_ms = excluded.start_epoch_ms, stop_epoch_ms = excluded.stop_epoch_ms,
-            offset_ns = excluded.offset_ns, anchor_epoch_ms = excluded.anchor_epoch_ms, anchor_pts_ns = excluded.anchor_pts_ns,
-            bytes = excluded.bytes, init_size = excluded.init_size, fragments = excluded.fragments, frames = excluded.frames,
-            sealed = excluded.sealed, mtime_ms = excluded.mtime_ms, object_key = excluded.object_key, node = excluded.node`,
-        [camera, s.path, s.run_id, big(s.start_pts_ns), big(s.stop_pts_ns), s.start_epoch_ms, s.stop_epoch_ms, big(s.offset_ns),
-          s.anchor_epoch_ms, big(s.anchor_pts_ns), s.bytes, s.init_size, s.fragments, s.frames, s.codec, s.codec_string, s.width,
-          s.height, s.fps, s.has_audio !== 0, s.description_key, s.sealed !== 0, s.created_ms, s.mtime_ms, s.object_key, this.node]);
+        if (s) await upsertSegments(client, camera, this.node, [s]); // else deleted since: its seg-del follows
         return;
       }
       case 'seg-del':
@@ -223,14 +263,7 @@ export class PgMirror {
       case 'frag': {
         const f = a.outbox.fragment(e.a!, e.b!);
         const s = f && a.outbox.segment(e.a!);
-        if (!f || !s) return;
-        await client.query(`INSERT INTO fragments (camera, path, seq, start_pts_ns, stop_pts_ns, "offset", size, moof_size, samples, keyframe, crc)
-          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
-          ON CONFLICT (camera, path, seq) DO UPDATE SET start_pts_ns = excluded.start_pts_ns, stop_pts_ns = excluded.stop_pts_ns,
-            "offset" = excluded."offset", size = excluded.size, moof_size = excluded.moof_size, samples = excluded.samples,
-            keyframe = excluded.keyframe, crc = excluded.crc`,
-        [camera, s.path, big(f.seq), big(f.start_pts_ns), big(f.stop_pts_ns), big(f.offset), big(f.size), big(f.moof_size),
-          big(f.samples), Number(f.keyframe) !== 0, big(f.crc)]);
+        if (f && s) await upsertFragments(client, camera, [{ path: s.path, f }]);
         return;
       }
       case 'frag-del':
@@ -238,10 +271,7 @@ export class PgMirror {
         return;
       case 'gap': {
         const g = a.outbox.gap(e.a!);
-        if (!g) return;
-        await client.query(`INSERT INTO gaps (camera, start_pts_ns, stop_pts_ns, reason, created_ms) VALUES ($1,$2,$3,$4,$5)
-          ON CONFLICT (camera, start_pts_ns, stop_pts_ns) DO UPDATE SET reason = excluded.reason`,
-        [camera, big(g.start_pts_ns), big(g.stop_pts_ns), g.reason, Number(g.created_ms)]);
+        if (g) await upsertGaps(client, camera, [g]);
         return;
       }
       case 'gap-del':

@@ -3,7 +3,9 @@
 // producer runs with --catalog postgres://… triggers record each change to segments, fragments and gaps
 // in `pg_outbox` (migration 10), in the same transaction as the change. pg-mirror.ts applies them to
 // PostgreSQL in order and then forgets them. Enabling the mirror on an index that had none (or had it
-// switched off meanwhile) first queues every row, so PostgreSQL ends up holding all of it.
+// switched off meanwhile) starts a first copy of the rows already there: the mirror sends them in
+// batches, by id, from the tables themselves (a cursor in `meta`), before it applies the outbox — so
+// enabling costs the same at any history size, and PostgreSQL ends up holding all of it.
 import type Database from 'better-sqlite3';
 import { segmentRowOf, type FragmentRow, type GapRow, type SegmentRow } from './catalog.js';
 
@@ -37,6 +39,14 @@ const TRIGGER_NAMES = ['seg_ins', 'seg_upd', 'seg_del', 'frag_ins', 'frag_del', 
 
 /** Meta key: the catalog the outbox feeds ('' or absent: none). */
 const MIRROR_META = 'pg_mirror';
+/** Meta key: how far the first copy of the index has come ("segment id:gap id" sent); absent once it is done. */
+const COPY_META = 'pg_first_copy';
+
+/** Where the first copy of an index stands: the last segment and gap ids sent. */
+export interface CopyCursor {
+  segmentId: number;
+  gapId: number;
+}
 
 export class PgOutbox {
   private readonly stmts;
@@ -45,45 +55,84 @@ export class PgOutbox {
     this.stmts = {
       batch: db.prepare<[number, number], OutboxEntry>('SELECT seq, kind, a, b, path FROM pg_outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       forget: db.prepare('DELETE FROM pg_outbox WHERE seq <= ?'),
-      count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM pg_outbox'),
+      // Sequences are consecutive (forget() removes a prefix): the count without a scan of a long backlog.
+      count: db.prepare<[], { n: number | null }>('SELECT (SELECT MAX(seq) FROM pg_outbox) - (SELECT MIN(seq) FROM pg_outbox) + 1 AS n'),
+      copySegments: db.prepare<[number, number], Record<string, unknown>>('SELECT * FROM segments WHERE id > ? AND origin IS NULL ORDER BY id LIMIT ?'),
+      copyFragments: db.prepare<[number, number], FragmentRow>('SELECT * FROM fragments WHERE segment_id >= ? AND segment_id <= ? ORDER BY segment_id, seq'),
+      copyGaps: db.prepare<[number, number], GapRow>('SELECT * FROM gaps WHERE id > ? ORDER BY id LIMIT ?'),
+      maxIds: db.prepare<[], { seg: number | null; gap: number | null }>('SELECT (SELECT MAX(id) FROM segments) AS seg, (SELECT MAX(id) FROM gaps) AS gap'),
+      deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
       segment: db.prepare<[bigint], Record<string, unknown>>('SELECT * FROM segments WHERE id = ?'),
       fragment: db.prepare<[bigint, bigint], FragmentRow>('SELECT * FROM fragments WHERE segment_id = ? AND seq = ?'),
       gap: db.prepare<[bigint], GapRow>('SELECT * FROM gaps WHERE id = ?'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
-    for (const k of ['batch', 'segment', 'fragment', 'gap'] as const) this.stmts[k].safeIntegers(true);
+    for (const k of ['batch', 'segment', 'fragment', 'gap', 'copySegments', 'copyFragments', 'copyGaps'] as const) this.stmts[k].safeIntegers(true);
   }
 
   /**
    * Starts recording changes for the catalog named `target` (a description without secrets). When the
-   * outbox did not feed that catalog before, every row is queued first (one transaction): PostgreSQL then
-   * receives the whole index, not only what changes from now on. Returns how many rows were queued so.
+   * outbox did not feed that catalog before, a first copy of every row already there is started (the
+   * mirror sends it before the outbox: copyCursor()). Returns whether it was. The same cost at any size.
    */
-  enable(target: string): number {
+  enable(target: string): boolean {
     return this.db.transaction(() => {
       const was = this.stmts.getMeta.get(MIRROR_META)?.value ?? '';
       // Dropped and created again: an index from an older segrec has older trigger bodies.
       for (const t of TRIGGER_NAMES) this.db.exec(`DROP TRIGGER IF EXISTS ${t}`);
       this.db.exec(TRIGGERS);
-      if (was === target) return 0;
+      if (was === target) return false;
       this.db.exec('DELETE FROM pg_outbox');
-      const n = this.db.prepare("INSERT INTO pg_outbox(kind, a) SELECT 'seg', id FROM segments WHERE origin IS NULL ORDER BY id").run().changes
-        + this.db.prepare(`INSERT INTO pg_outbox(kind, a, b) SELECT 'frag', f.segment_id, f.seq FROM fragments f JOIN segments s ON s.id = f.segment_id
-            WHERE s.origin IS NULL ORDER BY f.segment_id, f.seq`).run().changes
-        + this.db.prepare("INSERT INTO pg_outbox(kind, a) SELECT 'gap', id FROM gaps ORDER BY id").run().changes;
+      this.stmts.setMeta.run(COPY_META, '0:0');
       this.stmts.setMeta.run(MIRROR_META, target);
-      return n;
+      return true;
     })();
   }
 
-  /** Stops recording changes (a producer without a catalog): a later enable() queues everything again. */
+  /** Stops recording changes (a producer without a catalog): a later enable() copies everything again. */
   disable(): void {
     this.db.transaction(() => {
       for (const t of TRIGGER_NAMES) this.db.exec(`DROP TRIGGER IF EXISTS ${t}`);
       this.db.exec('DELETE FROM pg_outbox');
       this.stmts.setMeta.run(MIRROR_META, '');
+      this.stmts.deleteMeta.run(COPY_META);
     })();
+  }
+
+  /** Where the first copy stands; null when there is none to make (done, or never started). */
+  copyCursor(): CopyCursor | null {
+    const v = this.stmts.getMeta.get(COPY_META)?.value;
+    if (v === undefined) return null;
+    const [seg, gap] = v.split(':').map(Number);
+    return { segmentId: seg || 0, gapId: gap || 0 };
+  }
+
+  /** Records how far the first copy came (null: it is done). */
+  setCopyCursor(c: CopyCursor | null): void {
+    if (c === null) this.stmts.deleteMeta.run(COPY_META);
+    else this.stmts.setMeta.run(COPY_META, `${c.segmentId}:${c.gapId}`);
+  }
+
+  /** The next segments of the first copy (this node's own, by id) with their fragments. */
+  copySegments(afterId: number, limit: number): Array<{ row: SegmentRow; fragments: FragmentRow[] }> {
+    const rows = this.stmts.copySegments.all(afterId, limit).map(segmentRowOf);
+    if (rows.length === 0) return [];
+    const byId = new Map(rows.map((r) => [Number(r.id), { row: r, fragments: [] as FragmentRow[] }]));
+    for (const f of this.stmts.copyFragments.all(Number(rows[0].id), Number(rows[rows.length - 1].id))) byId.get(Number(f.segment_id))?.fragments.push(f);
+    return [...byId.values()];
+  }
+
+  copyGaps(afterId: number, limit: number): GapRow[] {
+    return this.stmts.copyGaps.all(afterId, limit);
+  }
+
+  /** Rows the first copy has still to send, at most (ids above its cursor; 0 when there is none). */
+  copyLeft(): number {
+    const c = this.copyCursor();
+    if (!c) return 0;
+    const m = this.stmts.maxIds.get()!;
+    return Math.max(0, (m.seg ?? 0) - c.segmentId) + Math.max(0, (m.gap ?? 0) - c.gapId);
   }
 
   /** Whether an index has ever fed a catalog (its triggers may exist): cheap to check at every start. */
@@ -100,7 +149,7 @@ export class PgOutbox {
   }
 
   count(): number {
-    return this.stmts.count.get()?.n ?? 0;
+    return Number(this.stmts.count.get()?.n ?? 0);
   }
 
   segment(id: bigint): SegmentRow | undefined {
