@@ -1,28 +1,36 @@
 // The PostgreSQL catalog's writes of local rows (pg-mirror.ts): segments, fragments and gaps upserted
-// by their natural keys (camera + path, + seq; camera + start + stop), many rows per statement. One
-// statement shape serves the mirror's single changes and the first copy of an index's history.
+// by their natural keys (camera + path, + seq; camera + start + stop), any number of rows in one
+// statement of constant text (one array per column, unnest()ed: no statement grows with the rows). One
+// statement serves the mirror's single changes and the first copy of an index's history.
 import type pg from 'pg';
 import type { FragmentRow, GapRow, SegmentRow } from './catalog.js';
 
 /** A parameter as PostgreSQL gets it: 64-bit integers as decimal strings (exact), flags as booleans. */
 export const big = (v: bigint | number | null) => (v === null ? null : typeof v === 'bigint' ? v.toString() : v);
 
-/** Parameters per statement, well under PostgreSQL's 65,535. */
-const MAX_PARAMS = 30_000;
-
-const SEGMENT_COLUMNS = `camera, path, run_id, start_pts_ns, stop_pts_ns, start_epoch_ms, stop_epoch_ms, offset_ns,
-  anchor_epoch_ms, anchor_pts_ns, bytes, init_size, fragments, frames, codec, codec_string, width, height, fps, has_audio,
-  description_key, sealed, created_ms, mtime_ms, object_key, node`;
+/** Each table's columns as the statements write them, with their PostgreSQL types (for the arrays). */
+const SEGMENT_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['camera', 'text'], ['path', 'text'], ['run_id', 'int8'], ['start_pts_ns', 'int8'], ['stop_pts_ns', 'int8'], ['start_epoch_ms', 'float8'],
+  ['stop_epoch_ms', 'float8'], ['offset_ns', 'int8'], ['anchor_epoch_ms', 'float8'], ['anchor_pts_ns', 'int8'], ['bytes', 'int8'],
+  ['init_size', 'int4'], ['fragments', 'int4'], ['frames', 'int4'], ['codec', 'text'], ['codec_string', 'text'], ['width', 'int4'],
+  ['height', 'int4'], ['fps', 'float8'], ['has_audio', 'bool'], ['description_key', 'text'], ['sealed', 'bool'], ['created_ms', 'float8'],
+  ['mtime_ms', 'float8'], ['object_key', 'text'], ['node', 'text'],
+];
 const SEGMENT_UPDATE = `ON CONFLICT (camera, path) DO UPDATE SET run_id = excluded.run_id, start_pts_ns = excluded.start_pts_ns,
   stop_pts_ns = excluded.stop_pts_ns, start_epoch_ms = excluded.start_epoch_ms, stop_epoch_ms = excluded.stop_epoch_ms,
   offset_ns = excluded.offset_ns, anchor_epoch_ms = excluded.anchor_epoch_ms, anchor_pts_ns = excluded.anchor_pts_ns,
   bytes = excluded.bytes, init_size = excluded.init_size, fragments = excluded.fragments, frames = excluded.frames,
   sealed = excluded.sealed, mtime_ms = excluded.mtime_ms, object_key = excluded.object_key, node = excluded.node`;
-const FRAGMENT_COLUMNS = 'camera, path, seq, start_pts_ns, stop_pts_ns, "offset", size, moof_size, samples, keyframe, crc';
+const FRAGMENT_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['camera', 'text'], ['path', 'text'], ['seq', 'int4'], ['start_pts_ns', 'int8'], ['stop_pts_ns', 'int8'], ['"offset"', 'int8'], ['size', 'int8'],
+  ['moof_size', 'int4'], ['samples', 'int4'], ['keyframe', 'bool'], ['crc', 'int8'],
+];
 const FRAGMENT_UPDATE = `ON CONFLICT (camera, path, seq) DO UPDATE SET start_pts_ns = excluded.start_pts_ns, stop_pts_ns = excluded.stop_pts_ns,
   "offset" = excluded."offset", size = excluded.size, moof_size = excluded.moof_size, samples = excluded.samples,
   keyframe = excluded.keyframe, crc = excluded.crc`;
-const GAP_COLUMNS = 'camera, start_pts_ns, stop_pts_ns, reason, created_ms';
+const GAP_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['camera', 'text'], ['start_pts_ns', 'int8'], ['stop_pts_ns', 'int8'], ['reason', 'text'], ['created_ms', 'float8'],
+];
 const GAP_UPDATE = 'ON CONFLICT (camera, start_pts_ns, stop_pts_ns) DO UPDATE SET reason = excluded.reason';
 
 type Param = string | number | boolean | null;
@@ -47,14 +55,11 @@ export async function upsertGaps(client: pg.ClientBase, camera: string, rows: re
   await upsert(client, 'gaps', GAP_COLUMNS, GAP_UPDATE, rows.map((g) => [camera, big(g.start_pts_ns), big(g.stop_pts_ns), g.reason, Number(g.created_ms)]));
 }
 
-/** INSERT … VALUES (…), (…) … ON CONFLICT …, as few statements as the parameter limit allows. */
-async function upsert(client: pg.ClientBase, table: string, columns: string, onConflict: string, rows: Param[][]): Promise<void> {
+/** INSERT … SELECT * FROM unnest(one array per column) ON CONFLICT …: one statement whatever the rows. */
+async function upsert(client: pg.ClientBase, table: string, columns: ReadonlyArray<[string, string]>, onConflict: string, rows: Param[][]): Promise<void> {
   if (rows.length === 0) return;
-  const width = rows[0].length;
-  const perStatement = Math.max(1, Math.floor(MAX_PARAMS / width));
-  for (let from = 0; from < rows.length; from += perStatement) {
-    const part = rows.slice(from, from + perStatement);
-    const values = part.map((_, i) => `(${Array.from({ length: width }, (_, k) => `$${i * width + k + 1}`).join(',')})`).join(',');
-    await client.query(`INSERT INTO ${table} (${columns}) VALUES ${values} ${onConflict}`, part.flat());
-  }
+  const arrays = columns.map((_, k) => rows.map((r) => r[k]));
+  const names = columns.map(([name]) => name).join(', ');
+  const unnest = columns.map(([, type], k) => `$${k + 1}::${type}[]`).join(', ');
+  await client.query(`INSERT INTO ${table} (${names}) SELECT * FROM unnest(${unnest}) ${onConflict}`, arrays);
 }
