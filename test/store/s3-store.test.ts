@@ -53,7 +53,7 @@ test('a small file: one PutObject with its MD5, read back by ranges', async (t) 
   writeFileSync(path, body);
   const key = `${store.location.prefix}cam/2026-11-30/1.mp4`;
   assert.equal(await store.putFile(key, path, { size: body.length, ...noMultipart }), body.length);
-  assert.deepEqual(store.requests, { put: 1, part: 0, get: 0, delete: 0 });
+  assert.deepEqual(store.requests, { put: 1, part: 0, get: 0, delete: 0, head: 0 }, 'one PUT, verified by its Content-MD5 and the ETag it answers: no read-back');
   assert.equal(md5(await store.getRange(key, 0, body.length)), md5(body), 'the whole object is the file');
   assert.deepEqual(await store.getRange(key, 1000, 4096), body.subarray(1000, 5096));
   assert.deepEqual(await store.getRange(key, body.length - 7, 7), body.subarray(body.length - 7));
@@ -78,6 +78,7 @@ test('a large file goes in parts; an upload a crash interrupted resumes, keeping
   const states: MultipartState[] = [];
   const key = 'site-a/cam/2026-11-30/2.mp4';
   await store.putFile(key, path, { size: body.length, resume: null, onMultipart: (s) => states.push(s) });
+  assert.equal(store.requests.head, 1, 'a multipart object is read back (RGW answers its completion without an ETag)');
   assert.equal(states.length, 1, 'the multipart upload was announced (for persisting) once');
   assert.equal(store.requests.part, 3);
   assert.equal(md5(await store.getRange(key, 0, body.length)), md5(body));

@@ -37,13 +37,24 @@ export interface S3StoreOptions {
   requestTimeoutMs?: number;
 }
 
-const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+/** Bytes hashed between two turns of the event loop (~0.4 ms here): a 16 MB object never stalls ingest or HTTP for 26 ms at once. */
+const MD5_SLICE = 256 * 1024;
+
+/** MD5 of `b`, a slice per turn of the event loop. */
+async function md5(b: Buffer): Promise<Buffer> {
+  const h = createHash('md5');
+  for (let at = 0; at < b.length; at += MD5_SLICE) {
+    if (at > 0) await new Promise<void>((r) => setImmediate(r));
+    h.update(b.subarray(at, at + MD5_SLICE));
+  }
+  return h.digest();
+}
 
 export class S3Store implements ObjectStore {
   readonly location: StoreLocation;
   readonly description: string;
   /** Requests sent, by kind (for /metrics, benchmarks and tests: ranged GETs per clip, parts reused on resume). */
-  readonly requests = { put: 0, part: 0, get: 0, delete: 0 };
+  readonly requests = { put: 0, part: 0, get: 0, delete: 0, head: 0 };
   private readonly client: S3Client;
 
   constructor(o: S3StoreOptions) {
@@ -80,7 +91,7 @@ export class S3Store implements ObjectStore {
       if (st.size !== o.size) throw new StoreError(`upload of ${key}: the file has ${st.size} bytes, the catalog says ${o.size}`);
       if (o.size <= MULTIPART_MIN && !o.resume) {
         const body = await readAt(fh, 0, o.size);
-        const digest = md5(body);
+        const digest = await md5(body);
         this.requests.put++;
         const res = await this.call(`upload of ${key}`, () => this.client.send(new PutObjectCommand({
           Bucket: this.location.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: digest.toString('base64'),
@@ -88,13 +99,17 @@ export class S3Store implements ObjectStore {
         })));
         expectedEtag = digest.toString('hex');
         if (res.ETag && unquote(res.ETag) !== expectedEtag) throw new StoreError(`upload of ${key}: the store's ETag ${res.ETag} is not the file's MD5`);
+        // The store checked the bytes against Content-MD5 and answered with their MD5: nothing to read back.
+        if (res.ETag) return o.size;
       } else {
         expectedEtag = await this.putMultipart(key, fh, o);
       }
     } finally {
       await fh.close();
     }
-    // What is stored is what was sent: its length and its ETag (the MD5, or the MD5 of the parts' MD5s), read back.
+    // What is stored is what was sent: its length and its ETag (the MD5 of the parts' MD5s; a store that
+    // answered a single PUT without an ETag: the MD5), read back.
+    this.requests.head++;
     const head = await this.call(`check of ${key}`, () => this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: key })));
     if (head.ContentLength !== o.size) throw new StoreError(`upload of ${key}: the store holds ${head.ContentLength} bytes, the file has ${o.size}`);
     if (head.ETag && unquote(head.ETag) !== expectedEtag) throw new StoreError(`upload of ${key}: the stored object's ETag ${head.ETag} is not ${expectedEtag}`);
@@ -124,7 +139,7 @@ export class S3Store implements ObjectStore {
     const digests: Buffer[] = [];
     for (let n = 1, at = 0; at < o.size; n++, at += partBytes) {
       const body = await readAt(fh, at, Math.min(partBytes, o.size - at));
-      const digest = md5(body);
+      const digest = await md5(body);
       digests.push(digest);
       const have = stored.get(n);
       if (have?.ETag && unquote(have.ETag) === digest.toString('hex') && have.Size === body.length) {
@@ -140,7 +155,7 @@ export class S3Store implements ObjectStore {
     const done = await this.call(`upload of ${key} (completing)`, () => this.client.send(new CompleteMultipartUploadCommand({
       Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
     })));
-    const expected = `${md5(Buffer.concat(digests)).toString('hex')}-${digests.length}`;
+    const expected = `${(await md5(Buffer.concat(digests))).toString('hex')}-${digests.length}`;
     // (Ceph's RGW answers this request with an empty ETag; the HEAD after it gives the object's.)
     if (done.ETag && unquote(done.ETag) !== expected) throw new StoreError(`upload of ${key}: the store's ETag ${done.ETag} is not the parts' MD5 (${expected})`);
     return expected;
