@@ -36,15 +36,27 @@ test('the record: names kept only with their change, files removed and forgotten
   assert.equal(removals.pending(), 3);
   for (const p of paths) assert.ok(existsSync(join(dir, p)), 'nothing removed before finish()');
   rmSync(join(dir, paths[1]));
-  assert.equal(removals.finish(), 3, 'the one already gone counts');
+  assert.deepEqual(removals.finish(), { removed: 3, failed: [] }, 'the one already gone counts');
   for (const p of paths) assert.ok(!existsSync(join(dir, p)), p);
   assert.equal(removals.pending(), 0);
-  assert.equal(removals.finish(), 0, 'nothing left to do');
+  assert.deepEqual(removals.finish(), { removed: 0, failed: [] }, 'nothing left to do');
   // A name that would reach outside the segments directory is never unlinked, only forgotten.
   writeFileSync(join(tmp.dir, 'outside.mp4'), 'x');
   removals.commit(() => undefined, ['../outside.mp4']);
-  assert.equal(removals.finish(), 1);
+  assert.equal(removals.finish().removed, 1);
   assert.ok(existsSync(join(tmp.dir, 'outside.mp4')), 'nothing outside the segments directory is removed');
+  assert.equal(removals.pending(), 0);
+  // One that cannot be removed (a directory in its place: EISDIR) stays recorded; the others go on.
+  mkdirSync(join(dir, '2026-01-03/4.mp4'), { recursive: true });
+  writeFileSync(join(dir, '2026-01-03/5.mp4'), 'x');
+  removals.commit(() => undefined, ['2026-01-03/4.mp4', '2026-01-03/5.mp4']);
+  const tried = removals.finish();
+  assert.equal(tried.removed, 1);
+  assert.deepEqual(tried.failed.map((f) => f.path), ['2026-01-03/4.mp4']);
+  assert.ok(!existsSync(join(dir, '2026-01-03/5.mp4')));
+  assert.equal(removals.pending(), 1, 'kept for the next try');
+  rmSync(join(dir, '2026-01-03/4.mp4'), { recursive: true });
+  assert.deepEqual(removals.finish(), { removed: 1, failed: [] }, 'gone once it can be');
   assert.equal(removals.pending(), 0);
 });
 

@@ -8,6 +8,7 @@
 import { unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
+import type { Logger } from '../../common/log.js';
 import { syncDirectory } from '../../common/sync-directory.js';
 import { segmentAbsPath } from './paths.js';
 
@@ -17,14 +18,14 @@ const PAGE = 256;
 export class FileRemovals {
   private readonly stmts: {
     queue: Database.Statement<[string]>;
-    page: Database.Statement<[number], { path: string }>;
+    page: Database.Statement<[string, number], { path: string }>;
     forget: Database.Statement<[string]>;
   };
 
   constructor(private readonly db: Database.Database, private readonly segmentsDir: string) {
     this.stmts = {
       queue: db.prepare('INSERT OR IGNORE INTO file_removals (path) VALUES (?)'),
-      page: db.prepare('SELECT path FROM file_removals ORDER BY path LIMIT ?'),
+      page: db.prepare('SELECT path FROM file_removals WHERE path > ? ORDER BY path LIMIT ?'),
       forget: db.prepare('DELETE FROM file_removals WHERE path = ?'),
     };
   }
@@ -39,32 +40,41 @@ export class FileRemovals {
 
   /**
    * Removes every recorded file (one already gone counts as removed), syncs the directories that held
-   * them, then forgets their names. Returns how many names were forgotten.
+   * them, then forgets their names. A file that cannot be removed (EACCES, EIO, …) keeps its name for
+   * the next call, and the others go on: it is in `failed`. Returns how many names were forgotten.
    */
-  finish(): number {
-    let done = 0;
-    for (;;) {
-      const page = this.stmts.page.all(PAGE).map((r) => r.path);
-      if (page.length === 0) return done;
+  finish(): { removed: number; failed: Array<{ path: string; error: string }> } {
+    let removed = 0;
+    const failed: Array<{ path: string; error: string }> = [];
+    for (let after = '';;) {
+      const page = this.stmts.page.all(after, PAGE).map((r) => r.path);
+      if (page.length === 0) return { removed, failed };
+      after = page[page.length - 1];
       const dirs = new Set<string>();
+      const gone: string[] = [];
       for (const rel of page) {
         let abs: string;
         try {
           abs = segmentAbsPath(this.segmentsDir, rel);
         } catch {
-          continue; // a name reaching outside the segments directory is no segment file: only forgotten
+          gone.push(rel); // a name reaching outside the segments directory is no segment file: only forgotten
+          continue;
         }
         try {
           unlinkSync(abs);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+            failed.push({ path: rel, error: (e as Error).message });
+            continue;
+          }
         }
+        gone.push(rel);
         dirs.add(dirname(abs));
       }
       // The names go only once the unlinks are durable: a power cut must not bring back a file whose name is forgotten.
       for (const dir of dirs) syncDirectory(dir);
-      this.db.transaction(() => { for (const p of page) this.stmts.forget.run(p); })();
-      done += page.length;
+      this.db.transaction(() => { for (const p of gone) this.stmts.forget.run(p); })();
+      removed += gone.length;
     }
   }
 
@@ -72,4 +82,10 @@ export class FileRemovals {
   pending(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM file_removals').get() as { n: number }).n;
   }
+}
+
+/** Says (one line) which decided removals failed; they are tried again at the next removal or start. */
+export function reportUnremoved(log: Logger, failed: ReadonlyArray<{ path: string; error: string }>): void {
+  if (failed.length === 0) return;
+  log.error('segment files decided to go could not be removed (tried again later)', { files: failed.length, path: failed[0].path, error: failed[0].error });
 }
