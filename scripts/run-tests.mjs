@@ -3,7 +3,8 @@
 // Node 20 does not expand quoted globs, so the files are listed here. Extra arguments are
 // passed through as filters: `node scripts/run-tests.mjs mp4` runs only files whose path contains "mp4";
 // `--containing=TEXT` keeps only files whose source contains TEXT (the distributed pass runs the files
-// that start a producer with startTestProducer, the helper that puts it on PostgreSQL and S3).
+// that start a producer with startTestProducer, the helper that puts it on PostgreSQL and S3), and
+// `--not=TEXT` leaves out files whose path contains TEXT.
 //
 // The distributed mode's services (PostgreSQL and Ceph's S3 gateway, scripts/dev-services.sh): the rule
 // is that a test file needs them when its source contains `requireServices(` (test/helpers/services.ts).
@@ -34,11 +35,14 @@ function walk(dir) {
 }
 const CONTAINING = '--containing=';
 const args = process.argv.slice(2);
+const NOT = '--not=';
 const containing = args.filter((a) => a.startsWith(CONTAINING)).map((a) => a.slice(CONTAINING.length));
-const filters = args.filter((a) => !a.startsWith(CONTAINING));
+const excluded = args.filter((a) => a.startsWith(NOT)).map((a) => a.slice(NOT.length));
+const filters = args.filter((a) => !a.startsWith(CONTAINING) && !a.startsWith(NOT));
 const files = walk(join(root, 'test'))
   .map((p) => relative(root, p))
   .filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)))
+  .filter((p) => !excluded.some((text) => p.includes(text)))
   .filter((p) => containing.every((text) => readFileSync(join(root, p), 'utf8').includes(text)));
 if (files.length === 0) {
   console.error('no test files matched');
