@@ -87,7 +87,8 @@ export class App {
       const store = new S3Store({ location: parseStoreUrl(o.store), endpoint: o.s3Endpoint, region: o.s3Region, pathStyle: o.s3PathStyle });
       this.uploads = new SegmentUploads({ store, log: this.log.child('store'), localKeepMs: o.localKeepMs, minFreeBytes: o.minFreeBytes });
     }
-    if (o.catalog !== null) this.catalog = new PgMirror({ url: o.catalog, log: this.log.child('catalog'), node: nodeIdOf(o) });
+    // Outside a cluster the cameras' clip jobs are journalled to the catalog too; in one they are the cluster's.
+    if (o.catalog !== null) this.catalog = new PgMirror({ url: o.catalog, log: this.log.child('catalog'), node: nodeIdOf(o), jobs: !o.cluster });
     if (o.clipStoreRoots.length > 0) {
       this.clipObjects = new ClipObjects((location) => new S3Store({ location, endpoint: o.s3Endpoint, region: o.s3Region, pathStyle: o.s3PathStyle }));
     }

@@ -139,6 +139,10 @@ export const HealthPayload = Type.Object({
     backlog: Type.Number({ description: "This camera's changes not yet applied to PostgreSQL." }),
     last_error: Nullable(Type.String()),
     last_error_at_ms: Nullable(Type.Number()),
+    totals: Nullable(Type.Object({
+      segments: Type.Number(), bytes: Type.Number(), gaps: Type.Number(),
+      read_at_ms: Type.Number({ description: 'When they were read from PostgreSQL.' }),
+    }, { description: "What PostgreSQL holds of this camera (its maintained totals, every node's footage of it): equal to `segments` once the backlog is applied. Null until first read." })),
   }, { description: 'Present when the catalog is kept in PostgreSQL (--catalog).' })),
 }, { $id: 'Health' });
 export type HealthPayload = Static<typeof HealthPayload>;

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildHistory, type HistoryResult } from '../helpers/history.js';
 import { tempDir } from '../helpers/media.js';
-import { startTestProducer, waitFor } from '../helpers/producer.js';
+import { startTestProducer, waitFor, waitForNewRun } from '../helpers/producer.js';
 import { Recorder, recorderConfigFromCfg, timebaseFromHealthPayload, parseWireJson, type PtsValue } from '../../src/index.js';
 import { runMotion } from '../../src/cli/commands/motion.js';
 import { parseJsonl, ptsSpanNs, type ClipRecord, type EventRecord } from '../../src/analysis/index.js';
@@ -46,16 +46,7 @@ describe('the Recorder and the motion pipeline at 100 years of producer clock', 
   });
 
   test('Recorder: PTS and epoch windows through a Timebase read exactly from /health', async () => {
-    // 4 s of the new run (measured from its own first segment: the time between the history's end and
-    // the run's start — longer when the test first makes a catalog database and a bucket — is a gap).
-    await waitFor('4 s recorded by the new run', async () => {
-      const run = ((await get(`${p.url}/segments?from_pts_ns=${BigInt(h.stopPtsNs)}`)).segments as Wire[])
-        .filter((s) => BigInt(s.start_pts_ns as PtsValue) >= BigInt(h.stopPtsNs));
-      if (run.length === 0) return false;
-      const first = run.reduce((m, s) => (BigInt(s.start_pts_ns as PtsValue) < m ? BigInt(s.start_pts_ns as PtsValue) : m), BigInt(run[0].start_pts_ns as PtsValue));
-      const last = run.reduce((m, s) => (BigInt(s.stop_pts_ns as PtsValue) > m ? BigInt(s.stop_pts_ns as PtsValue) : m), 0n);
-      return last - first > 4_500_000_000n;
-    }, 30_000);
+    await waitForNewRun(p.url, BigInt(h.stopPtsNs), 4_500_000_000n);
     const text = await (await fetch(`${p.url}/health`)).text();
     assert.throws(() => timebaseFromHealthPayload(JSON.parse(text)), /past 2\^53 .*parseWireJson/, 'a rounded base is refused');
     const health = parseWireJson(text) as { ts_ms: number; pts_ns: PtsValue };

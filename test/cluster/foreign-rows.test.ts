@@ -11,7 +11,7 @@ import type { FragmentRow, SegmentRow } from '../../src/producer/store/catalog.j
 test('imported rows: served, but never counted, retained, mirrored back or deleted from the store', () => {
   const index = indexWith(3); // this node's own: 0–30 s
   const outbox = new PgOutbox(index.db);
-  outbox.enable('postgres://catalog');
+  outbox.enable('postgres://catalog', false);
   const queued = outbox.count();
   const stats = index.stats();
   const own = index.get(1)!;

@@ -27,8 +27,12 @@ export interface DistributedRun {
   cleanup(): Promise<void>;
 }
 
+/** A camera's catalog as comparable text rows: its tables, its clip jobs (outside a cluster), its maintained totals. */
+export interface CatalogRows { segments: string[]; fragments: string[]; gaps: string[]; jobs: string[]; totals: string[] }
+const CATALOG_KEYS = ['segments', 'fragments', 'gaps', 'jobs', 'totals'] as const;
+
 /** What the local index holds of a camera, as comparable text rows. */
-export function localCatalogRows(index: SegmentIndex): { segments: string[]; fragments: string[]; gaps: string[] } {
+export function localCatalogRows(index: SegmentIndex): CatalogRows {
   const db = index.db;
   const rows = (sql: string) => db.prepare<[], { r: string }>(sql).all().map((x) => x.r);
   return {
@@ -38,11 +42,14 @@ export function localCatalogRows(index: SegmentIndex): { segments: string[]; fra
       f.size || '|' || f.moof_size || '|' || f.keyframe || '|' || IFNULL(f.crc, '') AS r FROM fragments f JOIN segments s ON s.id = f.segment_id
       ORDER BY s.path, f.seq`),
     gaps: rows(`SELECT start_pts_ns || '|' || stop_pts_ns || '|' || reason AS r FROM gaps ORDER BY start_pts_ns, stop_pts_ns, reason`),
+    jobs: rows(`SELECT clip_id || '|' || status || '|' || IFNULL(outcome, '') || '|' || IFNULL(error, '') AS r FROM jobs ORDER BY clip_id`),
+    totals: rows(`SELECT (SELECT n FROM totals WHERE name = 'segments') || '|' || (SELECT n FROM totals WHERE name = 'segment_bytes') || '|' ||
+      (SELECT n FROM totals WHERE name = 'gaps') AS r`),
   };
 }
 
 /** The same rows of a camera in the PostgreSQL catalog. */
-export async function pgCatalogRows(url: string, camera: string): Promise<{ segments: string[]; fragments: string[]; gaps: string[] }> {
+export async function pgCatalogRows(url: string, camera: string): Promise<CatalogRows> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -58,6 +65,9 @@ export async function pgCatalogRows(url: string, camera: string): Promise<{ segm
         moof_size || '|' || keyframe::int || '|' || COALESCE(crc::text, '') AS r FROM fragments WHERE camera = $1 ORDER BY path COLLATE "C", seq`),
       gaps: await q(`SELECT start_pts_ns || '|' || stop_pts_ns || '|' || reason AS r FROM gaps WHERE camera = $1
         ORDER BY start_pts_ns, stop_pts_ns, reason COLLATE "C"`),
+      jobs: await q(`SELECT clip_id || '|' || status || '|' || COALESCE(outcome, '') || '|' || COALESCE(error, '') AS r FROM clip_jobs
+        WHERE camera = $1 ORDER BY clip_id COLLATE "C"`),
+      totals: [(await q(`SELECT segments || '|' || segment_bytes || '|' || gaps AS r FROM camera_totals WHERE camera = $1`))[0] ?? '0|0|0'],
     };
   } finally {
     await c.end();
@@ -137,7 +147,7 @@ export async function distributedOptions(o: ProducerOptionsInput): Promise<Distr
         {
           const local = localCatalogRows(p.index);
           const remote = await pgCatalogRows(catalogUrl, p.name);
-          for (const k of ['segments', 'fragments', 'gaps'] as const) {
+          for (const k of CATALOG_KEYS) {
             if (JSON.stringify(local[k]) !== JSON.stringify(remote[k])) {
               throw new Error(`distributed check: PostgreSQL's ${k} of camera ${p.name} differ from the local index (${firstDifference(local[k], remote[k])})`);
             }

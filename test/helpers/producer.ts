@@ -8,6 +8,7 @@ import { createLogger } from '../../src/common/log.js';
 import type { SegmentIndex, SegmentRow } from '../../src/producer/store/catalog.js';
 import type { HealthPayload } from '../../src/protocol/schemas.js';
 import { distributedOptions } from './distributed-check.js';
+import { parseWireJson } from '../../src/protocol/wire-json.js';
 
 export const SMALL_TESTSRC = { width: 320, height: 180, fps: 15, gopSeconds: 1, motionPeriodS: 0, motionDurationS: 0, motionOffsetS: 0 };
 
@@ -55,6 +56,23 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+/**
+ * Waits until the producer's new run (the segments starting at or after `sincePtsNs`, e.g. the end of a
+ * generated history) spans more than `spanNs`, measured from the run's own first segment: the time between
+ * `sincePtsNs` and the run's start is a gap whose length depends on how long the start took (longer when
+ * the test first makes a catalog database and a bucket). Exact PTS (bigint) at any clock.
+ */
+export async function waitForNewRun(url: string, sincePtsNs: bigint, spanNs: bigint, timeoutMs = 30_000): Promise<{ firstPtsNs: bigint; lastPtsNs: bigint }> {
+  return waitFor(`${spanNs / 1_000_000n} ms recorded by the new run`, async () => {
+    const body = parseWireJson(await (await fetch(`${url}/segments?from_pts_ns=${sincePtsNs}`)).text()) as { segments: Array<Record<string, number | bigint>> };
+    const run = body.segments.map((s) => ({ start: BigInt(s.start_pts_ns), stop: BigInt(s.stop_pts_ns) })).filter((s) => s.start >= sincePtsNs);
+    if (run.length === 0) return null;
+    const firstPtsNs = run.reduce((m, s) => (s.start < m ? s.start : m), run[0].start);
+    const lastPtsNs = run.reduce((m, s) => (s.stop > m ? s.stop : m), run[0].stop);
+    return lastPtsNs - firstPtsNs > spanNs ? { firstPtsNs, lastPtsNs } : null;
+  }, timeoutMs);
 }
 
 export async function getJson<T = Record<string, unknown>>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { buildHistory, type HistoryResult } from '../helpers/history.js';
 import { probeFrames, tempDir, videoFrameMd5s } from '../helpers/media.js';
-import { segmentFile, startTestProducer, waitFor } from '../helpers/producer.js';
+import { segmentFile, startTestProducer, waitFor, waitForNewRun } from '../helpers/producer.js';
 import { parseWireJson, stringifyWireJson } from '../../src/protocol/wire-json.js';
 
 const YEAR_NS = 365n * 86_400n * 1_000_000_000n;
@@ -108,11 +108,8 @@ for (const years of [1n, 10n, 100n]) {
     });
 
     test('the producer records on above the history, and clips what it records', async () => {
-      const newest = await waitFor('footage recorded after the history', async () => {
-        const s = (await call(`${p.url}/health`)).body.segments as Wire;
-        const n = big(s.newest_stop_pts_ns);
-        return n > big(h.stopPtsNs) + 3n * SEC ? n : null;
-      }, 30_000);
+      // 3.5 s of the new run, whose start is some time after the history's end (a gap).
+      const newest = (await waitForNewRun(p.url, big(h.stopPtsNs), 3_500_000_000n)).lastPtsNs;
       const c = await clip(p.url, { start_pts_ns: newest - 3n * SEC, stop_pts_ns: newest - 1n * SEC });
       assert.equal(c.status, 'done', String(c.error));
       assert.equal(c.frames, 30, '2 s at 15 fps');

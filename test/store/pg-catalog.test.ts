@@ -1,5 +1,6 @@
 // The catalog on a real PostgreSQL (--catalog postgres://…): every row of the local index (segments,
-// fragments, gaps — the history already there included) reaches PostgreSQL exactly; PostgreSQL stopped
+// fragments, gaps — the history already there included — and, outside a cluster, the clip jobs) reaches
+// PostgreSQL exactly, with its totals kept by triggers equal to the index's; PostgreSQL stopped
 // while recording → recording goes on, /health says degraded with the backlog, and everything is applied
 // when it is back; a batch applied before a crash and not yet forgotten locally is never applied twice.
 import { describe, it, before, after } from 'node:test';
@@ -12,6 +13,10 @@ import { fillIndex, indexWith } from '../helpers/synthetic-index.js';
 import { PgMirror } from '../../src/producer/store/pg-mirror.js';
 import { PgOutbox } from '../../src/producer/store/pg-outbox.js';
 import { silentLogger } from '../../src/common/log.js';
+import { JobStore } from '../../src/producer/store/job-store.js';
+import { PG_MIGRATIONS, migratePg } from '../../src/producer/store/pg-schema.js';
+import { upsertGaps, upsertSegments } from '../../src/producer/store/pg-upserts.js';
+import type { ClipSpec } from '../../src/producer/clips/clip-request.js';
 import { localCatalogRows, pgCatalogRows } from '../helpers/distributed-check.js';
 
 const localRows = localCatalogRows;
@@ -51,21 +56,107 @@ describe('the catalog in PostgreSQL', () => {
     assert.ok((await pgRows(db.url, 'cam1')).segments.some((r) => r.startsWith(`${victim.path}|`)));
   });
 
+  it("each camera's totals: filled from the rows already there when the step runs, then kept by the changes' triggers", async (t) => {
+    const db = await freshDatabase(pgUrl, 'totals');
+    t.after(() => db.drop());
+    const pool = new pg.Pool({ connectionString: db.url });
+    pool.on('error', () => undefined); // its idle connections are ended when the database is dropped
+    // A catalog of the version before: two cameras' rows, one segment without a fragment (not counted, as locally).
+    assert.deepEqual(await migratePg(pool, PG_MIGRATIONS.filter((m) => m.version <= 6)), [1, 2, 3, 4, 5, 6]);
+    const index = indexWith(12);
+    index.addGap(5n, 7n, 'ingest restart');
+    const rows = index.oldestSealed(12);
+    index.db.prepare('UPDATE segments SET fragments = 0 WHERE id = ?').run(rows[0].id);
+    const client = await pool.connect();
+    try {
+      for (const cam of ['cam1', 'cam2']) {
+        await client.query('INSERT INTO cameras(name, clock_base_epoch_ms, created_ms) VALUES ($1, 0, 0)', [cam]);
+        await upsertSegments(client, cam, 'node-a', cam === 'cam1' ? index.oldestSealed(12).map((r) => ({ ...r, fragments: r.id === rows[0].id ? 0 : r.fragments })) : rows.slice(0, 2));
+      }
+      await upsertGaps(client, 'cam1', index.db.prepare<[], never>('SELECT * FROM gaps').all());
+    } finally {
+      client.release();
+    }
+    assert.deepEqual(await migratePg(pool), [7]);
+    const totals = async () => (await pool.query<Record<string, string>>('SELECT camera, segments, segment_bytes, gaps FROM camera_totals ORDER BY camera')).rows;
+    assert.deepEqual(await totals(), [
+      { camera: 'cam1', segments: '11', segment_bytes: String(11 * 1000), gaps: '1' },
+      { camera: 'cam2', segments: '2', segment_bytes: '2000', gaps: '0' },
+    ]);
+    // Kept from then on, one row per camera whatever a statement changed: a copy's batch, a segment growing,
+    // one gaining its first fragment, deletions.
+    const mirror = new PgMirror({ url: db.url, log: silentLogger, node: 'node-a' });
+    t.after(() => mirror.close());
+    mirror.attach({ name: 'cam1', db: index.db, clockBaseEpochMs: () => 0 });
+    mirror.start();
+    await mirror.drain(30_000);
+    index.db.prepare('UPDATE segments SET fragments = 1 WHERE id = ?').run(rows[0].id);
+    index.db.prepare('UPDATE segments SET bytes = bytes + 500 WHERE id = ?').run(rows[1].id);
+    index.deleteSegment(rows[2].id);
+    fillIndex(index, 3, 1_000_000_000_000n);
+    index.addGap(9n, 11n, 'camera offline');
+    await mirror.drain(30_000);
+    assert.deepEqual((await pgRows(db.url, 'cam1')).totals, localRows(index).totals);
+    assert.deepEqual(localRows(index).totals, [`14|${14 * 1000 + 500}|2`]);
+    assert.deepEqual((await totals())[1], { camera: 'cam2', segments: '2', segment_bytes: '2000', gaps: '0' }, 'another camera is not touched');
+    await waitFor('/health totals read', () => mirror.status('cam1').totals?.segments === 14 || null, 15_000);
+    assert.equal(mirror.status('cam1').totals?.bytes, 14 * 1000 + 500);
+    await pool.end();
+  });
+
+  it('clip jobs outside a cluster: each job and its outcome reach clip_jobs, claimed for ever by its node; pruned ones leave it; a cluster keeps its own', async (t) => {
+    const db = await freshDatabase(pgUrl, 'jobs');
+    t.after(() => db.drop());
+    const index = indexWith(3);
+    const jobs = new JobStore(index.db, 'clip-cam1-');
+    const spec: ClipSpec = { mode: 'pts', startPtsNs: 1n, stopPtsNs: 1n << 60n, label: 'door', outDir: null, filename: null, maxWaitMs: 5000 };
+    const made = [0, 1, 2].map((i) => jobs.create(spec, { startPtsNs: BigInt(i + 1), stopPtsNs: 1n << 60n }, '/clips', 1_000 + i));
+    jobs.markRunning(made[0].clipId);
+    jobs.finish(made[1].clipId, 'error', null, 'no segments overlap requested window');
+    const mirror = new PgMirror({ url: db.url, log: silentLogger, node: 'node-a' });
+    t.after(() => mirror.close());
+    mirror.attach({ name: 'cam1', db: index.db, clockBaseEpochMs: () => 0 });
+    await mirror.drain(30_000);
+    assert.equal(localRows(index).jobs.length, 3);
+    assert.deepEqual((await pgRows(db.url, 'cam1')).jobs, localRows(index).jobs, 'the jobs there before the catalog: copied');
+    const row = await queryOne(db.url, "SELECT node, claim_expires_at = 'infinity' AS forever, start_pts_ns, spec FROM clip_jobs WHERE clip_id = 'clip-cam1-0000000000000001'");
+    assert.deepEqual([row.node, row.forever, row.start_pts_ns], ['node-a', true, '1']);
+    assert.equal(row.spec, index.db.prepare<[], { spec: string }>('SELECT spec FROM jobs WHERE seq = 1').get()!.spec, 'the spec as recorded (exact PTS)');
+    jobs.finish(made[0].clipId, 'done', {
+      path: '/clips/a.mp4', actual_start_pts_ns: 1n << 55n, actual_stop_pts_ns: (1n << 55n) + 1n, lead_in_ms: 0, duration_ms: 2000, frames: 30, bytes: 1,
+      segments: ['x.mp4'], gaps: [], partial: false, partial_reason: null, audio: false,
+    }, null);
+    const later = jobs.create(spec, { startPtsNs: 9n, stopPtsNs: 10n }, '/clips', 2_000);
+    assert.equal(jobs.pruneFinished(Date.now() + 1000, 10), 1, 'the failed job is pruned');
+    await mirror.drain(30_000);
+    assert.deepEqual((await pgRows(db.url, 'cam1')).jobs, localRows(index).jobs, 'changes and pruning applied');
+    assert.ok((await pgRows(db.url, 'cam1')).jobs.some((r) => r.startsWith(`${later.clipId}|queued|`)));
+    // The same index on a cluster node: its jobs are the cluster's (cluster/pg-jobs.ts), nothing is journalled for them.
+    await mirror.close();
+    const outbox = new PgOutbox(index.db);
+    jobs.markRunning(later.clipId);
+    assert.ok(outbox.count() > 0);
+    assert.equal(outbox.enable(new PgMirror({ url: db.url, log: silentLogger, node: 'x' }).description, false), false, 'no new copy');
+    assert.deepEqual(outbox.batch(0, 100).filter((e) => e.kind.startsWith('job')), [], 'what was journalled for the jobs is dropped');
+    jobs.finish(later.clipId, 'error', null, 'x');
+    assert.equal(outbox.count(), 0, 'and nothing more is');
+  });
+
   it('a producer stopping its catalog: the outbox stops filling (nothing queued for nobody)', () => {
     const index = indexWith(5);
     const outbox = new PgOutbox(index.db);
-    assert.equal(outbox.enable('postgres://x/y'), true, 'a first copy of the index starts');
+    assert.equal(outbox.enable('postgres://x/y', true), true, 'a first copy of the index starts');
     assert.deepEqual(outbox.copyCursor(), { segmentId: 0, gapId: 0 });
     assert.equal(outbox.count(), 0, 'enabling queues nothing (the copy reads the tables)');
     assert.equal(outbox.copyLeft(), 5);
     index.addGap(1n, 2n, 'x');
     assert.equal(outbox.count(), 1, 'a change is queued');
-    assert.equal(outbox.enable('postgres://x/y'), false, 'the same catalog again: no new copy');
+    assert.equal(outbox.enable('postgres://x/y', true), false, 'the same catalog again: no new copy');
     outbox.disable();
     index.addGap(3n, 4n, 'x');
     assert.equal(outbox.count(), 0);
     assert.equal(outbox.copyCursor(), null);
-    assert.equal(outbox.enable('postgres://x/y'), true, 'enabled again: everything is copied again');
+    assert.equal(outbox.enable('postgres://x/y', true), true, 'enabled again: everything is copied again');
   });
 
   it('the first copy of a long history: enabling queues nothing, batches by id; stopped halfway, it resumes, and changes made meanwhile are applied after it', async (t) => {
@@ -154,6 +245,11 @@ describe('PostgreSQL restarted while recording', () => {
       const local = localRows(p.producer.index);
       const remote = await pgRows(pgs.url, 'default');
       return JSON.stringify(local) === JSON.stringify(remote);
+    }, 20_000, 50);
+    // /health says what PostgreSQL holds (its maintained totals), the same as the local index once caught up.
+    await waitFor('/health: the catalog totals equal the local ones', async () => {
+      const h = await health();
+      return h.catalog?.totals?.segments === h.segments.count && h.catalog.totals.gaps === h.segments.gaps || null;
     }, 20_000, 50);
     assert.ok(!p.logs.some((l) => l.includes('segrec:segrec@')), 'no password in the logs');
   });

@@ -10,7 +10,7 @@ import type { Logger } from '../../common/log.js';
 import { redactUrl } from '../../common/redact.js';
 import { migratePg } from './pg-schema.js';
 import { PgOutbox, type OutboxEntry } from './pg-outbox.js';
-import { big, upsertFragments, upsertGaps, upsertSegments } from './pg-upserts.js';
+import { big, upsertFragments, upsertGaps, upsertJobs, upsertSegments } from './pg-upserts.js';
 
 /** The parts of a camera the mirror reads. */
 export interface MirrorCamera {
@@ -27,6 +27,15 @@ export interface CatalogStatus {
   backlog: number;
   last_error: string | null;
   last_error_at_ms: number | null;
+  /** What PostgreSQL holds of this camera, from its maintained totals (pg-schema.ts step 7); null until read. */
+  totals: CatalogTotals | null;
+}
+
+export interface CatalogTotals {
+  segments: number;
+  bytes: number;
+  gaps: number;
+  read_at_ms: number;
 }
 
 /** Outbox entries applied per transaction. */
@@ -34,7 +43,11 @@ const BATCH = 500;
 /** Segments (with their fragments) and gaps per transaction of an index's first copy. */
 const COPY_SEGMENTS = 100;
 const COPY_GAPS = 2000;
+const COPY_JOBS = 1000;
 const COPY_BATCHES_PER_PASS = 8;
+/** The totals are read again at most this often while changes are applied, and at least this often otherwise. */
+const TOTALS_MIN_MS = 1000;
+const TOTALS_MAX_MS = 10_000;
 
 /** What a camera has still to send: its outbox, and during the first copy the rows left (at most). */
 const pending = (outbox: PgOutbox) => outbox.count() + outbox.copyLeft();
@@ -60,11 +73,15 @@ export class PgMirror {
   private failing = false;
   lastError: { message: string; atMs: number } | null = null;
   appliedEntries = 0;
+  private readonly totals = new Map<string, CatalogTotals>();
+  private totalsRead = { atMs: 0, applied: -1 };
 
   constructor(private readonly o: {
     url: string; log: Logger; node: string; periodMs?: number; backoffMs?: { first: number; max: number };
     /** Segments per transaction of an index's first copy (tests make it small). */
     copySegments?: number;
+    /** Whether the cameras' clip jobs are journalled here (outside a cluster; in one they are the cluster's). */
+    jobs?: boolean;
   }) {
     this.node = o.node;
     this.description = redactUrl(o.url).replace(/\?.*$/, '');
@@ -76,7 +93,7 @@ export class PgMirror {
   /** Starts mirroring a camera: its outbox is enabled (the first time, after a copy of what the index holds). */
   attach(camera: MirrorCamera): void {
     const outbox = new PgOutbox(camera.db);
-    if (outbox.enable(this.description)) this.o.log.info('catalog: the local index is copied to PostgreSQL, in batches beside recording', { camera: camera.name });
+    if (outbox.enable(this.description, this.o.jobs ?? true)) this.o.log.info('catalog: the local index is copied to PostgreSQL, in batches beside recording', { camera: camera.name });
     this.cameras.set(camera.name, { camera, outbox, ready: false, copied: 0 });
     this.kick();
   }
@@ -101,7 +118,7 @@ export class PgMirror {
     const a = this.cameras.get(name);
     return {
       kind: 'postgres', status: this.failing ? 'degraded' : 'ok', location: this.description, backlog: a ? pending(a.outbox) : 0,
-      last_error: this.lastError?.message ?? null, last_error_at_ms: this.lastError?.atMs ?? null,
+      last_error: this.lastError?.message ?? null, last_error_at_ms: this.lastError?.atMs ?? null, totals: this.totals.get(name) ?? null,
     };
   }
 
@@ -151,12 +168,13 @@ export class PgMirror {
         const current = () => !this.closed && this.cameras.get(a.camera.name) === a;
         // A first copy goes a few batches a pass, so that the other cameras' changes are applied meanwhile.
         for (let n = 0; n < COPY_BATCHES_PER_PASS && current() && await this.copyBatch(a); n++);
-        if (a.outbox.copyCursor() !== null) {
+        if (a.outbox.copyCursor() !== null || a.outbox.jobsCopyCursor() !== null) {
           copying = true;
           continue;
         }
         while (current() && await this.applyBatch(a));
       }
+      await this.readTotals();
       // The copy goes on at once (not at the next period) once every camera had its turn.
       if (copying && !this.closed) setImmediate(() => this.kick());
       if (this.failing) this.o.log.info('catalog reachable again; changes applied', { catalog: this.description });
@@ -166,6 +184,20 @@ export class PgMirror {
       this.schemaReady = null;
       this.fail(e as Error);
     }
+  }
+
+  /** The attached cameras' totals as PostgreSQL keeps them (one row each), when they may have changed. */
+  private async readTotals(): Promise<void> {
+    const since = Date.now() - this.totalsRead.atMs;
+    if (this.closed || since < TOTALS_MIN_MS || (this.appliedEntries === this.totalsRead.applied && since < TOTALS_MAX_MS)) return;
+    const applied = this.appliedEntries;
+    const r = await this.pool.query<{ camera: string; segments: string; segment_bytes: string; gaps: string }>(
+      'SELECT camera, segments, segment_bytes, gaps FROM camera_totals WHERE camera = ANY($1::text[])', [[...this.cameras.keys()]]);
+    const atMs = Date.now();
+    for (const row of r.rows) {
+      this.totals.set(row.camera, { segments: Number(row.segments), bytes: Number(row.segment_bytes), gaps: Number(row.gaps), read_at_ms: atMs });
+    }
+    this.totalsRead = { atMs, applied };
   }
 
   private fail(e: Error): void {
@@ -186,7 +218,7 @@ export class PgMirror {
    */
   private async copyBatch(a: Attached): Promise<boolean> {
     const cursor = a.outbox.copyCursor();
-    if (!cursor) return false;
+    if (!cursor) return this.copyJobs(a);
     const camera = a.camera.name;
     const segments = a.outbox.copySegments(cursor.segmentId, this.o.copySegments ?? COPY_SEGMENTS);
     const gaps = segments.length === 0 ? a.outbox.copyGaps(cursor.gapId, COPY_GAPS) : [];
@@ -212,6 +244,21 @@ export class PgMirror {
     if ((a.copied & (a.copied - 1)) === 0) {
       await this.pool.query('ANALYZE segments, fragments').catch((e: unknown) => this.o.log.debug('catalog: ANALYZE refused', { error: (e as Error).message }));
     }
+    return true;
+  }
+
+  /** One transaction of the first copy of the clip jobs (after the footage's); false when done. */
+  private async copyJobs(a: Attached): Promise<boolean> {
+    const after = a.outbox.jobsCopyCursor();
+    if (after === null) return false;
+    const jobs = a.outbox.copyJobs(after, COPY_JOBS);
+    if (jobs.length === 0) {
+      a.outbox.setJobsCopyCursor(null);
+      return false;
+    }
+    await this.inTransaction((client) => upsertJobs(client, a.camera.name, this.node, jobs));
+    a.outbox.setJobsCopyCursor(Number(jobs[jobs.length - 1].seq));
+    this.appliedEntries += jobs.length;
     return true;
   }
 
@@ -286,6 +333,14 @@ export class PgMirror {
       }
       case 'gap-del':
         await client.query('DELETE FROM gaps WHERE camera = $1 AND start_pts_ns = $2 AND stop_pts_ns = $3', [camera, big(e.a), big(e.b)]);
+        return;
+      case 'job': {
+        const j = a.outbox.job(e.a!);
+        if (j) await upsertJobs(client, camera, this.node, [j]); // else pruned since: its job-del follows
+        return;
+      }
+      case 'job-del':
+        await client.query('DELETE FROM clip_jobs WHERE clip_id = $1 AND camera = $2 AND node = $3', [e.path, camera, this.node]);
         return;
     }
   }

@@ -5,13 +5,16 @@
 // PostgreSQL in order and then forgets them. Enabling the mirror on an index that had none (or had it
 // switched off meanwhile) starts a first copy of the rows already there: the mirror sends them in
 // batches, by id, from the tables themselves (a cursor in `meta`), before it applies the outbox — so
-// enabling costs the same at any history size, and PostgreSQL ends up holding all of it.
+// enabling costs the same at any history size, and PostgreSQL ends up holding all of it. Outside a
+// cluster the camera's clip jobs are journalled the same way (`clip_jobs`, with their own first copy); in
+// a cluster they are the cluster's (cluster/pg-jobs.ts writes them) and are left out here.
 import type Database from 'better-sqlite3';
 import { segmentRowOf, type FragmentRow, type GapRow, type SegmentRow } from './catalog.js';
+import type { JobRow } from './job-store.js';
 
 export interface OutboxEntry {
   seq: number;
-  kind: 'seg' | 'seg-del' | 'frag' | 'frag-del' | 'gap' | 'gap-del';
+  kind: 'seg' | 'seg-del' | 'frag' | 'frag-del' | 'gap' | 'gap-del' | 'job' | 'job-del';
   a: bigint | null;
   b: bigint | null;
   path: string | null;
@@ -35,12 +38,24 @@ CREATE TRIGGER pg_outbox_gap_ins AFTER INSERT ON gaps BEGIN
 CREATE TRIGGER pg_outbox_gap_del AFTER DELETE ON gaps BEGIN
   INSERT INTO pg_outbox(kind, a, b) VALUES ('gap-del', OLD.start_pts_ns, OLD.stop_pts_ns); END;
 `;
-const TRIGGER_NAMES = ['seg_ins', 'seg_upd', 'seg_del', 'frag_ins', 'frag_del', 'gap_ins', 'gap_del'].map((n) => `pg_outbox_${n}`);
+const JOB_TRIGGERS = `
+CREATE TRIGGER pg_outbox_job_ins AFTER INSERT ON jobs BEGIN
+  INSERT INTO pg_outbox(kind, a) VALUES ('job', NEW.seq); END;
+CREATE TRIGGER pg_outbox_job_upd AFTER UPDATE ON jobs BEGIN
+  INSERT INTO pg_outbox(kind, a) VALUES ('job', NEW.seq); END;
+CREATE TRIGGER pg_outbox_job_del AFTER DELETE ON jobs BEGIN
+  INSERT INTO pg_outbox(kind, path) VALUES ('job-del', OLD.clip_id); END;
+`;
+const TRIGGER_NAMES = ['seg_ins', 'seg_upd', 'seg_del', 'frag_ins', 'frag_del', 'gap_ins', 'gap_del', 'job_ins', 'job_upd', 'job_del']
+  .map((n) => `pg_outbox_${n}`);
 
 /** Meta key: the catalog the outbox feeds ('' or absent: none). */
 const MIRROR_META = 'pg_mirror';
 /** Meta key: how far the first copy of the index has come ("segment id:gap id" sent); absent once it is done. */
 const COPY_META = 'pg_first_copy';
+/** Meta keys: the catalog the jobs are journalled for ('' or absent: none), and their first copy's cursor (the last seq sent). */
+const JOBS_META = 'pg_mirror_jobs';
+const JOBS_COPY_META = 'pg_first_copy_jobs';
 
 /** Where the first copy of an index stands: the last segment and gap ids sent. */
 export interface CopyCursor {
@@ -60,33 +75,52 @@ export class PgOutbox {
       copySegments: db.prepare<[number, number], Record<string, unknown>>('SELECT * FROM segments WHERE id > ? AND origin IS NULL ORDER BY id LIMIT ?'),
       copyFragments: db.prepare<[number, number], FragmentRow>('SELECT * FROM fragments WHERE segment_id >= ? AND segment_id <= ? ORDER BY segment_id, seq'),
       copyGaps: db.prepare<[number, number], GapRow>('SELECT * FROM gaps WHERE id > ? ORDER BY id LIMIT ?'),
-      maxIds: db.prepare<[], { seg: number | null; gap: number | null }>('SELECT (SELECT MAX(id) FROM segments) AS seg, (SELECT MAX(id) FROM gaps) AS gap'),
+      copyJobs: db.prepare<[number, number], JobRow>('SELECT * FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?'),
+      maxIds: db.prepare<[], { seg: number | null; gap: number | null; job: number | null }>(
+        'SELECT (SELECT MAX(id) FROM segments) AS seg, (SELECT MAX(id) FROM gaps) AS gap, (SELECT MAX(seq) FROM jobs) AS job'),
       deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
       segment: db.prepare<[bigint], Record<string, unknown>>('SELECT * FROM segments WHERE id = ?'),
       fragment: db.prepare<[bigint, bigint], FragmentRow>('SELECT * FROM fragments WHERE segment_id = ? AND seq = ?'),
       gap: db.prepare<[bigint], GapRow>('SELECT * FROM gaps WHERE id = ?'),
+      job: db.prepare<[bigint], JobRow>('SELECT * FROM jobs WHERE seq = ?'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
-    for (const k of ['batch', 'segment', 'fragment', 'gap', 'copySegments', 'copyFragments', 'copyGaps'] as const) this.stmts[k].safeIntegers(true);
+    for (const k of ['batch', 'segment', 'fragment', 'gap', 'job', 'copySegments', 'copyFragments', 'copyGaps', 'copyJobs'] as const) this.stmts[k].safeIntegers(true);
   }
 
   /**
    * Starts recording changes for the catalog named `target` (a description without secrets). When the
    * outbox did not feed that catalog before, a first copy of every row already there is started (the
-   * mirror sends it before the outbox: copyCursor()). Returns whether it was. The same cost at any size.
+   * mirror sends it before the outbox: copyCursor()). With `jobs` the clip jobs are journalled too (their
+   * first copy likewise, when they were not before). Returns whether a first copy was started. The same
+   * cost at any size.
    */
-  enable(target: string): boolean {
+  enable(target: string, jobs: boolean): boolean {
     return this.db.transaction(() => {
       const was = this.stmts.getMeta.get(MIRROR_META)?.value ?? '';
+      const jobsWere = this.stmts.getMeta.get(JOBS_META)?.value ?? '';
       // Dropped and created again: an index from an older segrec has older trigger bodies.
       for (const t of TRIGGER_NAMES) this.db.exec(`DROP TRIGGER IF EXISTS ${t}`);
       this.db.exec(TRIGGERS);
-      if (was === target) return false;
-      this.db.exec('DELETE FROM pg_outbox');
-      this.stmts.setMeta.run(COPY_META, '0:0');
-      this.stmts.setMeta.run(MIRROR_META, target);
-      return true;
+      if (jobs) this.db.exec(JOB_TRIGGERS);
+      if (was !== target) {
+        // Everything is sent again from the tables: what was queued for another catalog is not needed.
+        this.db.exec('DELETE FROM pg_outbox');
+        this.stmts.setMeta.run(COPY_META, '0:0');
+        this.stmts.setMeta.run(MIRROR_META, target);
+      }
+      const jobsTarget = jobs ? target : '';
+      if (jobsWere !== jobsTarget || was !== target) {
+        if (jobs) this.stmts.setMeta.run(JOBS_COPY_META, '0');
+        else {
+          // Now a cluster's (cluster/pg-jobs.ts): what was journalled for them is not applied.
+          this.stmts.deleteMeta.run(JOBS_COPY_META);
+          this.db.exec("DELETE FROM pg_outbox WHERE kind IN ('job', 'job-del')");
+        }
+        this.stmts.setMeta.run(JOBS_META, jobsTarget);
+      }
+      return was !== target || (jobs && jobsWere !== jobsTarget);
     })();
   }
 
@@ -96,7 +130,9 @@ export class PgOutbox {
       for (const t of TRIGGER_NAMES) this.db.exec(`DROP TRIGGER IF EXISTS ${t}`);
       this.db.exec('DELETE FROM pg_outbox');
       this.stmts.setMeta.run(MIRROR_META, '');
+      this.stmts.setMeta.run(JOBS_META, '');
       this.stmts.deleteMeta.run(COPY_META);
+      this.stmts.deleteMeta.run(JOBS_COPY_META);
     })();
   }
 
@@ -127,12 +163,29 @@ export class PgOutbox {
     return this.stmts.copyGaps.all(afterId, limit);
   }
 
-  /** Rows the first copy has still to send, at most (ids above its cursor; 0 when there is none). */
+  /** Where the first copy of the jobs stands (the last seq sent); null when there is none to make. */
+  jobsCopyCursor(): number | null {
+    const v = this.stmts.getMeta.get(JOBS_COPY_META)?.value;
+    return v === undefined ? null : Number(v) || 0;
+  }
+
+  setJobsCopyCursor(seq: number | null): void {
+    if (seq === null) this.stmts.deleteMeta.run(JOBS_COPY_META);
+    else this.stmts.setMeta.run(JOBS_COPY_META, String(seq));
+  }
+
+  copyJobs(afterSeq: number, limit: number): JobRow[] {
+    return this.stmts.copyJobs.all(afterSeq, limit);
+  }
+
+  /** Rows the first copies have still to send, at most (ids above their cursors; 0 when there are none). */
   copyLeft(): number {
     const c = this.copyCursor();
-    if (!c) return 0;
+    const j = this.jobsCopyCursor();
+    if (!c && j === null) return 0;
     const m = this.stmts.maxIds.get()!;
-    return Math.max(0, (m.seg ?? 0) - c.segmentId) + Math.max(0, (m.gap ?? 0) - c.gapId);
+    return (c ? Math.max(0, Number(m.seg ?? 0) - c.segmentId) + Math.max(0, Number(m.gap ?? 0) - c.gapId) : 0)
+      + (j !== null ? Math.max(0, Number(m.job ?? 0) - j) : 0);
   }
 
   /** Whether an index has ever fed a catalog (its triggers may exist): cheap to check at every start. */
@@ -163,5 +216,9 @@ export class PgOutbox {
 
   gap(id: bigint): GapRow | undefined {
     return this.stmts.gap.get(id);
+  }
+
+  job(seq: bigint): JobRow | undefined {
+    return this.stmts.job.get(seq);
   }
 }

@@ -181,6 +181,57 @@ CREATE INDEX clip_jobs_unfinished ON clip_jobs (claim_expires_at) WHERE status I
 CREATE INDEX clip_jobs_node_unfinished ON clip_jobs (node) WHERE status IN ('queued', 'running');
 CREATE INDEX clip_jobs_camera_created ON clip_jobs (camera, created_ms, clip_id);`,
   },
+  {
+    // Each camera's totals (segments holding a fragment and their bytes, as the local index counts them;
+    // gaps), kept by statement triggers in the same transaction as the change, so that what the catalog
+    // holds is read in one row at any history size (/health's catalog.totals, the distributed check).
+    // One statement's rows are summed per camera: a batch of the first copy updates each row once.
+    version: 7, what: 'camera_totals kept by triggers',
+    sql: `
+CREATE TABLE camera_totals (
+  camera TEXT PRIMARY KEY,
+  segments BIGINT NOT NULL DEFAULT 0,
+  segment_bytes BIGINT NOT NULL DEFAULT 0,
+  gaps BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO camera_totals (camera, segments, segment_bytes, gaps)
+SELECT c.name, COALESCE(s.n, 0), COALESCE(s.b, 0)::bigint, COALESCE(g.n, 0) FROM cameras c
+  LEFT JOIN (SELECT camera, COUNT(*) AS n, SUM(bytes) AS b FROM segments WHERE fragments > 0 GROUP BY camera) s ON s.camera = c.name
+  LEFT JOIN (SELECT camera, COUNT(*) AS n FROM gaps GROUP BY camera) g ON g.camera = c.name;
+CREATE FUNCTION segrec_add_totals(d_camera TEXT, d_segments BIGINT, d_bytes BIGINT, d_gaps BIGINT) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO camera_totals AS t (camera, segments, segment_bytes, gaps) VALUES (d_camera, d_segments, d_bytes, d_gaps)
+  ON CONFLICT (camera) DO UPDATE SET segments = t.segments + excluded.segments, segment_bytes = t.segment_bytes + excluded.segment_bytes,
+    gaps = t.gaps + excluded.gaps
+$$;
+CREATE FUNCTION segrec_segment_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM segrec_add_totals(camera, COUNT(*), SUM(bytes)::bigint, 0) FROM new_rows WHERE fragments > 0 GROUP BY camera;
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM segrec_add_totals(camera, -COUNT(*), -SUM(bytes)::bigint, 0) FROM old_rows WHERE fragments > 0 GROUP BY camera;
+  ELSE
+    PERFORM segrec_add_totals(camera, SUM(n)::bigint, SUM(b)::bigint, 0) FROM (
+      SELECT camera, 1 AS n, bytes AS b FROM new_rows WHERE fragments > 0
+      UNION ALL SELECT camera, -1, -bytes FROM old_rows WHERE fragments > 0) d
+    GROUP BY camera HAVING SUM(n) <> 0 OR SUM(b) <> 0;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION segrec_gap_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM segrec_add_totals(camera, 0, 0, COUNT(*)) FROM new_rows GROUP BY camera;
+  ELSE
+    PERFORM segrec_add_totals(camera, 0, 0, -COUNT(*)) FROM old_rows GROUP BY camera;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER segments_totals_ins AFTER INSERT ON segments REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION segrec_segment_totals();
+CREATE TRIGGER segments_totals_upd AFTER UPDATE ON segments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION segrec_segment_totals();
+CREATE TRIGGER segments_totals_del AFTER DELETE ON segments REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION segrec_segment_totals();
+CREATE TRIGGER gaps_totals_ins AFTER INSERT ON gaps REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION segrec_gap_totals();
+CREATE TRIGGER gaps_totals_del AFTER DELETE ON gaps REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION segrec_gap_totals();`,
+  },
 ];
 
 /** Any fixed number: the advisory lock nodes take while they migrate. */

@@ -1,9 +1,10 @@
 // The PostgreSQL catalog's writes of local rows (pg-mirror.ts): segments, fragments and gaps upserted
-// by their natural keys (camera + path, + seq; camera + start + stop), any number of rows in one
+// by their natural keys (camera + path, + seq; camera + start + stop), clip jobs by their id, any number of rows in one
 // statement of constant text (one array per column, unnest()ed: no statement grows with the rows). One
 // statement serves the mirror's single changes and the first copy of an index's history.
 import type pg from 'pg';
 import type { FragmentRow, GapRow, SegmentRow } from './catalog.js';
+import type { JobRow } from './job-store.js';
 
 /** A parameter as PostgreSQL gets it: 64-bit integers as decimal strings (exact), flags as booleans. */
 export const big = (v: bigint | number | null) => (v === null ? null : typeof v === 'bigint' ? v.toString() : v);
@@ -33,6 +34,16 @@ const GAP_COLUMNS: ReadonlyArray<[string, string]> = [
 ];
 const GAP_UPDATE = 'ON CONFLICT (camera, start_pts_ns, stop_pts_ns) DO UPDATE SET reason = excluded.reason';
 
+// A node's own jobs outside a cluster: claimed by it for ever (a cluster node never takes one over), and
+// only its node's row is updated (a cluster's job of the same id is left as it is).
+const JOB_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['clip_id', 'text'], ['camera', 'text'], ['status', 'text'], ['spec', 'text'], ['start_pts_ns', 'int8'], ['stop_pts_ns', 'int8'],
+  ['out_dir', 'text'], ['outcome', 'text'], ['error', 'text'], ['created_ms', 'int8'], ['updated_ms', 'int8'], ['deadline_ms', 'int8'],
+  ['node', 'text'], ['claim_expires_at', 'timestamptz'],
+];
+const JOB_UPDATE = `ON CONFLICT (clip_id) DO UPDATE SET status = excluded.status, outcome = excluded.outcome, error = excluded.error,
+  updated_ms = excluded.updated_ms WHERE clip_jobs.node = excluded.node AND clip_jobs.camera = excluded.camera`;
+
 type Param = string | number | boolean | null;
 
 export async function upsertSegments(client: pg.ClientBase, camera: string, node: string, rows: readonly SegmentRow[]): Promise<void> {
@@ -53,6 +64,13 @@ export async function upsertFragments(client: pg.ClientBase, camera: string, row
 
 export async function upsertGaps(client: pg.ClientBase, camera: string, rows: readonly GapRow[]): Promise<void> {
   await upsert(client, 'gaps', GAP_COLUMNS, GAP_UPDATE, rows.map((g) => [camera, big(g.start_pts_ns), big(g.stop_pts_ns), g.reason, Number(g.created_ms)]));
+}
+
+export async function upsertJobs(client: pg.ClientBase, camera: string, node: string, rows: readonly JobRow[]): Promise<void> {
+  await upsert(client, 'clip_jobs', JOB_COLUMNS, JOB_UPDATE, rows.map((j) => [
+    j.clip_id, camera, j.status, j.spec, big(j.start_pts_ns), big(j.stop_pts_ns), j.out_dir, j.outcome, j.error,
+    Math.round(Number(j.created_ms)), Math.round(Number(j.updated_ms)), Math.round(Number(j.deadline_ms)), node, 'infinity',
+  ]));
 }
 
 /** INSERT … SELECT * FROM unnest(one array per column) ON CONFLICT …: one statement whatever the rows. */
