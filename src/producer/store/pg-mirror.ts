@@ -9,7 +9,10 @@ import type Database from 'better-sqlite3';
 import type { Logger } from '../../common/log.js';
 import { redactUrl } from '../../common/redact.js';
 import { migratePg } from './pg-schema.js';
-import { PgOutbox, type OutboxEntry } from './pg-outbox.js';
+import { PgOutbox } from './pg-outbox.js';
+import { lastByKey, outboxRuns, type OutboxRun } from './pg-outbox-runs.js';
+import type { FragmentRow, GapRow, SegmentRow } from './catalog.js';
+import type { JobRow } from './job-store.js';
 import { big, upsertFragments, upsertGaps, upsertJobs, upsertSegments } from './pg-upserts.js';
 
 /** The parts of a camera the mirror reads. */
@@ -294,7 +297,7 @@ export class PgMirror {
       const applied = prog.rows.length > 0 ? Number(prog.rows[0].applied_seq) : 0;
       const entries = a.outbox.batch(applied, BATCH);
       if (entries.length === 0) return { through: applied, entries: 0 }; // applied before a crash, not yet forgotten here
-      for (const e of entries) await this.apply(client, a, e);
+      for (const run of outboxRuns(entries)) await this.applyRun(client, a, run);
       const last = entries[entries.length - 1].seq;
       await client.query(`INSERT INTO mirror_progress(node, camera, applied_seq, updated_ms) VALUES ($1, $2, $3, $4)
         ON CONFLICT (node, camera) DO UPDATE SET applied_seq = excluded.applied_seq, updated_ms = excluded.updated_ms`,
@@ -306,42 +309,40 @@ export class PgMirror {
     return done.entries > 0;
   }
 
-  private async apply(client: pg.PoolClient, a: Attached, e: OutboxEntry): Promise<void> {
+  /**
+   * One run of a batch (pg-outbox-runs.ts): its upserts as one statement per table, each row read as it is
+   * now (one deleted since is not sent: its deletion follows in a later run), or its deletions likewise.
+   */
+  private async applyRun(client: pg.PoolClient, a: Attached, run: OutboxRun): Promise<void> {
     const camera = a.camera.name;
-    switch (e.kind) {
-      case 'seg': {
-        const s = a.outbox.segment(e.a!);
-        if (s) await upsertSegments(client, camera, this.node, [s]); // else deleted since: its seg-del follows
-        return;
-      }
-      case 'seg-del':
-        await client.query('DELETE FROM segments WHERE camera = $1 AND path = $2', [camera, e.path]);
-        return;
-      case 'frag': {
-        const f = a.outbox.fragment(e.a!, e.b!);
-        const s = f && a.outbox.segment(e.a!);
-        if (f && s) await upsertFragments(client, camera, [{ path: s.path, f }]);
-        return;
-      }
-      case 'frag-del':
-        if (e.path !== null) await client.query('DELETE FROM fragments WHERE camera = $1 AND path = $2 AND seq = $3', [camera, e.path, big(e.b)]);
-        return;
-      case 'gap': {
-        const g = a.outbox.gap(e.a!);
-        if (g) await upsertGaps(client, camera, [g]);
-        return;
-      }
-      case 'gap-del':
-        await client.query('DELETE FROM gaps WHERE camera = $1 AND start_pts_ns = $2 AND stop_pts_ns = $3', [camera, big(e.a), big(e.b)]);
-        return;
-      case 'job': {
-        const j = a.outbox.job(e.a!);
-        if (j) await upsertJobs(client, camera, this.node, [j]); // else pruned since: its job-del follows
-        return;
-      }
-      case 'job-del':
-        await client.query('DELETE FROM clip_jobs WHERE clip_id = $1 AND camera = $2 AND node = $3', [e.path, camera, this.node]);
-        return;
+    const o = a.outbox;
+    const present = <T>(v: T | undefined): v is T => v !== undefined;
+    if (!run.deletion) {
+      const segments = lastByKey(run.segments.map((id) => o.segment(id)).filter(present), (s: SegmentRow) => s.path);
+      const paths = new Map<bigint, string | undefined>();
+      const pathOf = (id: bigint) => (paths.has(id) ? paths.get(id) : paths.set(id, o.segment(id)?.path).get(id));
+      const fragments = lastByKey(run.fragments.flatMap(([id, seq]) => {
+        const f: FragmentRow | undefined = o.fragment(id, seq);
+        const path = f && pathOf(id);
+        return f && path !== undefined ? [{ path, f }] : [];
+      }), (x) => `${x.path}\n${x.f.seq}`);
+      const gaps = lastByKey(run.gaps.map((id) => o.gap(id)).filter(present), (g: GapRow) => `${g.start_pts_ns}:${g.stop_pts_ns}`);
+      const jobs = lastByKey(run.jobs.map((seq) => o.job(seq)).filter(present), (j: JobRow) => j.clip_id);
+      await upsertSegments(client, camera, this.node, segments);
+      await upsertFragments(client, camera, fragments);
+      await upsertGaps(client, camera, gaps);
+      await upsertJobs(client, camera, this.node, jobs);
+      return;
     }
+    if (run.fragments.length > 0) {
+      await client.query('DELETE FROM fragments WHERE camera = $1 AND (path, seq) IN (SELECT * FROM unnest($2::text[], $3::int4[]))',
+        [camera, run.fragments.map(([p]) => p), run.fragments.map(([, seq]) => big(seq))]);
+    }
+    if (run.segments.length > 0) await client.query('DELETE FROM segments WHERE camera = $1 AND path = ANY($2::text[])', [camera, run.segments]);
+    if (run.gaps.length > 0) {
+      await client.query('DELETE FROM gaps WHERE camera = $1 AND (start_pts_ns, stop_pts_ns) IN (SELECT * FROM unnest($2::int8[], $3::int8[]))',
+        [camera, run.gaps.map(([x]) => big(x)), run.gaps.map(([, y]) => big(y))]);
+    }
+    if (run.jobs.length > 0) await client.query('DELETE FROM clip_jobs WHERE camera = $1 AND node = $2 AND clip_id = ANY($3::text[])', [camera, this.node, run.jobs]);
   }
 }
