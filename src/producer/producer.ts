@@ -153,9 +153,9 @@ export class Producer {
     const finished = this.fileRemovals.finish();
     if (finished.removed > 0) this.log.info('removed segment files whose removal a crash interrupted', { files: finished.removed });
     reportUnremoved(this.log, finished.failed);
-    this.recovery = reconcile(this.index, this.clock, this.segmentsDir, this.log.child('recovery'));
+    this.recovery = reconcile(this.index, this.clock, this.segmentsDir, this.log.child('recovery'), this.fileRemovals);
     this.backgroundCheck = new BackgroundCheck({
-      index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, log: this.log.child('recovery'), report: this.recovery,
+      index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, log: this.log.child('recovery'), report: this.recovery, removals: this.fileRemovals,
       lane: shared.backgroundLane ?? new BackgroundLane(), name,
     });
     this.recordingViews = new RecordingViews({ catalog: this.index, pins: this.pins, place: this.place });

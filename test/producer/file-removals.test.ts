@@ -5,15 +5,19 @@
 // leaves: the files are removed at start, not adopted back into the index.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { tempDir } from '../helpers/media.js';
 import { allSegmentRows, SMALL_TESTSRC, waitFor } from '../helpers/producer.js';
 import { startProducer } from '../../src/producer/app.js';
 import { createLogger } from '../../src/common/log.js';
 import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
 import { FileRemovals } from '../../src/producer/segments/file-removals.js';
-import { segmentsDirOf } from '../../src/producer/segments/paths.js';
+import { segmentRelPath, segmentsDirOf } from '../../src/producer/segments/paths.js';
+import { BackgroundCheck } from '../../src/producer/segments/background-check.js';
+import { BackgroundLane } from '../../src/producer/segments/background-lane.js';
+import { emptyReport } from '../../src/producer/segments/recovery.js';
+import { PtsClock } from '../../src/producer/segments/pts-clock.js';
 
 test('the record: names kept only with their change, files removed and forgotten, a missing file counts as removed', (t) => {
   const tmp = tempDir();
@@ -95,4 +99,58 @@ test('a crash between a retention pass\'s transaction and its unlinks: the next 
   } finally {
     await second.close();
   }
+});
+
+test('the background pass beside retention: names it read before retention removed their files are no error; a file whose removal failed is not adopted back', async (t) => {
+  const tmp = tempDir();
+  t.after(() => tmp.cleanup());
+  const index = new SegmentIndex(openDatabase(join(tmp.dir, 'index.sqlite')));
+  t.after(() => index.db.close());
+  const dir = join(tmp.dir, 'segments');
+  const baseEpoch = Date.now() - 3 * 86_400_000;
+  // 40 sealed segments of one day, their files as the rows say (small files: the check only stats them).
+  const rows = index.db.transaction(() => Array.from({ length: 40 }, (_, i) => {
+    const start = BigInt(i) * 60_000_000_000n;
+    const epoch = baseEpoch + i * 60_000;
+    const path = segmentRelPath(start, epoch);
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), Buffer.alloc(1000));
+    const id = index.insertSegment({
+      path, run_id: 1, start_pts_ns: start, start_epoch_ms: epoch, offset_ns: 0n, anchor_epoch_ms: epoch, anchor_pts_ns: start,
+      bytes: 100, init_size: 100, codec: 'h264', codec_string: 'avc1.42c01e', width: 320, height: 180, fps: 15, has_audio: 0, description_key: 'k', created_ms: 0,
+    });
+    index.addFragment({ segment_id: id, seq: 0, start_pts_ns: start, stop_pts_ns: start + 60_000_000_000n, offset: 100, size: 900, moof_size: 100, samples: 900, keyframe: 1, crc: 0 },
+      { bytes: 1000, frames: 900, startEpochMs: epoch, stopEpochMs: epoch + 60_000 });
+    index.seal(id, statSync(join(dir, path)).mtimeMs);
+    return { id, path };
+  }))();
+  const removals = new FileRemovals(index.db, dir);
+  // A removal decided whose unlink fails (a directory in the file's place: EISDIR): the row is gone, the name recorded, the entry still there.
+  const stuck = rows[35];
+  rmSync(join(dir, stuck.path));
+  mkdirSync(join(dir, stuck.path, 'x'), { recursive: true });
+  removals.commit(() => index.deleteSegment(stuck.id), [stuck.path]);
+  const lines: string[] = [];
+  const log = createLogger({ level: 'debug', write: (l) => lines.push(l) });
+  const report = emptyReport();
+  const lane = new BackgroundLane();
+  const check = new BackgroundCheck({ index, clock: new PtsClock(baseEpoch), segmentsDir: dir, log, report, lane, name: 'check', removals }, { batch: 40, entries: 2 });
+  // Retention takes turns on the same lane (as the App's cameras do), two of the oldest at a time, files and rows.
+  const retention = lane.join('retention');
+  check.start();
+  for (let i = 0; i < 30; i += 2) {
+    await retention.turn(() => {
+      removals.commit(() => { for (const r of rows.slice(i, i + 2)) index.deleteSegment(r.id); }, rows.slice(i, i + 2).map((r) => r.path));
+      removals.finish();
+    });
+  }
+  retention.leave();
+  await check.done;
+  assert.deepEqual(report.corrupt, [], lines.filter((l) => / (ERROR|WARN) /.test(l)).join('\n'));
+  assert.equal(report.adopted, 0, 'nothing adopted: neither the names read before their removal nor the file whose removal failed');
+  assert.ok(lines.some((l) => l.includes('background check of the index against the files finished')), 'the pass ran through');
+  assert.ok(existsSync(join(dir, stuck.path)) && !index.hasPath(stuck.path) && removals.isPending(stuck.path), 'the stuck file is left to its removal');
+  rmSync(join(dir, stuck.path), { recursive: true });
+  writeFileSync(join(dir, stuck.path), 'x');
+  assert.equal(removals.finish().removed, 1, 'and goes at the next removal once it can');
 });

@@ -53,7 +53,10 @@ export class BackgroundCheck {
   private askTurn = false;
 
   constructor(
-    deps: { index: SegmentIndex; clock: PtsClock; segmentsDir: string; log: Logger; report: RecoveryReport; lane: BackgroundLane; name: string },
+    deps: {
+      index: SegmentIndex; clock: PtsClock; segmentsDir: string; log: Logger; report: RecoveryReport; lane: BackgroundLane; name: string;
+      removals?: ReconcileContext['removals'];
+    },
     private readonly o: BackgroundCheckOptions = {},
   ) {
     const { lane, name, ...ctx } = deps;

@@ -20,6 +20,7 @@ export class FileRemovals {
     queue: Database.Statement<[string]>;
     page: Database.Statement<[string, number], { path: string }>;
     forget: Database.Statement<[string]>;
+    has: Database.Statement<[string], { n: number }>;
   };
 
   constructor(private readonly db: Database.Database, private readonly segmentsDir: string) {
@@ -27,6 +28,7 @@ export class FileRemovals {
       queue: db.prepare('INSERT OR IGNORE INTO file_removals (path) VALUES (?)'),
       page: db.prepare('SELECT path FROM file_removals WHERE path > ? ORDER BY path LIMIT ?'),
       forget: db.prepare('DELETE FROM file_removals WHERE path = ?'),
+      has: db.prepare('SELECT 1 AS n FROM file_removals WHERE path = ?'),
     };
   }
 
@@ -76,6 +78,11 @@ export class FileRemovals {
       this.db.transaction(() => { for (const p of gone) this.stmts.forget.run(p); })();
       removed += gone.length;
     }
+  }
+
+  /** Whether a file's removal is decided and not yet done (its unlink failed, or a crash came between): not footage to adopt. */
+  isPending(path: string): boolean {
+    return this.stmts.has.get(path) !== undefined;
   }
 
   /** Names recorded and not yet removed (for tests and the start-up log). */

@@ -13,7 +13,7 @@
 //   one holding no whole fragment (a crash while it was being opened) is removed.
 // Damaged files are reported (`corrupt`) and logged as errors, never deleted.
 import { ptsAdd, ptsDiff, ptsMs } from '../../protocol/pts.js';
-import { closeSync, openSync, readdirSync, readSync, statSync, truncateSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync, truncateSync, unlinkSync, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { walkFragmentedFile } from '../../mp4/scan.js';
@@ -184,6 +184,8 @@ export interface ReconcileContext {
   segmentsDir: string;
   log: Logger;
   report: RecoveryReport;
+  /** The files whose removal is decided (file-removals.ts): never adopted back. */
+  removals?: { isPending(path: string): boolean };
 }
 
 export function emptyReport(): RecoveryReport {
@@ -256,6 +258,9 @@ export function reconcileRow(ctx: ReconcileContext, row: SegmentRow): void {
 /** Indexes a segment file the index does not know (its name carries its start pts), or removes an empty one. */
 export function adoptFile(ctx: ReconcileContext, abs: string): void {
   const rel = relative(ctx.segmentsDir, abs);
+  // Not footage to adopt: a file whose removal is decided but not done (its unlink failed), or a name read
+  // before retention removed its row and file (the background pass reads a directory a few names a turn).
+  if (ctx.removals?.isPending(rel) || !existsSync(abs)) return;
   guarded(ctx, rel, () => {
     const { index, report, log } = ctx;
     const nameStart = startPtsFromName(abs.split('/').pop()!);
@@ -331,8 +336,8 @@ const NEWEST_DAYS = 2;
  * know (a crash between creating a file and indexing it). Every other row and file is checked by the
  * background pass (background-check.ts).
  */
-export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: string, log: Logger): RecoveryReport {
-  const ctx: ReconcileContext = { index, clock, segmentsDir, log, report: emptyReport() };
+export function reconcile(index: SegmentIndex, clock: PtsClock, segmentsDir: string, log: Logger, removals?: ReconcileContext['removals']): RecoveryReport {
+  const ctx: ReconcileContext = { index, clock, segmentsDir, log, report: emptyReport(), removals };
   for (const row of index.unsealed()) reconcileRow(ctx, row);
   for (const day of dayDirs(segmentsDir).slice(-NEWEST_DAYS)) {
     for (const abs of unknownFilesIn(ctx, day)) adoptFile(ctx, abs);

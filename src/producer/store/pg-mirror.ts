@@ -1,9 +1,11 @@
 // The catalog on PostgreSQL (--catalog postgres://…), kept from each camera's local journal (pg-outbox.ts):
-// the changes queued in the outbox are applied in order, a batch per transaction that also records how
+// the changes queued in the outbox are applied in order (in runs of a statement per table:
+// pg-outbox-runs.ts), a batch per transaction that also records how
 // far this node's journal of that camera is applied (`mirror_progress`), so nothing is applied twice and
 // nothing is lost — PostgreSQL restarted or unreachable, recording goes on into the local index, the
 // outbox grows, and it is applied when the database is back (retried with backoff; /health says
-// `degraded` with the backlog). One pool per process; the URL's password never reaches a log or /health.
+// `degraded` with the backlog, and the camera's totals as PostgreSQL keeps them). One pool per process;
+// the URL's password never reaches a log or /health.
 import pg from 'pg';
 import type Database from 'better-sqlite3';
 import type { Logger } from '../../common/log.js';
