@@ -1,7 +1,7 @@
 // The PostgreSQL catalog's writes of local rows (pg-mirror.ts): segments, fragments and gaps upserted
-// by their natural keys (camera + path, + seq; camera + start + stop), clip jobs by their id, any number of rows in one
-// statement of constant text (one array per column, unnest()ed: no statement grows with the rows). One
-// statement serves the mirror's single changes and the first copy of an index's history.
+// by their natural keys (camera + path, + seq; camera + start + stop), clip jobs by their id, any number
+// of rows in one statement of constant text (one array per column, unnest()ed: no statement grows with
+// the rows). One statement serves a run of the outbox (pg-outbox-runs.ts) and a batch of the first copy.
 import type pg from 'pg';
 import type { FragmentRow, GapRow, SegmentRow } from './catalog.js';
 import type { JobRow } from './job-store.js';
