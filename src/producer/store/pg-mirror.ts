@@ -320,9 +320,10 @@ export class PgMirror {
     const o = a.outbox;
     const present = <T>(v: T | undefined): v is T => v !== undefined;
     if (!run.deletion) {
-      const segments = lastByKey(run.segments.map((id) => o.segment(id)).filter(present), (s: SegmentRow) => s.path);
-      const paths = new Map<bigint, string | undefined>();
-      const pathOf = (id: bigint) => (paths.has(id) ? paths.get(id) : paths.set(id, o.segment(id)?.path).get(id));
+      // Each segment row read once: the run's segments, and the path of a fragment's segment from them when it is one.
+      const read = new Map(run.segments.map((id) => [id, o.segment(id)]));
+      const segments = lastByKey([...read.values()].filter(present), (s: SegmentRow) => s.path);
+      const pathOf = (id: bigint) => (read.has(id) ? read.get(id) : read.set(id, o.segment(id)).get(id))?.path;
       const fragments = lastByKey(run.fragments.flatMap(([id, seq]) => {
         const f: FragmentRow | undefined = o.fragment(id, seq);
         const path = f && pathOf(id);
