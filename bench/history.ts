@@ -25,8 +25,11 @@
 //   npm run build && npx tsx bench/history.ts [--days 1,30,365] [--jobs-row 1:1000000] [--cameras N]
 //     [--use-seconds 60] [--hammer-seconds 30] [--hammer-concurrency 4] [--clips 3] [--start-timeout 600]
 //     [--request-timeout 30] [--idle-seconds 60] [--check-timeout 900] [--fresh] [--tsx | --cli PATH]
-//     [--node-options "--max-old-space-size=…"]
-// A size is D (days) or D:J (days and J finished clip jobs, e.g. 1:1000000 for "1 day + 1M jobs").
+//     [--node-options "--max-old-space-size=…"] [--side-by-side]
+// A size is D (days) or D:J (days and J finished clip jobs, e.g. 1:1000000 for "1 day + 1M jobs"); 0 is an
+// empty data directory, the baseline of the ratios when present (else 1 day). --side-by-side runs every
+// size's producer at the same time (ratios then free of another run's machine load; the sizes share the
+// machine: read latencies against a size run alone).
 //
 // Retention mode (--purge-to AGE, e.g. 7d; one camera; sizes from --days, default 30): a lowered
 // retention limit meeting a long history. The size is generated afresh into .scratch/history/<size>-purge
@@ -65,8 +68,9 @@ const has = (name: string) => process.argv.includes(name);
 interface Size { days: number; jobs: number; label: string }
 const parseSize = (s: string): Size => {
   const [d, j] = s.split(':').map(Number);
-  if (!(d > 0) || (j !== undefined && !(Number.isInteger(j) && j >= 0))) throw new Error(`bad size ${s}: D or D:J`);
+  if (!(d >= 0) || (j !== undefined && !(Number.isInteger(j) && j >= 0))) throw new Error(`bad size ${s}: D or D:J`);
   const jobs = j ?? 0;
+  if (d === 0) return { days: 0, jobs: 0, label: 'empty' };
   return { days: d, jobs, label: `${d} d${jobs ? ` + ${jobs >= 1e6 ? `${jobs / 1e6}M` : jobs >= 1e3 ? `${jobs / 1e3}k` : jobs} jobs` : ''}` };
 };
 const purgeTo = arg('--purge-to');
@@ -87,11 +91,12 @@ const requestTimeoutMs = Number(arg('--request-timeout') ?? 30) * 1000;
 const fresh = has('--fresh');
 const useTsx = has('--tsx');
 const nodeOptions = arg('--node-options');
+const sideBySide = has('--side-by-side');
 if (!(Number.isInteger(cameras) && cameras >= 1) || !(useSeconds >= 0) || !(hammerSeconds >= 0) || !(hammerConcurrency >= 1) || !(clipCount >= 0) ||
   !(purgeAfterS >= 0) || !(idleSeconds > 0) || !(purgeTimeoutMs > 0) || !(checkTimeoutMs >= 0) || (purgeTo !== undefined && cameras !== 1)) {
   throw new Error('usage: npx tsx bench/history.ts [--days 1,30,365] [--jobs-row D:J] [--cameras N] [--use-seconds 60] [--hammer-seconds 30] ' +
     '[--hammer-concurrency 4] [--clips 3] [--start-timeout 600] [--request-timeout 30] [--idle-seconds 60] [--check-timeout 900] [--fresh] ' +
-    '[--tsx | --cli PATH] [--node-options OPTS]\n' +
+    '[--tsx | --cli PATH] [--node-options OPTS] [--side-by-side]\n' +
     '   or: npx tsx bench/history.ts --purge-to 7d [--days 30] [--purge-after 60] [--idle-seconds 60] [--purge-timeout 1800] [--keep] (one camera)');
 }
 
@@ -128,6 +133,12 @@ const sizeDir = (s: Size) => join(root, `${s.days}d${s.jobs ? `-${s.jobs}j` : ''
 async function prepare(s: Size, o: { dir?: string; fresh?: boolean } = {}): Promise<Prepared> {
   const dir = o.dir ?? sizeDir(s);
   const camDirs = cameras === 1 ? [{ name: 'default', dataDir: dir }] : Array.from({ length: cameras }, (_, i) => ({ name: camName(i), dataDir: join(dir, 'cameras', camName(i)) }));
+  if (s.days === 0) {
+    // The baseline of the memory target: a data directory with nothing in it.
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    return { dir, cams: camDirs.map((c) => ({ ...c, history: emptyHistory(c.dataDir) })), generatedS: null };
+  }
   const reusable = !(o.fresh ?? fresh) && camDirs.every((c) => {
     const h = readHistory(c.dataDir);
     return h !== null && h.jobs === s.jobs && Math.round((h.segments * h.segmentSeconds) / 86_400 * 1000) === Math.round(s.days * 1000) && resetHistory(c.dataDir);
@@ -142,6 +153,14 @@ async function prepare(s: Size, o: { dir?: string; fresh?: boolean } = {}): Prom
     generatedS = (performance.now() - t) / 1000;
   }
   return { dir, cams: camDirs.map((c) => ({ ...c, history: readHistory(c.dataDir)! })), generatedS };
+}
+
+function emptyHistory(dataDir: string): HistoryResult {
+  return {
+    dataDir, segments: 0, fragments: 0, frames: 0, jobs: 0, logicalBytes: 0, startPtsNs: '0', stopPtsNs: '0', clockBaseEpochMs: Date.now(),
+    startEpochMs: Date.now(), stopEpochMs: Date.now(), segmentSeconds: SEGMENT_S, fragmentSeconds: 1, codec: 'h264', width: 0, height: 0,
+    fps: 0, audio: false, sources: 0, schemaVersion: 0, indexBytes: 0, seconds: { sources: 0, index: 0, links: 0, jobs: 0, total: 0 },
+  };
 }
 
 /**
@@ -437,11 +456,13 @@ const metric = (text: string, name: string) => {
 };
 
 async function measure(size: Size, prepared: Prepared): Promise<Result> {
+  // Side by side, each size's lines are told apart by its label.
+  const say = (l: string) => console.log(sideBySide ? `  [${size.label}] ${l.trim()}` : l);
   const h0 = prepared.cams[0].history;
   const histStop = Number(h0.stopPtsNs);
   const histStart = Number(h0.startPtsNs);
   const res: Result = {
-    size, prepared, indexBytes: prepared.cams.reduce((a, c) => a + statSync(join(c.dataDir, 'index.sqlite')).size, 0), diskBytes: duBytes(prepared.dir),
+    size, prepared, indexBytes: prepared.cams.reduce((a, c) => a + (existsSync(join(c.dataDir, 'index.sqlite')) ? statSync(join(c.dataDir, 'index.sqlite')).size : 0), 0), diskBytes: duBytes(prepared.dir),
     startHealthS: null, startRecordingS: null, startError: null, rssStartMiB: NaN, rssLaterMiB: NaN, peakMiB: NaN,
     lat: { health: newLat(), metrics: newLat(), cameras: newLat(), segments: newLat(), segmentsSmall: newLat(), clips: newLat() },
     segmentsDefaultCount: null, clips: [], clipAtDaysAgo: 0, hammer: null, restarts: null, gaps: null, shutdownS: null, death: 'alive',
@@ -470,7 +491,7 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
       await sleep(50);
     }
     if (res.startHealthS === null) throw new Error(dead(p) ? `died before /health: ${deathNote(p)}` : `no /health in ${startTimeoutMs / 1000} s`);
-    console.log(`  /health after ${res.startHealthS.toFixed(2)} s (RSS ${MiB(memKiB(p.pid, 'VmRSS')).toFixed(0)} MiB, peak ${MiB(memKiB(p.pid, 'VmHWM')).toFixed(0)} MiB)`);
+    say(`  /health after ${res.startHealthS.toFixed(2)} s (RSS ${MiB(memKiB(p.pid, 'VmRSS')).toFixed(0)} MiB, peak ${MiB(memKiB(p.pid, 'VmHWM')).toFixed(0)} MiB)`);
     while (!dead(p) && performance.now() < deadline) {
       const r = await timed<Health>(`${cam}/health`, { timeoutMs: 10_000 });
       if (r.body && r.status === 200) {
@@ -481,13 +502,13 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     }
     if (res.startRecordingS === null) throw new Error(dead(p) ? `died before recording: ${deathNote(p)}` : `not recording after ${startTimeoutMs / 1000} s (ingest ${lastHealth?.ingest.state})`);
     res.rssStartMiB = MiB(memKiB(p.pid, 'VmRSS'));
-    console.log(`  recording after ${res.startRecordingS.toFixed(2)} s (RSS ${res.rssStartMiB.toFixed(0)} MiB)`);
+    say(`  recording after ${res.startRecordingS.toFixed(2)} s (RSS ${res.rssStartMiB.toFixed(0)} MiB)`);
 
     // Clips: 20 days before the newest footage, or the middle of a shorter history.
     const spanNs = histStop - histStart;
     const target = spanNs > 21 * DAY_NS ? histStop - 20 * DAY_NS : histStart + spanNs / 2;
     res.clipAtDaysAgo = (histStop - target) / DAY_NS;
-    for (let k = 0; k < clipCount && !dead(p); k++) {
+    for (let k = 0; k < clipCount && h0.segments > 0 && !dead(p); k++) {
       const start = Math.round(target + k * 37e9 + 3.5 * (1e9 / 15));
       res.clips.push(await oneClip(cam, start, requestTimeoutMs * 2).catch((e: Error) => ({ ms: NaN, ok: false, note: e.message })));
     }
@@ -519,10 +540,10 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
       res.cpuUsePct = (100 * (ownCpuMs(p.pid) - useStart.cpu)) / (performance.now() - useStart.at);
     }
 
-    if (hammerSeconds > 0 && !dead(p)) res.hammer = await hammer(p, cam, histStart, histStop);
+    if (hammerSeconds > 0 && h0.segments > 0 && !dead(p)) res.hammer = await hammer(p, cam, histStart, histStop);
     if (!dead(p)) {
       res.idle = await idleCpu(p, () => res.checkDoneS !== null);
-      if (res.checkDoneS === null) console.log(`  the background check has not finished after ${((performance.now() - p.spawnedAt) / 1000).toFixed(0)} s`);
+      if (res.checkDoneS === null) say(`  the background check has not finished after ${((performance.now() - p.spawnedAt) / 1000).toFixed(0)} s`);
     }
     if (!dead(p)) {
       const hr = await timed<Health>(`${cam}/health`);
@@ -532,7 +553,7 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     }
   } catch (e) {
     res.startError = (e as Error).message;
-    console.log(`  ${res.startError}`);
+    say(`  ${res.startError}`);
   } finally {
     clearInterval(sampler);
     res.load = load();
@@ -894,7 +915,7 @@ function report(results: Result[]): void {
       r.restarts === null ? `—${dead}` : String(r.restarts),
     ]));
   }
-  const base = results.find((r) => r.size.days === 1 && r.size.jobs === 0) ?? results[0];
+  const base = results.find((r) => r.size.days === 0) ?? results.find((r) => r.size.days === 1 && r.size.jobs === 0) ?? results[0];
   if (base && results.length > 1) {
     console.log(`\nratios to the ${base.size.label} row`);
     console.log(row(['history', 'start → /health', 'start → recording', 'RSS after start', 'RSS later', 'peak RSS', 'CPU, use period', 'background check',
@@ -927,8 +948,8 @@ function report(results: Result[]): void {
   console.log('\nper size');
   for (const r of results) {
     const h = r.prepared.cams[0].history;
-    console.log(`  ${r.size.label}: ${r.prepared.generatedS === null ? 'reused' : `generated in ${r.prepared.generatedS.toFixed(1)} s`} ` +
-      `(first build ${h.seconds.total.toFixed(1)} s, ${big(Math.round(h.segments / h.seconds.links))} segments/s); on disk ${bytes(r.diskBytes)} ` +
+    console.log(`  ${r.size.label}: ${r.size.days === 0 ? 'empty' : r.prepared.generatedS === null ? 'reused' : `generated in ${r.prepared.generatedS.toFixed(1)} s`} ` +
+      `${r.size.days === 0 ? '' : `(first build ${h.seconds.total.toFixed(1)} s, ${big(Math.round(h.segments / h.seconds.links))} segments/s)`}; on disk ${bytes(r.diskBytes)} ` +
       `(index ${bytes(r.indexBytes)}; the index says ${bytes(h.logicalBytes * cameras)} of footage); producer ${r.death}; ` +
       `shutdown ${r.shutdownS === null ? '—' : `${r.shutdownS.toFixed(1)} s`}; gaps ${r.gaps ?? '—'}; ${r.stderrLines} log lines`);
     if (cameras > 1) {
@@ -963,20 +984,33 @@ if (purgeTo !== undefined) {
   reportPurge(purged);
 } else {
   const results: Result[] = [];
-  for (const size of sizes) {
+  const prepareSize = async (size: Size) => {
     console.log(`${new Date().toISOString().slice(11, 19)} ${size.label}${cameras > 1 ? ` × ${cameras} cameras` : ''}: preparing ${sizeDir(size).slice(cwd.length + 1)}`);
     const prepared = await prepare(size);
-    console.log(`  ${prepared.generatedS === null ? 'reused' : `generated in ${prepared.generatedS.toFixed(1)} s`}; starting the producer`);
-    const r = await measure(size, prepared);
-    results.push(r);
-    for (const c of prepared.cams) {
-      if (!resetHistory(c.dataDir)) console.log(`  warning: ${c.dataDir} is not intact after the run; it will be generated again next time`);
+    console.log(`  ${prepared.generatedS === null ? (size.days === 0 ? 'empty' : 'reused') : `generated in ${prepared.generatedS.toFixed(1)} s`}`);
+    return prepared;
+  };
+  const finish = (r: Result) => {
+    for (const c of r.prepared.cams) {
+      if (r.size.days === 0) rmSync(c.dataDir, { recursive: true, force: true });
+      else if (!resetHistory(c.dataDir)) console.log(`  warning: ${c.dataDir} is not intact after the run; it will be generated again next time`);
     }
     // Several cameras share the data directory's clips/ (resetHistory removes a camera's own).
-    rmSync(join(prepared.dir, 'clips'), { recursive: true, force: true });
-    console.log(`  done: ${r.death}`);
+    rmSync(join(r.prepared.dir, 'clips'), { recursive: true, force: true });
+    console.log(`  done: ${r.size.label}: ${r.death}`);
+    results.push(r);
     // Kept as each size finishes, so a run cut short still leaves its figures.
     writeFileSync(join(root, 'results.json'), JSON.stringify(results.map((x) => ({ ...x, prepared: { ...x.prepared, cams: x.prepared.cams.map((c) => c.name) } })), null, 1));
+  };
+  if (sideBySide) {
+    // Every size's producer at once, on the same machine at the same time: ratios free of another run's load.
+    const prepared: Prepared[] = [];
+    for (const size of sizes) prepared.push(await prepareSize(size));
+    console.log(`${new Date().toISOString().slice(11, 19)} starting ${sizes.length} producers side by side`);
+    await Promise.all(sizes.map(async (size, i) => finish(await measure(size, prepared[i]))));
+    results.sort((a, b) => sizes.indexOf(a.size) - sizes.indexOf(b.size));
+  } else {
+    for (const size of sizes) finish(await measure(size, await prepareSize(size)));
   }
   report(results);
 }

@@ -500,7 +500,7 @@ describe('cameras: 10 s GOP, a camera reboot, a timestamp jump', { concurrency: 
   // shows as a hole (a gap) and the B-frames after it are not taken for a step back; the step back ends
   // the run, and the new run starts no closer than the wall time that passed (pts-clock.ts).
   test('timestamp jump: +2 s at 8 s, −2 s at 16 s', async (t) => {
-    const cam = await startRtspServer({ args: ['--jump-at-s', '8', '--jump-forward-ms', '2000', '--jump-back-at-s', '16', '--jump-back-ms', '2000'] });
+    const cam = await startRtspServer({ args: ['--jump-at-s', '8', '--jump-forward-ms', '2000.0111', '--jump-back-at-s', '16', '--jump-back-ms', '2000'] });
     const r = await recorder(cam.url('/jump'), 'jump');
     try {
       const tl = await waitFor('~22 s of sealed footage', async () => {
@@ -519,7 +519,7 @@ describe('cameras: 10 s GOP, a camera reboot, a timestamp jump', { concurrency: 
         assert.ok(jumps.length > 0, `a gap "source timestamps jumped…" (gaps: ${JSON.stringify(tl.gaps)})`);
         for (const [i, s] of tl.segments.entries()) {
           assert.ok(s.stop_pts_ns > s.start_pts_ns, `${s.path}: stop after start`);
-          if (i > 0) assert.ok(s.start_pts_ns >= tl.segments[i - 1].stop_pts_ns, `${s.path} starts at or after the previous segment's stop`);
+          if (i > 0) assert.ok(s.start_pts_ns >= tl.segments[i - 1].stop_pts_ns, `${s.path} starts at or after the previous segment's stop (${s.start_pts_ns} < ${tl.segments[i - 1].stop_pts_ns})`);
         }
       });
       await t.test('no footage lost without a gap: wall time between segments is a recorded gap', () => {

@@ -72,14 +72,20 @@ test("ffmpeg's warnings reach the log once per kind per interval, with the count
 });
 
 test("a stretched sample duration (the muxer's DTS step before a forward jump) is cut to one frame in the fragment's end", () => {
+  // A sample at `ms` lasting `durMs`, in a 90 kHz track.
+  const at = (ms: number, durMs: number) => ({ ptsRelNs: ms * 1e6, durationNs: durMs * 1e6, ptsTicks: ms * 90, durationTicks: durMs * 90 });
   const t = {
-    startRelNs: 0, stopRelNs: 2_120e6, frames: 3, samples: 3, keyframe: true, frameDurationNs: 40e6,
-    videoSamples: [{ ptsRelNs: 0, durationNs: 40e6 }, { ptsRelNs: 80e6, durationNs: 2_040e6 }, { ptsRelNs: 40e6, durationNs: 40e6 }],
+    startRelNs: 0, stopRelNs: 2_120e6, frames: 3, samples: 3, keyframe: true, frameDurationNs: 40e6, timescale: 90_000,
+    videoSamples: [at(0, 40), at(80, 2_040), at(40, 40)],
   };
   assert.equal(presentedStopRelNs(t, 40e6), 120e6);
   // Without a known frame period, the fragment's own median is used; ordinary durations are kept.
   assert.equal(presentedStopRelNs(t, 0), 120e6);
-  assert.equal(presentedStopRelNs({ ...t, videoSamples: [{ ptsRelNs: 0, durationNs: 40e6 }, { ptsRelNs: 40e6, durationNs: 90e6 }] }, 40e6), 130e6);
+  assert.equal(presentedStopRelNs({ ...t, videoSamples: [at(0, 40), at(40, 90)] }, 40e6), 130e6);
+  // 15 fps in ffmpeg's 1/15360: a frame is 1024 ticks, 66,666,666.7 ns. The end is the next frame's start
+  // to the ns (two rounded ns values summed, 66,666,667 + 66,666,667, would be 1 ns past it).
+  const f15 = { ...t, frameDurationNs: 66_666_667, timescale: 15_360, videoSamples: [0, 1].map((k) => ({ ptsRelNs: Math.round(k * 1e9 / 15), durationNs: 66_666_667, ptsTicks: k * 1024, durationTicks: 1024 })) };
+  assert.equal(presentedStopRelNs(f15, 66_666_667), 133_333_333);
 });
 
 test('a new run starts no closer to the earlier footage than the wall time that passed, even when its pts ran ahead', () => {

@@ -2,7 +2,7 @@
 // video track's samples (pts = decode time + composition offset).
 import type { InitSegment, TrackInfo } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
-import { ticksToNs } from '../../mp4/time.js';
+import { nsToTicks, ticksToNs } from '../../mp4/time.js';
 
 export interface FragmentTimes {
   startRelNs: number;
@@ -14,8 +14,10 @@ export interface FragmentTimes {
   keyframe: boolean;
   /** Median video sample duration in ns (frame interval), or 0. */
   frameDurationNs: number;
-  /** Each video sample's presentation time and decode duration (relative ns), in decode order. */
-  videoSamples: Array<{ ptsRelNs: number; durationNs: number }>;
+  /** Each video sample's presentation time and decode duration (relative ns, and in ticks), in decode order. */
+  videoSamples: Array<{ ptsRelNs: number; durationNs: number; ptsTicks: number; durationTicks: number }>;
+  /** The video track's timescale (ticks per second). */
+  timescale: number;
 }
 
 export function videoTrack(init: InitSegment): TrackInfo | undefined {
@@ -35,7 +37,7 @@ export function fragmentTimes(init: InitSegment, moof: ParsedMoof): FragmentTime
   const videoSamples: FragmentTimes['videoSamples'] = [];
   for (const s of run.samples) {
     const pts = s.decodeTime + s.ctsOffset;
-    videoSamples.push({ ptsRelNs: ticksToNs(pts, ts), durationNs: ticksToNs(s.duration, ts) });
+    videoSamples.push({ ptsRelNs: ticksToNs(pts, ts), durationNs: ticksToNs(s.duration, ts), ptsTicks: pts, durationTicks: s.duration });
     if (pts < minPts) minPts = pts;
     if (pts + s.duration > maxEnd) maxEnd = pts + s.duration;
     durations.push(s.duration);
@@ -50,6 +52,7 @@ export function fragmentTimes(init: InitSegment, moof: ParsedMoof): FragmentTime
     keyframe: run.samples[0].isSync,
     frameDurationNs,
     videoSamples,
+    timescale: ts,
   };
 }
 
@@ -66,12 +69,15 @@ export const STRETCHED_FRAMES = 2.5;
  * The fragment's presentation end (relative ns) with stretched sample durations cut to one frame: at a
  * forward step in the source's timestamps the muxer gives the sample before it the whole step as its
  * duration (DTS difference); taken as footage, that would hide the step and make the B-frames that
- * follow look like a step back. The hole then shows before the next frame instead.
+ * follow look like a step back. The hole then shows before the next frame instead. Summed in ticks and
+ * converted once, so the end is the same ns as the next fragment's start at that tick (ns rounded twice
+ * would overlap it by 1 ns at frame rates whose period is no whole ns, e.g. 15 or 30 fps).
  */
 export function presentedStopRelNs(t: FragmentTimes, frameNs: number): number {
   const frame = frameNs > 0 ? frameNs : t.frameDurationNs;
   if (!(frame > 0)) return t.stopRelNs;
+  const frameTicks = nsToTicks(frame, t.timescale);
   let stop = -Infinity;
-  for (const v of t.videoSamples) stop = Math.max(stop, v.ptsRelNs + (v.durationNs > STRETCHED_FRAMES * frame ? frame : v.durationNs));
-  return Number.isFinite(stop) ? stop : t.stopRelNs;
+  for (const v of t.videoSamples) stop = Math.max(stop, v.ptsTicks + (v.durationNs > STRETCHED_FRAMES * frame ? frameTicks : v.durationTicks));
+  return Number.isFinite(stop) ? ticksToNs(stop, t.timescale) : t.stopRelNs;
 }

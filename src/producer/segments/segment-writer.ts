@@ -200,7 +200,7 @@ export class SegmentWriter {
     const segNs = seg ? ptsDiff(seg.stopNs, seg.row.start_pts_ns) : 0;
     if (seg && (t.keyframe || segNs >= Math.max(4 * this.deps.segmentSeconds * 1e9, 120e9))
       && segNs >= this.deps.segmentSeconds * 1e9 - frame / 2) {
-      this.sealOpen('segment duration reached');
+      this.sealOpen('segment duration reached', { nextStartNs: startNs, frameNs: frame });
     }
     const frontier = Number.isFinite(seen.frontierNs) ? ptsMax(ptsAdd(offset, seen.frontierNs), stopNs) : stopNs;
     run.lastStopNs = run.lastStopNs === null ? frontier : ptsMax(run.lastStopNs, frontier);
@@ -398,11 +398,20 @@ export class SegmentWriter {
     this.deps.events?.segmentOpened?.(row);
   }
 
-  /** Seals the open segment (never throws for storage errors: they are logged, and the seal retried). */
-  private sealOpen(reason: string): void {
+  /**
+   * Seals the open segment (never throws for storage errors: they are logged, and the seal retried).
+   * `next` is the fragment that continues the run in a new segment: when the source's timing jitters
+   * back by less than half a frame there (ffmpeg re-maps an RTSP stream's clock at each RTCP sender
+   * report: a tick or two), the sealed segment's stop is brought down to the next one's start, so
+   * segments never overlap (the listing's range queries rely on it); its fragments keep their own times.
+   */
+  private sealOpen(reason: string, next?: { nextStartNs: bigint; frameNs: number }): void {
     const seg = this.open;
     if (!seg) return;
     this.open = null;
+    const overlapNs = next ? ptsDiff(seg.stopNs, next.nextStartNs) : 0;
+    const trim = next && overlapNs > 0 && overlapNs < next.frameNs / 2
+      ? { stopPtsNs: next.nextStartNs, stopEpochMs: this.epochOf(seg, next.nextStartNs) } : undefined;
     let mtimeMs: number | null = null;
     try {
       fsyncSync(seg.fd);
@@ -425,7 +434,7 @@ export class SegmentWriter {
       return;
     }
     try {
-      this.deps.index.seal(seg.row.id, mtimeMs);
+      this.deps.index.seal(seg.row.id, mtimeMs, trim);
     } catch (e) {
       if (storageErrorCode(e) === null) throw e;
       this.unsealedIds.push({ id: seg.row.id, mtimeMs });

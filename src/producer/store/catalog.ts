@@ -49,6 +49,8 @@ export class SegmentIndex {
           start_epoch_ms = CASE WHEN fragments = 0 THEN @start_epoch_ms ELSE start_epoch_ms END,
           bytes = @bytes, fragments = fragments + 1, frames = @frames WHERE id = @id`),
       seal: db.prepare('UPDATE segments SET sealed = 1, mtime_ms = ? WHERE id = ?'),
+      lowerStop: db.prepare(`UPDATE segments SET stop_pts_ns = @stop_pts_ns, stop_epoch_ms = MIN(stop_epoch_ms, @stop_epoch_ms)
+          WHERE id = @id AND stop_pts_ns > @stop_pts_ns AND start_pts_ns < @stop_pts_ns`),
       byId: db.prepare<[number], Raw>('SELECT * FROM segments WHERE id = ?'),
       // Segments never overlap, so those overlapping [from, to) start at or after the first one that ends
       // after `from`: found through the stop index, then a range on the start index (no walk from the
@@ -176,9 +178,17 @@ export class SegmentIndex {
     })();
   }
 
-  /** Marks a segment sealed; `mtimeMs` is its file's mtime now (null when unknown). */
-  seal(id: number, mtimeMs: number | null): void {
-    this.stmts.seal.run(mtimeMs, id);
+  /** Marks a segment sealed; `mtimeMs` is its file's mtime now (null when unknown); `stop` lowers its
+   *  stop (never raises it) in the same transaction. */
+  seal(id: number, mtimeMs: number | null, stop?: { stopPtsNs: bigint; stopEpochMs: number }): void {
+    if (!stop) {
+      this.stmts.seal.run(mtimeMs, id);
+      return;
+    }
+    this.db.transaction(() => {
+      this.stmts.lowerStop.run({ id, stop_pts_ns: stop.stopPtsNs, stop_epoch_ms: stop.stopEpochMs });
+      this.stmts.seal.run(mtimeMs, id);
+    })();
   }
 
   get(id: number): SegmentRow | undefined {
