@@ -15,7 +15,7 @@ import { openDatabase, SegmentIndex, type GapRow, type SegmentRow } from './stor
 import { DomainError } from '../protocol/errors.js';
 import { PtsClock } from './segments/pts-clock.js';
 import { reconcile, type RecoveryReport } from './segments/recovery.js';
-import { FileRemovals, reportUnremoved } from './segments/file-removals.js';
+import { FileRemovals } from './segments/file-removals.js';
 import { PinSet, Retention } from './segments/retention.js';
 import { BackgroundCheck } from './segments/background-check.js';
 import { BackgroundLane } from './segments/background-lane.js';
@@ -149,10 +149,9 @@ export class Producer {
     this.clock = new PtsClock(base);
     // Removals a crash interrupted are finished before anything reads the directories (recovery would
     // adopt a retention victim's file back into the index).
-    this.fileRemovals = new FileRemovals(this.db, this.segmentsDir);
+    this.fileRemovals = new FileRemovals(this.db, this.segmentsDir, this.log);
     const finished = this.fileRemovals.finish();
     if (finished.removed > 0) this.log.info('removed segment files whose removal a crash interrupted', { files: finished.removed });
-    reportUnremoved(this.log, finished.failed);
     this.recovery = reconcile(this.index, this.clock, this.segmentsDir, this.log.child('recovery'), this.fileRemovals);
     this.backgroundCheck = new BackgroundCheck({
       index: this.index, clock: this.clock, segmentsDir: this.segmentsDir, log: this.log.child('recovery'), report: this.recovery, removals: this.fileRemovals,

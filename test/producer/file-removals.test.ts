@@ -30,7 +30,9 @@ test('the record: names kept only with their change, files removed and forgotten
     mkdirSync(join(dir, p, '..'), { recursive: true });
     writeFileSync(join(dir, p), 'x');
   }
-  const removals = new FileRemovals(index.db, dir);
+  const lines: string[] = [];
+  const removals = new FileRemovals(index.db, dir, createLogger({ level: 'info', write: (l) => lines.push(l) }));
+  const said = (re: RegExp) => lines.filter((l) => re.test(l)).length;
   // A change that fails takes the names with it.
   assert.throws(() => removals.commit(() => { index.setMeta('probe', 'set'); throw new Error('refused'); }, paths), /refused/);
   assert.equal(removals.pending(), 0);
@@ -59,8 +61,21 @@ test('the record: names kept only with their change, files removed and forgotten
   assert.deepEqual(tried.failed.map((f) => f.path), ['2026-01-03/4.mp4']);
   assert.ok(!existsSync(join(dir, '2026-01-03/5.mp4')));
   assert.equal(removals.pending(), 1, 'kept for the next try');
+  const failing = /WARN .*could not be removed.*2026-01-03\/4\.mp4/;
+  assert.equal(said(failing), 1, 'the failure is said');
+  // Tried again at every removal: said once while the same file keeps failing, again when that changes.
+  for (let i = 0; i < 5; i++) assert.equal(removals.finish().failed.length, 1);
+  assert.equal(said(failing), 1, 'not again while nothing changed');
+  mkdirSync(join(dir, '2026-01-03/6.mp4'), { recursive: true });
+  removals.commit(() => undefined, ['2026-01-03/6.mp4']);
+  assert.equal(removals.finish().failed.length, 2);
+  assert.equal(said(/could not be removed.*files\W+2\b/), 1, 'a second failing file is said');
   rmSync(join(dir, '2026-01-03/4.mp4'), { recursive: true });
-  assert.deepEqual(removals.finish(), { removed: 1, failed: [] }, 'gone once it can be');
+  rmSync(join(dir, '2026-01-03/6.mp4'), { recursive: true });
+  assert.deepEqual(removals.finish(), { removed: 2, failed: [] }, 'gone once it can be');
+  assert.equal(said(/INFO .*whose removal had failed are removed now/), 1, 'and its end is said');
+  assert.equal(removals.finish().removed, 0);
+  assert.equal(said(/removed now/), 1, 'once');
   assert.equal(removals.pending(), 0);
 });
 

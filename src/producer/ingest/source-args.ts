@@ -50,11 +50,14 @@ function monotonicTs(): string {
 /**
  * The first video packet of an RTSP run has no timestamp (ffmpeg's parser cannot time the first frame
  * of a source without byte positions) and would be written at 0, a few frames before the second. Its
- * true time is the multiple of the frame duration nearest 0 in the next packet's grid (the run's clock
- * starts at the first packet), which needs `-copyts` so ffmpeg does not subtract a start time from the
- * others. Holds one packet (one frame of latency, video only).
+ * true time is on the next packet's frame grid, in the first frame period from the run's clock start
+ * (the RTP time the PLAY answer names: the first packet is sent at or after it, by up to a frame; a
+ * tick or two before it is rounding). So the grid slot in [−1/8, 7/8) of a frame from 0 — the slot
+ * nearest 0 put a first frame sent 21 ms after that time at 25 fps one frame early. Needs `-copyts`
+ * so ffmpeg does not subtract a start time from the others. Holds one packet (one frame of latency,
+ * video only).
  */
-export const FIRST_PTS_FIX = 'setts=pts=if(eq(PTS,NOPTS),NEXT_PTS-DURATION*round(NEXT_PTS/DURATION),PTS)'.replace(/,/g, '\\,');
+export const FIRST_PTS_FIX = 'setts=pts=if(eq(PTS,NOPTS),NEXT_PTS-DURATION*floor((NEXT_PTS+DURATION/8)/DURATION),PTS)'.replace(/,/g, '\\,');
 
 export interface SourceArgsOptions {
   source: string;

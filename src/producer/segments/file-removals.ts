@@ -5,6 +5,7 @@
 // anything reads the directories: never a row without its bytes, and no stray file (an evicted copy left
 // behind would otherwise stay forever: its path is still known to the index; a retention victim would be
 // adopted back into the index). Moonfire NVR's `garbage` table does the same for its sample files.
+// A removal that fails is said once (a warning) until what fails changes, and again once it succeeds.
 import { unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -23,7 +24,10 @@ export class FileRemovals {
     has: Database.Statement<[string], { n: number }>;
   };
 
-  constructor(private readonly db: Database.Database, private readonly segmentsDir: string) {
+  /** What failed at the last finish(), as last said (so a file that keeps failing is said once). */
+  private said = '';
+
+  constructor(private readonly db: Database.Database, private readonly segmentsDir: string, private readonly log?: Logger) {
     this.stmts = {
       queue: db.prepare('INSERT OR IGNORE INTO file_removals (path) VALUES (?)'),
       page: db.prepare('SELECT path FROM file_removals WHERE path > ? ORDER BY path LIMIT ?'),
@@ -43,14 +47,18 @@ export class FileRemovals {
   /**
    * Removes every recorded file (one already gone counts as removed), syncs the directories that held
    * them, then forgets their names. A file that cannot be removed (EACCES, EIO, …) keeps its name for
-   * the next call, and the others go on: it is in `failed`. Returns how many names were forgotten.
+   * the next call, and the others go on: it is in `failed` (and in the log, when that changed). Returns
+   * how many names were forgotten.
    */
   finish(): { removed: number; failed: Array<{ path: string; error: string }> } {
     let removed = 0;
     const failed: Array<{ path: string; error: string }> = [];
     for (let after = '';;) {
       const page = this.stmts.page.all(after, PAGE).map((r) => r.path);
-      if (page.length === 0) return { removed, failed };
+      if (page.length === 0) {
+        this.say(failed);
+        return { removed, failed };
+      }
       after = page[page.length - 1];
       const dirs = new Set<string>();
       const gone: string[] = [];
@@ -85,14 +93,20 @@ export class FileRemovals {
     return this.stmts.has.get(path) !== undefined;
   }
 
+  private say(failed: ReadonlyArray<{ path: string; error: string }>): void {
+    const now = failed.map((f) => `${f.path}\n${f.error}`).join('\n');
+    if (now === this.said) return;
+    const before = this.said;
+    this.said = now;
+    if (failed.length > 0) {
+      this.log?.warn('segment files decided to go could not be removed (tried again at every removal and start)', { files: failed.length, path: failed[0].path, error: failed[0].error });
+    } else if (before !== '') {
+      this.log?.info('segment files whose removal had failed are removed now');
+    }
+  }
+
   /** Names recorded and not yet removed (for tests and the start-up log). */
   pending(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM file_removals').get() as { n: number }).n;
   }
-}
-
-/** Says (one line) which decided removals failed; they are tried again at the next removal or start. */
-export function reportUnremoved(log: Logger, failed: ReadonlyArray<{ path: string; error: string }>): void {
-  if (failed.length === 0) return;
-  log.error('segment files decided to go could not be removed (tried again later)', { files: failed.length, path: failed[0].path, error: failed[0].error });
 }

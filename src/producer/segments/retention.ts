@@ -17,7 +17,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type { SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath } from './paths.js';
-import { FileRemovals, reportUnremoved } from './file-removals.js';
+import { FileRemovals } from './file-removals.js';
 
 /** Segments one retention pass removes at most. */
 export const RETENTION_BATCH = 256;
@@ -111,7 +111,7 @@ export class Retention {
     },
   ) {
     this.limits = { ...deps.limits };
-    this.removals = deps.removals ?? new FileRemovals(deps.index.db, deps.segmentsDir);
+    this.removals = deps.removals ?? new FileRemovals(deps.index.db, deps.segmentsDir, deps.log);
   }
 
   private readonly removals: FileRemovals;
@@ -185,7 +185,7 @@ export class Retention {
     try {
       // The rows and the files' names in one transaction (one WAL append), then the files.
       dropRows();
-      reportUnremoved(this.deps.log, this.removals.finish().failed);
+      this.removals.finish();
       for (const seg of victims) this.removed(seg, reasonOf(seg));
     } catch (e) {
       if (!isSqliteFull(e)) throw e;
@@ -200,7 +200,7 @@ export class Retention {
         this.deps.log.error('disk full: segment files removed, their index rows not yet (retried next pass)', { segments: victims.length });
       }
       try {
-        reportUnremoved(this.deps.log, this.removals.finish().failed);
+        this.removals.finish();
       } catch (e3) {
         if (!isSqliteFull(e3)) throw e3; // the names stay recorded (their files are gone): forgotten at a later pass or start
       }

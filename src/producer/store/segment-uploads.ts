@@ -15,7 +15,7 @@ import type { SegmentRow } from './catalog.js';
 import { segmentKey, StoreError, type ObjectStore } from './object-store.js';
 import type { SegmentPlace } from './segment-source.js';
 import type { StoredSegments } from './stored-segments.js';
-import { reportUnremoved, type FileRemovals } from '../segments/file-removals.js';
+import type { FileRemovals } from '../segments/file-removals.js';
 
 /** The parts of a camera the uploads work through. */
 export interface UploadCamera {
@@ -332,7 +332,7 @@ export class SegmentUploads {
       const due = page.filter((r) => (short || r.stop_epoch_ms < keepUntil) && !camera.pins.has(r.id));
       if (due.length > 0) {
         camera.fileRemovals.commit(() => camera.storedSegments.markEvicted(due.map((r) => r.id)), due.map((r) => r.path));
-        reportUnremoved(this.o.log, camera.fileRemovals.finish().failed);
+        camera.fileRemovals.finish();
         evicted += due.length;
         this.evictedSegments += due.length;
       }
