@@ -117,3 +117,57 @@ test('clip jobs shared in PostgreSQL: any node reads them, lapsed claims taken o
   const left = await check.query<{ n: string }>("SELECT count(*) AS n FROM clip_jobs WHERE node = 'c' AND status IN ('queued', 'running') AND claim_expires_at > now()");
   assert.equal(Number(left.rows[0].n), 0, 'a stopping node lets all its waiting jobs lapse');
 });
+
+test("a node's clip retention on the jobs it holds in the catalog: old clips expire, old records without a clip go, nothing else", { timeout: 60_000 }, async (t) => {
+  const { pgUrl } = requireServices();
+  const db = await freshDatabase(pgUrl, 'jobsret');
+  const leases = new PgLeases(db.url, { node: 'a', leaseTimeoutMs: 60_000, queryTimeoutMs: 5000 });
+  const a = new PgJobs(db.url, { node: 'a', claimMs: CLAIM_MS, queryTimeoutMs: 5000 });
+  const b = new PgJobs(db.url, { node: 'b', claimMs: CLAIM_MS, queryTimeoutMs: 5000 });
+  t.after(async () => {
+    await Promise.all([a.close(), b.close(), leases.close()]);
+    await db.drop();
+  });
+  await leases.migrate();
+  const now = 1_800_000_000_000;
+  const DAY = 86_400_000;
+  const published = (n: number) => ({
+    path: `/clips/${n}.mp4`, actual_start_pts_ns: BIG, actual_stop_pts_ns: BIG + 1_900_000_000n, lead_in_ms: 0, duration_ms: 1900, frames: 19, bytes: 1234,
+    segments: ['s1.mp4'], gaps: [{ start_pts_ns: BIG + 1n, stop_pts_ns: BIG + 2n }], partial: false, partial_reason: null, audio: true,
+  });
+  // Each job ended (or was accepted) `daysAgo` days before now.
+  const ended = async (node: PgJobs, n: number, camera: string, daysAgo: number, how: 'done' | 'error' | 'expired' | 'queued') => {
+    const j = { ...job(1, n, camera), updatedMs: now - daysAgo * DAY };
+    if (how === 'queued') await node.accept(camera, j);
+    else if (how === 'error') await node.finish(camera, { ...j, status: 'error', error: 'no footage' });
+    else await node.finish(camera, { ...j, status: 'done', outcome: how === 'done' ? published(n) : { ...published(n), path: null, expired_ms: now - daysAgo * DAY } });
+    return j.clipId;
+  };
+  const oldClip = await ended(a, 1, 'cam1', 10, 'done');
+  const newClip = await ended(a, 2, 'cam1', 1, 'done');
+  const oldError = await ended(a, 3, 'cam1', 40, 'error');
+  const newError = await ended(a, 4, 'cam1', 10, 'error');
+  const oldExpired = await ended(a, 5, 'cam1', 40, 'expired');
+  const oldQueued = await ended(a, 6, 'cam1', 40, 'queued');
+  const othersError = await ended(b, 7, 'cam1', 40, 'error');
+  const otherCamera = await ended(a, 8, 'cam2', 40, 'error');
+
+  // Clips kept 7 days, records without a clip 30 days (as clip-retention.ts's cutoffs give them).
+  const r = await a.retain('cam1', { nowMs: now, expireBeforeMs: now - 7 * DAY, pruneBeforeMs: now - 30 * DAY, limit: 100 });
+  assert.deepEqual(r, { expired: 1, pruned: 2 });
+  const get = async (id: string) => (await b.get(id))?.job ?? null;
+  const x = await get(oldClip);
+  assert.equal(x?.status, 'done');
+  assert.deepEqual(x?.outcome, { ...published(1), path: null, expired_ms: now }, 'expired: path null, when said, the rest exact (PTS past 2^53)');
+  assert.equal(x?.updatedMs, now);
+  assert.deepEqual((await get(newClip))?.outcome, published(2), 'a clip within its age is kept');
+  assert.equal(await get(oldError), null, 'an old failed job\'s record goes');
+  assert.equal(await get(oldExpired), null, 'an old expired job\'s record goes');
+  for (const id of [newError, oldQueued, othersError, otherCamera]) assert.notEqual(await get(id), null, `${id} stays (recent, unfinished, another node's or another camera's)`);
+  // Clips kept for ever: nothing expires; a limit bounds a pass; a second pass finds nothing more.
+  assert.deepEqual(await b.retain('cam1', { nowMs: now, expireBeforeMs: null, pruneBeforeMs: now - 30 * DAY, limit: 100 }), { expired: 0, pruned: 1 });
+  assert.equal(await get(othersError), null);
+  assert.deepEqual(await a.retain('cam1', { nowMs: now, expireBeforeMs: now - 7 * DAY, pruneBeforeMs: now - 30 * DAY, limit: 100 }), { expired: 0, pruned: 0 });
+  // The expired record goes once it is older than the record age.
+  assert.deepEqual(await a.retain('cam1', { nowMs: now + 31 * DAY, expireBeforeMs: null, pruneBeforeMs: now + DAY, limit: 1 }), { expired: 0, pruned: 1 });
+});

@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyJump, holeReason, presentationHoles } from '../../src/producer/segments/discontinuity.js';
-import { presentedStopRelNs } from '../../src/producer/segments/fragment-times.js';
+import { presentedStopRelNs, type FragmentTimes } from '../../src/producer/segments/fragment-times.js';
+import { RunTimeline } from '../../src/producer/segments/run-timeline.js';
+import type { InitSegment } from '../../src/mp4/init.js';
 import { PtsClock } from '../../src/producer/segments/pts-clock.js';
 import { WarningLog } from '../../src/producer/ingest/warning-log.js';
 import { createLogger } from '../../src/common/log.js';
@@ -111,4 +113,40 @@ test('a new run after earlier footage is never seamless: it starts at least a fr
   assert.deepEqual(new PtsClock(1_000_000).startRun(0, 1e9, floorEpochMs + 3000, floorNs, true, floorEpochMs, 100e6).gap, { startNs: floorNs, stopNs: floorNs + 2_000_000_000n });
   const first = new PtsClock(1_000_000).startRun(0, 1e9, 1_002_000, 0n, false, undefined, 100e6);
   assert.deepEqual([first.gap, first.offsetNs], [null, 1_000_000_000n]);
+});
+
+test("one run's timeline: placed above the earlier footage, holes as gaps, a step back re-anchored on the wall clock", () => {
+  // 25 fps in a 90 kHz track: 1 s fragments of 25 frames from `startMs` (run-relative).
+  const frag = (startMs: number): FragmentTimes => {
+    const videoSamples = Array.from({ length: 25 }, (_, k) => ({ ptsRelNs: (startMs + 40 * k) * 1e6, durationNs: 40e6, ptsTicks: (startMs + 40 * k) * 90, durationTicks: 3600 }));
+    return { startRelNs: startMs * 1e6, stopRelNs: (startMs + 1000) * 1e6, frames: 25, samples: 25, keyframe: true, frameDurationNs: 40e6, videoSamples, timescale: 90_000 };
+  };
+  const base = 1_000_000;
+  const run = new RunTimeline(1, { bytes: Buffer.alloc(0), tracks: [] } as unknown as InitSegment, new PtsClock(base));
+  // Earlier footage ends at 10 s, recorded at base + 10 s; the run's first fragment arrives 3 s later.
+  let asked = 0;
+  const floor = () => { asked++; return { floorNs: 10_000_000_000n, hadFootage: true, floorEpochMs: base + 10_000, gapReason: 'ingest restart' }; };
+  const a = run.place(frag(0), base + 13_000, floor);
+  assert.equal(a.jump, null);
+  assert.equal(a.startNs, 12_000_000_000n, 'its end at the wall time it arrived');
+  run.advance(frag(0), a, base + 13_000);
+  assert.deepEqual(run.pendingGaps, [{ startNs: 10_000_000_000n, stopNs: 12_000_000_000n, reason: 'ingest restart' }]);
+  run.pendingGaps = [];
+  // The next second, then one with 2 s missing before it (a hole: the source's timing kept).
+  const b = run.place(frag(1000), base + 14_000, floor);
+  run.advance(frag(1000), b, base + 14_000);
+  const c = run.place(frag(4000), base + 15_000, floor);
+  assert.equal(c.jump, null);
+  assert.equal(c.startNs - b.stopNs, 2_000_000_000n);
+  run.advance(frag(4000), c, base + 15_000);
+  assert.equal(asked, 1, 'the floor is asked for once, by the first fragment');
+  assert.equal(run.pendingGaps.length, 1);
+  assert.match(run.pendingGaps[0].reason, /jumped ahead 2000 ms/);
+  run.pendingGaps = [];
+  // Back 4 s: re-anchored on the wall clock above what was recorded, the seam a gap.
+  const d = run.place(frag(1000), base + 16_000, floor);
+  assert.match(d.jump ?? '', /jumped back 4000 ms/);
+  assert.ok(d.startNs > c.stopNs, `re-anchored above the frontier (${d.startNs} > ${c.stopNs})`);
+  assert.equal(run.pendingGaps.length, 1);
+  assert.deepEqual([run.pendingGaps[0].startNs, run.pendingGaps[0].stopNs], [c.stopNs, d.startNs]);
 });

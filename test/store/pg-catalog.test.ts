@@ -77,7 +77,7 @@ describe('the catalog in PostgreSQL', () => {
     } finally {
       client.release();
     }
-    assert.deepEqual(await migratePg(pool), [7]);
+    assert.deepEqual(await migratePg(pool), [7, 8]);
     const totals = async () => (await pool.query<Record<string, string>>('SELECT camera, segments, segment_bytes, gaps FROM camera_totals ORDER BY camera')).rows;
     assert.deepEqual(await totals(), [
       { camera: 'cam1', segments: '11', segment_bytes: String(11 * 1000), gaps: '1' },

@@ -74,6 +74,18 @@ export class ClipRetention {
     return this.deps.maxAgeMs !== null;
   }
 
+  /**
+   * What this retention keeps, as cut-off times at `nowMs`: published clips of jobs that ended before
+   * `expireBeforeMs` expire (null: kept for ever); records without a clip last changed before
+   * `pruneBeforeMs` go. A cluster node applies them to the jobs it holds in the catalog (pg-jobs.ts).
+   */
+  cutoffs(nowMs = Date.now()): { expireBeforeMs: number | null; pruneBeforeMs: number } {
+    return {
+      expireBeforeMs: this.deps.maxAgeMs === null ? null : nowMs - this.deps.maxAgeMs,
+      pruneBeforeMs: nowMs - (this.deps.jobRecordMaxAgeMs ?? JOB_RECORD_MAX_AGE_MS),
+    };
+  }
+
   /** Sweeps now and then every interval: expired clips (when clips are not kept forever) and old job records. */
   start(): void {
     if (this.timer) return;
@@ -106,7 +118,7 @@ export class ClipRetention {
    * batch at a time: a backlog (a million old jobs) continues in steps with pauses between them.
    */
   pruneRecords(nowMs = Date.now()): number {
-    const n = this.deps.store.pruneFinished(nowMs - (this.deps.jobRecordMaxAgeMs ?? JOB_RECORD_MAX_AGE_MS), PRUNE_BATCH);
+    const n = this.deps.store.pruneFinished(this.cutoffs(nowMs).pruneBeforeMs, PRUNE_BATCH);
     if (n === PRUNE_BATCH && this.timer && !this.pruneTimer) {
       this.pruneTimer = setTimeout(() => {
         this.pruneTimer = null;
@@ -122,9 +134,9 @@ export class ClipRetention {
   sweep(nowMs = Date.now()): ClipSweepResult {
     const result: ClipSweepResult = { expired: [], deleted: [], leftInPlace: [] };
     const maxAge = this.deps.maxAgeMs;
-    if (maxAge === null) return result;
+    const before = this.cutoffs(nowMs).expireBeforeMs;
+    if (maxAge === null || before === null) return result;
     const roots = this.realRoots();
-    const before = nowMs - maxAge;
     let cursor = { updatedMs: -1, seq: -1 };
     for (;;) {
       const page = this.deps.store.publishedBefore(before, cursor, PAGE);

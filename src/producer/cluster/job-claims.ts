@@ -5,7 +5,9 @@
 // waits for a node that went away. At its first round it agrees with the catalog on the jobs its own
 // index has unfinished (one another node took over meanwhile is that node's; one the catalog says is
 // this node's but its index no longer has is let lapse for any node to take). At a graceful stop it lets
-// its waiting jobs lapse at once.
+// its waiting jobs lapse at once. About once a minute it applies each camera's clip retention to the
+// finished jobs it holds in the catalog (expired clips marked, old records deleted), as the camera's own
+// index has it done to its copy.
 import type { Logger } from '../../common/log.js';
 import type { ClipEngine } from '../clips/engine.js';
 import type { SharedJobs } from '../clips/shared-jobs.js';
@@ -14,6 +16,10 @@ import type { PgJobs } from './pg-jobs.js';
 
 /** Jobs taken over per round at most (each then waits for a worker like any other). */
 const ADOPT_PER_ROUND = 8;
+/** How often the retention of the jobs held here runs in the catalog (as clip-retention.ts's sweep). */
+const CATALOG_RETENTION_MS = 60_000;
+/** Rows one camera's retention changes per pass (a backlog continues at the next). */
+const RETAIN_PER_PASS = 1000;
 
 export interface ClaimsOptions {
   node: string;
@@ -37,6 +43,8 @@ export class JobClaims {
   /** Jobs taken over from other nodes, and ends here the catalog refused (another node held the job by then). */
   adopted = 0;
   superseded = 0;
+  /** When the retention of the jobs held here last ran in the catalog (0: not yet). */
+  private retainedAt = 0;
 
   constructor(private readonly jobs: PgJobs, private readonly o: ClaimsOptions) {}
 
@@ -87,6 +95,14 @@ export class JobClaims {
       this.adopted++;
       this.o.log.info('clip job taken over (its node went away)', { clip_id: a.job.clipId, camera: a.camera, from_node: a.from });
       engines.get(a.camera)?.adopt(a.job);
+    }
+    const now = Date.now();
+    if (now - this.retainedAt >= CATALOG_RETENTION_MS) {
+      for (const [camera, engine] of engines) {
+        const r = await this.jobs.retain(camera, { nowMs: now, ...engine.clipRetention.cutoffs(now), limit: RETAIN_PER_PASS });
+        if (r.expired + r.pruned > 0) this.o.log.debug('clip retention in the catalog', { camera, expired: r.expired, pruned: r.pruned });
+      }
+      this.retainedAt = now;
     }
     this.lastError = null;
   }

@@ -3,6 +3,7 @@
 // while the job is unfinished), and its outcome written when it ends — only by the node holding the claim,
 // so a job another node took over keeps that node's result. A claim that lapses (its node died, or lost
 // the catalog) is taken by another node with FOR UPDATE SKIP LOCKED: two nodes never take the same one.
+// Each node applies its clip retention to the finished jobs it holds (expired clips, old records).
 import pg from 'pg';
 import { stringifyWireJson } from '../../protocol/wire-json.js';
 import { jobFromRow, seqOfClipId, type JobRecord, type JobStatus } from '../store/job-store.js';
@@ -101,6 +102,29 @@ export class PgJobs {
       UPDATE clip_jobs j SET node = $1, status = 'queued', claims = claims + 1, claim_expires_at = now() + $5 * interval '1 millisecond'
       FROM picked WHERE j.clip_id = picked.clip_id RETURNING j.*, picked.was`, [this.o.node, held, cameras, limit, this.o.claimMs]);
     return r.rows.map((x) => ({ ...sharedOf(x), from: x.was }));
+  }
+
+  /**
+   * This node's clip retention on the jobs of `camera` it holds (clip-retention.ts does the same to its
+   * own index): done jobs whose clip was published before `expireBeforeMs` are marked expired (path null,
+   * `expired_ms` now); records of finished jobs that hold no clip, last changed before `pruneBeforeMs`,
+   * are deleted. Up to `limit` rows of each; returns how many.
+   */
+  async retain(camera: string, o: { nowMs: number; expireBeforeMs: number | null; pruneBeforeMs: number; limit: number }): Promise<{ expired: number; pruned: number }> {
+    let expired = 0;
+    if (o.expireBeforeMs !== null) {
+      const r = await this.q(`UPDATE clip_jobs SET updated_ms = $4,
+          outcome = (outcome::jsonb || jsonb_build_object('path', NULL::text, 'expired_ms', $4::bigint))::text
+        WHERE clip_id IN (SELECT clip_id FROM clip_jobs WHERE node = $1 AND camera = $2 AND status = 'done' AND updated_ms < $3
+          AND outcome IS NOT NULL AND outcome::jsonb ->> 'path' IS NOT NULL ORDER BY updated_ms LIMIT $5)`,
+      [this.o.node, camera, o.expireBeforeMs, o.nowMs, o.limit]);
+      expired = r.rowCount ?? 0;
+    }
+    const r = await this.q(`DELETE FROM clip_jobs WHERE clip_id IN (SELECT clip_id FROM clip_jobs
+        WHERE node = $1 AND camera = $2 AND status IN ('done', 'error') AND updated_ms < $3
+          AND (outcome IS NULL OR outcome::jsonb ->> 'path' IS NULL) ORDER BY updated_ms LIMIT $4)`,
+    [this.o.node, camera, o.pruneBeforeMs, o.limit]);
+    return { expired, pruned: r.rowCount ?? 0 };
   }
 
   /** A job as the cluster knows it, or null. */

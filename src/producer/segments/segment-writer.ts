@@ -3,7 +3,7 @@
 // so the open file is always readable up to its last indexed fragment. Fragments come at every keyframe
 // and at least every second in between; a segment is sealed when a keyframe fragment arrives after
 // --segment-seconds (so segments begin on keyframes), at a new run (ffmpeg restart, codec change), at a
-// timestamp jump that needs re-anchoring (see discontinuity.ts), or on request (force_rotate: the next
+// timestamp jump that needs re-anchoring (run-timeline.ts places each fragment), or on request (force_rotate: the next
 // fragment is appended, then the segment is sealed — the next one may then begin mid-GOP, and clips find
 // its keyframe in the segment before).
 //
@@ -18,15 +18,15 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type { InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
-import { fragmentTimes, presentedStopRelNs, videoTrack, type FragmentTimes } from './fragment-times.js';
-import { classifyJump, holeReason, presentationHoles } from './discontinuity.js';
+import { fragmentTimes, videoTrack } from './fragment-times.js';
+import { RunTimeline, type Gap, type RunFloor } from './run-timeline.js';
 import { isDiskFull, storageErrorCode, StorageFaultTracker, type StorageFault } from './storage-fault.js';
 
 import type { SegmentIndex, SegmentRow } from '../store/catalog.js';
 import { segmentAbsPath, segmentRelPath } from './paths.js';
 import type { PtsClock } from './pts-clock.js';
 import { crc32 } from './crc32.js';
-import { ptsAdd, ptsDiff, ptsMax } from '../../protocol/pts.js';
+import { ptsDiff } from '../../protocol/pts.js';
 
 export interface IngestFragment {
   /** moof + mdat bytes exactly as ffmpeg wrote them. */
@@ -46,25 +46,7 @@ interface OpenSegment {
   startEpochMs: number;
 }
 
-interface RunState {
-  runId: number;
-  init: InitSegment;
-  /** Producer pts of the run's tick 0 (absolute PTS are bigints: protocol/pts.ts). */
-  offsetNs: bigint | null;
-  /** The presentation frontier: end of the furthest frame recorded in this run (null before the first). */
-  lastStopNs: bigint | null;
-  frameDurationNs: number;
-  /** Gaps before the next fragment (a new run, a timestamp jump), recorded together with it. */
-  pendingGaps: Gap[];
-  /** Wall time the previous fragment arrived. */
-  lastArrivalMs: number;
-  /** Presentation start of the run's first fragment (ns), and whether its A/V re-sync step was seen. */
-  startNs: bigint | null;
-  resyncSeen: boolean;
-}
-
 type RotateWaiter = { resolve: (row: SegmentRow | null) => void };
-type Gap = { startNs: bigint; stopNs: bigint; reason: string };
 
 export interface SegmentWriterEvents {
   segmentOpened?(row: SegmentRow): void;
@@ -75,7 +57,7 @@ export interface SegmentWriterEvents {
 
 export class SegmentWriter {
   private open: OpenSegment | null = null;
-  private run: RunState | null = null;
+  private run: RunTimeline | null = null;
   private rotateWaiters: RotateWaiter[] = [];
   private fragmentsDropped = 0;
   private fragmentsWritten = 0;
@@ -132,7 +114,7 @@ export class SegmentWriter {
   startRun(runId: number, init: InitSegment): void {
     this.sealOpen('new ingest run');
     if (!videoTrack(init)) throw new Error('the source has no video track');
-    this.run = { runId, init, offsetNs: null, lastStopNs: null, frameDurationNs: 0, pendingGaps: [], lastArrivalMs: 0, startNs: null, resyncSeen: false };
+    this.run = new RunTimeline(runId, init, this.deps.clock);
   }
 
   /** The current run ended (ffmpeg exited or was stopped). */
@@ -155,44 +137,18 @@ export class SegmentWriter {
       this.deps.log.warn('fragment without video samples dropped', { run: run.runId });
       return;
     }
-    // A fragment of a frame or two (cut short by a jump) says little about the frame rate.
-    if (t.frameDurationNs > 0 && (t.frames >= 4 || run.frameDurationNs === 0)) run.frameDurationNs = t.frameDurationNs;
-    t.stopRelNs = presentedStopRelNs(t, run.frameDurationNs);
-    if (run.offsetNs === null) {
-      // Above the newest footage in the index, so a restart never overlaps or reuses recorded PTS.
-      // (Or above the camera's newest footage recorded by another node, when this node took it over.)
-      const last = this.deps.index.lastSegment();
-      const other = this.handoverFloor;
-      this.handoverFloor = null;
-      const useOther = other !== null && (!last || other.stopPtsNs > last.stop_pts_ns);
-      const floor = useOther ? other.stopPtsNs : last ? last.stop_pts_ns : 0n;
-      // The wall time nothing was recorded is a gap (at least a frame), even when the old run's timestamps
-      // ran ahead of the clock.
-      const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, f.arrivalEpochMs, floor, useOther || last !== undefined,
-        useOther ? other.stopEpochMs : last?.stop_epoch_ms, run.frameDurationNs);
-      run.offsetNs = r.offsetNs;
-      if (r.gap && r.gap.stopNs > r.gap.startNs) run.pendingGaps.push({ ...r.gap, reason: this.deps.gapReason?.() ?? 'ingest restart' });
-    } else {
-      this.followJump(run, t, f.arrivalEpochMs);
+    const p = run.place(t, f.arrivalEpochMs, () => this.floorOfNewRun());
+    if (p.jump !== null) {
+      this.deps.log.warn('source timestamps jumped', { reason: p.jump });
+      this.sealOpen('source timestamps jumped');
     }
-    const offset = run.offsetNs!;
-    const startNs = ptsAdd(offset, t.startRelNs);
-    const stopNs = ptsAdd(offset, t.stopRelNs);
+    const { startNs, stopNs } = p;
     if (stopNs <= startNs) {
       this.fragmentsDropped++;
       this.deps.log.warn('fragment without duration dropped', { start_pts_ns: String(startNs) });
       return;
     }
-    // Holes are judged on times relative to the run's offset (numbers: a run's span is far below 2^53 ns).
-    const frontierRel = run.lastStopNs === null ? -Infinity : ptsDiff(run.lastStopNs, offset);
-    const seen = presentationHoles(frontierRel, t.videoSamples.map((v) => v.ptsRelNs), run.frameDurationNs);
-    run.startNs ??= startNs;
-    const hasAudio = run.init.tracks.some((x) => x.kind === 'audio');
-    for (const h of seen.holes) {
-      const why = holeReason({ startNs: h.startNs, stopNs: h.stopNs, runStartNs: ptsDiff(run.startNs, offset), hasAudio, resyncSeen: run.resyncSeen });
-      run.resyncSeen ||= why.resync;
-      run.pendingGaps.push({ startNs: ptsAdd(offset, h.startNs), stopNs: ptsAdd(offset, h.stopNs), reason: why.reason });
-    }
+    run.advance(t, p, f.arrivalEpochMs);
     // Segments begin on a keyframe: a full segment is sealed when the next keyframe fragment arrives
     // (fragments in between are time-cut pieces of one GOP), or at a bound when a source sends none.
     const seg = this.open;
@@ -202,10 +158,6 @@ export class SegmentWriter {
       && segNs >= this.deps.segmentSeconds * 1e9 - frame / 2) {
       this.sealOpen('segment duration reached', { nextStartNs: startNs, frameNs: frame });
     }
-    const frontier = Number.isFinite(seen.frontierNs) ? ptsMax(ptsAdd(offset, seen.frontierNs), stopNs) : stopNs;
-    run.lastStopNs = run.lastStopNs === null ? frontier : ptsMax(run.lastStopNs, frontier);
-    run.lastArrivalMs = f.arrivalEpochMs;
-    this.deps.clock.observe(stopNs, f.arrivalEpochMs);
     if (!this.store(f, t, run, startNs, stopNs)) return;
     const open = this.open!;
     this.deps.events?.fragment?.({ segmentId: open.row.id, startNs, stopNs, bytes: f.bytes.length, runId: run.runId, offsetNs: run.offsetNs! });
@@ -213,24 +165,17 @@ export class SegmentWriter {
   }
 
   /**
-   * A fragment of a running run whose timestamps went far back, or stepped far ahead of the wall clock:
-   * re-anchor the run on the wall clock in a new segment, above the footage already recorded, with the
-   * seam recorded as a gap. (Smaller forward holes are found frame by frame in appendFragment.)
+   * Where a new run's first fragment goes: above the newest footage in the index, so a restart never
+   * overlaps or reuses recorded PTS (or above the camera's newest footage recorded by another node,
+   * when this node took it over).
    */
-  private followJump(run: RunState, t: FragmentTimes, arrivalEpochMs: number): void {
-    if (run.lastStopNs === null) return;
-    // Relative to the run's offset: the frontier and this fragment are within one run's span of it.
-    const jump = classifyJump({
-      frontierNs: ptsDiff(run.lastStopNs, run.offsetNs!), startNs: t.startRelNs, stopNs: t.stopRelNs,
-      frameNs: run.frameDurationNs, wallElapsedMs: arrivalEpochMs - run.lastArrivalMs,
-    });
-    if (jump.kind === 'continuous') return;
-    this.deps.log.warn('source timestamps jumped', { reason: jump.reason });
-    this.sealOpen('source timestamps jumped');
-    const frame = Math.max(1, run.frameDurationNs);
-    const r = this.deps.clock.startRun(t.startRelNs, t.stopRelNs, arrivalEpochMs, ptsAdd(run.lastStopNs, frame), true, this.deps.clock.epochMsOf(run.lastStopNs));
-    run.offsetNs = r.offsetNs;
-    run.pendingGaps.push({ startNs: run.lastStopNs, stopNs: ptsAdd(r.offsetNs, t.startRelNs), reason: jump.reason });
+  private floorOfNewRun(): RunFloor {
+    const last = this.deps.index.lastSegment();
+    const other = this.handoverFloor;
+    this.handoverFloor = null;
+    const gapReason = this.deps.gapReason?.() ?? 'ingest restart';
+    if (other !== null && (!last || other.stopPtsNs > last.stop_pts_ns)) return { floorNs: other.stopPtsNs, hadFootage: true, floorEpochMs: other.stopEpochMs, gapReason };
+    return last ? { floorNs: last.stop_pts_ns, hadFootage: true, floorEpochMs: last.stop_epoch_ms, gapReason } : { floorNs: 0n, hadFootage: false, gapReason };
   }
 
   /**
@@ -238,7 +183,7 @@ export class SegmentWriter {
    * open segment is sealed at its last whole fragment, room is made when the disk is full and the write
    * retried once; returns false when the fragment had to be dropped.
    */
-  private store(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunState, startNs: bigint, stopNs: bigint): boolean {
+  private store(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunTimeline, startNs: bigint, stopNs: bigint): boolean {
     for (let attempt = 0; ; attempt++) {
       try {
         this.write(f, t, run, startNs, stopNs);
@@ -260,7 +205,7 @@ export class SegmentWriter {
     }
   }
 
-  private write(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunState, startNs: bigint, stopNs: bigint): void {
+  private write(f: IngestFragment, t: NonNullable<ReturnType<typeof fragmentTimes>>, run: RunTimeline, startNs: bigint, stopNs: bigint): void {
     if (!this.open) this.openSegment_(startNs, this.deps.clock.epochMsOf(startNs));
     const seg = this.open!;
     const offset = seg.bytes;

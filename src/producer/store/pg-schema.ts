@@ -232,6 +232,12 @@ CREATE TRIGGER segments_totals_del AFTER DELETE ON segments REFERENCING OLD TABL
 CREATE TRIGGER gaps_totals_ins AFTER INSERT ON gaps REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION segrec_gap_totals();
 CREATE TRIGGER gaps_totals_del AFTER DELETE ON gaps REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION segrec_gap_totals();`,
   },
+  {
+    // Each node's clip retention on the finished jobs it holds (pg-jobs.ts retain): found by node and
+    // camera, oldest first, without reading the unfinished ones or other nodes'.
+    version: 8, what: 'clip_jobs: finished jobs by node',
+    sql: `CREATE INDEX clip_jobs_node_finished ON clip_jobs (node, camera, updated_ms) WHERE status IN ('done', 'error');`,
+  },
 ];
 
 /** Any fixed number: the advisory lock nodes take while they migrate. */
