@@ -143,6 +143,9 @@ export async function distributedOptions(o: ProducerOptionsInput): Promise<Distr
         }
       }
       if (catalogUrl && app.catalog) {
+        // Uploads still running (a test's own store: the check above did not wait for them) change rows
+        // while they are read: the local index first, PostgreSQL after it would be a newer state.
+        if (!bucket && app.uploads) await app.uploads.drain(60_000).catch(() => undefined);
         await app.catalog.flush(p.name, 60_000);
         {
           const local = localCatalogRows(p.index);
