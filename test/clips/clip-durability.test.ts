@@ -26,10 +26,12 @@ test('kill -9 with a job in flight: after the restart the job finishes, finished
     const done = await makeClip(a.url, { start_pts_ns: segs[0].start_pts_ns + 1e8, stop_pts_ns: segs[0].start_pts_ns + 5e8 });
     assert.equal(done.status, 'done');
     doneId = done.clip_id;
-    const h = (await getJson<{ pts_ns: number }>(`${a.url}/health`)).body;
-    // The window reaches well past the restart (a loaded machine takes seconds to bring the producer and
-    // its ffmpeg back), so it holds footage from both sides of the downtime.
-    const r = await postJson<{ clip_id: string }>(`${a.url}/clip`, { start_pts_ns: h.pts_ns - 5e8, stop_pts_ns: h.pts_ns + 8e9, max_wait_ms: 40000 });
+    const h = (await getJson<{ pts_ns: number; segments: { newest_stop_pts_ns: number } }>(`${a.url}/health`)).body;
+    // The window starts in footage already recorded (the clock's "now" runs up to a fragment ahead of it:
+    // a window starting there may begin in the downtime, and then no gap lies inside it) and reaches well
+    // past the restart (a loaded machine takes seconds to bring the producer and its ffmpeg back), so it
+    // holds footage from both sides of the downtime.
+    const r = await postJson<{ clip_id: string }>(`${a.url}/clip`, { start_pts_ns: h.segments.newest_stop_pts_ns - 5e8, stop_pts_ns: h.pts_ns + 8e9, max_wait_ms: 40000 });
     assert.equal(r.status, 202);
     pendingId = r.body.clip_id;
   } finally {
