@@ -231,13 +231,20 @@ describe('writeLayout', () => {
       copies: [{ source: 0, offset: 100, length: 25 }, { source: 1, offset: 0, length: 3 }, { source: 0, offset: 500, length: 2 }],
       size: 40,
     };
-    const chunks = planChunks(layout, 16);
-    assert.deepEqual(chunks.map((c) => c.map((p) => [p.at, p.length, p.source, p.offset])), [
-      [[0, 10, null, 0], [10, 6, 0, 100]],
-      [[0, 16, 0, 106]],
-      [[0, 3, 0, 122], [3, 3, 1, 0], [6, 2, 0, 500]],
+    const chunks = planChunks(layout, 16, 16);
+    assert.deepEqual(chunks.map((c) => [c.start, c.length, c.pieces.map((p) => [p.at, p.length, p.source, p.offset])]), [
+      [0, 16, [[0, 10, null, 0], [10, 6, 0, 100]]],
+      [16, 16, [[0, 16, 0, 106]]],
+      [32, 8, [[0, 3, 0, 122], [3, 3, 1, 0], [6, 2, 0, 500]]],
     ]);
-    assert.throws(() => planChunks({ ...layout, size: 41 }, 16), /holds 40 bytes, its size says 41/);
+    // A smaller first chunk (the disk starts sooner), the others full size.
+    assert.deepEqual(planChunks(layout, 16, 8).map((c) => [c.start, c.length, c.pieces.map((p) => [p.at, p.length, p.source, p.offset])]), [
+      [0, 8, [[0, 8, null, 0]]],
+      [8, 16, [[0, 2, null, 8], [2, 14, 0, 100]]],
+      [24, 16, [[0, 11, 0, 114], [11, 3, 1, 0], [14, 2, 0, 500]]],
+    ]);
+    assert.throws(() => planChunks({ ...layout, size: 41 }, 16, 16), /holds 40 bytes, its size says 41/);
+    assert.throws(() => planChunks(layout, 16, 32), /does not fit/);
   });
 
   it('copies exactly, across many chunks and sources, written straight to the disk or buffered', async () => {

@@ -9,6 +9,7 @@
 // recorded gap and its reason).
 import { PTS_MAX, ptsAdd, ptsMax } from '../../protocol/pts.js';
 import { mkdirSync, rmSync } from 'node:fs';
+import { setImmediate as setImmediateP } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import type Database from 'better-sqlite3';
@@ -189,8 +190,7 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
       : resolveOutDir(spec.outDir, this.p.clipRoots);
     const { startPtsNs, stopPtsNs } = this.resolveWindow(spec);
     const nowPts = this.p.anchor().nowPtsNs;
-    const overlapping = this.p.catalog.overlapping(startPtsNs, stopPtsNs);
-    if (stopPtsNs <= nowPts && overlapping.length === 0) throw new DomainError('NO_FOOTAGE', this.noFootageMessage({ startPtsNs, stopPtsNs }));
+    if (stopPtsNs <= nowPts && this.p.catalog.overlapping(startPtsNs, stopPtsNs).length === 0) throw new DomainError('NO_FOOTAGE', this.noFootageMessage({ startPtsNs, stopPtsNs }));
     const job = this.store.create(spec, { startPtsNs, stopPtsNs }, outDir, Date.now());
     this.pending.set(job.clipId, job);
     this.log.info('clip job queued', {
@@ -305,7 +305,15 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
   }
 
   private async runJob(job: JobRecord): Promise<void> {
-    this.store.markRunning(job.clipId);
+    // Recorded at the loop's next turn, once the clip's first reads and write are queued (a clip waits
+    // for the disk; this need not come first). A job that has ended by then keeps its end.
+    setImmediate(() => {
+      try {
+        this.store.markRunning(job.clipId);
+      } catch (e) {
+        this.log.warn('clip job not recorded as running', { clip_id: job.clipId, error: (e as Error).message });
+      }
+    });
     this.shared?.started(job);
     // From the keyframe decoding starts at (an earlier fragment or segment) through the fragment after
     // the window. The query and the pin run in one synchronous step: retention cannot remove a row between them.
@@ -353,8 +361,10 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         audio: plan.tracks.some((t) => t.info.kind === 'audio'),
       };
       this.store.finish(job.clipId, 'done', outcome, null);
-      // Long-polls answer now: the record says done; logging and the event can follow.
+      // Long-polls answer now (their answers are written before the next turn of the event loop, which
+      // this waits for): the record says done; logging and the event follow.
       this.wakeWaiters(job.clipId);
+      await setImmediateP();
       this.latency.observe((Date.now() - job.createdMs) / 1000);
       this.log.info('clip done', {
         clip_id: job.clipId, path: result.path, frames: plan.frames, duration_ms: outcome.duration_ms ?? 0,

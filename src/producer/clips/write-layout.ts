@@ -1,8 +1,9 @@
 // The I/O half of clip writing: writes an Mp4Layout (from src/mp4/writer.ts) to a file — the head,
 // then the sample bytes copied from the source segment files — and fsyncs it. The output is made in
-// chunks of 4 MiB, each filled in place (the head's bytes copied, each copy range read straight from its
-// source into its place, the reads of a chunk side by side) and written while the next chunk fills
-// (three buffers: two writes in flight, kept for the next clip).
+// chunks of 4 MiB (the first of 1 MiB: the disk, which is what a clip waits for, starts sooner), each
+// filled in place (the head's bytes copied, each copy range read straight from its source into its
+// place, the reads of a chunk side by side) and written while the next chunk fills (three buffers: two
+// writes in flight, kept for the next clip). The files are opened at once, not through the thread pool.
 //
 // Where the filesystem takes it (ext4, XFS, btrfs, tmpfs since Linux 6.6), the output is opened
 // O_DIRECT: a chunk goes from our page-aligned buffer to the disk, with neither a copy into the page
@@ -15,8 +16,8 @@
 // final fsync is what makes the file durable. Temp names and publishing are
 // the caller's business. A source evicted to the object store is read from the bytes fetched with its
 // fragments, or by ranged GETs (store/segment-source.ts).
-import { type FileHandle, open } from 'node:fs/promises';
-import { constants as fsc } from 'node:fs';
+import { closeSync, constants as fsc, fdatasync, fsync, ftruncate, openSync, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import type { CopyRange, Mp4Layout } from '../../mp4/writer.js';
 import { fetchedReader, openSegment, type FetchedBytes, type SegmentPlace, type SegmentReader, type SegmentRef } from '../store/segment-source.js';
@@ -27,6 +28,11 @@ import { fetchedReader, openSegment, type FetchedBytes, type SegmentPlace, type 
  * fragment): with 2 MiB the disk went idle more often (bench/clip, 4 MiB: ~1 ms less at the median).
  */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Size of the first chunk: small, so the disk starts writing after a quarter of a chunk's filling
+ * (the disk is what a clip waits for; the next chunk fills while this one is written).
+ */
+export const FIRST_CHUNK_BYTES = 1024 * 1024;
 /** Alignment of O_DIRECT offsets, lengths and memory (the largest logical block size in use). */
 const DIRECT_ALIGN = 4096;
 /** Chunk buffers per clip being written: one filling, two being written (two threads of libuv's four). */
@@ -53,6 +59,13 @@ export interface WriteOptions {
   buffered?: boolean;
 }
 
+/** One output chunk: `length` bytes at `start` in the file, made of pieces. */
+export interface Chunk {
+  start: number;
+  length: number;
+  pieces: ChunkPiece[];
+}
+
 /** One part of an output chunk: `length` bytes at `at` in it, from the head or from a source. */
 export interface ChunkPiece {
   at: number;
@@ -75,7 +88,7 @@ export async function writeLayout(
   const { buffers, aligned } = takeBuffers();
   try {
     await openSources(layout.copies, sourceRefs, opts.place ?? { segmentsDir: '', store: null }, readers, opts.fetched ?? new Map());
-    const chunks = planChunks(layout, CHUNK_BYTES);
+    const chunks = planChunks(layout);
     const dir = dirname(outPath);
     if (aligned && !opts.buffered && !noDirect.has(dir) && fsc.O_DIRECT !== undefined) {
       const done = await writeChunks('direct', layout, chunks, readers, buffers, outPath);
@@ -111,12 +124,13 @@ function takeBuffers(): { buffers: Buffer[]; aligned: boolean } {
  * again from the start) when the filesystem refuses O_DIRECT, at open or on a write.
  */
 async function writeChunks(
-  mode: WriteMode, layout: Mp4Layout, chunks: ChunkPiece[][], readers: Map<number, SegmentReader>, buffers: Buffer[], outPath: string,
+  mode: WriteMode, layout: Mp4Layout, chunks: Chunk[], readers: Map<number, SegmentReader>, buffers: Buffer[], outPath: string,
 ): Promise<boolean> {
   const direct = mode === 'direct';
-  let out: FileHandle;
+  let out: OutFile;
   try {
-    out = await open(outPath, direct ? fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_DIRECT : 'w', 0o666);
+    // Opened at once, not through the thread pool: the first chunk's write is not queued behind it.
+    out = new OutFile(openSync(outPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (direct ? fsc.O_DIRECT : 0), 0o666));
   } catch (e) {
     if (direct && (e as NodeJS.ErrnoException).code === 'EINVAL') return false;
     throw e;
@@ -130,9 +144,8 @@ async function writeChunks(
       const slot = k % buffers.length;
       await writes[slot];
       const buf = buffers[slot];
-      await fillChunk(buf, chunks[k], layout.head, readers);
-      const start = k * CHUNK_BYTES;
-      const length = Math.min(CHUNK_BYTES, layout.size - start);
+      const { start, length, pieces } = chunks[k];
+      await fillChunk(buf, pieces, layout.head, readers);
       // O_DIRECT writes whole blocks: the last chunk is padded with zeros, the file truncated after.
       const padded = direct ? Math.ceil(length / DIRECT_ALIGN) * DIRECT_ALIGN : length;
       buf.fill(0, length, padded);
@@ -171,16 +184,26 @@ async function fillChunk(buf: Buffer, pieces: ChunkPiece[], head: Buffer, reader
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
 }
 
-/** The layout's output (head, then the copy ranges in order) cut into chunks of `chunkBytes`. */
-export function planChunks(layout: Mp4Layout, chunkBytes = CHUNK_BYTES): ChunkPiece[][] {
-  const chunks: ChunkPiece[][] = [];
+/**
+ * The layout's output (head, then the copy ranges in order) cut into chunks: the first of `firstBytes`,
+ * the others of `chunkBytes` (the last holds what is left).
+ */
+export function planChunks(layout: Mp4Layout, chunkBytes = CHUNK_BYTES, firstBytes = FIRST_CHUNK_BYTES): Chunk[] {
+  if (firstBytes > chunkBytes) throw new Error(`writeLayout: a first chunk of ${firstBytes} bytes does not fit a buffer of ${chunkBytes}`);
+  const chunks: Chunk[] = [];
   let pos = 0;
+  let room = 0;
   const add = (source: number | null, offset: number, length: number) => {
     while (length > 0) {
-      const k = Math.floor(pos / chunkBytes);
-      const at = pos - k * chunkBytes;
-      const take = Math.min(length, chunkBytes - at);
-      (chunks[k] ??= []).push({ at, length: take, source, offset });
+      if (room === 0) {
+        chunks.push({ start: pos, length: 0, pieces: [] });
+        room = chunks.length === 1 ? firstBytes : chunkBytes;
+      }
+      const chunk = chunks[chunks.length - 1];
+      const take = Math.min(length, room);
+      chunk.pieces.push({ at: chunk.length, length: take, source, offset });
+      chunk.length += take;
+      room -= take;
       pos += take;
       offset += take;
       length -= take;
@@ -234,7 +257,7 @@ class Flusher {
   private running: Promise<void> | null = null;
   private failure: { error: unknown } | null = null;
 
-  constructor(private readonly fh: FileHandle) {}
+  constructor(private readonly fh: OutFile) {}
 
   kick(): void {
     if (this.running || this.failure) return;
@@ -251,10 +274,43 @@ class Flusher {
 }
 
 /** Writes `buf` at `position`, again for what a short write left. */
-async function writeFully(h: FileHandle, buf: Buffer, position: number): Promise<void> {
+async function writeFully(h: OutFile, buf: Buffer, position: number): Promise<void> {
   for (let done = 0; done < buf.length;) {
-    const { bytesWritten } = await h.write(buf, done, buf.length - done, position + done);
+    const bytesWritten = await h.write(buf, done, buf.length - done, position + done);
     if (bytesWritten === 0) throw new Error(`writeLayout: no byte written at ${position + done}`);
     done += bytesWritten;
+  }
+}
+
+const writeAsync = promisify(write);
+const truncateAsync = promisify(ftruncate);
+const syncAsync = promisify(fsync);
+const datasyncAsync = promisify(fdatasync);
+
+/** The output file by descriptor: writes and syncs through the thread pool, closed at once (once). */
+class OutFile {
+  constructor(private readonly fd: number) {}
+  private closed = false;
+
+  async write(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    return (await writeAsync(this.fd, buf, offset, length, position)).bytesWritten;
+  }
+
+  truncate(size: number): Promise<void> {
+    return truncateAsync(this.fd, size);
+  }
+
+  sync(): Promise<void> {
+    return syncAsync(this.fd);
+  }
+
+  datasync(): Promise<void> {
+    return datasyncAsync(this.fd);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
   }
 }

@@ -121,7 +121,7 @@ export class JobStore {
       remove: db.prepare('DELETE FROM jobs WHERE clip_id = ?'),
       adopt: db.prepare(`INSERT OR IGNORE INTO jobs (seq, clip_id, status, spec, start_pts_ns, stop_pts_ns, out_dir, created_ms, updated_ms, deadline_ms)
         VALUES (@seq, @clip_id, 'queued', @spec, @start_pts_ns, @stop_pts_ns, @out_dir, @created_ms, @now, @deadline_ms)`),
-      setStatus: db.prepare('UPDATE jobs SET status = ?, updated_ms = ? WHERE clip_id = ?'),
+      markRunning: db.prepare("UPDATE jobs SET status = 'running', updated_ms = ? WHERE clip_id = ? AND status = 'queued'"),
       finish: db.prepare('UPDATE jobs SET status = @status, outcome = @outcome, error = @error, updated_ms = @now WHERE clip_id = @clip_id'),
       unfinished: db.prepare<[], JobRow>("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq"),
       // Newest first by (created_ms, clip_id) — the order GET /clips merges cameras in — before a cursor.
@@ -181,8 +181,9 @@ export class JobStore {
     return r ? jobFromRow(r) : undefined;
   }
 
+  /** A queued job is running now (one that ended already is left as it is). */
   markRunning(clipId: string): void {
-    this.s.setStatus.run('running', Date.now(), clipId);
+    this.s.markRunning.run(Date.now(), clipId);
   }
 
   finish(clipId: string, status: 'done' | 'error', outcome: ClipOutcome | null, error: string | null): void {
