@@ -59,6 +59,7 @@ import Database from 'better-sqlite3';
 import { childPids, cpuMs, median } from './lib.js';
 import { buildHistory, readHistory, resetHistory, type HistoryResult } from '../test/helpers/history.js';
 import { parseDurationMs } from '../src/common/units.js';
+import { shebangNodeFlags } from '../scripts/node-flags.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -107,7 +108,10 @@ const DAY_NS = 86_400e9;
 const cwd = process.cwd();
 const root = join(cwd, '.scratch', 'history');
 const cliPath = resolve(arg('--cli') ?? join(cwd, 'dist', 'cli', 'main.js'));
-const cli = useTsx ? ['--import', 'tsx', join(cwd, 'src', 'cli', 'main.ts')] : [cliPath];
+const cliSource = useTsx ? join(cwd, 'src', 'cli', 'main.ts') : cliPath;
+/** The producer runs with the Node flags `segrec` runs with (its first line). */
+const cliFlags = shebangNodeFlags(cliSource);
+const cli = [...cliFlags, ...(useTsx ? ['--import', 'tsx', cliSource] : [cliPath])];
 const camName = (i: number) => `cam${String(i + 1).padStart(2, '0')}`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
@@ -368,6 +372,22 @@ async function stopProducer(p: Proc): Promise<number> {
 
 interface Timed<T> { ms: number; status: number; body: T | null; bytes: number; error: string | null }
 
+/** Where a producer's memory is: V8's new and old spaces (size), external memory (/metrics), the malloc heap (smaps). */
+async function memoryBreakdown(pid: number, url: string): Promise<string | null> {
+  const m = await timed<string>(`${url}/metrics`);
+  if (typeof m.body !== 'string') return null;
+  const text = m.body;
+  const value = (re: RegExp) => { const v = re.exec(text)?.[1]; return v === undefined ? NaN : Number(v) / 2 ** 20; };
+  let mallocKiB = NaN;
+  try {
+    const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+    const at = smaps.indexOf('[heap]');
+    if (at >= 0) mallocKiB = Number(/Rss:\s+(\d+) kB/.exec(smaps.slice(at))?.[1]);
+  } catch { /* gone */ }
+  return `V8 new space ${f1(value(/nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)/))} MiB, old ${f1(value(/nodejs_heap_space_size_total_bytes\{space="old"\} (\d+)/))} MiB ` +
+    `(${f1(value(/nodejs_heap_space_size_used_bytes\{space="old"\} (\d+)/))} used), external ${f1(value(/nodejs_external_memory_bytes (\d+)/))} MiB, malloc heap ${f1(mallocKiB / 1024)} MiB`;
+}
+
 async function timed<T>(url: string, init: { method?: string; body?: unknown; timeoutMs?: number } = {}): Promise<Timed<T>> {
   const t = performance.now();
   try {
@@ -406,6 +426,8 @@ interface Result {
   size: Size; prepared: Prepared; indexBytes: number; diskBytes: number;
   startHealthS: number | null; startRecordingS: number | null; startError: string | null;
   rssStartMiB: number; rssLaterMiB: number; peakMiB: number;
+  /** V8's heap spaces and external memory after the use period (MiB; /metrics), and the malloc heap ([heap] of smaps). */
+  memLater: string | null;
   lat: Record<'health' | 'metrics' | 'cameras' | 'segments' | 'segmentsSmall' | 'clips', Lat>;
   segmentsDefaultCount: number | null;
   clips: Array<{ ms: number; ok: boolean; note: string | null }>;
@@ -463,7 +485,7 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
   const histStart = Number(h0.startPtsNs);
   const res: Result = {
     size, prepared, indexBytes: prepared.cams.reduce((a, c) => a + (existsSync(join(c.dataDir, 'index.sqlite')) ? statSync(join(c.dataDir, 'index.sqlite')).size : 0), 0), diskBytes: duBytes(prepared.dir),
-    startHealthS: null, startRecordingS: null, startError: null, rssStartMiB: NaN, rssLaterMiB: NaN, peakMiB: NaN,
+    startHealthS: null, startRecordingS: null, startError: null, rssStartMiB: NaN, rssLaterMiB: NaN, peakMiB: NaN, memLater: null,
     lat: { health: newLat(), metrics: newLat(), cameras: newLat(), segments: newLat(), segmentsSmall: newLat(), clips: newLat() },
     segmentsDefaultCount: null, clips: [], clipAtDaysAgo: 0, hammer: null, restarts: null, gaps: null, shutdownS: null, death: 'alive',
     stderrLines: 0, stderrTail: [], cpuUsePct: NaN, checkDoneS: null, checkLine: null, healthAt: [], idle: null, load: null,
@@ -537,6 +559,7 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     }
     if (!dead(p)) {
       res.rssLaterMiB = MiB(memKiB(p.pid, 'VmRSS'));
+      res.memLater = await memoryBreakdown(p.pid, p.url);
       res.cpuUsePct = (100 * (ownCpuMs(p.pid) - useStart.cpu)) / (performance.now() - useStart.at);
     }
 
@@ -893,7 +916,7 @@ const healthMax = (r: Result) => {
 function report(results: Result[]): void {
   const alive = (r: Result) => r.death === 'alive';
   console.log(`\nhistory: ${SEGMENT_S} s segments of 640x360 15 fps H.264 (~0.8 Mbit/s, 10 fragments each), continuous, ending when generated; ` +
-    `${cameras} camera(s); producer ${useTsx ? 'src/ through tsx' : cliPath.slice(cwd.length + 1)} recording testsrc 640x360 on after it; ` +
+    `${cameras} camera(s); producer ${useTsx ? 'src/ through tsx' : cliPath.slice(cwd.length + 1)} (node ${cliFlags.join(' ') || 'without flags'}${nodeOptions ? `, NODE_OPTIONS ${nodeOptions}` : ''}) recording testsrc 640x360 on after it; ` +
     `use period ${useSeconds} s; hammer ${hammerSeconds} s × ${hammerConcurrency}; page cache warm (the index was just generated or reset)`);
   console.log('');
   console.log(row(['history', 'segments / fragments', 'index size', 'start → /health', 'start → recording', 'RSS after start → later (peak)',
@@ -962,6 +985,7 @@ function report(results: Result[]): void {
       console.log(`    machine while it ran (${r.load.seconds.toFixed(0)} s): 1-min load average ${r.load.loadMean.toFixed(2)} (max ${r.load.loadMax.toFixed(2)}), ` +
         `other processes ${r.load.othersPct.toFixed(0)} % of a core`);
     }
+    if (r.memLater) console.log(`    memory after the use period: ${r.memLater}`);
     if (r.startError) console.log(`    error: ${r.startError}`);
     const clipsBad = r.clips.filter((c) => !c.ok);
     if (clipsBad.length) console.log(`    clips failed: ${clipsBad.map((c) => c.note).join('; ')}`);

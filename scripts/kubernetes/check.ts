@@ -1,12 +1,13 @@
 // The whole Kubernetes check of one kustomize directory: render it (kustomize.ts), validate every object
 // against the Kubernetes schemas (schema.ts) and against this segrec (segrec.ts). Also the Containerfile's
-// entrypoint against package.json's bin. Returns problems; printing and exit codes are the CLI's.
+// entrypoint against package.json's bin, and its Node flags (and `npm start`'s) against the bin's first line. Returns problems; printing and exit codes are the CLI's.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KustomizeError, renderKustomization, type K8sObject } from './kustomize.js';
 import { checkNamesAndSelectors, validateSchema, type Problem } from './schema.js';
 import { checkSegrec } from './segrec.js';
+import { shebangNodeFlags } from '../node-flags.js';
 
 export type { Problem };
 export interface CheckResult {
@@ -39,11 +40,21 @@ export async function checkKubernetes(dir: string, root = ROOT): Promise<CheckRe
 /** The image must run package.json's `segrec` bin, since the manifests give only its arguments. */
 export function checkContainerfile(root = ROOT): Problem[] {
   const where = 'deploy/Containerfile';
-  const bin = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin?: Record<string, string> }).bin?.segrec;
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin?: Record<string, string>; scripts?: Record<string, string> };
+  const bin = pkg.bin?.segrec;
   const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(root, where), 'utf8'));
   if (!bin) return [{ where: 'package.json', message: 'bin.segrec is missing' }];
   if (!entry) return [{ where, message: 'no ENTRYPOINT ["…"] line' }];
   const words = JSON.parse(entry[1]) as string[];
   const path = bin.replace(/^\.\//, '');
-  return words.some((w) => w.endsWith(`/${path}`)) ? [] : [{ where, message: `ENTRYPOINT ${entry[1]} does not run package.json's bin ${path}` }];
+  const at = words.findIndex((w) => w.endsWith(`/${path}`));
+  if (at < 0) return [{ where, message: `ENTRYPOINT ${entry[1]} does not run package.json's bin ${path}` }];
+  // The bin's own first line gives its Node flags (its source's: the build keeps the line).
+  const flags = shebangNodeFlags(join(root, path.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')));
+  const problems: Problem[] = [];
+  const given = words.slice(words.indexOf('node') + 1, at);
+  if (given.join(' ') !== flags.join(' ')) problems.push({ where, message: `ENTRYPOINT runs node with [${given.join(' ')}], the bin's first line with [${flags.join(' ')}]` });
+  const start = pkg.scripts?.start ?? '';
+  if (!start.includes(`node ${[...flags, path].join(' ')}`)) problems.push({ where: 'package.json', message: `scripts.start does not run node ${[...flags, path].join(' ')}` });
+  return problems;
 }

@@ -1,6 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // The `segrec` command: dispatches to subcommands, turns errors into a message and an exit code
-// (0 ok, 1 failed, 2 usage, 3 producer unreachable), never a stack trace.
+// (0 ok, 1 failed, 2 usage, 3 producer unreachable), never a stack trace. The first line gives Node
+// V8's young generation at most 4 MiB a semi-space (not 16): a producer's memory then hardly depends on
+// its request mix (a page of 1,000 segments every few seconds grew it to 32 MiB, an idle one kept 1 MiB),
+// at no cost measured in clip latency (bench/clip). deploy/Containerfile and `npm start` run it with the
+// same flags (scripts/node-flags.ts; checked by test/deploy).
 import { producerCommand, PRODUCER_HELP } from './producer-cmd.js';
 import { clipCommand, CLIP_FLAGS } from './commands/clip.js';
 import { clipsCommand, healthCommand, rotateCommand, segmentsCommand } from './commands/status.js';

@@ -4,15 +4,17 @@
 // Secret key missing, a string replica count, a misspelt field, an invalid segrec.yml, a probe on a route
 // that needs the token, a kustomize field the renderer does not know — fail with a message naming the
 // mistake; the renderer's output equals `kubectl kustomize` (where kubectl is installed) and kustomize's
-// own hash test vectors; the CLI exits 0 on the real manifests and 1 on a broken copy.
+// own hash test vectors; the CLI exits 0 on the real manifests and 1 on a broken copy. The container and
+// `npm start` run node with the flags of the `segrec` bin's first line.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { run, tempDir } from '../helpers/media.js';
 import { checkContainerfile, checkKubernetes, ROOT } from '../../scripts/kubernetes/check.js';
+import { shebangNodeFlags } from '../../scripts/node-flags.js';
 import { kustomizeHash, renderKustomization, type K8sObject } from '../../scripts/kubernetes/kustomize.js';
 
 const OVERLAY = join(ROOT, 'deploy/kubernetes/overlays/example');
@@ -60,6 +62,28 @@ test('the example overlay renders to the expected objects and passes every check
   assert.ok(pod.template.spec.containers[0].env.filter((e) => e.valueFrom?.secretKeyRef).every((e) => e.valueFrom!.secretKeyRef!.name === secret));
   assert.ok(pod.template.spec.volumes.some((v) => v.configMap?.name === configMap));
   assert.deepEqual(checkContainerfile(), []);
+});
+
+test('the container and `npm start` run node with the Node flags of the bin\'s first line', () => {
+  const tmp = tempDir();
+  temps.push(tmp);
+  const root = tmp.dir;
+  const put = (rel: string, text: string) => { mkdirSync(join(root, rel, '..'), { recursive: true }); writeFileSync(join(root, rel), text); };
+  const pkg = readFileSync(join(ROOT, 'package.json'), 'utf8');
+  const containerfile = readFileSync(join(ROOT, 'deploy/Containerfile'), 'utf8');
+  const main = readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8');
+  const flags = shebangNodeFlags(join(ROOT, 'src/cli/main.ts'));
+  assert.ok(flags.some((f) => f.startsWith('--max-semi-space-size=')), `the bin bounds the young generation (${flags.join(' ')})`);
+  const check = (files: { pkg?: string; containerfile?: string; main?: string }) => {
+    put('package.json', files.pkg ?? pkg);
+    put('deploy/Containerfile', files.containerfile ?? containerfile);
+    put('src/cli/main.ts', files.main ?? main);
+    return checkContainerfile(root).map((p) => `${p.where}: ${p.message}`).join('\n');
+  };
+  assert.equal(check({}), '');
+  assert.match(check({ containerfile: containerfile.replace(`"${flags[0]}", `, '') }), /Containerfile: ENTRYPOINT runs node with \[\], the bin's first line with \[--max-semi-space-size/);
+  assert.match(check({ pkg: pkg.replace(`node ${flags[0]} dist`, 'node dist') }), /package.json: scripts.start does not run node --max-semi-space-size/);
+  assert.match(check({ main: main.replace(/^.*\n/, '#!/usr/bin/env node\n') }), /ENTRYPOINT runs node with \[--max-semi-space-size=\d+\], the bin's first line with \[\]/);
 });
 
 test('an unknown flag, or a flag beside --config, in the container args', async () => {

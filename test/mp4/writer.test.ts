@@ -10,7 +10,7 @@ import { type BoxHeader, childBoxes, readBoxHeader } from '../../src/mp4/box.js'
 import { type TrackInfo, parseInit } from '../../src/mp4/init.js';
 import { scanFragmentedFile } from '../../src/mp4/scan.js';
 import { type Mp4Layout, type WriterSample, type WriterTrack, layoutMp4 } from '../../src/mp4/writer.js';
-import { alignedMemory, planChunks, writeLayout } from '../../src/producer/clips/write-layout.js';
+import { alignedMemory, keptBufferSets, planChunks, writeLayout } from '../../src/producer/clips/write-layout.js';
 import { withRamfs } from '../faults/support.js';
 import { makeVideo, probePackets, probeStreams, tempDir } from '../helpers/media.js';
 import { rng } from './fixtures.js';
@@ -294,6 +294,31 @@ describe('writeLayout', () => {
       assert.ok(direct >= 1 && direct <= 3, `${direct} of 6 written O_DIRECT (3 aligned sets at most)`);
     } else {
       assert.deepEqual(new Set(modes), new Set(['buffered']));
+    }
+  });
+
+  it('keeps its aligned buffer sets for the clips that follow, and lets them go once none is written for a while', async () => {
+    const src = join(tmp.dir, 'keep.bin');
+    const bytes = Buffer.alloc(2 * 1024 * 1024 + 17);
+    for (let i = 0; i < bytes.length; i += 13) bytes[i] = (i * 5) % 256;
+    writeFileSync(src, bytes);
+    const layout: Mp4Layout = { head: Buffer.from('KEEP'), copies: [{ source: 0, offset: 3, length: bytes.length - 3 }], size: 4 + bytes.length - 3 };
+    const out = join(tmp.dir, 'keep-out.bin');
+    const before = keptBufferSets(300);
+    try {
+      await writeLayout(layout, [src], out);
+      assert.equal(keptBufferSets(), Math.max(before, 1), 'kept after the clip');
+      await new Promise((r) => setTimeout(r, 150));
+      await writeLayout(layout, [src], out);
+      assert.equal(keptBufferSets(), Math.max(before, 1), 'a clip within the keep time takes a kept set and puts it back');
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(keptBufferSets(), 0, 'none kept once no clip was written for the keep time');
+      // Made again for the next clip, which is as exact as ever.
+      await writeLayout(layout, [src], out);
+      assert.ok(readFileSync(out).equals(materialize(layout, [bytes])));
+      assert.equal(keptBufferSets(), 1);
+    } finally {
+      keptBufferSets(10_000);
     }
   });
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { tempDir } from '../helpers/media.js';
-import { openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
+import { INDEX_CACHE_KIB, openDatabase, SegmentIndex } from '../../src/producer/store/catalog.js';
 import { JobStore } from '../../src/producer/store/job-store.js';
 import { LATEST_VERSION, MIGRATIONS, migrate, REQUIRED_VERSION, SchemaError, type Migration } from '../../src/producer/store/migrations.js';
 
@@ -18,6 +18,9 @@ const cols = (db: Database.Database, t: string) => db.prepare<[], { name: string
 test('a new database gets every step, and the tables the code queries', () => {
   const db = openDatabase(':memory:');
   assert.equal(version(db), LATEST_VERSION);
+  // Its page cache is SQLite's default 2 MiB, not the 16 MiB better-sqlite3 builds in (per camera, on every history).
+  assert.equal(db.pragma('cache_size', { simple: true }), -INDEX_CACHE_KIB);
+  assert.ok(INDEX_CACHE_KIB <= 4096);
   assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1), 'steps are numbered 1, 2, 3, …');
   assert.ok(cols(db, 'segments').includes('mtime_ms') && cols(db, 'fragments').includes('crc'));
   const idx = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_published'").get();

@@ -38,12 +38,18 @@ const DIRECT_ALIGN = 4096;
 /** Chunk buffers per clip being written: one filling, two being written (two threads of libuv's four). */
 const BUFFERS = 3;
 /**
- * Aligned buffer sets (12 MiB each) made at most, all kept for later clips: more clips written side by
- * side at once write buffered, from plain memory (allocated for the clip, then collected).
+ * Aligned buffer sets (12 MiB each) made at most, kept for the clips that follow: more clips written
+ * side by side at once write buffered, from plain memory (allocated for the clip, then collected).
  */
 const ALIGNED_SETS_MAX = 3;
+/**
+ * How long the kept sets outlive the last clip written: clips come in bursts (an event, a user's
+ * exports); a producer that cuts none for a while gives their memory back (12 MiB a set).
+ */
+let keepBuffersMs = 10_000;
 let alignedSets = 0;
 const pool: Buffer[][] = [];
+let releaseTimer: NodeJS.Timeout | null = null;
 /** Directories whose filesystem refused O_DIRECT: buffered there from then on. */
 const noDirect = new Set<string>();
 
@@ -99,8 +105,26 @@ export async function writeLayout(
     return 'buffered';
   } finally {
     await closeAll(readers).catch(() => undefined);
-    if (aligned) pool.push(buffers);
+    if (aligned) keepBuffers(buffers);
   }
+}
+
+/** Puts a set back for the next clip; the kept sets go (to the garbage collector) once none is taken for `keepBuffersMs`. */
+function keepBuffers(buffers: Buffer[]): void {
+  pool.push(buffers);
+  if (releaseTimer) clearTimeout(releaseTimer);
+  releaseTimer = setTimeout(() => {
+    releaseTimer = null;
+    alignedSets -= pool.length;
+    pool.length = 0;
+  }, keepBuffersMs);
+  releaseTimer.unref();
+}
+
+/** Aligned buffer sets kept for the next clips (tests), and how long they are kept (ms) when given. */
+export function keptBufferSets(keepMs?: number): number {
+  if (keepMs !== undefined) keepBuffersMs = keepMs;
+  return pool.length;
 }
 
 /** A set of chunk buffers: a pooled aligned one, a new aligned one while fewer than the most are made, else plain memory. */

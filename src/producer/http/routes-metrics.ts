@@ -1,6 +1,8 @@
 // GET /metrics: every camera's state in Prometheus text format, each series labelled with `camera` —
 // ingest state, fragments, bytes, segments, gaps, restarts, clock drift, clip jobs by status, clip
-// latency histogram, the object store's backlog — and the HTTP answers by status code and the store's state.
+// latency histogram, the object store's backlog — and the HTTP answers by status code, the store's state
+// and the process's memory (resident, V8's heap spaces, external).
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { Producer } from '../producer.js';
 import type { FastifyInstance } from 'fastify';
 import { route } from './server.js';
@@ -75,6 +77,20 @@ function clusterMetrics(c: ClusterCounters): Metric[] {
   ];
 }
 
+/** The process's memory as Prometheus' Node clients name it: resident set, V8's heap spaces, external memory. */
+function processMemoryMetrics(): Metric[] {
+  const mem = process.memoryUsage();
+  const spaces = getHeapSpaceStatistics();
+  return [
+    { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [{ value: mem.rss }] },
+    { name: 'nodejs_heap_space_size_total_bytes', help: "Size of each of V8's heap spaces (new space: the young generation), bytes.", type: 'gauge',
+      samples: spaces.map((s) => ({ labels: { space: s.space_name.replace(/_space$/, '') }, value: s.space_size })) },
+    { name: 'nodejs_heap_space_size_used_bytes', help: "Bytes of each of V8's heap spaces in use.", type: 'gauge',
+      samples: spaces.map((s) => ({ labels: { space: s.space_name.replace(/_space$/, '') }, value: s.space_used_size })) },
+    { name: 'nodejs_external_memory_bytes', help: 'Memory of objects outside the V8 heap (Buffers, WebAssembly memories), bytes.', type: 'gauge', samples: [{ value: mem.external }] },
+  ];
+}
+
 export function addMetricsRoute(app: FastifyInstance, src: MetricsSource): void {
   route(app, { method: 'GET', url: '/metrics', schema: { summary: 'Prometheus metrics, every camera series labelled with camera.' }, handler: (c) => {
     const metrics = mergeLabelled([...src.cameras].map(([name, p]) => ({ labels: { camera: name }, metrics: cameraMetrics(p) })));
@@ -91,6 +107,7 @@ export function addMetricsRoute(app: FastifyInstance, src: MetricsSource): void 
     if (cluster) metrics.push(...clusterMetrics(cluster));
     metrics.push({ name: 'segrec_http_requests_total', help: 'HTTP requests answered, by status code.', type: 'counter',
       samples: [...src.httpStatusCounts].sort(([a], [b]) => a - b).map(([code, n]) => ({ labels: { code: String(code) }, value: n })) });
+    metrics.push(...processMemoryMetrics());
     const body = renderMetrics(metrics);
     const res = c.raw();
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
