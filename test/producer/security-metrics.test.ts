@@ -117,7 +117,7 @@ test('binding a non-loopback address without a token is refused', async () => {
   assert.match(cli.stderr, /refusing to bind non-loopback host 0\.0\.0\.0 without --auth-token/);
 });
 
-test('/metrics reports ingest, segments, gaps, clip jobs and clip latency in Prometheus text', async () => {
+test('/metrics reports ingest, segments, gaps, clip jobs, clip latency and the process memory in Prometheus text', async () => {
   const tmp = tempDir();
   const p = await startTestProducer(tmp.dir, { segmentSeconds: 1 });
   try {
@@ -147,6 +147,13 @@ test('/metrics reports ingest, segments, gaps, clip jobs and clip latency in Pro
     assert.equal(value('segrec_clip_latency_seconds_bucket{camera="default",le="+Inf"}'), 1);
     assert.ok(value('segrec_http_requests_total{code="202"}') >= 1);
     assert.ok(Number.isFinite(value('segrec_clock_drift_ms{camera="default"}')));
+    // The process's memory: resident, V8's spaces (the young generation is "new"), external.
+    const rss = value('process_resident_memory_bytes');
+    assert.ok(rss > 20 * 2 ** 20 && rss < 2 ** 33, `resident ${rss}`);
+    for (const space of ['new', 'old', 'code', 'large_object']) assert.ok(value(`nodejs_heap_space_size_total_bytes{space="${space}"}`) >= 0);
+    assert.ok(value('nodejs_heap_space_size_used_bytes{space="old"}') > 2 ** 20);
+    assert.ok(value('nodejs_heap_space_size_used_bytes{space="old"}') <= value('nodejs_heap_space_size_total_bytes{space="old"}'));
+    assert.ok(value('nodejs_external_memory_bytes') > 0);
     for (const line of text.trim().split('\n')) {
       assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? \S+)$/, `valid exposition line: ${line}`);
     }
