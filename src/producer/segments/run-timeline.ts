@@ -38,8 +38,12 @@ export class RunTimeline {
   /** Presentation start of the run's first fragment, and whether its A/V re-sync step was seen. */
   private startNs: bigint | null = null;
   private resyncSeen = false;
+  /** Whether the run carries audio (its holes are judged with the A/V re-sync in mind). */
+  private readonly hasAudio: boolean;
 
-  constructor(readonly runId: number, readonly init: InitSegment, private readonly clock: PtsClock) {}
+  constructor(readonly runId: number, readonly init: InitSegment, private readonly clock: PtsClock) {
+    this.hasAudio = init.tracks.some((x) => x.kind === 'audio');
+  }
 
   /**
    * Places a fragment: its times (`t.stopRelNs` becomes its presented end) in producer pts. The run's
@@ -71,9 +75,8 @@ export class RunTimeline {
     const frontierRel = this.lastStopNs === null ? -Infinity : ptsDiff(this.lastStopNs, offset);
     const seen = presentationHoles(frontierRel, t.videoSamples.map((v) => v.ptsRelNs), this.frameDurationNs);
     this.startNs ??= p.startNs;
-    const hasAudio = this.init.tracks.some((x) => x.kind === 'audio');
     for (const h of seen.holes) {
-      const why = holeReason({ startNs: h.startNs, stopNs: h.stopNs, runStartNs: ptsDiff(this.startNs, offset), hasAudio, resyncSeen: this.resyncSeen });
+      const why = holeReason({ startNs: h.startNs, stopNs: h.stopNs, runStartNs: ptsDiff(this.startNs, offset), hasAudio: this.hasAudio, resyncSeen: this.resyncSeen });
       this.resyncSeen ||= why.resync;
       this.pendingGaps.push({ startNs: ptsAdd(offset, h.startNs), stopNs: ptsAdd(offset, h.stopNs), reason: why.reason });
     }
