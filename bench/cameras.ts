@@ -8,12 +8,13 @@
 // the processes); ~20 clips of 1 s of sealed footage spread over the run (POST → done). Prints tables,
 // ratios and the issue's targets. Needs a current build (the producers run dist/cli/main.js; --tsx runs
 // src/ through the tsx loader instead, which costs every process its loader thread; --cli PATH runs another
-// built main.js, e.g. a copy of dist/ kept still while the tree changes).
+// built main.js, e.g. a copy of dist/ kept still while the tree changes), with the Node flags of its first line.
 //   npm run build && npx tsx bench/cameras.ts [--minutes 10] [--cameras 16,32] [--clips 20] [--tsx | --cli PATH] [--keep]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { childPids, cpuMs, median, rssKiB } from './lib.js';
+import { shebangNodeFlags } from '../scripts/node-flags.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -36,7 +37,9 @@ const CORES = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.
 const cwd = process.cwd();
 const root = join(cwd, '.scratch', 'bench-cameras');
 const cliPath = resolve(arg('--cli') ?? join(cwd, 'dist', 'cli', 'main.js'));
-const cli = useTsx ? ['--import', 'tsx', join(cwd, 'src', 'cli', 'main.ts')] : [cliPath];
+const cliSource = useTsx ? join(cwd, 'src', 'cli', 'main.ts') : cliPath;
+/** The producers run with the Node flags `segrec` runs with (its first line). */
+const cli = [...shebangNodeFlags(cliSource), ...(useTsx ? ['--import', 'tsx', cliSource] : [cliPath])];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 const MiB = (kib: number) => kib / 1024;
