@@ -1,6 +1,7 @@
 // The whole Kubernetes check of one kustomize directory: render it (kustomize.ts), validate every object
 // against the Kubernetes schemas (schema.ts) and against this segrec (segrec.ts). Also the Containerfile's
-// entrypoint against package.json's bin, and its Node flags (and `npm start`'s) against the bin's first line. Returns problems; printing and exit codes are the CLI's.
+// entrypoint against package.json's bin, and its Node flags (and `npm start`'s) against the bin's first
+// line. Returns problems; printing and exit codes are the CLI's.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
