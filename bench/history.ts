@@ -6,7 +6,8 @@
 // testsrc`, recording on after the history) and measured:
 // - start: spawn → the first /health answer; spawn → recording resumed (/health's newest footage past the
 //   history's end: a new fragment indexed);
-// - memory: RSS at recording resumed, RSS after the use period, and the peak (VmHWM);
+// - memory: RSS at recording resumed, RSS after the use period, and the peak (VmHWM); where it is after the
+//   use period (V8's new and old spaces and external memory from /metrics, malloc's heap from smaps);
 // - a use period (--use-seconds, default 60) of a light request mix, once a second: /health, /metrics,
 //   /cameras, /segments (default query), /segments of the last 60 s, /clips — median latencies; and 10 s
 //   clips 20 days before the newest footage (the middle of shorter histories) over HTTP (POST /clip, then
@@ -559,8 +560,8 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     }
     if (!dead(p)) {
       res.rssLaterMiB = MiB(memKiB(p.pid, 'VmRSS'));
-      res.memLater = await memoryBreakdown(p.pid, p.url);
       res.cpuUsePct = (100 * (ownCpuMs(p.pid) - useStart.cpu)) / (performance.now() - useStart.at);
+      res.memLater = await memoryBreakdown(p.pid, p.url);
     }
 
     if (hammerSeconds > 0 && h0.segments > 0 && !dead(p)) res.hammer = await hammer(p, cam, histStart, histStop);
