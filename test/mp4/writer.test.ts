@@ -280,11 +280,7 @@ describe('writeLayout', () => {
   });
 
   it('more clips written at once than aligned buffer sets are kept: the rest buffered, every one exact', async () => {
-    const src = join(tmp.dir, 'many.bin');
-    const bytes = Buffer.alloc(5 * 1024 * 1024 + 333);
-    for (let i = 0; i < bytes.length; i += 101) bytes[i] = (i * 7) % 256;
-    writeFileSync(src, bytes);
-    const layout: Mp4Layout = { head: Buffer.from('MANY'), copies: [{ source: 0, offset: 9, length: bytes.length - 9 }], size: 4 + bytes.length - 9 };
+    const { src, bytes, layout } = oneSourceLayout('many', 5 * 1024 * 1024 + 333, 101, 7, 9);
     const outs = Array.from({ length: 6 }, (_, i) => join(tmp.dir, `many-${i}.bin`));
     const modes = await Promise.all(outs.map((o) => writeLayout(layout, [src], o)));
     const expected = materialize(layout, [bytes]);
@@ -298,11 +294,7 @@ describe('writeLayout', () => {
   });
 
   it('keeps its aligned buffer sets for the clips that follow, and lets them go once none is written for a while', async () => {
-    const src = join(tmp.dir, 'keep.bin');
-    const bytes = Buffer.alloc(2 * 1024 * 1024 + 17);
-    for (let i = 0; i < bytes.length; i += 13) bytes[i] = (i * 5) % 256;
-    writeFileSync(src, bytes);
-    const layout: Mp4Layout = { head: Buffer.from('KEEP'), copies: [{ source: 0, offset: 3, length: bytes.length - 3 }], size: 4 + bytes.length - 3 };
+    const { src, bytes, layout } = oneSourceLayout('keep', 2 * 1024 * 1024 + 17, 13, 5, 3);
     const out = join(tmp.dir, 'keep-out.bin');
     const before = keptBufferSets(300);
     try {
@@ -349,6 +341,19 @@ describe('writeLayout', () => {
 });
 
 /** Whether `dir`'s filesystem takes an O_DIRECT write of one aligned block (probed apart from the writer). */
+/**
+ * A source file `name`.bin of `size` bytes (every `step`-th byte patterned with `mul`, the rest zero) and a
+ * layout of a 4-byte head (the name) and one copy of the source from `skip` on.
+ */
+function oneSourceLayout(name: string, size: number, step: number, mul: number, skip: number): { src: string; bytes: Buffer; layout: Mp4Layout } {
+  const src = join(tmp.dir, `${name}.bin`);
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < bytes.length; i += step) bytes[i] = (i * mul) % 256;
+  writeFileSync(src, bytes);
+  const head = Buffer.from(name.toUpperCase());
+  return { src, bytes, layout: { head, copies: [{ source: 0, offset: skip, length: size - skip }], size: head.length + size - skip } };
+}
+
 async function directWorks(dir: string): Promise<boolean> {
   const probe = join(dir, '.direct-probe');
   try {
