@@ -48,8 +48,7 @@
 // A URL with credentials never appears on ffmpeg's command line: it goes in a one-entry ffconcat script
 // written into ffmpeg's pipe 3 (as the producer's ingest does).
 import { FrameReader, type Frame } from './frame-reader.js';
-import { redactCredentials } from './ffmpeg-log.js';
-import { abortableSleep } from '../common/sleep.js';
+import { ReconnectingFrames, statusMessage, type ConnectionEnd } from './reconnecting-frames.js';
 
 /** A frame of the detect stream; `ptsNs` is on the detect timeline, `connection` counts from 1. */
 export interface DetectFrame extends Frame { connection: number }
@@ -267,24 +266,17 @@ export function detectInput(source: string, extra: readonly string[] = []): { in
   };
 }
 
-function message(e: unknown): string {
-  return redactCredentials(e instanceof Error ? e.message : String(e));
-}
-
 /** Iterates the detect stream forever (until `close()` or the signal), reconnecting with backoff. */
-export class DetectStreamFrames implements AsyncIterable<DetectFrame> {
+export class DetectStreamFrames extends ReconnectingFrames<DetectFrame> {
   readonly timeline: DetectTimeline;
   private readonly opts: DetectStreamOptions;
-  private readonly ac = new AbortController();
-  private reader: FrameReader | null = null;
-  private used = false;
-  private readonly onAbort = (): void => { void this.close(); };
+  private spec: ReturnType<typeof detectInput> | null = null;
+  private connection = 0;
 
   constructor(options: DetectStreamOptions) {
+    super(options.signal, { initialMs: options.initialDelayMs ?? 500, maxMs: options.maxDelayMs ?? 10_000 });
     this.opts = options;
     this.timeline = new DetectTimeline(options.windowMs ?? 30_000);
-    if (options.signal?.aborted) this.ac.abort();
-    else options.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** Capture time (epoch ms) of a detect-timeline PTS (see the header). */
@@ -292,83 +284,56 @@ export class DetectStreamFrames implements AsyncIterable<DetectFrame> {
     return this.timeline.captureEpochMsForPtsNs(ptsNs);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<DetectFrame> {
-    if (this.used) throw new Error('DetectStreamFrames can be iterated once');
-    this.used = true;
-    return this.run();
+  protected retrying(delayMs: number, error: string | null): void {
+    this.opts.onStatus?.({ type: 'retry', delayMs, error });
   }
 
-  async close(): Promise<void> {
-    this.ac.abort();
-    this.opts.signal?.removeEventListener('abort', this.onAbort);
-    await this.reader?.close();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return abortableSleep(ms, this.ac.signal);
-  }
-
-  private async *run(): AsyncGenerator<DetectFrame, void, undefined> {
+  /** One ffmpeg reading the stream: its frames placed on the detect timeline once they come live (see the header). */
+  protected async *connect(): AsyncGenerator<DetectFrame, ConnectionEnd, undefined> {
     const o = this.opts;
-    const initial = o.initialDelayMs ?? 500;
-    const max = Math.max(initial, o.maxDelayMs ?? 10_000);
-    const signal = this.ac.signal;
-    const spec = detectInput(o.source, o.inputArgs);
-    let delay = initial;
-    let connection = 0;
+    const spec = (this.spec ??= detectInput(o.source, o.inputArgs));
+    const connection = ++this.connection;
+    let frames = 0;
+    let error: string | null = null;
+    const reader = new FrameReader({
+      input: spec.input, inputArgs: spec.inputArgs, fd3: spec.fd3, ffmpegPath: o.ffmpegPath, width: o.width,
+      maxQueuedFrames: o.maxQueuedFrames, signal: this.ac.signal,
+    });
+    this.reader = reader;
+    o.onStatus?.({ type: 'connected', connection });
+    let live = false;
+    let prev: { ptsNs: number; arrivalEpochMs: number } | null = null;
     try {
-      while (!signal.aborted) {
-        connection++;
-        let frames = 0;
-        let error: string | null = null;
-        const reader = new FrameReader({
-          input: spec.input, inputArgs: spec.inputArgs, fd3: spec.fd3, ffmpegPath: o.ffmpegPath, width: o.width,
-          maxQueuedFrames: o.maxQueuedFrames, signal,
-        });
-        this.reader = reader;
-        o.onStatus?.({ type: 'connected', connection });
-        let live = false;
-        let prev: { ptsNs: number; arrivalEpochMs: number } | null = null;
-        try {
-          for await (const f of reader) {
-            frames++;
-            let ptsNs = f.ptsNs;
-            if (!Number.isFinite(ptsNs)) {
-              if (live) yield { ...f, epochMs: null, connection };
-              continue;
-            }
-            if (!this.timeline.has(connection)) {
-              this.timeline.begin(connection, ptsNs, f.arrivalEpochMs);
-              this.timeline.setCodec(reader.codec);
-            }
-            // The backlog: ffmpeg holds what arrives while it probes a new stream and then lets it out
-            // at once. Until a frame comes about as long after the previous one as their PTS differ,
-            // the clock has not seen the stream's real delay, and an event mapped then would land
-            // late; those frames are left out (about as long as ffmpeg probed, at each connection).
-            if (!live && prev && f.arrivalEpochMs - prev.arrivalEpochMs >= (ptsNs - prev.ptsNs) / 2e6) {
-              live = true;
-              o.onStatus?.({ type: 'live', connection, skipped: frames - 1 });
-            }
-            prev = { ptsNs, arrivalEpochMs: f.arrivalEpochMs };
-            ptsNs = this.timeline.place(ptsNs, f.arrivalEpochMs);
-            if (live) yield { ...f, ptsNs, epochMs: this.timeline.captureEpochMsForPtsNs(ptsNs), connection };
-          }
-        } catch (e) {
-          error = message(e);
-        } finally {
-          await reader.close();
-          this.reader = null;
+      for await (const f of reader) {
+        frames++;
+        let ptsNs = f.ptsNs;
+        if (!Number.isFinite(ptsNs)) {
+          if (live) yield { ...f, epochMs: null, connection };
+          continue;
         }
-        if (signal.aborted) break;
-        o.onStatus?.({ type: 'ended', connection, frames, error });
-        delay = frames > 0 ? initial : delay;
-        o.onStatus?.({ type: 'retry', delayMs: delay, error });
-        await this.sleep(delay);
-        if (frames === 0) delay = Math.min(max, delay * 2);
+        if (!this.timeline.has(connection)) {
+          this.timeline.begin(connection, ptsNs, f.arrivalEpochMs);
+          this.timeline.setCodec(reader.codec);
+        }
+        // The backlog: ffmpeg holds what arrives while it probes a new stream and then lets it out
+        // at once. Until a frame comes about as long after the previous one as their PTS differ,
+        // the clock has not seen the stream's real delay, and an event mapped then would land
+        // late; those frames are left out (about as long as ffmpeg probed, at each connection).
+        if (!live && prev && f.arrivalEpochMs - prev.arrivalEpochMs >= (ptsNs - prev.ptsNs) / 2e6) {
+          live = true;
+          o.onStatus?.({ type: 'live', connection, skipped: frames - 1 });
+        }
+        prev = { ptsNs, arrivalEpochMs: f.arrivalEpochMs };
+        ptsNs = this.timeline.place(ptsNs, f.arrivalEpochMs);
+        if (live) yield { ...f, ptsNs, epochMs: this.timeline.captureEpochMsForPtsNs(ptsNs), connection };
       }
+    } catch (e) {
+      error = statusMessage(e);
     } finally {
-      this.ac.abort();
-      this.opts.signal?.removeEventListener('abort', this.onAbort);
+      await reader.close();
+      this.reader = null;
     }
+    if (!this.ac.signal.aborted) o.onStatus?.({ type: 'ended', connection, frames, error });
+    return { frames, error };
   }
 }

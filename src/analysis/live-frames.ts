@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { FrameReader, type Frame } from './frame-reader.js';
 import { redactCredentials } from './ffmpeg-log.js';
-import { abortableSleep } from '../common/sleep.js';
+import { ReconnectingFrames, statusMessage, type ConnectionEnd } from './reconnecting-frames.js';
 import { PTS_MAX, ptsOut, type PtsValue } from '../protocol/pts.js';
 
 export const PTS_OFFSET_HEADER = 'x-segrec-pts-offset-ns';
@@ -87,105 +87,69 @@ export function liveUrl(base: string, path = '/live.mp4'): string {
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }
 
-function message(e: unknown): string {
-  return redactCredentials(e instanceof Error ? e.message : String(e));
-}
-
 /** Iterates the producer's live stream forever (until `close()`, the signal, or an auth refusal). */
-export class LiveFrames implements AsyncIterable<LiveFrame> {
+export class LiveFrames extends ReconnectingFrames<LiveFrame> {
   private readonly opts: LiveFramesOptions;
-  private readonly ac = new AbortController();
-  private reader: FrameReader | null = null;
-  private used = false;
-  private readonly onAbort = (): void => { void this.close(); };
+  private readonly url: string;
+  private connection = 0;
 
   constructor(options: LiveFramesOptions) {
+    super(options.signal, { initialMs: options.initialDelayMs ?? 250, maxMs: options.maxDelayMs ?? 5000 });
     this.opts = options;
-    if (options.signal?.aborted) this.ac.abort();
-    else options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.url = liveUrl(options.producerBaseUrl, options.path);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<LiveFrame> {
-    if (this.used) throw new Error('LiveFrames can be iterated once');
-    this.used = true;
-    return this.run();
+  protected retrying(delayMs: number, error: string | null): void {
+    this.opts.onStatus?.({ type: 'retry', delayMs, error });
   }
 
-  /** Stops: aborts the HTTP response, stops ffmpeg, ends the iteration. */
-  async close(): Promise<void> {
-    this.ac.abort();
-    this.opts.signal?.removeEventListener('abort', this.onAbort);
-    await this.reader?.close();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return abortableSleep(ms, this.ac.signal);
-  }
-
-  private async *run(): AsyncGenerator<LiveFrame, void, undefined> {
+  /** One GET of the live stream (numbered `connection` once it answers with a stream), its body piped into a FrameReader. */
+  protected async *connect(): AsyncGenerator<LiveFrame, ConnectionEnd, undefined> {
     const o = this.opts;
-    const initial = o.initialDelayMs ?? 250;
-    const max = Math.max(initial, o.maxDelayMs ?? 5000);
-    const url = liveUrl(o.producerBaseUrl, o.path);
-    const headers: Record<string, string> = o.authToken ? { authorization: `Bearer ${o.authToken}` } : {};
     const signal = this.ac.signal;
-    let delay = initial;
-    let connection = 0;
+    const headers: Record<string, string> = o.authToken ? { authorization: `Bearer ${o.authToken}` } : {};
+    let error: string | null = null;
+    let frames = 0;
     try {
-      while (!signal.aborted) {
-        let error: string | null = null;
-        let frames = 0;
-        try {
-          const res = await fetch(url, { headers, signal });
-          const offset = parsePtsOffsetHeader(res.headers.get(PTS_OFFSET_HEADER));
-          if (res.status === 401 || res.status === 403) {
-            await res.body?.cancel().catch(() => undefined);
-            throw new LiveFramesAuthError(`${redactCredentials(url)} refused: HTTP ${res.status}`, res.status);
-          }
-          if (!res.ok || !res.body || offset === null) {
-            await res.body?.cancel().catch(() => undefined);
-            error = !res.ok ? `HTTP ${res.status}` : !res.body ? 'empty response' : `missing or invalid ${PTS_OFFSET_HEADER} header`;
-          } else {
-            connection++;
-            o.onStatus?.({ type: 'connected', connection, ptsOffsetNs: ptsOut(offset) });
-            const body = Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>);
-            const toEpoch = o.epochMsForPtsNs;
-            // The reader's times are the stream's own (offset 0); the offset is added exactly, in bigint.
-            const reader = new FrameReader({
-              input: 'pipe:0', stdin: body, inputArgs: [...LIVE_INPUT_ARGS, ...(o.inputArgs ?? [])],
-              ffmpegPath: o.ffmpegPath, width: o.width, maxQueuedFrames: o.maxQueuedFrames,
-              epochMsForPtsNs: toEpoch ? (ns) => toEpoch(livePts({ ptsNs: ns, ptsBaseNs: offset })) : undefined,
-            });
-            this.reader = reader;
-            try {
-              for await (const f of reader) {
-                frames++;
-                yield { ...f, connection, ptsBaseNs: offset };
-              }
-            } catch (e) {
-              error = message(e);
-            } finally {
-              body.destroy();
-              await reader.close();
-              this.reader = null;
-            }
-            o.onStatus?.({ type: 'ended', connection, frames, error });
-          }
-        } catch (e) {
-          if (e instanceof LiveFramesAuthError) throw e;
-          if (signal.aborted) break;
-          error = message(e);
-        }
-        if (signal.aborted) break;
-        delay = frames > 0 ? initial : delay;
-        o.onStatus?.({ type: 'retry', delayMs: delay, error });
-        await this.sleep(delay);
-        if (frames === 0) delay = Math.min(max, delay * 2);
+      const res = await fetch(this.url, { headers, signal });
+      const offset = parsePtsOffsetHeader(res.headers.get(PTS_OFFSET_HEADER));
+      if (res.status === 401 || res.status === 403) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new LiveFramesAuthError(`${redactCredentials(this.url)} refused: HTTP ${res.status}`, res.status);
       }
-    } finally {
-      this.ac.abort();
-      this.opts.signal?.removeEventListener('abort', this.onAbort);
+      if (!res.ok || !res.body || offset === null) {
+        await res.body?.cancel().catch(() => undefined);
+        return { frames, error: !res.ok ? `HTTP ${res.status}` : !res.body ? 'empty response' : `missing or invalid ${PTS_OFFSET_HEADER} header` };
+      }
+      const connection = ++this.connection;
+      o.onStatus?.({ type: 'connected', connection, ptsOffsetNs: ptsOut(offset) });
+      const body = Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>);
+      const toEpoch = o.epochMsForPtsNs;
+      // The reader's times are the stream's own (offset 0); the offset is added exactly, in bigint.
+      const reader = new FrameReader({
+        input: 'pipe:0', stdin: body, inputArgs: [...LIVE_INPUT_ARGS, ...(o.inputArgs ?? [])],
+        ffmpegPath: o.ffmpegPath, width: o.width, maxQueuedFrames: o.maxQueuedFrames,
+        epochMsForPtsNs: toEpoch ? (ns) => toEpoch(livePts({ ptsNs: ns, ptsBaseNs: offset })) : undefined,
+      });
+      this.reader = reader;
+      try {
+        for await (const f of reader) {
+          frames++;
+          yield { ...f, connection, ptsBaseNs: offset };
+        }
+      } catch (e) {
+        error = statusMessage(e);
+      } finally {
+        body.destroy();
+        await reader.close();
+        this.reader = null;
+      }
+      o.onStatus?.({ type: 'ended', connection, frames, error });
+    } catch (e) {
+      if (e instanceof LiveFramesAuthError) throw e;
+      if (!signal.aborted) error = statusMessage(e);
     }
+    return { frames, error };
   }
 }
 
