@@ -4,6 +4,7 @@
 // stops being exact, after 104 days): the base PTS is kept as a bigint, epoch → PTS is computed in bigint
 // from the exact values of the doubles involved, and a PTS is returned as a number while that is exact,
 // else as a bigint (PtsValue, src/protocol/pts.ts).
+import { describeValue } from './describe-value.js';
 import { ptsOut, type PtsValue } from '../protocol/pts.js';
 
 /** The only PTS unit the producer speaks. */
@@ -27,16 +28,6 @@ function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-}
-
 /** An exact integer PTS from a number (safe integers only), a bigint or a string of digits; throws naming `name`. */
 function exactPts(v: unknown, name: string): bigint {
   if (typeof v === 'bigint') return v;
@@ -48,7 +39,7 @@ function exactPts(v: unknown, name: string): bigint {
       'parseWireJson (it gives a bigint there), or pass a bigint or a string of digits',
     );
   }
-  throw new Error(`${name} must be a whole number of ns: a safe integer, a bigint or a string of digits (got ${describe(v)})`);
+  throw new Error(`${name} must be a whole number of ns: a safe integer, a bigint or a string of digits (got ${describeValue(v)})`);
 }
 
 function checkFields(init: Record<string, unknown>, names: {
@@ -60,11 +51,11 @@ function checkFields(init: Record<string, unknown>, names: {
   }
   const ptsPerMs = init.ptsPerMs;
   if (!isFiniteNumber(ptsPerMs) || ptsPerMs <= 0) {
-    throw new Error(`${names.ptsPerMs} must be a positive finite number (got ${describe(ptsPerMs)})`);
+    throw new Error(`${names.ptsPerMs} must be a positive finite number (got ${describeValue(ptsPerMs)})`);
   }
   const baseEpochMs = init.baseEpochMs;
   if (!isFiniteNumber(baseEpochMs)) {
-    throw new Error(`${names.baseEpochMs} must be a finite number (got ${describe(baseEpochMs)})`);
+    throw new Error(`${names.baseEpochMs} must be a finite number (got ${describeValue(baseEpochMs)})`);
   }
   return { ptsUnits: 'ns', ptsPerMs, baseEpochMs, basePtsNs: exactPts(init.basePtsNs, names.basePtsNs) };
 }
@@ -114,7 +105,7 @@ export class Timebase {
    * doubles given, at any size of PTS. A number while exact, else a bigint. Throws on a non-finite input.
    */
   epochMsToPts(epochMs: number): PtsValue {
-    if (!isFiniteNumber(epochMs)) throw new RangeError(`epochMs must be a finite number (got ${describe(epochMs)})`);
+    if (!isFiniteNumber(epochMs)) throw new RangeError(`epochMs must be a finite number (got ${describeValue(epochMs)})`);
     const e = exactFraction(epochMs);
     const b = this.#baseEpoch;
     const shift = e.shift > b.shift ? e.shift : b.shift;
@@ -130,7 +121,7 @@ export class Timebase {
   ptsToEpochMs(pts: PtsValue): number {
     let diffNs: number;
     if (typeof pts === 'bigint') diffNs = Number(pts - this.#basePts);
-    else if (!isFiniteNumber(pts)) throw new RangeError(`pts must be a finite number or a bigint (got ${describe(pts)})`);
+    else if (!isFiniteNumber(pts)) throw new RangeError(`pts must be a finite number or a bigint (got ${describeValue(pts)})`);
     else if (Number.isInteger(pts)) diffNs = Number(BigInt(pts) - this.#basePts);
     else diffNs = pts - Number(this.#basePts);
     return this.baseEpochMs + diffNs / this.ptsPerMs;

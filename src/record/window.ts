@@ -1,6 +1,7 @@
 // Pure validation and normalization of a ClipRequest: picks the window mode, applies preroll/postroll,
 // maps epoch windows through a Timebase, and builds the snake_case POST /clip body. No I/O here.
 // PTS arithmetic is done in bigint (exact at any size); results are numbers while exact, bigints beyond.
+import { describeValue } from '../common/describe-value.js';
 import type { Timebase } from '../common/timebase.js';
 import { PTS_MAX, ptsOut, type PtsValue } from '../protocol/pts.js';
 import { ClipRequestError } from './errors.js';
@@ -31,18 +32,9 @@ function given(v: unknown): boolean {
   return v !== undefined && v !== null;
 }
 
-function fmt(v: unknown): string {
-  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-}
-
 function finite(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new ClipRequestError(`${name} must be a finite number (got ${fmt(v)})`);
+    throw new ClipRequestError(`${name} must be a finite number (got ${describeValue(v)})`);
   }
   return v;
 }
@@ -53,7 +45,7 @@ function ptsValue(name: string, v: unknown): bigint {
   if (typeof v === 'bigint') p = v;
   else {
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new ClipRequestError(`${name} must be a finite number or a bigint (got ${fmt(v)})`);
+      throw new ClipRequestError(`${name} must be a finite number or a bigint (got ${describeValue(v)})`);
     }
     if (!Number.isSafeInteger(v)) {
       throw new ClipRequestError(Number.isInteger(v)
@@ -159,7 +151,7 @@ export function normalizeClipWindow(req: ClipRequest, defaults: WindowDefaults =
 
 function optionalString(name: string, v: unknown, nonEmpty: boolean): string | undefined {
   if (!given(v)) return undefined;
-  if (typeof v !== 'string') throw new ClipRequestError(`${name} must be a string (got ${fmt(v)})`);
+  if (typeof v !== 'string') throw new ClipRequestError(`${name} must be a string (got ${describeValue(v)})`);
   if (nonEmpty && v.length === 0) throw new ClipRequestError(`${name} must not be empty`);
   return v;
 }

@@ -68,6 +68,7 @@ describe('window rejections (ClipRequestError)', () => {
   test('NaN epoch', () => rejects({ startMs: 0, stopMs: Number.NaN }, /stopMs must be a finite number/));
   test('infinite epoch', () => rejects({ startMs: Number.NEGATIVE_INFINITY, stopMs: 5 }, /startMs must be a finite number/));
   test('string number', () => rejects({ startMs: '5', stopMs: 6 } as unknown as ClipRequest, /startMs must be a finite number/));
+  test('an object is quoted as JSON', () => rejects({ startMs: { at: 5 }, stopMs: 6 } as unknown as ClipRequest, /startMs must be a finite number \(got \{"at":5\}\)/));
   test('non-integer PTS', () => rejects({ startPtsNs: 1.5, stopPtsNs: 5 }, /startPtsNs must be a safe integer/));
   test('unsafe-integer PTS (a number past 2^53: pass a bigint)', () =>
     rejects({ startPtsNs: 0, stopPtsNs: 2 ** 53 }, /stopPtsNs must be a safe integer number of ns \(got 9007199254740992\): .*pass a bigint/));
