@@ -4,6 +4,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/media.js';
 import { getJson, listSegments, postJson, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
@@ -171,5 +172,22 @@ describe('clip API', () => {
     assert.ok(Date.now() - t0 >= 1000, 'it waited for the footage');
     assert.ok(c.actual_stop_pts_ns! >= stop - 1e9 / 15, 'the clip reaches the requested stop');
     assert.equal(c.partial, false);
+  });
+
+  test('a long-poll whose client goes away stops waiting', async () => {
+    const h = (await getJson<{ pts_ns: number }>(`${p.url}/health`)).body;
+    // A window a minute ahead: the job waits for its footage all through the test.
+    const r = await postJson<{ clip_id: string }>(`${p.url}/clip`, { start_pts_ns: h.pts_ns + 60e9, stop_pts_ns: h.pts_ns + 61e9, max_wait_ms: 120_000 });
+    assert.equal(r.status, 202);
+    const id = r.body.clip_id;
+    const waiters = (p.producer.clipEngine as unknown as { finishWaiters: Map<string, Set<unknown>> }).finishWaiters;
+    const req = request(`${p.url}/clip/${id}?wait_ms=30000`);
+    req.on('error', () => undefined);
+    req.end();
+    await waitFor('the long-poll waiting', async () => waiters.get(id)?.size === 1 || null);
+    req.destroy();
+    await waitFor('the long-poll gone with its client', async () => !waiters.has(id) || null, 5000);
+    // The job itself waits on, as queued.
+    assert.equal((await getJson<{ clip: { status: string } }>(`${p.url}/clip/${id}`)).body.clip.status, 'queued');
   });
 });

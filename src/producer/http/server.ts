@@ -24,11 +24,10 @@ export interface HttpAppOptions {
   onStatus?: (status: number) => void;
 }
 
-/** What a handler gets: the request and raw response, the parsed URL, params, query, body, and an abort signal. */
+/** What a handler gets: the request and raw response, params, query, body, and an abort signal. */
 export interface Ctx {
   req: IncomingMessage;
   res: ServerResponse;
-  url: URL;
   params: Record<string, string>;
   /** The query, validated and converted by the route's schema (first value of a repeated key). */
   query: Record<string, unknown>;
@@ -186,7 +185,9 @@ export async function createHttpApp(o: HttpAppOptions): Promise<FastifyInstance>
     const raw = req.raw;
     const ac = new AbortController();
     signals.set(raw, ac);
-    reply.raw.on('close', () => ac.abort());
+    // The client went away before its answer ended (a long-poll, a stream): what serves it stops. An answer
+    // that ended needs no abort (an abort builds a DOMException with its stack, for every request).
+    reply.raw.on('close', () => { if (!reply.raw.writableFinished) ac.abort(); });
     reply.raw.on('finish', () => o.onStatus?.(reply.raw.statusCode));
     if (badTargets.has(raw)) throw new HttpError(400, 'BAD_REQUEST', 'url: malformed request target');
     // A body is JSON whatever type it declares (clients of the seed send none, or text/plain): the one
@@ -195,10 +196,12 @@ export async function createHttpApp(o: HttpAppOptions): Promise<FastifyInstance>
     if (raw.httpVersionMajor === 1 && raw.httpVersionMinor === 1 && raw.headers.host === undefined) {
       throw new HttpError(400, 'BAD_REQUEST', 'host: an HTTP/1.1 request needs a Host header', { connection: 'close' });
     }
-    const url = targetUrl(raw.url ?? '/');
     refuseCrossSiteWrites(raw, req.method);
-    if (o.authToken && !o.isPublic(url.pathname) && !tokenMatches(presentedToken(raw, url), o.authToken)) {
-      throw new HttpError(401, 'UNAUTHORIZED', 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
+    if (o.authToken) {
+      const url = targetUrl(raw.url ?? '/');
+      if (!o.isPublic(url.pathname) && !tokenMatches(presentedToken(raw, url), o.authToken)) {
+        throw new HttpError(401, 'UNAUTHORIZED', 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
+      }
     }
   });
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -257,7 +260,6 @@ export function route(app: FastifyInstance, def: RouteDef): void {
       const ctx: Ctx = {
         req: req.raw,
         res: reply.raw,
-        url: targetUrl(req.raw.url ?? '/'),
         params: (req.params ?? {}) as Record<string, string>,
         get query() {
           const q = (req.query ?? {}) as Record<string | symbol, unknown>;
