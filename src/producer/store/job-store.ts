@@ -148,16 +148,18 @@ export class JobStore {
   }
 
   create(spec: ClipSpec, window: { startPtsNs: bigint; stopPtsNs: bigint }, outDir: string, nowMs: number): JobRecord {
-    const seq = this.db.transaction(() => {
+    const row = this.db.transaction((): JobRow => {
       const base = this.slot * SLOT_SPAN;
       const n = this.s.nextSeq.get(base, base, base + SLOT_SPAN)!.n;
-      this.s.insert.run({
+      const inserted = {
         seq: n, clip_id: clipIdOf(n, this.idPrefix), spec: stringifyWireJson(spec), start_pts_ns: window.startPtsNs, stop_pts_ns: window.stopPtsNs,
         out_dir: outDir, now: nowMs, deadline_ms: nowMs + spec.maxWaitMs,
-      });
-      return n;
+      };
+      this.s.insert.run(inserted);
+      return { ...inserted, status: 'queued', outcome: null, error: null, created_ms: nowMs, updated_ms: nowMs };
     })();
-    return this.get(clipIdOf(seq, this.idPrefix))!;
+    // The row as written (read back through the same conversion), not read again.
+    return jobFromRow(row);
   }
 
   /**

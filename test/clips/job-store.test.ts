@@ -1,0 +1,30 @@
+// The clip job store's records: what create() answers is the record the index then holds (it is not read
+// back), PTS past 2^53 exact, in a plain producer and in a cluster node's id slot.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openDatabase } from '../../src/producer/store/catalog.js';
+import { JobStore, SLOT_SPAN } from '../../src/producer/store/job-store.js';
+import type { ClipSpec } from '../../src/producer/clips/clip-request.js';
+
+const BEYOND_2_53 = 2n ** 60n + 7n;
+
+test('create() answers the record get() then reads: PTS past 2^53 exact, ids in sequence and in a cluster slot', () => {
+  const db = openDatabase(':memory:');
+  try {
+    const store = new JobStore(db);
+    const pts: ClipSpec = { mode: 'pts', startPtsNs: BEYOND_2_53, stopPtsNs: BEYOND_2_53 + 1_000_000_000n, label: 'door', outDir: null, filename: 'a.mp4', maxWaitMs: 5000 };
+    const epoch: ClipSpec = { mode: 'epoch', startEpochMs: 1_764_000_000_000.5, stopEpochMs: 1_764_000_001_000, label: null, outDir: 'sub', filename: null, maxWaitMs: 0 };
+    const a = store.create(pts, { startPtsNs: BEYOND_2_53, stopPtsNs: BEYOND_2_53 + 1_000_000_000n }, '/clips', 1_000);
+    const b = store.create(epoch, { startPtsNs: 5n, stopPtsNs: 9n }, '/clips/sub', 2_000);
+    store.slot = 3;
+    const c = store.create(pts, { startPtsNs: 1n, stopPtsNs: 2n }, '/clips', 3_000);
+    for (const job of [a, b, c]) assert.deepEqual(job, store.get(job.clipId));
+    assert.equal(a.spec.startPtsNs, BEYOND_2_53);
+    assert.equal(a.startPtsNs, BEYOND_2_53);
+    assert.deepEqual([a.seq, b.seq, c.seq], [1, 2, 3 * SLOT_SPAN + 1]);
+    assert.deepEqual([a.status, a.outcome, a.error, a.createdMs, a.updatedMs, a.deadlineMs], ['queued', null, null, 1_000, 1_000, 6_000]);
+    assert.equal(b.spec.startEpochMs, 1_764_000_000_000.5);
+  } finally {
+    db.close();
+  }
+});
