@@ -7,7 +7,7 @@
 // answer and queued or interrupted ones run again (adopting a clip one had published just before the
 // crash); stale temp files are removed. A job whose window holds no footage says why (purged, or a
 // recorded gap and its reason).
-import { PTS_MAX, ptsAdd, ptsMax } from '../../protocol/pts.js';
+import { ptsAdd } from '../../protocol/pts.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { setImmediate as setImmediateP } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -25,16 +25,14 @@ import { JobStore, type ClipOutcome, type JobRecord } from '../store/job-store.j
 import { removeStaleTemps, resolveOutDir, TEMP_PREFIX } from './output-paths.js';
 import { resolveStoreOutDir, type ClipObjects } from '../store/clip-objects.js';
 import type { JobReader, SharedJobs } from './shared-jobs.js';
-
-/** Under the first local clip root: where clips for the store are made before they are uploaded. */
-const STAGING_DIR = `${TEMP_PREFIX}staging`;
-import { epochToPts } from './epoch-map.js';
+import { NO_OVERLAP_MESSAGE, windowOnClock } from './clip-window.js';
 import { CutError } from '../../mp4/cut.js';
 import { assembleClip } from './assemble.js';
 import { ClipRetention } from './clip-retention.js';
 import { CLIP_LATENCY_BUCKETS, Histogram } from '../metrics.js';
 
-export const NO_OVERLAP_MESSAGE = 'no segments overlap requested window (possibly purged)';
+/** Under the first local clip root: where clips for the store are made before they are uploaded. */
+const STAGING_DIR = `${TEMP_PREFIX}staging`;
 const MAX_PENDING = 10_000;
 /**
  * How far before a window's start a clip looks for the keyframe decoding starts at (and the one before
@@ -158,27 +156,9 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     return this.p.catalog.lastSegment()?.stop_pts_ns ?? null;
   }
 
-  /** Maps an epoch window to pts with the anchors of the footage it falls in. */
-  mapEpoch(epochMs: number): bigint {
-    const first = this.p.catalog.firstEndingAfterEpoch(epochMs);
-    const spans = first ? [first] : [];
-    const anchor = this.p.anchor();
-    return epochToPts(epochMs, spans, (ms) => ptsAdd(anchor.ptsNs, (ms - anchor.epochMs) * 1e6));
-  }
-
-  /** A window on the producer clock: PTS as given, epoch ms mapped through the footage's anchors. */
+  /** A window on the producer clock (clip-window.ts): PTS as given, epoch ms mapped through the footage's anchors. */
   resolveWindow(w: ClipSpec | ClipWindow): { startPtsNs: bigint; stopPtsNs: bigint } {
-    if (w.mode === 'pts') return { startPtsNs: w.startPtsNs!, stopPtsNs: w.stopPtsNs! };
-    const stopPtsNs = this.mapEpoch(w.stopEpochMs!);
-    // A window that ends before the producer's clock begins (negative PTS: before this data directory's
-    // first start, or before its oldest footage mapped with that footage's anchor) is a window in the
-    // past with no footage, as the seed says (409), not a malformed request.
-    if (stopPtsNs <= 0n) throw new DomainError('NO_FOOTAGE', NO_OVERLAP_MESSAGE);
-    if (stopPtsNs > PTS_MAX) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: too far from the recorded footage to map onto the producer clock');
-    const startPtsNs = ptsMax(0n, this.mapEpoch(w.startEpochMs!));
-    // Only a window shorter than a nanosecond gets here (or ends whose footage's anchors disagree by more than it).
-    if (stopPtsNs <= startPtsNs) throw new DomainError('INVALID_FIELD', 'stop_epoch_ms: window maps to nothing on the producer clock');
-    return { startPtsNs, stopPtsNs };
+    return windowOnClock(w, { firstEndingAfterEpoch: (ms) => this.p.catalog.firstEndingAfterEpoch(ms), anchor: () => this.p.anchor() });
   }
 
   /** Validates placement, decides 409, and queues the job. */

@@ -12,7 +12,8 @@ import { CutError } from '../../mp4/cut.js';
 import type { SegmentIndex } from '../store/catalog.js';
 import { layoutCut, type CutLayout } from './cut-layout.js';
 import { openSegment, segmentRef, type SegmentPlace, type SegmentReader, type SegmentRef } from '../store/segment-source.js';
-import { KEYFRAME_LOOKBACK_NS, NO_OVERLAP_MESSAGE } from './engine.js';
+import { KEYFRAME_LOOKBACK_NS } from './engine.js';
+import { NO_OVERLAP_MESSAGE } from './clip-window.js';
 
 export interface RecordingViewPorts {
   catalog: Pick<SegmentIndex, 'clipFragments' | 'overlapping'>;
