@@ -15,7 +15,7 @@ import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, rmSync, statSy
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { fixture1080p, fmt, median } from './lib.js';
+import { fixture1080p, fmt, median, quantile } from './lib.js';
 import type { ClientResult } from './clip-client.js';
 import { startProducer } from '../src/producer/app.js';
 import { assembleClip } from '../src/producer/clips/assemble.js';
@@ -136,8 +136,7 @@ const recorded = Number((p.index.newestFragmentStart() ?? 0n) - first.start_pts_
 await producer.close();
 
 const m = Object.fromEntries(names.map((n) => [n, median(times[n])])) as Record<Name, number>;
-const quartile = (xs: number[], q: number) => [...xs].sort((x, y) => x - y)[Math.round((xs.length - 1) * q)];
-const spread = (n: Name) => `(${fmt(quartile(times[n], 0.25))}–${fmt(quartile(times[n], 0.75))})`;
+const spread = (n: Name) => `(${fmt(quantile(times[n], 0.25))}–${fmt(quantile(times[n], 0.75))})`;
 const row = (label: string, n: Name, note: string) => console.log(`  ${label.padEnd(46)} ${fmt(m[n]).padStart(8)} ms ${spread(n).padEnd(14)} ${note}`);
 console.log(`clip: 30 s window (mid-GOP start) over ${used.length} segments of 1080p30 ~4 Mbit/s H.264 (2 s GOP, ${SEGMENT_SECONDS} s segments), ` +
   `clip ${(clipBytes / 1e6).toFixed(1)} MB, ${ref.plan.frames} frames; producer recording throughout (${recorded.toFixed(0)} s recorded); ` +

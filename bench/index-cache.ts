@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { SegmentIndex } from '../src/producer/store/catalog.js';
+import { quantile } from './lib.js';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const path = arg('--index') ?? '.scratch/history/365d/index.sqlite';
@@ -56,7 +57,6 @@ for (let round = 0; round < rounds; round++) {
     }
   }
 }
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q)];
 console.log(`${path}: ${count} segments; ${rounds - WARMUP} rounds; median / 90th percentile per page cache size`);
 console.log('read'.padEnd(30) + sizes.map((s) => `${s} KiB`.padStart(18)).join(''));
 for (const [name, bySize] of Object.entries(times)) {

@@ -1,4 +1,4 @@
-// Shared benchmark helpers: medians, a fixture video, process CPU/RSS readings from /proc, and a small
+// Shared benchmark helpers: medians and quantiles, a fixture video, process CPU/RSS readings from /proc, and a small
 // keep-alive JSON client (the cost of a request as a lean client pays it, not a client library's).
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -8,6 +8,11 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The sample at quantile `q` (0–1) of `xs`: nearest rank, round((n − 1)·q). */
+export function quantile(xs: number[], q: number): number {
+  return [...xs].sort((a, b) => a - b)[Math.round((xs.length - 1) * q)];
 }
 
 export function fmt(ms: number): string {

@@ -24,7 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { fixture1080p, fmt, median } from './lib.js';
+import { fixture1080p, fmt, median, quantile } from './lib.js';
 import type { ClientResult } from './clip-client.js';
 import { freshBucket, s3Client, type S3Settings } from '../test/helpers/services.js';
 import { videoFrameMd5s } from '../test/helpers/media.js';
@@ -73,8 +73,7 @@ mkdirSync(root, { recursive: true });
 const logger = createLogger({ level: 'error' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (line: string) => process.stderr.write(`${line}\n`);
-const quartile = (xs: number[], q: number) => [...xs].sort((x, y) => x - y)[Math.round((xs.length - 1) * q)];
-const spread = (xs: number[]) => `${fmt(median(xs)).padStart(7)} ms (${fmt(quartile(xs, 0.25))}–${fmt(quartile(xs, 0.75))})`;
+const spread = (xs: number[]) => `${fmt(median(xs)).padStart(7)} ms (${fmt(quantile(xs, 0.25))}–${fmt(quantile(xs, 0.75))})`;
 const md5File = (path: string) => createHash('md5').update(readFileSync(path)).digest('hex');
 
 async function waitFor<T>(what: string, ms: number, f: () => T | null | undefined | false): Promise<T> {
