@@ -53,10 +53,20 @@ test('the clip service refuses with domain codes and queues what may still come,
     const job = engine.submit(pts(150, 151, { maxWaitMs: 100 }));
     assert.match(job.clipId, /^clip-front-\d{16}$/);
     assert.equal(job.status, 'queued');
+    assert.deepEqual(engine.get(job.clipId), engine.store.get(job.clipId), 'a waiting job reads as its row');
     const ac = new AbortController();
-    await engine.waitTerminal(job.clipId, 5000, ac.signal);
+    const waiters = [engine.waitTerminal(job.clipId, 5000, ac.signal), engine.waitTerminal(job.clipId, 5000, ac.signal)];
+    const gone = new AbortController();
+    const leaving = engine.waitTerminal(job.clipId, 5000, gone.signal);
+    gone.abort();
+    assert.equal(await leaving, undefined, 'a client that went away stops waiting, with no record');
+    const [ended, same] = await Promise.all(waiters);
     const done = engine.get(job.clipId)!;
     assert.equal(done.status, 'error', stringifyWireJson(done));
+    assert.deepEqual(ended, engine.store.get(job.clipId), 'the long-polls answer the job as its row then holds it');
+    assert.equal(same, ended);
+    assert.deepEqual(done, ended);
+    assert.equal(await engine.waitTerminal(job.clipId, 5000, ac.signal), undefined, 'an ended job: no wait');
     assert.deepEqual(finished.map((c) => [c.clip_id, c.status]), [[job.clipId, 'error']]);
   } finally {
     await engine.close();

@@ -97,8 +97,9 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
   /** In a cluster, the table of jobs all nodes share (cluster/job-claims.ts); null outside one. */
   shared: SharedJobs | null = null;
   private readonly pending = new Map<string, JobRecord>();
-  private readonly running = new Set<string>();
-  private readonly finishWaiters = new Map<string, Set<() => void>>();
+  /** Jobs running here, as their rows say (then as they ended, until they leave): reads of them need no SQL. */
+  private readonly running = new Map<string, JobRecord>();
+  private readonly finishWaiters = new Map<string, Set<(ended?: JobRecord) => void>>();
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   private readonly log: Logger;
@@ -212,26 +213,28 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     if (this.pending.delete(clipId)) this.store.remove(clipId);
   }
 
+  /** A job as its row says (one waiting or running here from memory, as it was written). */
   get(clipId: string): JobRecord | undefined {
-    return this.store.get(clipId);
+    return this.pending.get(clipId) ?? this.running.get(clipId) ?? this.store.get(clipId);
   }
 
-  /** Resolves when the job is terminal or `ms` pass (or the client goes away). */
-  async waitTerminal(clipId: string, ms: number, signal: AbortSignal): Promise<void> {
-    const j = this.store.get(clipId);
-    if (!j || j.status === 'done' || j.status === 'error' || ms <= 0) return;
-    await new Promise<void>((resolve) => {
+  /** Resolves when the job is terminal or `ms` pass (or the client goes away): with its end record if it ended here meanwhile. */
+  async waitTerminal(clipId: string, ms: number, signal: AbortSignal): Promise<JobRecord | undefined> {
+    const j = this.get(clipId);
+    if (!j || j.status === 'done' || j.status === 'error' || ms <= 0) return undefined;
+    return new Promise<JobRecord | undefined>((resolve) => {
       const set = this.finishWaiters.get(clipId) ?? new Set();
       this.finishWaiters.set(clipId, set);
-      const done = () => {
+      const done = (ended?: JobRecord) => {
         clearTimeout(t);
         set.delete(done);
         if (set.size === 0) this.finishWaiters.delete(clipId);
-        signal.removeEventListener('abort', done);
-        resolve();
+        signal.removeEventListener('abort', onAbort);
+        resolve(ended);
       };
+      const onAbort = () => done();
       const t = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       set.add(done);
     });
   }
@@ -268,7 +271,7 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
       if (!ready) continue;
       this.coveredSince.delete(job.clipId);
       this.pending.delete(job.clipId);
-      this.running.add(job.clipId);
+      this.running.set(job.clipId, job);
       const run = this.runJob(job).catch((e: unknown) => {
         // Only the job store itself failing gets here (the job's own errors are recorded as its result);
         // the job stays unfinished in the index and runs again after a restart.
@@ -289,7 +292,9 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     // for the disk; this need not come first). A job that has ended by then keeps its end.
     setImmediate(() => {
       try {
-        this.store.markRunning(job.clipId);
+        const atMs = this.store.markRunning(job.clipId);
+        const known = this.running.get(job.clipId);
+        if (atMs !== null && known?.status === 'queued') this.running.set(job.clipId, { ...known, status: 'running', updatedMs: atMs });
       } catch (e) {
         this.log.warn('clip job not recorded as running', { clip_id: job.clipId, error: (e as Error).message });
       }
@@ -340,35 +345,40 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         partial: plan.partial, partial_reason: plan.partialReason,
         audio: plan.tracks.some((t) => t.info.kind === 'audio'),
       };
-      this.store.finish(job.clipId, 'done', outcome, null);
-      // Long-polls answer now (their answers are written before the next turn of the event loop, which
-      // this waits for): the record says done; logging and the event follow.
-      this.wakeWaiters(job.clipId);
+      const ended = this.ended(this.store.finish(job, 'done', outcome, null));
+      // Long-polls answer now, from the record as written (their answers are written before the next
+      // turn of the event loop, which this waits for); logging and the event follow.
       await setImmediateP();
       this.latency.observe((Date.now() - job.createdMs) / 1000);
       this.log.info('clip done', {
         clip_id: job.clipId, path: result.path, frames: plan.frames, duration_ms: outcome.duration_ms ?? 0,
         bytes: result.bytes, partial: outcome.partial,
       });
-      this.p.clipFinished(clipJson(this.store.get(job.clipId)!));
+      this.p.clipFinished(clipJson(ended));
     } catch (e) {
       // Segments whose bounds touch the window but hold no frame inside it: that is "no footage" too,
       // said the same way as when no segment overlaps at all (with the gap it falls in, if recorded).
       const message = e instanceof CutError ? `${this.noFootageMessage(job)} (${(e as Error).message})` : (e as Error).message;
-      this.store.finish(job.clipId, 'error', null, message);
-      this.wakeWaiters(job.clipId);
+      const ended = this.ended(this.store.finish(job, 'error', null, message));
       this.log.warn('clip failed', { clip_id: job.clipId, error: message });
-      this.p.clipFinished(clipJson(this.store.get(job.clipId)!));
+      this.p.clipFinished(clipJson(ended));
     } finally {
       release();
       this.resumed.delete(job.clipId);
     }
   }
 
+  /** A job's end as its row now holds it: what reads of it answer until it leaves `running`, and the long-polls' answer. */
+  private ended(job: JobRecord): JobRecord {
+    if (this.running.has(job.clipId)) this.running.set(job.clipId, job);
+    this.wakeWaiters(job.clipId, job);
+    return job;
+  }
+
   /** Answers the long-polls waiting for a job (each waiter goes once it is called). */
-  private wakeWaiters(clipId: string): void {
+  private wakeWaiters(clipId: string, ended?: JobRecord): void {
     const waiters = this.finishWaiters.get(clipId);
-    if (waiters) for (const w of [...waiters]) w();
+    if (waiters) for (const w of [...waiters]) w(ended);
   }
 
   /** Tells the cluster's table how a job ended here (an index that cannot be read tells it after a restart). */

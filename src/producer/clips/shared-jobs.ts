@@ -31,7 +31,8 @@ export interface JobReader {
   readonly shared: SharedJobs | null;
   readonly store: Pick<JobStore, 'recent'>;
   get(clipId: string): JobRecord | undefined;
-  waitTerminal(clipId: string, ms: number, signal: AbortSignal): Promise<void>;
+  /** Resolves with the job as it ended, when it ended meanwhile (else undefined: get() says how it is). */
+  waitTerminal(clipId: string, ms: number, signal: AbortSignal): Promise<JobRecord | undefined>;
 }
 
 const terminal = (j: JobRecord) => j.status === 'done' || j.status === 'error';
@@ -58,8 +59,7 @@ export async function waitForJob(engine: JobReader, id: string, ms: number, sign
   for (let known = found; ; known = undefined) {
     const { job, elsewhere } = known ?? await findJob(engine, id);
     if (elsewhere === null && engine.get(id)) {
-      await engine.waitTerminal(id, until - Date.now(), signal);
-      return engine.get(id)!;
+      return await engine.waitTerminal(id, until - Date.now(), signal) ?? engine.get(id)!;
     }
     if (terminal(job) || Date.now() >= until || signal.aborted) return job;
     await abortableSleep(Math.min(POLL_MS, until - Date.now()), signal);

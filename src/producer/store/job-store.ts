@@ -183,13 +183,18 @@ export class JobStore {
     return r ? jobFromRow(r) : undefined;
   }
 
-  /** A queued job is running now (one that ended already is left as it is). */
-  markRunning(clipId: string): void {
-    this.s.markRunning.run(Date.now(), clipId);
+  /** A queued job is running now (one that ended already is left as it is): when it was recorded, or null if it was not queued. */
+  markRunning(clipId: string): number | null {
+    const now = Date.now();
+    return this.s.markRunning.run(now, clipId).changes > 0 ? now : null;
   }
 
-  finish(clipId: string, status: 'done' | 'error', outcome: ClipOutcome | null, error: string | null): void {
-    this.s.finish.run({ clip_id: clipId, status, outcome: outcome ? stringifyWireJson(outcome) : null, error, now: Date.now() });
+  /** Records how a job ended; answers its record as a read would now give it (not read again). */
+  finish(job: JobRecord, status: 'done' | 'error', outcome: ClipOutcome | null, error: string | null): JobRecord {
+    const now = Date.now();
+    const text = outcome ? stringifyWireJson(outcome) : null;
+    this.s.finish.run({ clip_id: job.clipId, status, outcome: text, error, now });
+    return { ...job, status, outcome: text === null ? null : outcomeOf(text), error, updatedMs: now };
   }
 
   unfinished(): JobRecord[] {
