@@ -10,7 +10,7 @@ import { getJson, startTestProducer, waitFor } from '../helpers/producer.js';
 import { runMotion } from '../../src/cli/commands/motion.js';
 import { parseJsonl, ptsSpanNs, type ClipRecord, type EventRecord } from '../../src/analysis/index.js';
 import type { PtsValue } from '../../src/protocol/pts.js';
-import type { ClipJson } from '../../src/producer/clips/engine.js';
+import type { ClipJson } from '../../src/protocol/schemas.js';
 
 const FPS = 15;
 const FRAME_NS = 1e9 / FPS;

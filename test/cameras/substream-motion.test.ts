@@ -36,7 +36,7 @@ import { parseAppConfig } from '../../src/producer/config/app-config.js';
 import { createLogger } from '../../src/common/log.js';
 import { startMotion, type MotionSupervisor } from '../../src/cli/commands/run.js';
 import { FrameReader, MotionDetector, parseJsonl, ptsSpanNs, type ClipRecord, type EventRecord, type MotionEvent } from '../../src/analysis/index.js';
-import type { ClipJson } from '../../src/producer/clips/engine.js';
+import type { ClipJson } from '../../src/protocol/schemas.js';
 
 const FPS = 15;
 const FRAME_NS = 1e9 / FPS;

@@ -46,6 +46,9 @@ describe('clip API', () => {
       assert.ok(k in c, `clip.${k} present`);
     }
     assert.equal(g.body.message, null);
+    // The long-poll answered before the job's row was written, from the record it gets: the next request reads that row.
+    const listed = await getJson<{ clips: Array<Record<string, unknown>> }>(`${p.url}/clips?limit=1`);
+    assert.deepEqual(listed.body.clips[0], { ...c, camera: 'default' }, 'the job as its row holds it is what the long-poll answered');
     const path = c.path as string;
     assert.ok(path.startsWith(join(data, 'clips')), 'default clip root is DATA/clips');
     assert.match(path, /door_opened/, 'the label (made safe) is part of the default name');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { decodeErrors, tempDir, videoFrameMd5s } from '../helpers/media.js';
 import { getJson, listSegments, postJson, segmentFile, spawnProducerProcess, startTestProducer, waitFor } from '../helpers/producer.js';
 import { framesIn, makeClip, sourceFrames } from '../helpers/clips.js';
-import type { ClipJson } from '../../src/producer/clips/engine.js';
+import type { ClipJson } from '../../src/protocol/schemas.js';
 
 const ARGS = ['--port', '0', '--segment-seconds', '1', '--testsrc-size', '320x180', '--log-level', 'info'];
 

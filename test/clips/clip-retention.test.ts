@@ -47,7 +47,7 @@ function publish(store: JobStore, dir: string, name: string, bytes = 1000): { cl
     partial: false, partial_reason: null, audio: false,
   };
   store.markRunning(job.clipId);
-  store.finish(job, 'done', outcome, null);
+  store.finish(store.endOf(job, 'done', outcome, null));
   return { clipId: job.clipId, path };
 }
 

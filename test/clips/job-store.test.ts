@@ -29,7 +29,7 @@ test('create() answers the record get() then reads: PTS past 2^53 exact, ids in 
   }
 });
 
-test('markRunning() and finish() answer the record get() then reads: running once, the outcome with PTS past 2^53, an error', () => {
+test('markRunning() answers when it recorded the job running; endOf() is the record get() reads once finish() wrote it: the outcome with PTS past 2^53, an error', () => {
   const db = openDatabase(':memory:');
   try {
     const store = new JobStore(db);
@@ -41,14 +41,18 @@ test('markRunning() and finish() answer the record get() then reads: running onc
     assert.ok(ranAt !== null && ranAt >= t0, 'a queued job: when it was recorded running');
     assert.equal(store.get(a.clipId)!.updatedMs, ranAt);
     assert.equal(store.markRunning(a.clipId), null, 'one running already is left as it is');
-    const done = store.finish({ ...a, status: 'running', updatedMs: ranAt! }, 'done', {
+    const done = store.endOf({ ...a, status: 'running', updatedMs: ranAt! }, 'done', {
       path: '/clips/a.mp4', actual_start_pts_ns: BEYOND_2_53, actual_stop_pts_ns: 3n, lead_in_ms: 0, duration_ms: 1, frames: 1, bytes: 10,
       segments: ['x.mp4'], gaps: [{ start_pts_ns: 1n, stop_pts_ns: BEYOND_2_53 }], partial: false, partial_reason: null, audio: true,
     }, null);
+    assert.equal(store.get(a.clipId)!.status, 'running', 'endOf() writes nothing');
+    store.finish(done);
     assert.deepEqual(done, store.get(a.clipId));
     assert.equal(done.outcome!.actual_start_pts_ns, BEYOND_2_53);
     assert.equal(done.status, 'done');
-    const failed = store.finish(b, 'error', null, 'no footage');
+    const failed = store.endOf(b, 'error', null, 'no footage', 5_000);
+    store.finish(failed);
+    assert.equal(failed.updatedMs, 5_000);
     assert.deepEqual(failed, store.get(b.clipId));
     assert.equal(store.markRunning(b.clipId), null, 'a job that ended keeps its end');
     assert.equal(store.get(b.clipId)!.status, 'error');

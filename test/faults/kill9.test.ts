@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { decodeErrors, probeFrames, tempDir } from '../helpers/media.js';
 import { getJson, listSegments, postJson, spawnProducerProcess, waitFor, type SegmentWire, type SegmentsWire } from '../helpers/producer.js';
-import type { ClipJson } from '../../src/producer/clips/engine.js';
+import type { ClipJson } from '../../src/protocol/schemas.js';
 import { clipRootState, faultSeed, Figures, md5File, prng, sleep, stats } from './support.js';
 
 const ROUNDS = Number(process.env.SEGREC_FAULT_ROUNDS || 20);

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { decodeErrors, tempDir } from '../helpers/media.js';
 import { getJson, listSegments, startTestProducer, waitFor } from '../helpers/producer.js';
 import { makeClip } from '../helpers/clips.js';
-import type { ClipJson } from '../../src/producer/clips/engine.js';
+import type { ClipJson } from '../../src/protocol/schemas.js';
 import { clipRootState, md5File } from './support.js';
 
 test('a crash while a clip is being published: the resumed job adopts its clip or republishes it, never a duplicate', { timeout: 60_000 }, async () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { probeFrames, videoFrameMd5s } from './media.js';
 import { getJson, postJson, segmentFile, type Plain, type SegmentWire } from './producer.js';
-import type { ClipJson } from '../../src/producer/clips/engine.js';
+import type { ClipJson } from '../../src/protocol/schemas.js';
 
 /** A clip as getJson reads it (PTS as numbers: see Plain). */
 export type ClipWire = Plain<ClipJson>;

@@ -62,8 +62,8 @@ test('the maintained totals equal a count of the tables through every kind of ch
   const a = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 1);
   const b = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 2);
   jobs.markRunning(a.clipId);
-  jobs.finish(a, 'done', null, null);
-  jobs.finish(b, 'error', null, 'no');
+  jobs.finish(jobs.endOf(a, 'done', null, null));
+  jobs.finish(jobs.endOf(b, 'error', null, 'no'));
   check('jobs through their states');
   index.db.prepare('DELETE FROM jobs WHERE clip_id = ?').run(a.clipId);
   check('a job removed');
@@ -149,10 +149,10 @@ test('records of old finished jobs without a clip are pruned in batches; publish
   for (let i = 0; i < 2500; i++) {
     const j = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 1);
     made.push(j.clipId);
-    jobs.finish(j, 'error', null, 'no footage');
+    jobs.finish(jobs.endOf(j, 'error', null, 'no footage'));
   }
   const published = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 1);
-  jobs.finish(published, 'done', { path: '/tmp/x.mp4' } as never, null);
+  jobs.finish(jobs.endOf(published, 'done', { path: '/tmp/x.mp4' } as never, null));
   const queued = jobs.create(spec(), { startPtsNs: 0n, stopPtsNs: at(1) }, '/tmp', 1);
   // All of them finished long ago…
   index.db.prepare('UPDATE jobs SET updated_ms = ?').run(now - 60 * day);

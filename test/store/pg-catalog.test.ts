@@ -112,7 +112,7 @@ describe('the catalog in PostgreSQL', () => {
     const spec: ClipSpec = { mode: 'pts', startPtsNs: 1n, stopPtsNs: 1n << 60n, label: 'door', outDir: null, filename: null, maxWaitMs: 5000 };
     const made = [0, 1, 2].map((i) => jobs.create(spec, { startPtsNs: BigInt(i + 1), stopPtsNs: 1n << 60n }, '/clips', 1_000 + i));
     jobs.markRunning(made[0].clipId);
-    jobs.finish(made[1], 'error', null, 'no segments overlap requested window');
+    jobs.finish(jobs.endOf(made[1], 'error', null, 'no segments overlap requested window'));
     const mirror = new PgMirror({ url: db.url, log: silentLogger, node: 'node-a' });
     t.after(() => mirror.close());
     mirror.attach({ name: 'cam1', db: index.db, clockBaseEpochMs: () => 0 });
@@ -122,10 +122,10 @@ describe('the catalog in PostgreSQL', () => {
     const row = await queryOne(db.url, "SELECT node, claim_expires_at = 'infinity' AS forever, start_pts_ns, spec FROM clip_jobs WHERE clip_id = 'clip-cam1-0000000000000001'");
     assert.deepEqual([row.node, row.forever, row.start_pts_ns], ['node-a', true, '1']);
     assert.equal(row.spec, index.db.prepare<[], { spec: string }>('SELECT spec FROM jobs WHERE seq = 1').get()!.spec, 'the spec as recorded (exact PTS)');
-    jobs.finish(made[0], 'done', {
+    jobs.finish(jobs.endOf(made[0], 'done', {
       path: '/clips/a.mp4', actual_start_pts_ns: 1n << 55n, actual_stop_pts_ns: (1n << 55n) + 1n, lead_in_ms: 0, duration_ms: 2000, frames: 30, bytes: 1,
       segments: ['x.mp4'], gaps: [], partial: false, partial_reason: null, audio: false,
-    }, null);
+    }, null));
     const later = jobs.create(spec, { startPtsNs: 9n, stopPtsNs: 10n }, '/clips', 2_000);
     assert.equal(jobs.pruneFinished(Date.now() + 1000, 10), 1, 'the failed job is pruned');
     await mirror.drain(30_000);
@@ -138,7 +138,7 @@ describe('the catalog in PostgreSQL', () => {
     assert.ok(outbox.count() > 0);
     assert.equal(outbox.enable(new PgMirror({ url: db.url, log: silentLogger, node: 'x' }).description, false), false, 'no new copy');
     assert.deepEqual(outbox.batch(0, 100).filter((e) => e.kind.startsWith('job')), [], 'what was journalled for the jobs is dropped');
-    jobs.finish(later, 'error', null, 'x');
+    jobs.finish(jobs.endOf(later, 'error', null, 'x'));
     assert.equal(outbox.count(), 0, 'and nothing more is');
   });
 

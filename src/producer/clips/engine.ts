@@ -30,6 +30,7 @@ import { CutError } from '../../mp4/cut.js';
 import { assembleClip } from './assemble.js';
 import { ClipRetention } from './clip-retention.js';
 import { CLIP_LATENCY_BUCKETS, Histogram } from '../metrics.js';
+import { clipJson } from './clip-json.js';
 
 /** Under the first local clip root: where clips for the store are made before they are uploaded. */
 const STAGING_DIR = `${TEMP_PREFIX}staging`;
@@ -44,23 +45,6 @@ export const KEYFRAME_LOOKBACK_NS = 2 * 30e9 + 1e9;
  * window's last audio) while ingest runs, before it is cut without it.
  */
 export const TAIL_WAIT_MS = 3000;
-
-/** GET /clip/{id}'s `clip`: the job and, once done, its outcome (null/empty fields until then). */
-export type { ClipJson };
-
-const NO_OUTCOME: Omit<ClipOutcome, 'audio'> = {
-  path: null, actual_start_pts_ns: null, actual_stop_pts_ns: null, lead_in_ms: null, duration_ms: null, frames: null,
-  bytes: null, segments: [], gaps: [], partial: false, partial_reason: null,
-};
-
-export function clipJson(j: JobRecord): ClipJson {
-  const { audio: _audio, ...outcome } = j.outcome ?? { ...NO_OUTCOME, audio: false };
-  return {
-    clip_id: j.clipId, status: j.status, mode: j.spec.mode, label: j.spec.label, start_pts_ns: j.startPtsNs,
-    stop_pts_ns: j.stopPtsNs, start_epoch_ms: j.spec.startEpochMs ?? null, stop_epoch_ms: j.spec.stopEpochMs ?? null,
-    ...outcome, error: j.error, created_ms: j.createdMs, updated_ms: j.updatedMs,
-  };
-}
 
 /**
  * What the clip service needs from its camera — its ports, small enough to fake in a test: the
@@ -345,10 +329,11 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         partial: plan.partial, partial_reason: plan.partialReason,
         audio: plan.tracks.some((t) => t.info.kind === 'audio'),
       };
-      const ended = this.ended(this.store.finish(job, 'done', outcome, null));
-      // Long-polls answer now, from the record as written (their answers are written before the next
-      // turn of the event loop, which this waits for); logging and the event follow.
+      // Long-polls answer first, with the record the job's row gets next (written before the loop's next turn,
+      // which this waits for: no request is read in between); then the row (killed before it, the restart adopts the clip).
+      const ended = this.ended(this.store.endOf(job, 'done', outcome, null));
       await setImmediateP();
+      this.store.finish(ended);
       this.latency.observe((Date.now() - job.createdMs) / 1000);
       this.log.info('clip done', {
         clip_id: job.clipId, path: result.path, frames: plan.frames, duration_ms: outcome.duration_ms ?? 0,
@@ -356,10 +341,14 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
       });
       this.p.clipFinished(clipJson(ended));
     } catch (e) {
+      // Answered done already: only its row failed (left unfinished, the restart adopts the clip).
+      if (this.running.get(job.clipId)?.status === 'done') throw e;
       // Segments whose bounds touch the window but hold no frame inside it: that is "no footage" too,
       // said the same way as when no segment overlaps at all (with the gap it falls in, if recorded).
       const message = e instanceof CutError ? `${this.noFootageMessage(job)} (${(e as Error).message})` : (e as Error).message;
-      const ended = this.ended(this.store.finish(job, 'error', null, message));
+      const ended = this.store.endOf(job, 'error', null, message);
+      this.store.finish(ended);
+      this.ended(ended);
       this.log.warn('clip failed', { clip_id: job.clipId, error: message });
       this.p.clipFinished(clipJson(ended));
     } finally {
@@ -368,7 +357,7 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     }
   }
 
-  /** A job's end as its row now holds it: what reads of it answer until it leaves `running`, and the long-polls' answer. */
+  /** A job's end (endOf's record): what reads of it answer until it leaves `running`, and the long-polls' answer. */
   private ended(job: JobRecord): JobRecord {
     if (this.running.has(job.clipId)) this.running.set(job.clipId, job);
     this.wakeWaiters(job.clipId, job);

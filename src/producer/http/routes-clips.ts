@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { DomainError } from '../../protocol/errors.js';
 import { ClipAccepted, ClipAnswer, ClipBody, ClipParams, ClipsAnswer, ClipsQuery, ClipWaitQuery, WAIT_MS_CAP, type ClipJson } from '../../protocol/schemas.js';
 import type { ClipEngine } from '../clips/engine.js';
-import { clipJson } from '../clips/engine.js';
+import { clipJson } from '../clips/clip-json.js';
 import { parseClipBody } from '../clips/clip-request.js';
 import type { JobStatus } from '../store/job-store.js';
 import type { Producer } from '../producer.js';

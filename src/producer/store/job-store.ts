@@ -189,12 +189,15 @@ export class JobStore {
     return this.s.markRunning.run(now, clipId).changes > 0 ? now : null;
   }
 
-  /** Records how a job ended; answers its record as a read would now give it (not read again). */
-  finish(job: JobRecord, status: 'done' | 'error', outcome: ClipOutcome | null, error: string | null): JobRecord {
-    const now = Date.now();
-    const text = outcome ? stringifyWireJson(outcome) : null;
-    this.s.finish.run({ clip_id: job.clipId, status, outcome: text, error, now });
-    return { ...job, status, outcome: text === null ? null : outcomeOf(text), error, updatedMs: now };
+  /** How a job ended, as a read gives it once finish() has recorded it (the outcome through the same conversion). */
+  endOf(job: JobRecord, status: 'done' | 'error', outcome: ClipOutcome | null, error: string | null, nowMs = Date.now()): JobRecord {
+    return { ...job, status, outcome: outcome === null ? null : outcomeOf(stringifyWireJson(outcome)), error, updatedMs: nowMs };
+  }
+
+  /** Records a job's end (endOf's record). */
+  finish(ended: JobRecord): void {
+    const { clipId, status, outcome, error, updatedMs } = ended;
+    this.s.finish.run({ clip_id: clipId, status, outcome: outcome ? stringifyWireJson(outcome) : null, error, now: updatedMs });
   }
 
   unfinished(): JobRecord[] {
