@@ -189,9 +189,9 @@ export class JobStore {
     return this.s.markRunning.run(now, clipId).changes > 0 ? now : null;
   }
 
-  /** How a job ended, as a read gives it once finish() has recorded it (the outcome through the same conversion). */
+  /** How a job ended, as a read gives it once finish() has recorded it (the outcome's PTS are bigints, as a read makes them). */
   endOf(job: JobRecord, status: 'done' | 'error', outcome: ClipOutcome | null, error: string | null, nowMs = Date.now()): JobRecord {
-    return { ...job, status, outcome: outcome === null ? null : outcomeOf(stringifyWireJson(outcome)), error, updatedMs: nowMs };
+    return { ...job, status, outcome, error, updatedMs: nowMs };
   }
 
   /** Records a job's end (endOf's record). */
