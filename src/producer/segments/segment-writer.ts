@@ -13,8 +13,7 @@
 // fragment, the producer is asked to make room (retention) and the write is retried once. While storing
 // keeps failing every fragment is dropped and counted (`storageFault`, for /health); the first fragment
 // stored afterwards records the lost time as a gap with its reason.
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../../common/log.js';
 import type { InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
@@ -23,7 +22,8 @@ import { RunTimeline, type Gap, type RunFloor } from './run-timeline.js';
 import { isDiskFull, storageErrorCode, StorageFaultTracker, type StorageFault } from './storage-fault.js';
 
 import type { SegmentIndex, SegmentRow } from '../store/catalog.js';
-import { segmentAbsPath, segmentRelPath } from './paths.js';
+import { segmentAbsPath } from './paths.js';
+import { createSegmentFile, removeSegmentFile, writeAll } from './segment-file.js';
 import type { PtsClock } from './pts-clock.js';
 import { crc32 } from './crc32.js';
 import { ptsDiff } from '../../protocol/pts.js';
@@ -305,25 +305,11 @@ export class SegmentWriter {
     const run = this.run!;
     const video = videoTrack(run.init)!;
     const audio = run.init.tracks.find((t) => t.kind === 'audio');
-    let rel = segmentRelPath(startNs, startEpochMs);
-    let abs = segmentAbsPath(this.deps.segmentsDir, rel);
-    mkdirSync(dirname(abs), { recursive: true });
-    let fd: number;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        fd = openSync(abs, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644);
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 100) throw e;
-        rel = rel.replace(/(-\d+)?\.mp4$/, `-${attempt + 1}.mp4`);
-        abs = segmentAbsPath(this.deps.segmentsDir, rel);
-      }
-    }
+    const { fd, rel, abs } = createSegmentFile(this.deps.segmentsDir, startNs, startEpochMs, run.init.bytes);
     const fps = run.frameDurationNs > 0 ? Math.round((1e9 / run.frameDurationNs) * 1000) / 1000 : 0;
     const descriptionKey = run.init.tracks.map((t) => t.descriptionKey).join('+');
     let id: number;
     try {
-      writeAll(fd, run.init.bytes, 0);
       id = this.deps.index.insertSegment({
         path: rel, run_id: run.runId, start_pts_ns: startNs, start_epoch_ms: startEpochMs, offset_ns: run.offsetNs!,
         anchor_epoch_ms: startEpochMs, anchor_pts_ns: startNs, bytes: run.init.bytes.length, init_size: run.init.bytes.length,
@@ -333,8 +319,7 @@ export class SegmentWriter {
       });
     } catch (e) {
       // Not a segment yet: leave neither a descriptor nor a file behind.
-      closeSync(fd);
-      try { unlinkSync(abs); } catch { /* already gone */ }
+      removeSegmentFile(fd, abs);
       throw e;
     }
     const row = this.deps.index.get(id)!;
@@ -400,12 +385,5 @@ export class SegmentWriter {
     const waiters = this.rotateWaiters;
     this.rotateWaiters = [];
     for (const w of waiters) w.resolve(row);
-  }
-}
-
-function writeAll(fd: number, buf: Buffer, position: number): void {
-  let done = 0;
-  while (done < buf.length) {
-    done += writeSync(fd, buf, done, buf.length - done, position + done);
   }
 }
