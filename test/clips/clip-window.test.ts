@@ -4,8 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DomainError } from '../../src/protocol/errors.js';
-import { NO_OVERLAP_MESSAGE, windowOnClock, type EpochClock } from '../../src/producer/clips/clip-window.js';
-import type { AnchoredSpan } from '../../src/producer/clips/epoch-map.js';
+import { NO_OVERLAP_MESSAGE, windowOnClock, type AnchoredSpan, type EpochClock } from '../../src/producer/clips/clip-window.js';
 import type { ClipWindow } from '../../src/producer/clips/clip-request.js';
 
 const MS = 1_000_000n;

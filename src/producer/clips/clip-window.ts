@@ -1,13 +1,21 @@
 // A clip's window on the producer clock: PTS windows as given; epoch windows mapped through the anchor of
-// the footage each end falls in (epoch-map.ts), or the live clock past the newest footage. A window that
+// the footage each end falls in (each segment keeps its own epoch↔PTS anchor, so old footage maps right
+// even after the clock drifted; in a gap, the next segment's), or the live clock past the newest footage. A window that
 // ends before the clock begins has no footage (409), one too far from the footage to map is refused (400).
 import { PTS_MAX, ptsAdd, ptsMax } from '../../protocol/pts.js';
 import { DomainError } from '../../protocol/errors.js';
 import type { ClipSpec, ClipWindow } from './clip-request.js';
-import { epochToPts, type AnchoredSpan } from './epoch-map.js';
 
 /** What a window without footage is told (with the recorded gap it falls in, when there is one). */
 export const NO_OVERLAP_MESSAGE = 'no segments overlap requested window (possibly purged)';
+
+/** A segment's epoch span and the epoch↔PTS anchor its footage maps with. */
+export interface AnchoredSpan {
+  start_epoch_ms: number;
+  stop_epoch_ms: number;
+  anchor_epoch_ms: number;
+  anchor_pts_ns: bigint;
+}
 
 /** The camera's clock as epoch windows are mapped onto it: its footage's anchors and the live one. */
 export interface EpochClock {
@@ -20,8 +28,9 @@ export interface EpochClock {
 /** An epoch instant on the producer clock, with the anchor of the footage it falls in. */
 export function epochOnClock(epochMs: number, clock: EpochClock): bigint {
   const first = clock.firstEndingAfterEpoch(epochMs);
-  const anchor = clock.anchor();
-  return epochToPts(epochMs, first ? [first] : [], (ms) => ptsAdd(anchor.ptsNs, (ms - anchor.epochMs) * 1e6));
+  if (first) return ptsAdd(first.anchor_pts_ns, (epochMs - first.anchor_epoch_ms) * 1e6);
+  const live = clock.anchor();
+  return ptsAdd(live.ptsNs, (epochMs - live.epochMs) * 1e6);
 }
 
 /** A window on the producer clock: PTS as given, epoch ms mapped through the footage's anchors. */
