@@ -13,7 +13,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { childPids, cpuMs, median, rssKiB } from './lib.js';
+import { childPids, cpuMs, median, quantile, rssKiB } from './lib.js';
 import { shebangNodeFlags } from '../scripts/node-flags.js';
 
 const arg = (name: string): string | undefined => {
@@ -43,11 +43,6 @@ const cli = [...shebangNodeFlags(cliSource), ...(useTsx ? ['--import', 'tsx', cl
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 const MiB = (kib: number) => kib / 1024;
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 /** Least-squares slope of y over x. */
 const slope = (pts: Array<{ x: number; y: number }>) => {
   if (pts.length < 2) return NaN;
@@ -368,7 +363,7 @@ function rssFigures(r: Result) {
 }
 const clipFig = (r: Result) => {
   const ok = r.clips.filter((c) => c.ok).map((c) => c.ms);
-  return { ok: ok.length, failed: r.clips.length - ok.length, p50: median(ok), p90: pct(ok, 90), max: Math.max(...ok) };
+  return { ok: ok.length, failed: r.clips.length - ok.length, p50: median(ok), p90: quantile(ok, 0.9), max: Math.max(...ok) };
 };
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '—');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '—');

@@ -10,8 +10,9 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** The sample at quantile `q` (0–1) of `xs`: nearest rank, round((n − 1)·q). */
+/** The sample at quantile `q` (0–1) of `xs`: nearest rank, round((n − 1)·q); NaN when there is none. */
 export function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
   return [...xs].sort((a, b) => a - b)[Math.round((xs.length - 1) * q)];
 }
 

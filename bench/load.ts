@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { rssKiB } from './lib.js';
+import { quantile, rssKiB } from './lib.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -18,11 +18,6 @@ const inflight = arg('--inflight', 200);
 const pollsPerSec = arg('--polls', 1000);
 const FPS = 15;
 
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 const dir = join(process.cwd(), '.tmp', 'bench-load');
 rmSync(dir, { recursive: true, force: true });
@@ -136,8 +131,8 @@ await new Promise((r) => child.once('exit', r));
 
 console.log(`${wall.toFixed(0)} s with ${inflight} clip requests in flight and ${pollsPerSec} status polls/s (target):`);
 console.log(`  clips: ${done} correct, ${wrong} wrong, ${failed} failed; throughput ${(done / wall).toFixed(1)} clips/s`);
-console.log(`  clip latency (POST → done): p50 ${pct(clipLatency, 50).toFixed(0)} ms, p90 ${pct(clipLatency, 90).toFixed(0)} ms, p99 ${pct(clipLatency, 99).toFixed(0)} ms, max ${pct(clipLatency, 100).toFixed(0)} ms`);
-console.log(`  status polls: ${(polls / wall).toFixed(0)}/s achieved, ${pollErrors} errors; latency p50 ${pct(pollLatency, 50).toFixed(1)} ms, p99 ${pct(pollLatency, 99).toFixed(1)} ms`);
+console.log(`  clip latency (POST → done): p50 ${quantile(clipLatency, 0.5).toFixed(0)} ms, p90 ${quantile(clipLatency, 0.9).toFixed(0)} ms, p99 ${quantile(clipLatency, 0.99).toFixed(0)} ms, max ${quantile(clipLatency, 1).toFixed(0)} ms`);
+console.log(`  status polls: ${(polls / wall).toFixed(0)}/s achieved, ${pollErrors} errors; latency p50 ${quantile(pollLatency, 0.5).toFixed(1)} ms, p99 ${quantile(pollLatency, 0.99).toFixed(1)} ms`);
 console.log(`  recording: fragments ${framesAfter - framesBefore} in ${wall.toFixed(1)} s (1 per s expected), dropped ${dropped}, new gaps ${after.segments.gaps - before.segments.gaps}, restarts ${after.ingest.restarts - before.ingest.restarts}`);
 console.log(`  producer peak RSS ${(peakRss / 1024).toFixed(1)} MiB`);
 if (failures.length) console.log(`  first failures: ${failures.slice(0, 5).join(' | ')}`);
