@@ -296,14 +296,15 @@ describe('writeLayout', () => {
   it('keeps its aligned buffer sets for the clips that follow, and lets them go once none is written for a while', async () => {
     const { src, bytes, layout } = oneSourceLayout('keep', 2 * 1024 * 1024 + 17, 13, 5, 3);
     const out = join(tmp.dir, 'keep-out.bin');
-    const before = keptBufferSets(300);
+    // A keep time well above what a clip and the pause take on a loaded machine (300 ms was not).
+    const before = keptBufferSets(2000);
     try {
       await writeLayout(layout, [src], out);
       assert.equal(keptBufferSets(), Math.max(before, 1), 'kept after the clip');
       await new Promise((r) => setTimeout(r, 150));
       await writeLayout(layout, [src], out);
       assert.equal(keptBufferSets(), Math.max(before, 1), 'a clip within the keep time takes a kept set and puts it back');
-      await new Promise((r) => setTimeout(r, 600));
+      await new Promise((r) => setTimeout(r, 2600));
       assert.equal(keptBufferSets(), 0, 'none kept once no clip was written for the keep time');
       // Made again for the next clip, which is as exact as ever.
       await writeLayout(layout, [src], out);
