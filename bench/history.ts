@@ -196,6 +196,8 @@ function duBytes(dir: string): number {
 
 interface Proc {
   child: ChildProcess; pid: number; url: string; spawnedAt: number; stderrTail: string[]; stderrLines: number; stderrBytes: number;
+  /** The last 100 log lines above info (an ffmpeg restart says why), whatever the tail keeps. */
+  warnings: string[];
   exit: { code: number | null; signal: string | null; atMs: number } | null; ffmpegPids: Set<number>;
 }
 
@@ -246,7 +248,7 @@ async function spawnProducer(p: Prepared, o: SpawnOptions = {}): Promise<Proc> {
   const env = { ...process.env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
   const child = spawn(process.execPath, [...cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
   const proc: Proc = {
-    child, pid: child.pid!, url: `http://127.0.0.1:${port}`, spawnedAt: performance.now(), stderrTail: [], stderrLines: 0, stderrBytes: 0, exit: null,
+    child, pid: child.pid!, url: `http://127.0.0.1:${port}`, spawnedAt: performance.now(), stderrTail: [], stderrLines: 0, stderrBytes: 0, warnings: [], exit: null,
     ffmpegPids: new Set(),
   };
   live.add(proc);
@@ -262,6 +264,10 @@ async function spawnProducer(p: Prepared, o: SpawnOptions = {}): Promise<Proc> {
       o.onLine?.(line);
       proc.stderrTail.push(line.slice(0, 400));
       if (proc.stderrTail.length > 40) proc.stderrTail.shift();
+      if (!/ (INFO|DEBUG) /.test(line)) {
+        proc.warnings.push(line.slice(0, 400));
+        if (proc.warnings.length > 100) proc.warnings.shift();
+      }
     }
   });
   child.once('exit', (code, signal) => {
@@ -437,7 +443,7 @@ interface Result {
     seconds: number; requests: Record<string, Lat>; healthProbe: Lat; fragments: number; expected: number; dropped: number;
     newGaps: number; windowGaps: number; restarts: number;
   };
-  restarts: number | null; gaps: number | null; shutdownS: number | null; death: string; stderrLines: number; stderrTail: string[];
+  restarts: number | null; gaps: number | null; shutdownS: number | null; death: string; stderrLines: number; stderrTail: string[]; warnings: string[];
   /** Producer CPU over the use period (% of one core; its own, not ffmpeg's). */
   cpuUsePct: number;
   /** Spawn → every camera's background check of the index against the files finished (its log line), s. */
@@ -489,7 +495,7 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     startHealthS: null, startRecordingS: null, startError: null, rssStartMiB: NaN, rssLaterMiB: NaN, peakMiB: NaN, memLater: null,
     lat: { health: newLat(), metrics: newLat(), cameras: newLat(), segments: newLat(), segmentsSmall: newLat(), clips: newLat() },
     segmentsDefaultCount: null, clips: [], clipAtDaysAgo: 0, hammer: null, restarts: null, gaps: null, shutdownS: null, death: 'alive',
-    stderrLines: 0, stderrTail: [], cpuUsePct: NaN, checkDoneS: null, checkLine: null, healthAt: [], idle: null, load: null,
+    stderrLines: 0, stderrTail: [], warnings: [], cpuUsePct: NaN, checkDoneS: null, checkLine: null, healthAt: [], idle: null, load: null,
   };
   let checks = 0;
   const p = await spawnProducer(prepared, {
@@ -588,6 +594,7 @@ async function measure(size: Size, prepared: Prepared): Promise<Result> {
     res.shutdownS = wasDead ? null : shutdownMs / 1000;
     res.stderrLines = p.stderrLines;
     res.stderrTail = p.stderrTail;
+    res.warnings = p.warnings;
   }
   return res;
 }
@@ -992,7 +999,9 @@ function report(results: Result[]): void {
     if (clipsBad.length) console.log(`    clips failed: ${clipsBad.map((c) => c.note).join('; ')}`);
     // The producer logs at info for the background check's line: show what is not routine.
     if (r.checkLine) console.log(`    log: ${r.checkLine.slice(0, 300)}`);
-    for (const l of r.stderrTail.filter((x) => !x.includes(' INFO ')).slice(-5)) console.log(`    log: ${l.slice(0, 300)}`);
+    // Every warning (an ffmpeg restart, a stall), not only those still in the log's tail.
+    if (r.warnings.length) console.log(`    warnings and errors logged: ${r.warnings.length}${r.warnings.length === 100 ? ' (the last 100)' : ''}`);
+    for (const l of r.warnings.slice(-10)) console.log(`    log: ${l.slice(0, 300)}`);
   }
 }
 
