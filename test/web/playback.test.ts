@@ -191,7 +191,11 @@ describe('web page: recorded footage, played and scrubbed without making a clip'
       assert.equal(await page.locator('#sel-start[data-pts]').count(), 0, 'a click selects nothing');
       await waitFor('the recording to play', () => video.evaluate((v: VideoEl) => !v.paused && v.currentTime > 0.4), 10_000);
       // The playhead follows playback: actual start + currentTime (no gaps here).
-      const [t, ph] = await Promise.all([video.evaluate((v: VideoEl) => { v.pause(); return v.currentTime; }), page.waitForTimeout(100).then(playhead)]);
+      // (Drawn at the pause event: on a loaded machine that can come later than a fixed wait.)
+      const t = await video.evaluate((v: VideoEl) => { v.pause(); return v.currentTime; });
+      let ph = NaN;
+      await waitFor('the playhead at the paused moment', async () => { ph = await playhead(); return Math.abs(ph - (actualStart + t * 1e9)) < 2e6; }, 3000)
+        .catch(() => undefined);
       assert.ok(Math.abs(ph - (actualStart + t * 1e9)) < 2e6, `playhead ${ph} at actual start + currentTime ${t}`);
       // The picture at media time 0 is the frame recorded at the moment clicked.
       await video.evaluate((v: VideoEl) => { v.currentTime = 0; });
