@@ -196,7 +196,7 @@ function duBytes(dir: string): number {
 
 interface Proc {
   child: ChildProcess; pid: number; url: string; spawnedAt: number; stderrTail: string[]; stderrLines: number; stderrBytes: number;
-  /** The last 100 log lines above info (an ffmpeg restart says why), whatever the tail keeps. */
+  /** The last 100 lines logged at warn or error (an ffmpeg restart says why), whatever the tail keeps. */
   warnings: string[];
   exit: { code: number | null; signal: string | null; atMs: number } | null; ffmpegPids: Set<number>;
 }
@@ -264,7 +264,7 @@ async function spawnProducer(p: Prepared, o: SpawnOptions = {}): Promise<Proc> {
       o.onLine?.(line);
       proc.stderrTail.push(line.slice(0, 400));
       if (proc.stderrTail.length > 40) proc.stderrTail.shift();
-      if (!/ (INFO|DEBUG) /.test(line)) {
+      if (/^\S+ (WARN|ERROR) /.test(line)) {
         proc.warnings.push(line.slice(0, 400));
         if (proc.warnings.length > 100) proc.warnings.shift();
       }
