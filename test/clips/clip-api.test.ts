@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers/media.js';
 import { getJson, listSegments, postJson, startTestProducer, waitFor, type SegmentWire } from '../helpers/producer.js';
 import { makeClip } from '../helpers/clips.js';
+import { TEMP_PREFIX } from '../../src/producer/clips/output-paths.js';
+import type { JobWaiters } from '../../src/producer/clips/job-waiters.js';
 
 describe('clip API', () => {
   const tmp = tempDir();
@@ -59,6 +61,42 @@ describe('clip API', () => {
     assert.equal(sidecar.frames, c.frames);
     assert.deepEqual(sidecar.gaps, []);
     assert.equal((sidecar.request as Record<string, unknown>).start_pts_ns, win().start_pts_ns);
+  });
+
+  test("a clip's first bytes go to the disk before its job row is written and the 202 sent; a row that cannot be written refuses the request and publishes nothing", async () => {
+    const engine = p.producer.clipEngine!;
+    const store = engine.store;
+    const clipDir = p.producer.options.clipRoots[0];
+    const insert = store.insert;
+    const atInsert: string[][] = [];
+    store.insert = (job) => {
+      atInsert.push(readdirSync(clipDir).filter((n) => n.startsWith(TEMP_PREFIX) && n.includes(job.clipId)).sort());
+      insert.call(store, job);
+    };
+    try {
+      const r = await postJson<{ clip_id: string; status: string }>(`${p.url}/clip`, win());
+      assert.deepEqual([r.status, r.body.status], [202, 'queued']);
+      // (Its sidecar's temp file is being made by the thread pool meanwhile: there or not yet.)
+      assert.equal(atInsert.length, 1);
+      assert.ok(atInsert[0].includes(`${TEMP_PREFIX}${r.body.clip_id}.mp4.tmp`), `the clip was being written when its row was: ${atInsert[0].join(', ')}`);
+      const done = await getJson<{ clip: { status: string; path: string } }>(`${p.url}/clip/${r.body.clip_id}?wait_ms=10000`);
+      assert.equal(done.body.clip.status, 'done');
+      assert.ok(existsSync(done.body.clip.path));
+
+      const before = readdirSync(clipDir).sort();
+      store.insert = () => { throw new Error('disk I/O error (injected)'); };
+      const refused = await postJson<{ ok: boolean; code: string }>(`${p.url}/clip`, win());
+      assert.equal(refused.status, 500);
+      assert.equal(refused.body.ok, false);
+      await waitFor('the refused job to stop', () => engine.counts().running === 0 && engine.counts().queued === 0);
+      await waitFor('its temp files to go', () => readdirSync(clipDir).every((n) => !n.startsWith(TEMP_PREFIX)));
+      assert.deepEqual(readdirSync(clipDir).sort(), before, 'nothing published, nothing left');
+    } finally {
+      store.insert = insert;
+    }
+    const after = await postJson<{ clip_id: string }>(`${p.url}/clip`, win());
+    const g = await getJson<{ clip: { status: string } }>(`${p.url}/clip/${after.body.clip_id}?wait_ms=10000`);
+    assert.equal(g.body.clip.status, 'done', 'the next request is served as ever');
   });
 
   test('409 for a window wholly in the past that no segment overlaps', async () => {
@@ -183,13 +221,13 @@ describe('clip API', () => {
     const r = await postJson<{ clip_id: string }>(`${p.url}/clip`, { start_pts_ns: h.pts_ns + 60e9, stop_pts_ns: h.pts_ns + 61e9, max_wait_ms: 120_000 });
     assert.equal(r.status, 202);
     const id = r.body.clip_id;
-    const waiters = (p.producer.clipEngine as unknown as { finishWaiters: Map<string, Set<unknown>> }).finishWaiters;
+    const waiters = (p.producer.clipEngine as unknown as { waiters: JobWaiters }).waiters;
     const req = request(`${p.url}/clip/${id}?wait_ms=30000`);
     req.on('error', () => undefined);
     req.end();
-    await waitFor('the long-poll waiting', async () => waiters.get(id)?.size === 1 || null);
+    await waitFor('the long-poll waiting', async () => waiters.waiting(id) === 1 || null);
     req.destroy();
-    await waitFor('the long-poll gone with its client', async () => !waiters.has(id) || null, 5000);
+    await waitFor('the long-poll gone with its client', async () => waiters.waiting(id) === 0 || null, 5000);
     // The job itself waits on, as queued.
     assert.equal((await getJson<{ clip: { status: string } }>(`${p.url}/clip/${id}`)).body.clip.status, 'queued');
   });

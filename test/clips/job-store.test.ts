@@ -29,6 +29,28 @@ test('create() answers the record get() then reads: PTS past 2^53 exact, ids in 
   }
 });
 
+test('draft() hands out ids not written yet only once, after those written; insert() writes the drafted record', () => {
+  const db = openDatabase(':memory:');
+  try {
+    const store = new JobStore(db);
+    const spec: ClipSpec = { mode: 'pts', startPtsNs: 1n, stopPtsNs: 2n, label: null, outDir: null, filename: null, maxWaitMs: 100 };
+    const w = { startPtsNs: 1n, stopPtsNs: 2n };
+    const a = store.draft(spec, w, '/clips', 1_000);
+    const b = store.draft(spec, w, '/clips', 1_000);
+    assert.deepEqual([a.seq, b.seq], [1, 2], 'two drafts before either is written');
+    assert.equal(store.get(a.clipId), undefined, 'a draft is not in the table');
+    store.insert(b);
+    assert.deepEqual(store.get(b.clipId), b);
+    // A draft never written (its request refused) leaves its id unused; the next comes after every id handed out.
+    assert.equal(store.create(spec, w, '/clips', 2_000).seq, 3);
+    store.slot = 2;
+    assert.equal(store.draft(spec, w, '/clips', 3_000).seq, 2 * SLOT_SPAN + 1, 'a new slot starts its own sequence');
+    assert.throws(() => store.insert(b), /UNIQUE/, 'a record is written once');
+  } finally {
+    db.close();
+  }
+});
+
 test('markRunning() answers when it recorded the job running; endOf() is the record get() reads once finish() wrote it: the outcome with PTS past 2^53, an error', () => {
   const db = openDatabase(':memory:');
   try {

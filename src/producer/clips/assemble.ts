@@ -23,6 +23,10 @@ export interface AssemblyInput extends CutInput {
   sidecarExtra: Record<string, unknown>;
   /** The job ran before and may have published its clip already (the producer died before recording it). */
   resumed?: boolean;
+  /** Called once the clip's first bytes are on their way to the disk. */
+  onWriting?: () => void;
+  /** Awaited before the clip is published (a job's row being written); a rejection leaves nothing published. */
+  beforePublish?: () => Promise<void>;
 }
 
 export interface AssemblyResult {
@@ -68,10 +72,11 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
     // allSettled, not all: when one write fails (disk full) the other must be finished before the temp
     // files are removed, or it would create its file again afterwards and leave it behind.
     const written = await Promise.allSettled([
-      writeLayout(layout, sources, tmpMp4, { place: a.place, fetched }),
+      writeLayout(layout, sources, tmpMp4, { place: a.place, fetched, onWriting: a.onWriting }),
       writeFile(tmpJson, sidecarFor(sidecarNames), { flush: true }),
     ]);
     for (const w of written) if (w.status === 'rejected') throw w.reason;
+    await a.beforePublish?.();
     // Publish: the sidecar first, then the clip, each with link() (which never overwrites).
     for (let attempt = 0; ; attempt++) {
       const candidate = freeClipName(a.outDir, a.filename);

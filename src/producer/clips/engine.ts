@@ -1,36 +1,36 @@
 // The clip engine: accepts validated clip requests (mapping epoch windows to PTS with the anchors of the
-// footage they fall in), keeps jobs in the index, lets a job whose window reaches past the newest
-// footage wait (up to its max_wait_ms) — and, while ingest runs, for the fragment after its window,
-// which holds the window's last audio (up to TAIL_WAIT_MS) — runs jobs on a bounded worker pool reading
-// from the keyframe decoding starts at (KEYFRAME_LOOKBACK_NS at most) with the segments they read
-// pinned against retention, and answers long-polls as jobs finish. After a restart, finished jobs still
-// answer and queued or interrupted ones run again (adopting a clip one had published just before the
-// crash); stale temp files are removed. A job whose window holds no footage says why (purged, or a
-// recorded gap and its reason).
-import { ptsAdd } from '../../protocol/pts.js';
+// footage they fall in), keeps jobs in the index (a new job's row is written while the disk takes its
+// clip's first bytes: the job starts first and publishes only once the row is in), lets a job whose
+// window reaches past the newest footage wait (up to its max_wait_ms) — and, while ingest runs, for the
+// fragment after its window, which holds the window's last audio (up to TAIL_WAIT_MS) — runs jobs on a
+// bounded worker pool reading from the keyframe decoding starts at (KEYFRAME_LOOKBACK_NS at most) with
+// the segments they read pinned against retention, and answers long-polls as jobs finish. After a
+// restart, finished jobs still answer and queued or interrupted ones run again (adopting a clip one had
+// published just before the crash); stale temp files are removed. A job whose window holds no footage
+// says why (purged, or a recorded gap and its reason).
 import { mkdirSync, rmSync } from 'node:fs';
 import { setImmediate as setImmediateP } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
-import type Database from 'better-sqlite3';
 import type { ClipEngineHooks } from '../producer.js';
-import type { SegmentIndex } from '../store/catalog.js';
+import type { ClipPorts } from './clip-ports.js';
+export type { ClipPorts } from './clip-ports.js';
 import { DomainError } from '../../protocol/errors.js';
-import type { ClipJson } from '../../protocol/schemas.js';
 import type { ClipSpec, ClipWindow } from './clip-request.js';
 import { labelForFilename } from './clip-request.js';
 import { clipIdPrefix } from '../camera-names.js';
-import type { SegmentPlace } from '../store/segment-source.js';
-import { JobStore, type ClipOutcome, type JobRecord } from '../store/job-store.js';
+import { JobStore, type JobRecord } from '../store/job-store.js';
 import { removeStaleTemps, resolveOutDir, TEMP_PREFIX } from './output-paths.js';
-import { resolveStoreOutDir, type ClipObjects } from '../store/clip-objects.js';
+import { resolveStoreOutDir } from '../store/clip-objects.js';
 import type { JobReader, SharedJobs } from './shared-jobs.js';
 import { NO_OVERLAP_MESSAGE, windowOnClock } from './clip-window.js';
 import { CutError } from '../../mp4/cut.js';
 import { assembleClip } from './assemble.js';
 import { ClipRetention } from './clip-retention.js';
 import { CLIP_LATENCY_BUCKETS, Histogram } from '../metrics.js';
-import { clipJson } from './clip-json.js';
+import { clipJson, clipOutcome, sidecarFields } from './clip-json.js';
+import { deferred, type Deferred } from '../../common/deferred.js';
+import { JobWaiters } from './job-waiters.js';
 
 /** Under the first local clip root: where clips for the store are made before they are uploaded. */
 const STAGING_DIR = `${TEMP_PREFIX}staging`;
@@ -46,36 +46,6 @@ export const KEYFRAME_LOOKBACK_NS = 2 * 30e9 + 1e9;
  */
 export const TAIL_WAIT_MS = 3000;
 
-/**
- * What the clip service needs from its camera — its ports, small enough to fake in a test: the
- * catalog of segments, pins that keep retention away from segments being read, the epoch↔PTS anchor,
- * where clips may go, whether ingest runs, and two events.
- */
-export interface ClipPorts {
-  /** The camera's name (clip ids are prefixed with it). */
-  name: string;
-  log: Logger;
-  /** The index database (the job table lives there). */
-  db: Database.Database;
-  catalog: Pick<SegmentIndex, 'clipFragments' | 'firstEndingAfterEpoch' | 'gapsIn' | 'lastSegment' | 'newestFragmentStart' | 'overlapping'>;
-  pins: { pin(ids: number[]): () => void };
-  anchor(): { epochMs: number; ptsNs: bigint; nowPtsNs: bigint };
-  /** Where the segments are read from (local directory, object store). */
-  place: SegmentPlace;
-  clipRoots: string[];
-  /** `s3://` roots an out_dir may name, and where such clips are published (null: none configured). */
-  clipStoreRoots: string[];
-  clipObjects: ClipObjects | null;
-  clipMaxAgeMs: number | null;
-  /** Parallel jobs. */
-  workers: number;
-  ingestRunning(): boolean;
-  sourceForDisplay(): string;
-  /** Calls `fn` after every stored fragment (new footage may complete a waiting job). */
-  onFragment(fn: () => void): void;
-  clipFinished(clip: ClipJson): void;
-}
-
 export class ClipEngine implements ClipEngineHooks, JobReader {
   readonly store: JobStore;
   /** In a cluster, the table of jobs all nodes share (cluster/job-claims.ts); null outside one. */
@@ -83,13 +53,17 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
   private readonly pending = new Map<string, JobRecord>();
   /** Jobs running here, as their rows say (then as they ended, until they leave): reads of them need no SQL. */
   private readonly running = new Map<string, JobRecord>();
-  private readonly finishWaiters = new Map<string, Set<(ended?: JobRecord) => void>>();
+  private readonly waiters = new JobWaiters();
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   private readonly log: Logger;
   private readonly active = new Set<Promise<void>>();
   /** Jobs found unfinished at start (they may have published their clip before the crash). */
   private readonly resumed = new Set<string>();
+  /** New jobs whose row accept() has not written yet: they start meanwhile, and publish and end once it is. */
+  private readonly unrecorded = new Map<string, Deferred>();
+  /** accept()s waiting for their job's first write (called by it, or at the loop's next turn). */
+  private readonly launching = new Map<string, () => void>();
   /** When each waiting job's window was first covered by footage (for TAIL_WAIT_MS). */
   private readonly coveredSince = new Map<string, number>();
   /** Accepted → published latency of finished clips, seconds (for /metrics). */
@@ -133,7 +107,7 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     this.clipRetention.stop();
     if (this.timer) clearInterval(this.timer);
     await Promise.allSettled([...this.active]);
-    for (const set of this.finishWaiters.values()) for (const w of set) w();
+    this.waiters.wakeAll();
   }
 
   /** Newest recorded footage (ns), or null. */
@@ -146,8 +120,38 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     return windowOnClock(w, { firstEndingAfterEpoch: (ms) => this.p.catalog.firstEndingAfterEpoch(ms), anchor: () => this.p.anchor() });
   }
 
-  /** Validates placement, decides 409, and queues the job. */
+  /** Validates placement, decides 409, queues the job and writes its row. */
   submit(spec: ClipSpec): JobRecord {
+    const job = this.enqueue(spec);
+    this.record(job);
+    return job;
+  }
+
+  /**
+   * submit(), the row written once the job's first bytes are on their way to the disk (the clip waits for
+   * the disk, not for its row: the row, and the answer, are made while the disk writes) or at the loop's
+   * next turn when the job waits (for footage, a worker, the object store); in a cluster the job is also
+   * written to the shared table before it is acknowledged.
+   */
+  async accept(spec: ClipSpec): Promise<JobRecord> {
+    const job = this.enqueue(spec);
+    await new Promise<void>((resolve) => {
+      const go = () => {
+        clearImmediate(turn);
+        this.launching.delete(job.clipId);
+        resolve();
+      };
+      const turn = setImmediate(go);
+      this.launching.set(job.clipId, go);
+    });
+    this.record(job);
+    await this.shared?.accepted(job).catch((e: unknown) => this.log.warn(
+      'clip job not in the cluster\'s table yet (catalog unreachable): it runs here and is written there when it ends', { clip_id: job.clipId, error: (e as Error).message }));
+    return job;
+  }
+
+  /** Validates placement, decides 409, and queues the job, its row not written yet (record() writes it). */
+  private enqueue(spec: ClipSpec): JobRecord {
     if (this.closing) throw new DomainError('SHUTTING_DOWN', 'producer is shutting down');
     if (this.pending.size >= MAX_PENDING) throw new DomainError('QUEUE_FULL', `too many clip jobs waiting (${MAX_PENDING}); retry later`);
     const outDir = spec.outDir?.startsWith('s3://') && this.p.clipObjects
@@ -156,21 +160,36 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     const { startPtsNs, stopPtsNs } = this.resolveWindow(spec);
     const nowPts = this.p.anchor().nowPtsNs;
     if (stopPtsNs <= nowPts && this.p.catalog.overlapping(startPtsNs, stopPtsNs).length === 0) throw new DomainError('NO_FOOTAGE', this.noFootageMessage({ startPtsNs, stopPtsNs }));
-    const job = this.store.create(spec, { startPtsNs, stopPtsNs }, outDir, Date.now());
+    const job = this.store.draft(spec, { startPtsNs, stopPtsNs }, outDir, Date.now());
+    this.unrecorded.set(job.clipId, deferred());
     this.pending.set(job.clipId, job);
-    this.log.info('clip job queued', {
-      clip_id: job.clipId, start_pts_ns: startPtsNs, stop_pts_ns: stopPtsNs, mode: spec.mode, label: spec.label ?? undefined,
-    });
     queueMicrotask(() => this.pump());
     return job;
   }
 
-  /** submit(); in a cluster the job is also written to the shared table before it is acknowledged. */
-  async accept(spec: ClipSpec): Promise<JobRecord> {
-    const job = this.submit(spec);
-    await this.shared?.accepted(job).catch((e: unknown) => this.log.warn(
-      'clip job not in the cluster\'s table yet (catalog unreachable): it runs here and is written there when it ends', { clip_id: job.clipId, error: (e as Error).message }));
-    return job;
+  /** Writes a queued job's row; one that cannot be written is dropped (a running one publishes nothing) and the error thrown. */
+  private record(job: JobRecord): void {
+    const row = this.unrecorded.get(job.clipId);
+    try {
+      this.store.insert(job);
+    } catch (e) {
+      // A running job finds out before it publishes (and forgets the row's promise when it ends).
+      this.pending.delete(job.clipId);
+      this.coveredSince.delete(job.clipId);
+      if (!this.running.has(job.clipId)) this.unrecorded.delete(job.clipId);
+      row?.reject(e);
+      throw e;
+    }
+    this.unrecorded.delete(job.clipId);
+    row?.resolve();
+    this.log.info('clip job queued', {
+      clip_id: job.clipId, start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs, mode: job.spec.mode, label: job.spec.label ?? undefined,
+    });
+  }
+
+  /** Resolves once the job's row is written (at once for one written already); rejects if it could not be. */
+  private rowWritten(clipId: string): Promise<void> {
+    return this.unrecorded.get(clipId)?.promise ?? Promise.resolve();
   }
 
   /** Queues a job taken over from another node of the cluster; one known here already runs (or reports its end) as it is. */
@@ -206,21 +225,7 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
   async waitTerminal(clipId: string, ms: number, signal: AbortSignal): Promise<JobRecord | undefined> {
     const j = this.get(clipId);
     if (!j || j.status === 'done' || j.status === 'error' || ms <= 0) return undefined;
-    return new Promise<JobRecord | undefined>((resolve) => {
-      const set = this.finishWaiters.get(clipId) ?? new Set();
-      this.finishWaiters.set(clipId, set);
-      const done = (ended?: JobRecord) => {
-        clearTimeout(t);
-        set.delete(done);
-        if (set.size === 0) this.finishWaiters.delete(clipId);
-        signal.removeEventListener('abort', onAbort);
-        resolve(ended);
-      };
-      const onAbort = () => done();
-      const t = setTimeout(done, ms);
-      signal.addEventListener('abort', onAbort, { once: true });
-      set.add(done);
-    });
+    return this.waiters.wait(clipId, ms, signal);
   }
 
   /**
@@ -264,7 +269,7 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         if (this.shared) this.reportEnd(job.clipId);
         this.running.delete(job.clipId);
         this.active.delete(run);
-        this.wakeWaiters(job.clipId);
+        this.waiters.wake(job.clipId);
         this.pump();
       });
       this.active.add(run);
@@ -272,9 +277,9 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
   }
 
   private async runJob(job: JobRecord): Promise<void> {
-    // Recorded at the loop's next turn, once the clip's first reads and write are queued (a clip waits
-    // for the disk; this need not come first). A job that has ended by then keeps its end.
-    setImmediate(() => {
+    // Recorded at the loop's next turn after its row (in a cluster, after its acceptance there), once the clip's
+    // first reads and write are queued (a clip waits for the disk; this need not come first). A job that has ended by then keeps its end.
+    const markRunning = () => setImmediate(() => {
       try {
         const atMs = this.store.markRunning(job.clipId);
         const known = this.running.get(job.clipId);
@@ -283,7 +288,11 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         this.log.warn('clip job not recorded as running', { clip_id: job.clipId, error: (e as Error).message });
       }
     });
-    this.shared?.started(job);
+    this.rowWritten(job.clipId).then(() => {
+      this.shared?.started(job);
+      markRunning();
+    }, () => undefined);
+    const launched = () => this.launching.get(job.clipId)?.();
     // From the keyframe decoding starts at (an earlier fragment or segment) through the fragment after
     // the window. The query and the pin run in one synchronous step: retention cannot remove a row between them.
     const segments = this.p.catalog.clipFragments(job.startPtsNs, job.stopPtsNs, KEYFRAME_LOOKBACK_NS);
@@ -301,16 +310,10 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
       const result = await assembleClip({
         clipId: job.clipId, segments, place: this.p.place, startNs: job.startPtsNs, stopNs: job.stopPtsNs,
         outDir: toStore ? staging : job.outDir, filename,
-        sidecarExtra: {
-          clip_id: job.clipId, label: job.spec.label, mode: job.spec.mode,
-          request: {
-            start_pts_ns: job.spec.startPtsNs ?? null, stop_pts_ns: job.spec.stopPtsNs ?? null,
-            start_epoch_ms: job.spec.startEpochMs ?? null, stop_epoch_ms: job.spec.stopEpochMs ?? null,
-            filename: job.spec.filename, out_dir: job.spec.outDir, max_wait_ms: job.spec.maxWaitMs,
-          },
-          start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs, created_ms: job.createdMs, source: this.p.sourceForDisplay(),
-        },
+        sidecarExtra: sidecarFields(job, this.p.sourceForDisplay()),
         resumed: this.resumed.has(job.clipId),
+        onWriting: launched,
+        beforePublish: () => this.rowWritten(job.clipId),
       });
       if (result.adopted) this.log.info('resumed clip job had published its clip before the restart', { clip_id: job.clipId, path: result.path });
       if (toStore) {
@@ -319,16 +322,7 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         rmSync(result.sidecarPath, { force: true });
         result.path = url;
       }
-      // `partial` is the planner's, exactly as the sidecar has it.
-      const plan = result.plan;
-      const outcome: ClipOutcome = {
-        // The plan's times are ns from the window's start.
-        path: result.path, actual_start_pts_ns: ptsAdd(job.startPtsNs, plan.actualStartNs), actual_stop_pts_ns: ptsAdd(job.startPtsNs, plan.actualStopNs),
-        lead_in_ms: plan.leadInNs / 1e6, duration_ms: plan.durationNs / 1e6, frames: plan.frames, bytes: result.bytes, segments: result.segmentPaths,
-        gaps: plan.gaps.map((g) => ({ start_pts_ns: ptsAdd(job.startPtsNs, g.startNs), stop_pts_ns: ptsAdd(job.startPtsNs, g.stopNs) })),
-        partial: plan.partial, partial_reason: plan.partialReason,
-        audio: plan.tracks.some((t) => t.info.kind === 'audio'),
-      };
+      const outcome = clipOutcome(job, result);
       // Long-polls answer first, with the record the job's row gets next (written before the loop's next turn,
       // which this waits for: no request is read in between); then the row (killed before it, the restart adopts the clip).
       const ended = this.ended(this.store.endOf(job, 'done', outcome, null));
@@ -336,13 +330,16 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
       this.store.finish(ended);
       this.latency.observe((Date.now() - job.createdMs) / 1000);
       this.log.info('clip done', {
-        clip_id: job.clipId, path: result.path, frames: plan.frames, duration_ms: outcome.duration_ms ?? 0,
+        clip_id: job.clipId, path: result.path, frames: result.plan.frames, duration_ms: outcome.duration_ms ?? 0,
         bytes: result.bytes, partial: outcome.partial,
       });
       this.p.clipFinished(clipJson(ended));
     } catch (e) {
       // Answered done already: only its row failed (left unfinished, the restart adopts the clip).
       if (this.running.get(job.clipId)?.status === 'done') throw e;
+      // Its end is recorded in its row, once that is written (a job whose row could not be has no end to record).
+      launched();
+      await this.rowWritten(job.clipId);
       // Segments whose bounds touch the window but hold no frame inside it: that is "no footage" too,
       // said the same way as when no segment overlaps at all (with the gap it falls in, if recorded).
       const message = e instanceof CutError ? `${this.noFootageMessage(job)} (${(e as Error).message})` : (e as Error).message;
@@ -354,20 +351,15 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
     } finally {
       release();
       this.resumed.delete(job.clipId);
+      this.unrecorded.delete(job.clipId);
     }
   }
 
   /** A job's end (endOf's record): what reads of it answer until it leaves `running`, and the long-polls' answer. */
   private ended(job: JobRecord): JobRecord {
     if (this.running.has(job.clipId)) this.running.set(job.clipId, job);
-    this.wakeWaiters(job.clipId, job);
+    this.waiters.wake(job.clipId, job);
     return job;
-  }
-
-  /** Answers the long-polls waiting for a job (each waiter goes once it is called). */
-  private wakeWaiters(clipId: string, ended?: JobRecord): void {
-    const waiters = this.finishWaiters.get(clipId);
-    if (waiters) for (const w of [...waiters]) w(ended);
   }
 
   /** Tells the cluster's table how a job ended here (an index that cannot be read tells it after a restart). */

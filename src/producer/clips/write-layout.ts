@@ -3,7 +3,9 @@
 // chunks of 4 MiB (the first of 1 MiB: the disk, which is what a clip waits for, starts sooner), each
 // filled in place (the head's bytes copied, each copy range read straight from its source into its
 // place, the reads of a chunk side by side) and written while the next chunk fills (three buffers: two
-// writes in flight, kept for the next clip). The files are opened at once, not through the thread pool.
+// writes in flight, kept for the next clip). The files are opened at once, not through the thread pool,
+// and the first chunk read at once where its bytes are at hand (local files, bytes fetched already): the
+// disk starts in the same turn of the event loop as the request that asked for the clip.
 //
 // Where the filesystem takes it (ext4, XFS, btrfs, tmpfs since Linux 6.6), the output is opened
 // O_DIRECT: a chunk goes from our page-aligned buffer to the disk, with neither a copy into the page
@@ -16,7 +18,7 @@
 // final fsync is what makes the file durable. Temp names and publishing are
 // the caller's business. A source evicted to the object store is read from the bytes fetched with its
 // fragments, or by ranged GETs (store/segment-source.ts).
-import { closeSync, constants as fsc, fdatasync, fsync, ftruncate, openSync, write } from 'node:fs';
+import { closeSync, constants as fsc, fdatasync, fsync, ftruncateSync, openSync, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import type { CopyRange, Mp4Layout } from '../../mp4/writer.js';
@@ -63,6 +65,8 @@ export interface WriteOptions {
   fetched?: ReadonlyMap<number, FetchedBytes>;
   /** Buffered writes even where O_DIRECT would work (tests compare both modes). */
   buffered?: boolean;
+  /** Called once the first chunk's write is out (the clip's own bookkeeping may run while the disk works). */
+  onWriting?: () => void;
 }
 
 /** One output chunk: `length` bytes at `start` in the file, made of pieces. */
@@ -97,11 +101,11 @@ export async function writeLayout(
     const chunks = planChunks(layout);
     const dir = dirname(outPath);
     if (aligned && !opts.buffered && !noDirect.has(dir) && fsc.O_DIRECT !== undefined) {
-      const done = await writeChunks('direct', layout, chunks, readers, buffers, outPath);
+      const done = await writeChunks('direct', layout, chunks, readers, buffers, outPath, opts.onWriting);
       if (done) return 'direct';
       noDirect.add(dir);
     }
-    await writeChunks('buffered', layout, chunks, readers, buffers, outPath);
+    await writeChunks('buffered', layout, chunks, readers, buffers, outPath, opts.onWriting);
     return 'buffered';
   } finally {
     await closeAll(readers).catch(() => undefined);
@@ -149,6 +153,7 @@ function takeBuffers(): { buffers: Buffer[]; aligned: boolean } {
  */
 async function writeChunks(
   mode: WriteMode, layout: Mp4Layout, chunks: Chunk[], readers: Map<number, SegmentReader>, buffers: Buffer[], outPath: string,
+  onWriting?: () => void,
 ): Promise<boolean> {
   const direct = mode === 'direct';
   let out: OutFile;
@@ -169,16 +174,19 @@ async function writeChunks(
       await writes[slot];
       const buf = buffers[slot];
       const { start, length, pieces } = chunks[k];
-      await fillChunk(buf, pieces, layout.head, readers);
+      // The first chunk (small) is read at once where its bytes are at hand: its write goes out in the
+      // same turn of the event loop as the request that asked for the clip, ahead of the answer to it.
+      if (k > 0 || !fillChunkNow(buf, pieces, layout.head, readers)) await fillChunk(buf, pieces, layout.head, readers);
       // O_DIRECT writes whole blocks: the last chunk is padded with zeros, the file truncated after.
       const padded = direct ? Math.ceil(length / DIRECT_ALIGN) * DIRECT_ALIGN : length;
       buf.fill(0, length, padded);
       flush?.kick();
       writes[slot] = writeFully(out, buf.subarray(0, padded), start);
       writes[slot].catch(() => undefined); // awaited later; a failure is not left unhandled meanwhile
+      if (k === 0) onWriting?.();
     }
     for (const w of writes) await w;
-    if (direct && layout.size % DIRECT_ALIGN !== 0) await out.truncate(layout.size);
+    if (direct && layout.size % DIRECT_ALIGN !== 0) out.truncate(layout.size);
     // The final fsync starts at once, beside an early fdatasync still running (it writes back the last
     // chunks meanwhile instead of after it); it began after every write ended, so it covers them all.
     const settled = await Promise.allSettled([out.sync(), flush?.settle()]);
@@ -194,6 +202,15 @@ async function writeChunks(
     await flush?.settle().catch(() => undefined);
     await out.close().catch(() => undefined);
   }
+}
+
+/** Fills `buf` with a chunk's pieces at once if every source has its bytes at hand; false if one has not (then fillChunk fills it all). */
+function fillChunkNow(buf: Buffer, pieces: ChunkPiece[], head: Buffer, readers: Map<number, SegmentReader>): boolean {
+  for (const p of pieces) {
+    if (p.source === null) head.copy(buf, p.at, p.offset, p.offset + p.length);
+    else if (!(readers.get(p.source) as SegmentReader).readNow(buf.subarray(p.at, p.at + p.length), p.length, p.offset)) return false;
+  }
+  return true;
 }
 
 /** Fills `buf` with a chunk's pieces: the head's bytes copied, the sources' read in place, side by side. */
@@ -307,7 +324,6 @@ async function writeFully(h: OutFile, buf: Buffer, position: number): Promise<vo
 }
 
 const writeAsync = promisify(write);
-const truncateAsync = promisify(ftruncate);
 const syncAsync = promisify(fsync);
 const datasyncAsync = promisify(fdatasync);
 
@@ -320,8 +336,9 @@ class OutFile {
     return (await writeAsync(this.fd, buf, offset, length, position)).bytesWritten;
   }
 
-  truncate(size: number): Promise<void> {
-    return truncateAsync(this.fd, size);
+  /** At once: a few blocks' worth of metadata, no round trip through the pool between the last write and the sync. */
+  truncate(size: number): void {
+    ftruncateSync(this.fd, size);
   }
 
   sync(): Promise<void> {

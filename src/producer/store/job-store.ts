@@ -111,6 +111,8 @@ export class JobStore {
 
   /** A cluster node's slot (set once the catalog gave it): new ids carry it (SLOT_SPAN). */
   slot = 0;
+  /** The seq of the last id drafted (-1: none yet). */
+  private lastDrafted = -1;
 
   constructor(private readonly db: Database.Database, private readonly idPrefix = 'clip-') {
     this.s = {
@@ -147,19 +149,36 @@ export class JobStore {
     for (const k of ['get', 'unfinished', 'recent', 'recentByStatus', 'publishedBefore'] as const) this.s[k].safeIntegers(true);
   }
 
+  /** A new job: drafted (its id the next free one) and written, queued. */
   create(spec: ClipSpec, window: { startPtsNs: bigint; stopPtsNs: bigint }, outDir: string, nowMs: number): JobRecord {
-    const row = this.db.transaction((): JobRow => {
-      const base = this.slot * SLOT_SPAN;
-      const n = this.s.nextSeq.get(base, base, base + SLOT_SPAN)!.n;
-      const inserted = {
-        seq: n, clip_id: clipIdOf(n, this.idPrefix), spec: stringifyWireJson(spec), start_pts_ns: window.startPtsNs, stop_pts_ns: window.stopPtsNs,
-        out_dir: outDir, now: nowMs, deadline_ms: nowMs + spec.maxWaitMs,
-      };
-      this.s.insert.run(inserted);
-      return { ...inserted, status: 'queued', outcome: null, error: null, created_ms: nowMs, updated_ms: nowMs };
-    })();
-    // The row as written (read back through the same conversion), not read again.
-    return jobFromRow(row);
+    const job = this.draft(spec, window, outDir, nowMs);
+    this.insert(job);
+    return job;
+  }
+
+  /**
+   * A new job's record, queued, with the next free id of this node's slot — not written yet (insert()
+   * does): an id drafted and not yet written is not handed out again.
+   */
+  draft(spec: ClipSpec, window: { startPtsNs: bigint; stopPtsNs: bigint }, outDir: string, nowMs: number): JobRecord {
+    const base = this.slot * SLOT_SPAN;
+    const free = this.s.nextSeq.get(base, base, base + SLOT_SPAN)!.n;
+    const n = this.lastDrafted >= base && this.lastDrafted < base + SLOT_SPAN ? Math.max(free, this.lastDrafted + 1) : free;
+    this.lastDrafted = n;
+    return {
+      // The spec as a read of the row gives it back.
+      clipId: clipIdOf(n, this.idPrefix), seq: n, status: 'queued', spec: specOf(stringifyWireJson(spec)),
+      startPtsNs: window.startPtsNs, stopPtsNs: window.stopPtsNs, outDir, outcome: null, error: null,
+      createdMs: nowMs, updatedMs: nowMs, deadlineMs: nowMs + spec.maxWaitMs,
+    };
+  }
+
+  /** Writes a drafted job's row, queued. */
+  insert(job: JobRecord): void {
+    this.s.insert.run({
+      seq: job.seq, clip_id: job.clipId, spec: stringifyWireJson(job.spec), start_pts_ns: job.startPtsNs, stop_pts_ns: job.stopPtsNs,
+      out_dir: job.outDir, now: job.createdMs, deadline_ms: job.deadlineMs,
+    });
   }
 
   /**

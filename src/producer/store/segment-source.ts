@@ -1,7 +1,7 @@
 // Where a segment's bytes are read from: its local file while it is on disk, else the object store by
 // ranged GETs (after its local copy was evicted). Clips (write-layout.ts), recordings (recording-view.ts)
 // and the cut's reads of inits and moofs (cut-layout.ts) open segments through this, never a path.
-import { closeSync, openSync, read } from 'node:fs';
+import { closeSync, openSync, read, readSync } from 'node:fs';
 import type { SegmentRow } from './catalog.js';
 import type { ObjectStore } from './object-store.js';
 import { StoreError } from './object-store.js';
@@ -36,6 +36,11 @@ export function segmentRef(place: SegmentPlace, row: Pick<SegmentRow, 'path' | '
 export interface SegmentReader {
   /** Fills buf[0, length) from `position`; a segment that ends sooner is an error. */
   readInto(buf: Buffer, length: number, position: number): Promise<void>;
+  /**
+   * The same at once, where the bytes are at hand (a local file, bytes fetched already): false, and
+   * nothing read, where they are not (the object store).
+   */
+  readNow(buf: Buffer, length: number, position: number): boolean;
   close(): Promise<void>;
 }
 
@@ -54,6 +59,7 @@ export async function openSegment(place: SegmentPlace, ref: SegmentRef): Promise
       const bytes = await store.getRange(key, position, length);
       bytes.copy(buf, 0, 0, length);
     },
+    readNow: () => false,
     close: async () => undefined,
   };
 }
@@ -74,9 +80,25 @@ class FileReader implements SegmentReader {
       const bytesRead = await new Promise<number>((resolve, reject) => {
         read(fd, buf, done, length - done, position + done, (e, n) => (e ? reject(e) : resolve(n)));
       });
-      if (bytesRead === 0) throw new Error(`segment ${this.path} ends before byte ${position + length} (at ${position + done})`);
+      if (bytesRead === 0) throw this.endsEarly(position + length, position + done);
       done += bytesRead;
     }
+  }
+
+  /** Read on the calling thread (bytes just recorded are in the page cache: microseconds for a clip's first chunk). */
+  readNow(buf: Buffer, length: number, position: number): boolean {
+    const fd = this.fd;
+    if (fd === null) throw new Error(`segment ${this.path} read after it was closed`);
+    for (let done = 0; done < length;) {
+      const bytesRead = readSync(fd, buf, done, length - done, position + done);
+      if (bytesRead === 0) throw this.endsEarly(position + length, position + done);
+      done += bytesRead;
+    }
+    return true;
+  }
+
+  private endsEarly(wanted: number, at: number): Error {
+    return new Error(`segment ${this.path} ends before byte ${wanted} (at ${at})`);
   }
 
   /** Closed at once (a read descriptor's close costs microseconds; no thread pool round trip). */
@@ -96,17 +118,20 @@ export interface FetchedBytes {
 /** Reads what `fetched` holds from memory; anything else through `fallback` (opened on first need). */
 export function fetchedReader(fetched: FetchedBytes, fallback: () => Promise<SegmentReader>): SegmentReader {
   let other: Promise<SegmentReader> | null = null;
+  const fromMemory = (buf: Buffer, length: number, position: number): boolean => {
+    const k = fetched.spans.findIndex((s) => position >= s.offset && position + length <= s.offset + s.length);
+    if (k < 0) return false;
+    const at = position - fetched.spans[k].offset;
+    fetched.bytes[k].copy(buf, 0, at, at + length);
+    return true;
+  };
   return {
     async readInto(buf, length, position) {
-      const k = fetched.spans.findIndex((s) => position >= s.offset && position + length <= s.offset + s.length);
-      if (k >= 0) {
-        const at = position - fetched.spans[k].offset;
-        fetched.bytes[k].copy(buf, 0, at, at + length);
-        return;
-      }
+      if (fromMemory(buf, length, position)) return;
       other ??= fallback();
       await (await other).readInto(buf, length, position);
     },
+    readNow: fromMemory,
     async close() {
       if (other) await (await other).close();
     },
