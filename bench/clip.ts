@@ -58,7 +58,7 @@ mkdirSync(local, { recursive: true });
 let seq = 0;
 const inProcess = async () => assembleClip({
   clipId: `clip-bench-${String(seq++).padStart(16, '0')}`, segments, place: p.place, startNs, stopNs, outDir: local,
-  filename: 'bench.mp4', sidecarExtra: {},
+  filename: 'bench.mp4', sidecarExtra: {}, firstChunkNow: true, // as the engine writes a clip alone
 });
 
 // The clip's own bytes, for the copies; the segment files it uses, for ffmpeg.

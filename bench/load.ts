@@ -35,9 +35,11 @@ const url = await new Promise<string>((resolve, reject) => {
 
 interface Health { ingest: { restarts: number; state: string }; segments: { gaps: number; newest_stop_pts_ns: number; oldest_start_pts_ns: number } }
 const health = async () => (await (await fetch(`${url}/health`)).json()) as Health;
+/** A counter summed over its samples (one per camera, labelled); NaN when the producer does not export it. */
 const metric = async (name: string) => {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+  const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
+  return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0);
 };
 
 console.log(`load: producer ${url}, warming up (12 s of footage)…`);

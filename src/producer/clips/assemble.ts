@@ -25,6 +25,8 @@ export interface AssemblyInput extends CutInput {
   resumed?: boolean;
   /** Called once the clip's first bytes are on their way to the disk. */
   onWriting?: () => void;
+  /** The first chunk read on the calling thread (writeLayout's `firstChunkNow`): for a clip written alone. */
+  firstChunkNow?: boolean;
   /** Awaited before the clip is published (a job's row being written); a rejection leaves nothing published. */
   beforePublish?: () => Promise<void>;
 }
@@ -72,7 +74,7 @@ export async function assembleClip(a: AssemblyInput): Promise<AssemblyResult> {
     // allSettled, not all: when one write fails (disk full) the other must be finished before the temp
     // files are removed, or it would create its file again afterwards and leave it behind.
     const written = await Promise.allSettled([
-      writeLayout(layout, sources, tmpMp4, { place: a.place, fetched, onWriting: a.onWriting }),
+      writeLayout(layout, sources, tmpMp4, { place: a.place, fetched, onWriting: a.onWriting, firstChunkNow: a.firstChunkNow }),
       writeFile(tmpJson, sidecarFor(sidecarNames), { flush: true }),
     ]);
     for (const w of written) if (w.status === 'rejected') throw w.reason;

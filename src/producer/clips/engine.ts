@@ -313,6 +313,8 @@ export class ClipEngine implements ClipEngineHooks, JobReader {
         sidecarExtra: sidecarFields(job, this.p.sourceForDisplay()),
         resumed: this.resumed.has(job.clipId),
         onWriting: launched,
+        // Alone, its first chunk is read at once (the disk starts sooner); beside others, through the pool.
+        firstChunkNow: this.running.size === 1,
         beforePublish: () => this.rowWritten(job.clipId),
       });
       if (result.adopted) this.log.info('resumed clip job had published its clip before the restart', { clip_id: job.clipId, path: result.path });

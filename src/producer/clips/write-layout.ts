@@ -4,8 +4,8 @@
 // filled in place (the head's bytes copied, each copy range read straight from its source into its
 // place, the reads of a chunk side by side) and written while the next chunk fills (three buffers: two
 // writes in flight, kept for the next clip). The files are opened at once, not through the thread pool,
-// and the first chunk read at once where its bytes are at hand (local files, bytes fetched already): the
-// disk starts in the same turn of the event loop as the request that asked for the clip.
+// and, for a clip written alone, the first chunk read at once where its bytes are at hand (local files,
+// bytes fetched already): the disk starts in the same turn of the event loop as the request that asked for it.
 //
 // Where the filesystem takes it (ext4, XFS, btrfs, tmpfs since Linux 6.6), the output is opened
 // O_DIRECT: a chunk goes from our page-aligned buffer to the disk, with neither a copy into the page
@@ -67,6 +67,11 @@ export interface WriteOptions {
   buffered?: boolean;
   /** Called once the first chunk's write is out (the clip's own bookkeeping may run while the disk works). */
   onWriting?: () => void;
+  /**
+   * Read the first chunk at once, on the calling thread, where its bytes are at hand (a clip someone waits
+   * for alone); else through the pool like the others (with clips in flight the main thread is what is scarce).
+   */
+  firstChunkNow?: boolean;
 }
 
 /** One output chunk: `length` bytes at `start` in the file, made of pieces. */
@@ -101,11 +106,11 @@ export async function writeLayout(
     const chunks = planChunks(layout);
     const dir = dirname(outPath);
     if (aligned && !opts.buffered && !noDirect.has(dir) && fsc.O_DIRECT !== undefined) {
-      const done = await writeChunks('direct', layout, chunks, readers, buffers, outPath, opts.onWriting);
+      const done = await writeChunks('direct', layout, chunks, readers, buffers, outPath, opts);
       if (done) return 'direct';
       noDirect.add(dir);
     }
-    await writeChunks('buffered', layout, chunks, readers, buffers, outPath, opts.onWriting);
+    await writeChunks('buffered', layout, chunks, readers, buffers, outPath, opts);
     return 'buffered';
   } finally {
     await closeAll(readers).catch(() => undefined);
@@ -153,7 +158,7 @@ function takeBuffers(): { buffers: Buffer[]; aligned: boolean } {
  */
 async function writeChunks(
   mode: WriteMode, layout: Mp4Layout, chunks: Chunk[], readers: Map<number, SegmentReader>, buffers: Buffer[], outPath: string,
-  onWriting?: () => void,
+  { onWriting, firstChunkNow }: Pick<WriteOptions, 'onWriting' | 'firstChunkNow'>,
 ): Promise<boolean> {
   const direct = mode === 'direct';
   let out: OutFile;
@@ -174,9 +179,9 @@ async function writeChunks(
       await writes[slot];
       const buf = buffers[slot];
       const { start, length, pieces } = chunks[k];
-      // The first chunk (small) is read at once where its bytes are at hand: its write goes out in the
-      // same turn of the event loop as the request that asked for the clip, ahead of the answer to it.
-      if (k > 0 || !fillChunkNow(buf, pieces, layout.head, readers)) await fillChunk(buf, pieces, layout.head, readers);
+      // The first chunk (small), read at once where its bytes are at hand: its write goes out in the same
+      // turn of the event loop as the request that asked for the clip, ahead of the answer to it.
+      if (k > 0 || !firstChunkNow || !fillChunkNow(buf, pieces, layout.head, readers)) await fillChunk(buf, pieces, layout.head, readers);
       // O_DIRECT writes whole blocks: the last chunk is padded with zeros, the file truncated after.
       const padded = direct ? Math.ceil(length / DIRECT_ALIGN) * DIRECT_ALIGN : length;
       buf.fill(0, length, padded);
