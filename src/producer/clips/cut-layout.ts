@@ -5,14 +5,14 @@
 // media), let the pure planner (mp4/cut) choose samples and edit lists, and lay out a plain MP4
 // (mp4/writer: its head and the source byte ranges that follow it). Nothing is written. A segment
 // evicted to the object store is read by ranged GETs of its init and moofs only (nearby ones coalesced).
-import { openSync, fstatSync, closeSync, readSync, statSync } from 'node:fs';
+import { openSync, fstatSync, closeSync, statSync } from 'node:fs';
 import { ptsDiff } from '../../protocol/pts.js';
 import { parseInit, type InitSegment } from '../../mp4/init.js';
 import type { ParsedMoof } from '../../mp4/fragment.js';
 import { planCut, type CutPlan, type CutSource } from '../../mp4/cut.js';
 import { layoutMp4, type Mp4Layout } from '../../mp4/writer.js';
 import type { FragmentRow, SegmentRow } from '../store/catalog.js';
-import { coalesceRanges, segmentRef, type FetchedBytes, type SegmentPlace, type SegmentRef } from '../store/segment-source.js';
+import { coalesceRanges, readFullySync, segmentRef, type FetchedBytes, type SegmentPlace, type SegmentRef } from '../store/segment-source.js';
 import { checkFragment } from '../segments/fragment-check.js';
 import { sealedFileChange } from '../segments/sealed-file.js';
 import { GAP_TOLERANCE_NS } from '../segments/timeline.js';
@@ -124,7 +124,7 @@ function readLocalSource(place: SegmentPlace, abs: string, row: SegmentRow, frag
     checkSealed(place, row, fstatSync(fd));
     const read = parseSource(abs, row, missing, (at, n) => {
       const buf = Buffer.allocUnsafe(n);
-      readExactly(fd, buf, at);
+      readFullySync(fd, buf, n, at, row.path);
       return buf;
     });
     cacheMoofs(abs, row, missing, read.moofs);
@@ -177,15 +177,6 @@ function parseSource(cacheKey: string, row: SegmentRow, fragments: FragmentRow[]
     moofs.push(check.moof);
   }
   return { init, moofs };
-}
-
-function readExactly(fd: number, buf: Buffer, position: number): void {
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw new Error(`segment file ends early (wanted ${buf.length} bytes at ${position})`);
-    done += n;
-  }
 }
 
 /** Reads what the cut needs from the segments and lays out the MP4 (head + copy ranges). */

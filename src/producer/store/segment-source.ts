@@ -80,7 +80,7 @@ class FileReader implements SegmentReader {
       const bytesRead = await new Promise<number>((resolve, reject) => {
         read(fd, buf, done, length - done, position + done, (e, n) => (e ? reject(e) : resolve(n)));
       });
-      if (bytesRead === 0) throw this.endsEarly(position + length, position + done);
+      if (bytesRead === 0) throw endsEarly(this.path, position + length, position + done);
       done += bytesRead;
     }
   }
@@ -89,16 +89,8 @@ class FileReader implements SegmentReader {
   readNow(buf: Buffer, length: number, position: number): boolean {
     const fd = this.fd;
     if (fd === null) throw new Error(`segment ${this.path} read after it was closed`);
-    for (let done = 0; done < length;) {
-      const bytesRead = readSync(fd, buf, done, length - done, position + done);
-      if (bytesRead === 0) throw this.endsEarly(position + length, position + done);
-      done += bytesRead;
-    }
+    readFullySync(fd, buf, length, position, this.path);
     return true;
-  }
-
-  private endsEarly(wanted: number, at: number): Error {
-    return new Error(`segment ${this.path} ends before byte ${wanted} (at ${at})`);
   }
 
   /** Closed at once (a read descriptor's close costs microseconds; no thread pool round trip). */
@@ -107,6 +99,19 @@ class FileReader implements SegmentReader {
     this.fd = null;
     if (fd !== null) closeSync(fd);
   }
+}
+
+/** Fills buf[0, length) from `position` of a segment file, on the calling thread; a file that ends sooner is an error naming `path`. */
+export function readFullySync(fd: number, buf: Buffer, length: number, position: number, path: string): void {
+  for (let done = 0; done < length;) {
+    const bytesRead = readSync(fd, buf, done, length - done, position + done);
+    if (bytesRead === 0) throw endsEarly(path, position + length, position + done);
+    done += bytesRead;
+  }
+}
+
+function endsEarly(path: string, wanted: number, at: number): Error {
+  return new Error(`segment ${path} ends before byte ${wanted} (at ${at})`);
 }
 
 /** Byte ranges of a segment already fetched from the store (by the cut), each span with its bytes. */
