@@ -1,6 +1,6 @@
 // The Node flags the `segrec` command runs with: those of its first line (`#!/usr/bin/env -S node …`),
 // which deploy/Containerfile and `npm start` must repeat (checked by scripts/kubernetes/check.ts) and
-// bench/history passes to the producers it starts, as `segrec` would run them.
+// the benchmarks pass to the producers they start, as `segrec` would run them.
 import { readFileSync } from 'node:fs';
 
 /** The flags after `node` on a script's `#!/usr/bin/env -S node …` line ([] for a plain `#!/usr/bin/env node`). */
