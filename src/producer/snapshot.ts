@@ -8,10 +8,10 @@
 // a SnapshotError with code NO_FOOTAGE (the route answers 503).
 import { ptsAdd, ptsDiff, ptsMax } from '../protocol/pts.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { open, type FileHandle } from 'node:fs/promises';
 import type { FragmentRow, SegmentIndex, SegmentRow } from './store/catalog.js';
 import type { PinSet } from './segments/retention.js';
 import { segmentAbsPath } from './segments/paths.js';
+import { openSegment } from './store/segment-source.js';
 import type { Logger } from '../common/log.js';
 
 export type SnapshotErrorCode = 'NO_FOOTAGE' | 'INTERNAL';
@@ -146,13 +146,13 @@ export class SnapshotCache {
     const release = this.src.pins.pin([row.id]);
     let input: Buffer;
     try {
-      const fh = await open(segmentAbsPath(this.src.segmentsDir, row.path), 'r');
+      const reader = await openSegment({ segmentsDir: this.src.segmentsDir, store: null }, { abs: segmentAbsPath(this.src.segmentsDir, row.path), key: null, path: row.path });
       try {
         input = Buffer.alloc(row.init_size + frag.size);
-        await readFully(fh, input, 0, row.init_size, 0);
-        await readFully(fh, input, row.init_size, frag.size, frag.offset);
+        await reader.readInto(input, row.init_size, 0);
+        await reader.readInto(input.subarray(row.init_size), frag.size, frag.offset);
       } finally {
-        await fh.close();
+        await reader.close();
       }
     } catch (e) {
       throw new SnapshotError('INTERNAL', `snapshot: cannot read segment ${row.path}: ${(e as Error).message}`);
@@ -209,14 +209,5 @@ export class SnapshotCache {
       });
       child.stdin.end(input);
     });
-  }
-}
-
-async function readFully(fh: FileHandle, buf: Buffer, at: number, length: number, position: number): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, at + done, length - done, position + done);
-    if (bytesRead === 0) throw new Error(`the file ends before byte ${position + length}`);
-    done += bytesRead;
   }
 }
