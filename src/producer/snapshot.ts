@@ -10,8 +10,7 @@ import { ptsAdd, ptsDiff, ptsMax } from '../protocol/pts.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { FragmentRow, SegmentIndex, SegmentRow } from './store/catalog.js';
 import type { PinSet } from './segments/retention.js';
-import { segmentAbsPath } from './segments/paths.js';
-import { openSegment } from './store/segment-source.js';
+import { openSegment, segmentRef } from './store/segment-source.js';
 import type { Logger } from '../common/log.js';
 
 export type SnapshotErrorCode = 'NO_FOOTAGE' | 'INTERNAL';
@@ -146,7 +145,8 @@ export class SnapshotCache {
     const release = this.src.pins.pin([row.id]);
     let input: Buffer;
     try {
-      const reader = await openSegment({ segmentsDir: this.src.segmentsDir, store: null }, { abs: segmentAbsPath(this.src.segmentsDir, row.path), key: null, path: row.path });
+      const place = { segmentsDir: this.src.segmentsDir, store: null };
+      const reader = await openSegment(place, segmentRef(place, row));
       try {
         input = Buffer.alloc(row.init_size + frag.size);
         await reader.readInto(input, row.init_size, 0);
