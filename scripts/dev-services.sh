@@ -183,6 +183,8 @@ EOF
   as_pg "$pg_bin/psql" -q -h "$pg_sock" -p "$pg_port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
     >>"$log_dir/pg_ctl.log" 2>&1 <<EOF || { tail_log "$log_dir/pg_ctl.log"; return 1; }
 CREATE ROLE $pg_user LOGIN CREATEDB PASSWORD '$pg_password';
+-- DROP DATABASE … WITH (FORCE) of a test's database ends an autovacuum worker busy in it too.
+GRANT pg_signal_backend TO $pg_user;
 CREATE DATABASE $pg_db OWNER $pg_user;
 EOF
   mark "pg: role and database created"

@@ -190,8 +190,19 @@ export async function freshDatabase(pgUrl: string, prefix = 'segrec_test'): Prom
     url: u.toString(),
     async drop() {
       if (dropped) return;
-      dropped = true;
-      await withClient(pgUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      // FORCE ends our connections; an autovacuum worker busy with the new tables only for a role with
+      // pg_signal_backend (dev-services.sh grants it; another server's role may lack it: 42501, "must be
+      // a member of the role whose process is being terminated", until the worker is done, a moment later).
+      for (let tries = 1; ; tries++) {
+        try {
+          await withClient(pgUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+          dropped = true;
+          return;
+        } catch (e) {
+          if ((e as { code?: string }).code !== '42501' || tries >= 100) throw e;
+          await sleep(100);
+        }
+      }
     },
   };
 }

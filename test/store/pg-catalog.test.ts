@@ -58,9 +58,12 @@ describe('the catalog in PostgreSQL', () => {
 
   it("each camera's totals: filled from the rows already there when the step runs, then kept by the changes' triggers", async (t) => {
     const db = await freshDatabase(pgUrl, 'totals');
-    t.after(() => db.drop());
     const pool = new pg.Pool({ connectionString: db.url });
     pool.on('error', () => undefined); // its idle connections are ended when the database is dropped
+    t.after(async () => {
+      await pool.end(); // whatever failed: a pool left open keeps the test process alive
+      await db.drop();
+    });
     // A catalog of the version before: two cameras' rows, one segment without a fragment (not counted, as locally).
     assert.deepEqual(await migratePg(pool, PG_MIGRATIONS.filter((m) => m.version <= 6)), [1, 2, 3, 4, 5, 6]);
     const index = indexWith(12);
@@ -101,7 +104,6 @@ describe('the catalog in PostgreSQL', () => {
     assert.deepEqual((await totals())[1], { camera: 'cam2', segments: '2', segment_bytes: '2000', gaps: '0' }, 'another camera is not touched');
     await waitFor('/health totals read', () => mirror.status('cam1').totals?.segments === 14 || null, 15_000);
     assert.equal(mirror.status('cam1').totals?.bytes, 14 * 1000 + 500);
-    await pool.end();
   });
 
   it('clip jobs outside a cluster: each job and its outcome reach clip_jobs, claimed for ever by its node; pruned ones leave it; a cluster keeps its own', async (t) => {
