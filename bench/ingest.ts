@@ -5,8 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { childPids, cpuMs, fixture1080p, median, rssKiB } from './lib.js';
-import { shebangNodeFlags } from '../scripts/node-flags.js';
+import { builtSegrec, childPids, cpuMs, fixture1080p, median, rssKiB } from './lib.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -16,14 +15,13 @@ const seconds = arg('--seconds', 60);
 const streams = arg('--streams', 8);
 const root = join(process.cwd(), '.tmp', 'bench-ingest');
 const src = fixture1080p(join(process.cwd(), '.tmp', 'src1080p-40s.mp4'), 40);
-/** Run as `segrec` runs it: with the Node flags of its first line. */
-const main = join(process.cwd(), 'dist', 'cli', 'main.js');
+const segrec = builtSegrec();
 
 async function startOne(i: number): Promise<{ child: ChildProcess; pid: number }> {
   const dir = join(root, `s${i}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const child = spawn(process.execPath, [...shebangNodeFlags(main), main, 'producer', '--source', src, '--data-dir', dir, '--port', '0', '--segment-seconds', '10',
+  const child = spawn(process.execPath, [...segrec, 'producer', '--source', src, '--data-dir', dir, '--port', '0', '--segment-seconds', '10',
     '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';

@@ -3,6 +3,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { shebangNodeFlags } from '../scripts/node-flags.js';
+
+/**
+ * Node's arguments to run the built `segrec` (dist/cli/main.js) as the command runs it: with the Node
+ * flags of its first line (V8's young generation capped), then the script.
+ */
+export function builtSegrec(): string[] {
+  const main = join(process.cwd(), 'dist', 'cli', 'main.js');
+  return [...shebangNodeFlags(main), main];
+}
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

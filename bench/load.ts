@@ -7,8 +7,7 @@
 import { spawn } from 'node:child_process';
 import { rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { quantile, rssKiB } from './lib.js';
-import { shebangNodeFlags } from '../scripts/node-flags.js';
+import { builtSegrec, quantile, rssKiB } from './lib.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -22,9 +21,7 @@ const FPS = 15;
 
 const dir = join(process.cwd(), '.tmp', 'bench-load');
 rmSync(dir, { recursive: true, force: true });
-// Run as `segrec` runs it: with the Node flags of its first line (V8's young generation capped).
-const main = join(process.cwd(), 'dist', 'cli', 'main.js');
-const child = spawn(process.execPath, [...shebangNodeFlags(main), main, 'producer', '--data-dir', dir, '--port', '0',
+const child = spawn(process.execPath, [...builtSegrec(), 'producer', '--data-dir', dir, '--port', '0',
   '--segment-seconds', '2', '--testsrc-size', '640x360', '--testsrc-fps', String(FPS), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
 const url = await new Promise<string>((resolve, reject) => {
   let out = '';
